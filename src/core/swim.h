@@ -1,0 +1,186 @@
+/*
+ * swim.h — the membership protocol core (SWIM + Lifeguard).
+ *
+ * The core is driven, never drives.  It does no I/O, reads no clock, starts
+ * no thread.  Its owner (the runtime, or the simulator) calls:
+ *
+ *   cl_swim_feed(s, now, from, bytes, stream)   a packet arrived
+ *   cl_swim_tick(s, now)                        time passed
+ *
+ * and the core answers through the io table given at creation: send() for
+ * each packet to transmit (stream = 1 for packets that need a reliable,
+ * unbounded transport: push-pull), rand() for every random choice.  Events
+ * (member joined, failed, ...) are queued during a step and taken out after
+ * it with cl_swim_next_event(), never delivered from inside the protocol.
+ *
+ * Time is an opaque monotonic count of microseconds chosen by the owner.
+ * cl_swim_next_deadline() says when the next tick is due, so a simulator
+ * can jump the clock and a runtime can arm one timer.
+ *
+ * Not thread-safe: one owner thread per core.
+ */
+#ifndef CLOISTER_CORE_SWIM_H
+#define CLOISTER_CORE_SWIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "wire.h"
+
+typedef int64_t cl_usec;
+#define CL_MSEC ((cl_usec)1000)
+#define CL_SEC ((cl_usec)1000000)
+#define CL_NEVER INT64_MAX
+
+typedef struct cl_swim cl_swim;
+
+/* Timing and sizing.  cl_swim_config_profile() fills these; each default is
+ * explained where it is set (swim_config.c). */
+typedef struct cl_swim_timing {
+	cl_usec probe_interval;       /* one probe per period */
+	cl_usec probe_timeout;        /* direct ack deadline */
+	cl_usec gossip_interval;      /* piggyback-only gossip rounds */
+	unsigned gossip_nodes;        /* fan-out of a gossip round */
+	unsigned indirect_checks;     /* k relays for an indirect probe */
+	unsigned retransmit_mult;     /* lambda in lambda*log10(N+1) */
+	unsigned suspicion_mult;      /* min suspicion = mult*log10(N)*interval */
+	unsigned suspicion_max_mult;  /* max suspicion = max_mult * min */
+	unsigned awareness_max;       /* Lifeguard local health ceiling */
+	cl_usec pushpull_interval;    /* anti-entropy, scaled up with N */
+	cl_usec sync_min_interval;    /* checksum-triggered syncs, at most */
+	cl_usec dead_retry_interval;  /* partition healing: re-ask the dead */
+	cl_usec tombstone_timeout;    /* keep dead/left entries this long */
+	cl_usec leave_linger;         /* time to spread our leave */
+	size_t mtu;                   /* max datagram payload */
+} cl_swim_timing;
+
+enum cl_profile { CL_PROFILE_LAN = 0, CL_PROFILE_LOCAL, CL_PROFILE_WAN };
+
+void cl_swim_timing_profile(cl_swim_timing *t, enum cl_profile p);
+
+typedef struct cl_swim_config {
+	const char *label;        /* cluster label (the app name), <= 64 */
+	const char *name;         /* this node's unique name, 1..255 bytes */
+	cl_addr addr;             /* the address peers dial */
+	const uint8_t *tags;      /* encoded tag pairs (wire.h), may be NULL */
+	size_t tags_len;          /* <= tags_max */
+	size_t tags_max;          /* bound for any member's tags, <= 1024 */
+	uint64_t start_ms;        /* this process's start, wall ms (sentry) */
+	uint32_t incarnation;     /* first incarnation; a restart should pass
+				     a value above its old self's (e.g. start
+				     seconds); refutation covers the rest */
+	size_t max_members;       /* bound on the member table, 0 = 65536 */
+	cl_swim_timing timing;
+} cl_swim_config;
+
+typedef struct cl_swim_io {
+	void *ctx;
+	uint64_t (*rand)(void *ctx);
+	void (*send)(void *ctx, const cl_addr *to, const uint8_t *buf,
+		     size_t len, bool stream);
+} cl_swim_io;
+
+/* ------------------------------------------------------------------ */
+/* Events                                                              */
+/* ------------------------------------------------------------------ */
+
+enum cl_swim_event_type {
+	CL_EV_JOIN = 1,  /* a member appeared, alive */
+	CL_EV_UPDATE,    /* address, tags, or alive<->suspect changed */
+	CL_EV_LEAVE,     /* left gracefully */
+	CL_EV_FAIL,      /* declared dead */
+	CL_EV_REAP,      /* tombstone removed */
+};
+
+typedef struct cl_swim_event {
+	uint8_t type;   /* enum cl_swim_event_type */
+	uint8_t status; /* member status after the event */
+	uint32_t incarnation;
+	uint64_t start_ms;
+	cl_addr addr;
+	uint8_t name_len;
+	uint16_t tags_len;
+	char name[CL_WIRE_NAME_MAX + 1]; /* NUL-terminated */
+	uint8_t tags[CL_WIRE_TAGS_MAX];
+} cl_swim_event;
+
+/* ------------------------------------------------------------------ */
+/* Counters                                                            */
+/* ------------------------------------------------------------------ */
+
+typedef struct cl_swim_stats {
+	uint64_t packets_in, packets_out, bytes_in, bytes_out;
+	uint64_t streams_in, streams_out;
+	uint64_t probes, probe_fails, indirect_probes, nacks_sent;
+	uint64_t suspicions, refutations, deaths_declared;
+	uint64_t pushpulls, checksum_syncs, dead_retries;
+	uint64_t events_dropped;  /* event queue overflow (never expected) */
+	uint64_t members_refused; /* max_members reached */
+	uint64_t drops[CL_DROP__COUNT];
+} cl_swim_stats;
+
+/* ------------------------------------------------------------------ */
+/* Lifecycle and driving                                               */
+/* ------------------------------------------------------------------ */
+
+/* Returns NULL with *err set (negative CLOISTER_E*) on bad config. */
+cl_swim *cl_swim_new(const cl_swim_config *cfg, const cl_swim_io *io,
+		     cl_usec now, int *err);
+void cl_swim_free(cl_swim *s);
+
+/* Push-pull with each seed (stream) now; retried with the dead-retry
+ * cadence until one answers. */
+int cl_swim_join(cl_swim *s, cl_usec now, const cl_addr *seeds, size_t n);
+/* Announce a graceful leave; the core keeps gossiping it for leave_linger,
+ * then cl_swim_left() turns true and the owner may free the core. */
+void cl_swim_leave(cl_swim *s, cl_usec now);
+bool cl_swim_left(const cl_swim *s);
+
+void cl_swim_feed(cl_swim *s, cl_usec now, const cl_addr *from,
+		  const uint8_t *buf, size_t len, bool stream);
+void cl_swim_tick(cl_swim *s, cl_usec now);
+cl_usec cl_swim_next_deadline(const cl_swim *s);
+
+/* Pops the oldest queued event; false when none. */
+bool cl_swim_next_event(cl_swim *s, cl_swim_event *ev);
+
+/* Replaces this node's tags and gossips them.  0 or negative error. */
+int cl_swim_set_tags(cl_swim *s, cl_usec now, const uint8_t *tags,
+		     size_t len);
+
+/* ------------------------------------------------------------------ */
+/* Queries (cheap, O(1) unless noted)                                  */
+/* ------------------------------------------------------------------ */
+
+const char *cl_swim_name(const cl_swim *s);
+uint32_t cl_swim_incarnation(const cl_swim *s);
+/* Members known in each status, self included (self is alive). */
+size_t cl_swim_count(const cl_swim *s, enum cl_member_status st);
+/* XOR of a hash of (name, incarnation, status) over every member. */
+uint64_t cl_swim_checksum(const cl_swim *s);
+/* Local health score (Lifeguard), 0 = healthy. */
+unsigned cl_swim_health(const cl_swim *s);
+const cl_swim_stats *cl_swim_get_stats(const cl_swim *s);
+
+typedef struct cl_swim_member_view {
+	const char *name; /* valid until the next feed/tick/join/leave */
+	uint8_t name_len;
+	uint8_t status;
+	uint32_t incarnation;
+	uint64_t start_ms;
+	cl_addr addr;
+	const uint8_t *tags;
+	uint16_t tags_len;
+} cl_swim_member_view;
+
+/* Looks a member up by name.  True if known (tombstones included). */
+bool cl_swim_lookup(const cl_swim *s, const char *name, size_t len,
+		    cl_swim_member_view *out);
+/* Visits every member (self first); O(N).  Stop by returning false. */
+void cl_swim_foreach(const cl_swim *s,
+		     bool (*fn)(void *arg, const cl_swim_member_view *m),
+		     void *arg);
+
+#endif
