@@ -41,6 +41,19 @@ typedef enum cloister_errno {
 #undef CLOISTER_ERRNO_ENUM
 } cloister_errno;
 
+/* The status machine of a node (Cloister's). */
+typedef enum cloister_state {
+	CLOISTER_DOWN = 0,   /* created, not started */
+	CLOISTER_ASSEMBLING, /* looking for peers, no quorum yet */
+	CLOISTER_REHASHING,  /* membership changed or quorum lost */
+	CLOISTER_READY,      /* quorum held, ring rebuilt for this view */
+	CLOISTER_STOPPING,   /* leaving gracefully */
+	CLOISTER_STOPPED,    /* left */
+} cloister_state;
+
+/* "down", "assembling", "rehashing", "ready", "stopping", "stopped". */
+CLOISTER_API const char *cloister_state_name(cloister_state s);
+
 /* A static string for any code (unknown codes included); never NULL. */
 CLOISTER_API const char *cloister_strerror(int err);
 /* "0.1.0" */

@@ -24,3 +24,11 @@ const char *cloister_version(void)
 	return STR(CLOISTER_VERSION_MAJOR) "." STR(CLOISTER_VERSION_MINOR) "." STR(
 		CLOISTER_VERSION_PATCH);
 }
+
+const char *cloister_state_name(cloister_state s)
+{
+	static const char *const names[] = {"down", "assembling", "rehashing",
+					    "ready", "stopping", "stopped"};
+	return (unsigned)s < sizeof names / sizeof names[0] ? names[s]
+							     : "unknown";
+}

@@ -1,0 +1,105 @@
+/*
+ * cluster.h — Cloister's semantics over the membership core: the status
+ * machine, consensus, hash rings and the sentry.
+ *
+ * A cl_cluster watches one cl_swim core.  Its owner passes it every member
+ * event the core emitted during a protocol step (cl_cluster_apply), then
+ * calls cl_cluster_settle() once: that is where rings are rebuilt, the
+ * sentry is recomputed and status transitions happen.  Everything the
+ * listener should hear is queued, in causal order (the member events of the
+ * step first, then the transitions they caused, then a sentry change), and
+ * taken out with cl_cluster_next_event() after the step, never from inside
+ * protocol processing.
+ *
+ * Status machine (Cloister's):
+ *
+ *   down -> assembling -> rehashing -> ready
+ *   ready -> rehashing        membership changed, or quorum lost
+ *   rehashing -> ready        ring rebuilt and quorum held
+ *   any -> stopping -> stopped   graceful leave
+ *
+ * Quorum: at least `consensus` live members (alive or suspect, self
+ * included) and, with majority:N, more than N/2 of them.  Suspects count:
+ * a suspicion is an open question, and stepping down on every suspicion
+ * would turn one lost packet into a cluster-wide rehash.
+ *
+ * Rings: the default ring (name "") holds every live member; a member
+ * whose `groups` tag lists names (comma separated) is also on each of
+ * those rings.  A `weight` tag (1..64) multiplies its virtual nodes.
+ * Suspects stay on the rings; dead and left members leave them.
+ *
+ * Sentry: the live member with the earliest start time, name breaking
+ * ties.  A joiner started later than the sentry cannot displace it; the
+ * caveat is clock skew between hosts, which only matters if it exceeds the
+ * age difference of the two oldest members.
+ *
+ * No I/O, no clock, no threads; not thread-safe.
+ */
+#ifndef CLOISTER_CORE_CLUSTER_H
+#define CLOISTER_CORE_CLUSTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cloister.h"
+#include "ring.h"
+#include "swim.h"
+
+typedef struct cl_cluster cl_cluster;
+
+#define CL_RING_GROUPS_TAG "groups"
+#define CL_RING_WEIGHT_TAG "weight"
+#define CL_RING_WEIGHT_MAX 64
+#define CL_RINGS_MAX 32
+
+typedef struct cl_cluster_config {
+	unsigned consensus;   /* >= 1 */
+	unsigned majority_of; /* 0, or N: quorum needs > N/2 live */
+	enum cl_ring_algorithm ring_algorithm;
+	unsigned vnodes;      /* 0 = CL_RING_DEFAULT_VNODES */
+} cl_cluster_config;
+
+/* Parses "3" or "majority:5".  0 or CLOISTER_EINVAL. */
+int cl_consensus_parse(const char *text, cl_cluster_config *cfg);
+
+enum cl_cluster_event_type {
+	CL_CEV_STATE = 1, /* from -> to */
+	CL_CEV_MEMBER,    /* member event: member.type is the cl_swim type */
+	CL_CEV_SENTRY,    /* sentry changed: name (empty: none) */
+};
+
+typedef struct cl_cluster_event {
+	uint8_t type;
+	cloister_state from, to;   /* CL_CEV_STATE */
+	cl_swim_event member;      /* CL_CEV_MEMBER; name for CL_CEV_SENTRY */
+} cl_cluster_event;
+
+cl_cluster *cl_cluster_new(const cl_cluster_config *cfg, cl_swim *core,
+			   int *err);
+void cl_cluster_free(cl_cluster *c);
+
+/* down -> assembling (then whatever quorum allows at the next settle). */
+void cl_cluster_start(cl_cluster *c);
+/* any -> stopping; cl_cluster_settle() moves to stopped once the core has
+ * left. */
+void cl_cluster_stop(cl_cluster *c);
+
+void cl_cluster_apply(cl_cluster *c, const cl_swim_event *ev);
+void cl_cluster_settle(cl_cluster *c);
+bool cl_cluster_next_event(cl_cluster *c, cl_cluster_event *ev);
+
+cloister_state cl_cluster_state(const cl_cluster *c);
+size_t cl_cluster_live(const cl_cluster *c);
+bool cl_cluster_quorum(const cl_cluster *c);
+/* The sentry's name, "" while none; valid until the next settle. */
+const char *cl_cluster_sentry(const cl_cluster *c);
+
+/* A ring by name ("" or NULL: the default ring); NULL if no member is in
+ * such a group. */
+const cl_ring *cl_cluster_ring(const cl_cluster *c, const char *name);
+size_t cl_cluster_ring_count(const cl_cluster *c);
+/* The i-th ring's name (the default ring is 0, named ""). */
+const char *cl_cluster_ring_name(const cl_cluster *c, size_t i);
+
+#endif
