@@ -1,0 +1,98 @@
+/* addr.c — numeric address text: "1.2.3.4:7946" and "[::1]:7946". */
+#include "addr.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cloister.h"
+
+char *cl_addr_format(const cl_addr *a, char *buf, size_t size)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	if (size == 0)
+		return buf;
+	if (a->family == CL_AF_INET4) {
+		snprintf(buf, size, "%u.%u.%u.%u:%u", a->ip[0], a->ip[1],
+			 a->ip[2], a->ip[3], a->port);
+	} else if (a->family == CL_AF_INET6 &&
+		   inet_ntop(AF_INET6, a->ip, ip, sizeof(ip))) {
+		snprintf(buf, size, "[%s]:%u", ip, a->port);
+	} else {
+		snprintf(buf, size, "-");
+	}
+	return buf;
+}
+
+/* Decimal 1..65535, digits only: strtoul would take signs and spaces. */
+static int parse_port(const char *s, uint16_t *port)
+{
+	unsigned long v = 0;
+	size_t i;
+
+	for (i = 0; s[i]; i++) {
+		if (s[i] < '0' || s[i] > '9' || i == 5)
+			return CLOISTER_EINVAL;
+		v = v * 10 + (unsigned long)(s[i] - '0');
+	}
+	if (i == 0 || v == 0 || v > 65535)
+		return CLOISTER_EINVAL;
+	*port = (uint16_t)v;
+	return 0;
+}
+
+int cl_addr_parse(const char *text, uint16_t default_port, cl_addr *out)
+{
+	char host[INET6_ADDRSTRLEN];
+	const char *port_text = NULL, *h, *colon;
+	size_t hlen;
+	cl_addr a = {0};
+
+	if (!text || !out)
+		return CLOISTER_EINVAL;
+
+	if (text[0] == '[') {
+		const char *close = strchr(text, ']');
+		if (!close)
+			return CLOISTER_EINVAL;
+		h = text + 1;
+		hlen = (size_t)(close - h);
+		if (close[1] == ':')
+			port_text = close + 2;
+		else if (close[1] != '\0')
+			return CLOISTER_EINVAL;
+		a.family = CL_AF_INET6;
+	} else if ((colon = strchr(text, ':')) && strchr(colon + 1, ':')) {
+		/* Two colons: a bare IPv6 address, which cannot carry a
+		 * port without brackets. */
+		h = text;
+		hlen = strlen(text);
+		a.family = CL_AF_INET6;
+	} else {
+		h = text;
+		hlen = colon ? (size_t)(colon - text) : strlen(text);
+		if (colon)
+			port_text = colon + 1;
+		a.family = CL_AF_INET4;
+	}
+
+	if (hlen == 0 || hlen >= sizeof(host))
+		return CLOISTER_EINVAL;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	if (inet_pton(a.family == CL_AF_INET6 ? AF_INET6 : AF_INET, host,
+		      a.ip) != 1)
+		return CLOISTER_EINVAL;
+
+	if (port_text) {
+		if (parse_port(port_text, &a.port) != 0)
+			return CLOISTER_EINVAL;
+	} else if (default_port != 0) {
+		a.port = default_port;
+	} else {
+		return CLOISTER_EINVAL;
+	}
+	*out = a;
+	return 0;
+}
