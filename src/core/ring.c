@@ -702,6 +702,14 @@ long cl_ring_member_points(const cl_ring *r, const void *name, size_t len)
 	return s < 0 ? CLOISTER_ENOENT : (long)r->m[s].npoints;
 }
 
+long cl_ring_member_requested(const cl_ring *r, const void *name, size_t len)
+{
+	if (!r || !valid_name(name, len))
+		return CLOISTER_EINVAL;
+	long s = find_member(r, name, len, name_hash(name, len));
+	return s < 0 ? CLOISTER_ENOENT : (long)r->m[s].want;
+}
+
 static int hash_key(const cl_ring *r, enum cl_ring_key_kind kind,
 		    const void *key, size_t keylen, uint64_t *out)
 {

@@ -147,6 +147,10 @@ size_t cl_ring_size(const cl_ring *r);
 size_t cl_ring_points(const cl_ring *r);
 /* Points a member holds (libring: after collisions), or CLOISTER_ENOENT. */
 long cl_ring_member_points(const cl_ring *r, const void *name, size_t len);
+/* Points it was added with (vnodes x weight, or add_points' count), which
+ * libring collisions never lower: compare this, not the above, to detect a
+ * changed weight.  CLOISTER_ENOENT if absent. */
+long cl_ring_member_requested(const cl_ring *r, const void *name, size_t len);
 
 /* The owner of a key: its name (length in *name_len if not NULL), or NULL
  * if the ring is empty or the key is not valid for the key kind. */

@@ -671,6 +671,8 @@ static void test_collision_semantics(void)
 	CHECK_EQ_INT(cl_ring_points(r), 1);
 	CHECK_EQ_INT(cl_ring_member_points(r, nb, strlen(nb)), 1);
 	CHECK_EQ_INT(cl_ring_member_points(r, na, strlen(na)), 0);
+	CHECK_EQ_INT(cl_ring_member_requested(r, na, strlen(na)), 1);
+	CHECK_EQ_INT(cl_ring_member_requested(r, "zz", 2), CLOISTER_ENOENT);
 	CHECK_STR_EQ(cl_ring_whois(r, "k", 1, NULL), nb);
 	const char *out[2];
 	CHECK_EQ_INT(cl_ring_whois_n(r, "k", 1, 2, out, NULL), 1);

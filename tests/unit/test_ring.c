@@ -383,6 +383,7 @@ static void test_weight(void)
 
 	CHECK_EQ_INT(cl_ring_add(r, heavy, (size_t)hn, 2), 0);
 	CHECK_EQ_INT(cl_ring_member_points(r, heavy, (size_t)hn), 256);
+	CHECK_EQ_INT(cl_ring_member_requested(r, heavy, (size_t)hn), 256);
 	CHECK_EQ_INT(cl_ring_member_points(r, "node-000", 8), 128);
 	CHECK_EQ_INT(cl_ring_member_points(r, "nobody", 6), CLOISTER_ENOENT);
 	CHECK_EQ_INT(cl_ring_points(r), N * 128 + 256);
