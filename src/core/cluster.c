@@ -217,13 +217,12 @@ static bool place(cl_cluster *c, const cl_swim_event *ev)
 		bool want = live && (i == 0 || (has_groups &&
 						groups_list(groups, nr->name,
 							    strlen(nr->name))));
-		long have = cl_ring_member_points(nr->ring, ev->name,
-						  ev->name_len);
+		/* Compare with the points requested, not those held: libring
+		 * drops colliding points, which is no change of weight. */
+		long have = cl_ring_member_requested(nr->ring, ev->name,
+						     ev->name_len);
 		if (have >= 0 && (!want || (unsigned long)have !=
 						   (unsigned long)weight * vnodes)) {
-			/* libring drops colliding points, so a point count
-			 * below weight*vnodes is not necessarily a new weight;
-			 * re-adding is harmless either way. */
 			cl_ring_remove(nr->ring, ev->name, ev->name_len);
 			changed = true;
 			have = -1;

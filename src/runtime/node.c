@@ -652,9 +652,10 @@ int cloister_leave(cloister_t *c)
 		return CLOISTER_EINVAL;
 	pthread_mutex_lock(&c->lock);
 	cl_cluster_stop(c->cluster);
-	cl_swim_leave(c->core, cloister_now_us());
-	if (c->nonode)
-		cl_swim_tick(c->core, CL_NEVER - 1); /* nobody to tell */
+	int64_t now = cloister_now_us();
+	cl_swim_leave(c->core, now);
+	if (c->nonode) /* nobody to tell: skip the linger */
+		cl_swim_tick(c->core, now + 3600 * CL_SEC);
 	settle_locked(c);
 	deliver_and_unlock(c);
 	return 0;
