@@ -1,12 +1,426 @@
-/* cmd_sim.c — placeholder until the subcommand lands (work in progress). */
+/*
+ * cmd_sim.c — `cloister sim`: one deterministic simulation, reported as a
+ * short summary or as one JSON object.
+ *
+ * The run: N nodes boot over --join-spread-ms and join through node 0;
+ * optionally K random nodes (never node 0) crash at --kill-at; the clock
+ * stops at --duration.  Everything but wall_s is a function of the flags.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "cli.h"
+#include "cloister.h"
+#include "sim/sim.h"
+
+#define MAX_NODES 100000u
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: cloister sim [OPTIONS]\n"
+		"\n"
+		"Runs a whole cluster in one process on a virtual clock and a virtual\n"
+		"network, deterministically: the same flags and seed give the same run.\n"
+		"\n"
+		"options:\n"
+		"  --nodes N           cluster size, 1..%u (default 100)\n"
+		"  --duration SECONDS  virtual time to simulate, > 0 (default 60)\n"
+		"  --loss P            datagram loss probability as a fraction 0..1,\n"
+		"                      e.g. 0.1 for 10%% (default 0); streams are\n"
+		"                      never lost\n"
+		"  --latency-ms L      base one-way latency in ms (default 1)\n"
+		"  --jitter-ms J       uniform jitter of +-J ms around it, J <= L\n"
+		"                      (default 0.5)\n"
+		"  --kill K            crash K random nodes, never node 0, the seed\n"
+		"                      (default 0)\n"
+		"  --kill-at SECONDS   when to crash them (default: 5 s after every\n"
+		"                      node first sees all nodes alive, or at 30 s if\n"
+		"                      that has not happened by then)\n"
+		"  --seed S            seed of every random choice (default 1)\n"
+		"  --profile NAME      timing profile: lan, local or wan (default lan)\n"
+		"  --join-spread-ms MS node i boots at i*MS/N ms (default: N, i.e.\n"
+		"                      1 ms per node); every node joins through node 0\n"
+		"  --json              print one JSON object instead of a summary\n"
+		"  -h, --help          this text\n"
+		"\n"
+		"The network: each datagram takes latency +- jitter and is lost with\n"
+		"probability P; streams (push-pull) take latency +- jitter plus a\n"
+		"2*latency handshake and always arrive, unless the peer is down.\n"
+		"\n"
+		"JSON fields: nodes, seed, profile, sim_seconds, converged_s (first\n"
+		"time every node had all nodes alive; null if never), killed,\n"
+		"kill_at_s, detect_all_s (from the kill until every survivor saw\n"
+		"every killed node dead; null without kills or if not reached),\n"
+		"detect_pending, false_positives (distinct observer/node pairs where\n"
+		"a running node was declared dead), msgs_per_node_s and\n"
+		"bytes_per_node_s (every packet sent, datagrams and streams, per node\n"
+		"per simulated second), packets, bytes, streams, stream_bytes,\n"
+		"dropped {loss, partition, down, unroutable}, core_drops {reason:\n"
+		"count}, events, ticks, wall_s.\n"
+		"\n"
+		"Exit status: 0 on a completed run, 1 if the simulation failed,\n"
+		"2 on bad usage.\n",
+		MAX_NODES);
+}
+
+/* ------------------------------------------------------------------ */
+/* Flag parsing                                                        */
+/* ------------------------------------------------------------------ */
+
+static int bad(const char *flag, const char *val, const char *why)
+{
+	if (val)
+		fprintf(stderr, "cloister sim: %s %s: %s\n", flag, val, why);
+	else
+		fprintf(stderr, "cloister sim: %s: %s\n", flag, why);
+	fprintf(stderr, "see `cloister sim --help`\n");
+	return 2;
+}
+
+static bool parse_u64(const char *s, uint64_t *out)
+{
+	if (!s || !*s || *s == '-' || *s == '+')
+		return false;
+	errno = 0;
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || *end)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool parse_double(const char *s, double *out)
+{
+	if (!s || !*s)
+		return false;
+	errno = 0;
+	char *end;
+	double v = strtod(s, &end);
+	if (errno || *end || !isfinite(v))
+		return false;
+	*out = v;
+	return true;
+}
+
+struct opts {
+	uint64_t nodes, kill, seed;
+	double duration, loss, latency_ms, jitter_ms, kill_at, spread_ms;
+	bool kill_at_set, spread_set, json;
+	enum cl_profile profile;
+	const char *profile_name;
+};
+
+static int parse(int argc, char **argv, struct opts *o)
+{
+	o->nodes = 100;
+	o->duration = 60;
+	o->loss = 0;
+	o->latency_ms = 1;
+	o->jitter_ms = 0.5;
+	o->kill = 0;
+	o->seed = 1;
+	o->profile = CL_PROFILE_LAN;
+	o->profile_name = "lan";
+	for (int i = 1; i < argc; i++) {
+		const char *f = argv[i];
+		if (!strcmp(f, "-h") || !strcmp(f, "--help")) {
+			usage(stdout);
+			return -1;
+		}
+		if (!strcmp(f, "--json")) {
+			o->json = true;
+			continue;
+		}
+		if (strncmp(f, "--", 2) != 0)
+			return bad(f, NULL, "unexpected argument");
+		/* Every other flag takes a value, as --flag V or --flag=V. */
+		const char *v = NULL;
+		char name[32];
+		const char *eq = strchr(f, '=');
+		if (eq) {
+			size_t n = (size_t)(eq - f);
+			if (n >= sizeof name)
+				return bad(f, NULL, "unknown flag");
+			memcpy(name, f, n);
+			name[n] = 0;
+			v = eq + 1;
+		} else {
+			snprintf(name, sizeof name, "%s", f);
+			if (strlen(f) >= sizeof name)
+				return bad(f, NULL, "unknown flag");
+		}
+		static const char *const known[] = {
+			"--nodes", "--duration", "--loss", "--latency-ms",
+			"--jitter-ms", "--kill", "--kill-at", "--seed",
+			"--profile", "--join-spread-ms"};
+		bool ok = false;
+		for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
+			ok |= !strcmp(name, known[k]);
+		if (!ok)
+			return bad(name, NULL, "unknown flag");
+		if (!v) {
+			if (i + 1 >= argc)
+				return bad(name, NULL, "needs a value");
+			v = argv[++i];
+		}
+		double d;
+		if (!strcmp(name, "--nodes")) {
+			if (!parse_u64(v, &o->nodes) || o->nodes < 1 ||
+			    o->nodes > MAX_NODES)
+				return bad(name, v, "want an integer 1..100000");
+		} else if (!strcmp(name, "--duration")) {
+			if (!parse_double(v, &d) || d <= 0 || d > 1e6)
+				return bad(name, v, "want seconds > 0");
+			o->duration = d;
+		} else if (!strcmp(name, "--loss")) {
+			if (!parse_double(v, &d) || d < 0 || d > 1)
+				return bad(name, v,
+					   "want a fraction 0..1 (0.1 = 10%)");
+			o->loss = d;
+		} else if (!strcmp(name, "--latency-ms")) {
+			if (!parse_double(v, &d) || d < 0 || d > 60000)
+				return bad(name, v, "want milliseconds >= 0");
+			o->latency_ms = d;
+		} else if (!strcmp(name, "--jitter-ms")) {
+			if (!parse_double(v, &d) || d < 0 || d > 60000)
+				return bad(name, v, "want milliseconds >= 0");
+			o->jitter_ms = d;
+		} else if (!strcmp(name, "--kill")) {
+			if (!parse_u64(v, &o->kill) || o->kill > MAX_NODES)
+				return bad(name, v, "want an integer >= 0");
+		} else if (!strcmp(name, "--kill-at")) {
+			if (!parse_double(v, &d) || d < 0 || d > 1e6)
+				return bad(name, v, "want seconds >= 0");
+			o->kill_at = d;
+			o->kill_at_set = true;
+		} else if (!strcmp(name, "--seed")) {
+			if (!parse_u64(v, &o->seed))
+				return bad(name, v, "want an unsigned integer");
+		} else if (!strcmp(name, "--profile")) {
+			if (!strcmp(v, "lan"))
+				o->profile = CL_PROFILE_LAN;
+			else if (!strcmp(v, "local"))
+				o->profile = CL_PROFILE_LOCAL;
+			else if (!strcmp(v, "wan"))
+				o->profile = CL_PROFILE_WAN;
+			else
+				return bad(name, v, "want lan, local or wan");
+			o->profile_name = v;
+		} else if (!strcmp(name, "--join-spread-ms")) {
+			if (!parse_double(v, &d) || d < 0 || d > 1e9)
+				return bad(name, v, "want milliseconds >= 0");
+			o->spread_ms = d;
+			o->spread_set = true;
+		}
+	}
+	if (o->jitter_ms > o->latency_ms)
+		return bad("--jitter-ms", NULL,
+			   "jitter must not exceed --latency-ms");
+	if (o->kill >= o->nodes && o->kill > 0)
+		return bad("--kill", NULL,
+			   "must be below --nodes (node 0 is never killed)");
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Output                                                              */
+/* ------------------------------------------------------------------ */
+
+static double secs(cl_usec t)
+{
+	return (double)t / 1e6;
+}
+
+static json_t *secs_or_null(cl_usec t)
+{
+	return t >= 0 ? json_real(secs(t)) : json_null();
+}
+
+static double wall_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+struct result {
+	cl_sim_metrics m;
+	uint32_t killed;
+	cl_usec kill_at;   /* -1 no kill */
+	cl_usec detect;    /* from kill to all detected, -1 none */
+	double wall;
+};
+
+static int print_json(const struct opts *o, const struct result *r)
+{
+	const cl_sim_metrics *m = &r->m;
+	double node_s = (double)m->nodes * secs(m->now);
+	json_t *j = json_object();
+	json_object_set_new(j, "nodes", json_integer(m->nodes));
+	json_object_set_new(j, "seed", json_integer((json_int_t)m->seed));
+	json_object_set_new(j, "profile", json_string(o->profile_name));
+	json_object_set_new(j, "loss", json_real(o->loss));
+	json_object_set_new(j, "sim_seconds", json_real(secs(m->now)));
+	json_object_set_new(j, "converged_s", secs_or_null(m->converged_at));
+	json_object_set_new(j, "killed", json_integer(r->killed));
+	json_object_set_new(j, "kill_at_s", secs_or_null(r->kill_at));
+	json_object_set_new(j, "detect_all_s", secs_or_null(r->detect));
+	json_object_set_new(j, "detect_pending",
+			    json_integer((json_int_t)m->detect_pending));
+	json_object_set_new(j, "false_positives",
+			    json_integer((json_int_t)m->false_positives));
+	json_object_set_new(j, "msgs_per_node_s",
+			    json_real(node_s > 0 ? (double)m->packets / node_s : 0));
+	json_object_set_new(j, "bytes_per_node_s",
+			    json_real(node_s > 0 ? (double)m->bytes / node_s : 0));
+	json_object_set_new(j, "packets", json_integer((json_int_t)m->packets));
+	json_object_set_new(j, "bytes", json_integer((json_int_t)m->bytes));
+	json_object_set_new(j, "streams", json_integer((json_int_t)m->streams));
+	json_object_set_new(j, "stream_bytes",
+			    json_integer((json_int_t)m->stream_bytes));
+	json_t *d = json_object();
+	json_object_set_new(d, "loss", json_integer((json_int_t)m->drop_loss));
+	json_object_set_new(d, "partition",
+			    json_integer((json_int_t)m->drop_partition));
+	json_object_set_new(d, "down", json_integer((json_int_t)m->drop_down));
+	json_object_set_new(d, "unroutable",
+			    json_integer((json_int_t)m->drop_unroutable));
+	json_object_set_new(j, "dropped", d);
+	json_t *cd = json_object();
+	for (int k = 1; k < CL_DROP__COUNT; k++)
+		json_object_set_new(cd, cl_drop_reason_name((enum cl_drop_reason)k),
+				    json_integer((json_int_t)m->core_drops[k]));
+	json_object_set_new(j, "core_drops", cd);
+	json_object_set_new(j, "events", json_integer((json_int_t)m->events));
+	json_object_set_new(j, "ticks", json_integer((json_int_t)m->ticks));
+	json_object_set_new(j, "wall_s", json_real(r->wall));
+	int rc = json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
+					       JSON_REAL_PRECISION(12));
+	fputc('\n', stdout);
+	json_decref(j);
+	return rc ? 1 : 0;
+}
+
+static void print_summary(const struct opts *o, const struct result *r)
+{
+	const cl_sim_metrics *m = &r->m;
+	double node_s = (double)m->nodes * secs(m->now);
+	printf("cloister sim: %u nodes, %s profile, seed %llu, loss %g: "
+	       "%.1f s simulated in %.2f s\n",
+	       m->nodes, o->profile_name, (unsigned long long)m->seed, o->loss,
+	       secs(m->now), r->wall);
+	if (m->converged_at >= 0)
+		printf("  converged: every node saw all %u alive at %.3f s\n",
+		       m->nodes, secs(m->converged_at));
+	else
+		printf("  not converged: some node never saw all %u alive\n",
+		       m->nodes);
+	if (o->kill && r->kill_at < 0)
+		printf("  no kill: the run ended before the kill time\n");
+	if (r->kill_at >= 0) {
+		printf("  killed %u node%s at %.3f s: ", r->killed,
+		       r->killed == 1 ? "" : "s", secs(r->kill_at));
+		if (r->detect >= 0)
+			printf("every survivor saw %s dead %.3f s later\n",
+			       r->killed == 1 ? "it" : "them all",
+			       secs(r->detect));
+		else
+			printf("%llu survivor/victim pairs still undetected\n",
+			       (unsigned long long)m->detect_pending);
+	}
+	printf("  false positives: %llu\n",
+	       (unsigned long long)m->false_positives);
+	printf("  traffic: %.1f packets and %.0f bytes per node per second "
+	       "(%llu packets, %llu streams)\n",
+	       node_s > 0 ? (double)m->packets / node_s : 0,
+	       node_s > 0 ? (double)m->bytes / node_s : 0,
+	       (unsigned long long)m->packets,
+	       (unsigned long long)m->streams);
+	printf("  dropped: %llu by loss, %llu by partition, %llu to nodes "
+	       "down; %llu by label check\n",
+	       (unsigned long long)m->drop_loss,
+	       (unsigned long long)m->drop_partition,
+	       (unsigned long long)m->drop_down,
+	       (unsigned long long)m->core_drops[CL_DROP_LABEL]);
+}
+
+/* ------------------------------------------------------------------ */
+/* The run                                                             */
+/* ------------------------------------------------------------------ */
 
 int cmd_sim(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "cloister sim: not built yet\n");
-	return 1;
+	struct opts o;
+	memset(&o, 0, sizeof o);
+	int rc = parse(argc, argv, &o);
+	if (rc)
+		return rc < 0 ? 0 : rc;
+
+	cl_sim_config cfg;
+	cl_sim_config_default(&cfg);
+	cfg.nodes = (uint32_t)o.nodes;
+	cfg.seed = o.seed;
+	cfg.profile = o.profile;
+	cfg.loss = o.loss;
+	cfg.latency = (cl_usec)llround(o.latency_ms * 1000);
+	cfg.jitter = (cl_usec)llround(o.jitter_ms * 1000);
+	if (o.spread_set)
+		cfg.join_spread = (cl_usec)llround(o.spread_ms * 1000);
+
+	double t0 = wall_now();
+	int err = 0;
+	cl_sim *sim = cl_sim_new(&cfg, &err);
+	if (!sim) {
+		fprintf(stderr, "cloister sim: %s\n", cloister_strerror(err));
+		return 1;
+	}
+	cl_usec end = (cl_usec)llround(o.duration * 1e6);
+	struct result r = {.kill_at = -1, .detect = -1};
+	if (o.kill) {
+		cl_usec at;
+		if (o.kill_at_set) {
+			at = (cl_usec)llround(o.kill_at * 1e6);
+		} else {
+			cl_usec cap = 30 * CL_SEC < end ? 30 * CL_SEC : end;
+			at = cl_sim_run_until_converged(sim, cap)
+				     ? cl_sim_now(sim) + 5 * CL_SEC
+				     : 30 * CL_SEC;
+		}
+		if (at <= end) {
+			cl_sim_run_until(sim, at);
+			uint32_t *victims = malloc(o.kill * sizeof *victims);
+			if (!victims) {
+				cl_sim_free(sim);
+				fprintf(stderr, "cloister sim: out of memory\n");
+				return 1;
+			}
+			r.killed = cl_sim_kill_random(sim, (uint32_t)o.kill,
+						      victims);
+			r.kill_at = at;
+			free(victims);
+		}
+	}
+	cl_sim_run_until(sim, end);
+	err = cl_sim_error(sim);
+	cl_sim_get_metrics(sim, &r.m);
+	if (r.kill_at >= 0 && r.m.detect_all_at >= 0)
+		r.detect = r.m.detect_all_at - r.kill_at;
+	cl_sim_free(sim);
+	r.wall = wall_now() - t0;
+	if (err) {
+		fprintf(stderr, "cloister sim: simulation failed: %s\n",
+			cloister_strerror(err));
+		return 1;
+	}
+	if (o.json)
+		return print_json(&o, &r);
+	print_summary(&o, &r);
+	return 0;
 }

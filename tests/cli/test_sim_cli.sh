@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# test_sim_cli.sh — `cloister sim` and `cloister demo` as a user runs them.
+#   $1: the cloister binary
+# Checks the JSON report's fields and their sanity, that one seed gives the
+# same report twice (wall_s aside) and another seed a different one, that
+# the human summary and the demo work, and that bad flags exit 2 with a
+# message naming the problem.
+set -euo pipefail
+bin=${1:?usage: test_sim_cli.sh path/to/cloister}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# ---------------------------------------------------------------- JSON
+"$bin" sim --nodes 200 --duration 60 --kill 2 --loss 0.05 --seed 7 --json >"$tmp/a.json"
+"$bin" sim --nodes 200 --duration 60 --kill 2 --loss 0.05 --seed 7 --json >"$tmp/b.json"
+"$bin" sim --nodes 200 --duration 60 --kill 2 --loss 0.05 --seed 8 --json >"$tmp/c.json"
+"$bin" sim --nodes 50 --duration 20 --json >"$tmp/nokill.json"
+
+python3 - "$tmp" <<'EOF' || fail "JSON checks"
+import json, sys
+d = sys.argv[1]
+a, b, c, nk = (json.load(open(f"{d}/{n}.json")) for n in ("a", "b", "c", "nokill"))
+
+def need(cond, what):
+    if not cond:
+        print(f"  {what}", file=sys.stderr)
+        sys.exit(1)
+
+for k in ("nodes", "seed", "sim_seconds", "converged_s", "detect_all_s",
+          "false_positives", "msgs_per_node_s", "bytes_per_node_s", "wall_s",
+          "killed", "kill_at_s", "packets", "bytes", "dropped", "core_drops"):
+    need(k in a, f"missing field {k}")
+need(a["nodes"] == 200 and a["seed"] == 7, "nodes/seed echo")
+need(a["sim_seconds"] == 60, "sim_seconds")
+need(a["converged_s"] is not None and 0 < a["converged_s"] < 60, "converged_s")
+need(a["killed"] == 2, "killed")
+# Default kill time: 5 s after convergence.
+need(abs(a["kill_at_s"] - (a["converged_s"] + 5)) < 1e-6, "kill_at_s")
+need(a["detect_all_s"] is not None and 0 < a["detect_all_s"] < 60 - a["kill_at_s"],
+     "detect_all_s")
+need(isinstance(a["false_positives"], int) and a["false_positives"] >= 0,
+     "false_positives")
+need(a["msgs_per_node_s"] > 0 and a["bytes_per_node_s"] > a["msgs_per_node_s"],
+     "traffic rates")
+need(abs(a["msgs_per_node_s"] - a["packets"] / (200 * 60)) < 1e-6, "msgs rate")
+need(a["dropped"]["loss"] > 0, "loss drops at --loss 0.05")
+need(a["wall_s"] >= 0, "wall_s")
+# Determinism: everything but the wall clock.
+strip = lambda j: {k: v for k, v in j.items() if k != "wall_s"}
+need(strip(a) == strip(b), "same seed gave different reports")
+need(strip(a) != strip(c), "different seeds gave identical reports")
+# Without kills there is nothing to detect.
+need(nk["detect_all_s"] is None and nk["killed"] == 0 and nk["kill_at_s"] is None,
+     "detect_all_s must be null without --kill")
+EOF
+
+# Explicit kill time, and other profiles and network settings.
+"$bin" sim --nodes 30 --duration 40 --kill 1 --kill-at 10 --profile local \
+	--latency-ms 2 --jitter-ms 1 --join-spread-ms 100 --json >"$tmp/d.json"
+python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["kill_at_s"] == 10 and d["killed"] == 1, d
+assert d["profile"] == "local", d
+' "$tmp/d.json" || fail "--kill-at / --profile"
+# --flag=value works too.
+"$bin" sim --nodes=20 --duration=10 --profile=wan --json >/dev/null || fail "--flag=value"
+
+# ---------------------------------------------------------------- summary
+"$bin" sim --nodes 50 --duration 30 --kill 1 >"$tmp/sum.txt" || fail "summary run"
+grep -q "converged" "$tmp/sum.txt" || fail "summary lacks convergence"
+grep -q "killed 1 node" "$tmp/sum.txt" || fail "summary lacks the kill"
+"$bin" sim --help | grep -q -- "--loss P" || fail "--help"
+"$bin" sim --help | grep -q "fraction" || fail "--help must say --loss is a fraction"
+
+# ---------------------------------------------------------------- demo
+timeout 30 "$bin" demo >"$tmp/demo.txt" || fail "demo exit status"
+grep -q "crashes" "$tmp/demo.txt" || fail "demo narrates the crash"
+grep -q "restarts" "$tmp/demo.txt" || fail "demo narrates the restart"
+grep -q "summary" "$tmp/demo.txt" || fail "demo prints a summary"
+
+# ---------------------------------------------------------------- bad flags
+bad() {
+	local want=$1; shift
+	set +e
+	"$bin" "$@" >"$tmp/out" 2>"$tmp/err"
+	local rc=$?
+	set -e
+	[ "$rc" -eq 2 ] || fail "'$*' exited $rc, want 2"
+	grep -q -- "$want" "$tmp/err" || fail "'$*': stderr does not mention $want: $(cat "$tmp/err")"
+}
+bad --nodes sim --nodes 0
+bad --nodes sim --nodes abc
+bad --nodes sim --nodes
+bad --loss sim --loss 1.5
+bad --loss sim --loss -0.1
+bad --duration sim --duration 0
+bad --profile sim --profile lann
+bad --bogus sim --bogus
+bad --kill sim --nodes 5 --kill 5
+bad --jitter-ms sim --latency-ms 1 --jitter-ms 2
+bad --seed sim --seed -3
+bad stray sim stray
+bad --seed demo --seed x
+bad --frobnicate demo --frobnicate
+
+echo "ok test_sim_cli"
