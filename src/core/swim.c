@@ -97,6 +97,12 @@
 /* Piggyback scan: stop after this many queued updates that do not fit, so
  * filling a packet stays cheap when the queue is long. */
 #define PIGGYBACK_MISFITS 32
+/* Most updates queued for piggybacking.  A node sends ~17 packets a
+ * second of ~40 updates each; a queue far longer than a few seconds of
+ * that holds mostly stale news that push-pull will carry better.  Past
+ * the bound, the most-retransmitted update (the one most likely already
+ * everywhere) is dropped first (as Serf prunes its queues). */
+#define BQ_MAX 1024
 /* An event queue holding more than this many bytes has an owner that does
  * not drain it; beyond it events are counted and dropped. */
 #define EVENT_QUEUE_MAX (64u * 1024u * 1024u)
@@ -155,6 +161,11 @@ struct relay {
 
 enum probe_phase { PROBE_IDLE, PROBE_DIRECT, PROBE_INDIRECT };
 
+struct slot {
+	uint64_t hash;
+	struct member *m;
+};
+
 struct list {
 	struct member *head;
 	size_t n;
@@ -171,7 +182,7 @@ struct cl_swim {
 	/* Members: array (probe order) + hash table of pointers. */
 	struct member **members;
 	size_t n, cap;
-	struct member **table;
+	struct slot *table;
 	size_t table_mask;
 	size_t counts[4];
 	uint64_t checksum;
@@ -311,39 +322,46 @@ static void health_delta(cl_swim *s, int d)
 /* Member table                                                        */
 /* ------------------------------------------------------------------ */
 
-static struct member **table_slot(const cl_swim *s, uint64_t h,
-				  const uint8_t *name, size_t len)
+/* Slots keep the name hash beside the pointer: a probe compares hashes in
+ * the table itself and touches a member only on a likely match. */
+static struct slot *table_slot(const cl_swim *s, uint64_t h,
+			       const uint8_t *name, size_t len)
 {
 	size_t i = (size_t)h & s->table_mask;
 	for (;;) {
-		struct member **slot = &s->table[i];
-		struct member *m = *slot;
-		if (!m || (m->hash == h && m->name_len == len &&
-			   memcmp(m->data, name, len) == 0))
-			return slot;
+		struct slot *sl = &s->table[i];
+		if (!sl->m || (sl->hash == h && sl->m->name_len == len &&
+			       memcmp(sl->m->data, name, len) == 0))
+			return sl;
 		i = (i + 1) & s->table_mask;
 	}
 }
 
 static struct member *find(const cl_swim *s, const uint8_t *name, size_t len)
 {
-	return *table_slot(s, name_hash(name, len), name, len);
+	return table_slot(s, name_hash(name, len), name, len)->m;
+}
+
+static void table_put(cl_swim *s, struct member *m)
+{
+	struct slot *sl = table_slot(s, m->hash, (uint8_t *)m->data, m->name_len);
+	sl->hash = m->hash;
+	sl->m = m;
 }
 
 static int table_grow(cl_swim *s)
 {
 	size_t ncap = (s->table_mask + 1) * 2;
-	struct member **nt = calloc(ncap, sizeof *nt);
+	struct slot *nt = calloc(ncap, sizeof *nt);
 	if (!nt)
 		return CLOISTER_ENOMEM;
-	struct member **old = s->table;
+	struct slot *old = s->table;
 	size_t ocap = s->table_mask + 1;
 	s->table = nt;
 	s->table_mask = ncap - 1;
 	for (size_t i = 0; i < ocap; i++)
-		if (old[i])
-			*table_slot(s, old[i]->hash, (uint8_t *)old[i]->data,
-				    old[i]->name_len) = old[i];
+		if (old[i].m)
+			table_put(s, old[i].m);
 	free(old);
 	return 0;
 }
@@ -353,15 +371,15 @@ static int table_grow(cl_swim *s)
 static void table_remove(cl_swim *s, struct member *m)
 {
 	size_t i = (size_t)m->hash & s->table_mask;
-	while (s->table[i] != m)
+	while (s->table[i].m != m)
 		i = (i + 1) & s->table_mask;
 	size_t j = i;
 	for (;;) {
 		j = (j + 1) & s->table_mask;
-		struct member *x = s->table[j];
-		if (!x)
+		struct slot x = s->table[j];
+		if (!x.m)
 			break;
-		size_t home = (size_t)x->hash & s->table_mask;
+		size_t home = (size_t)x.hash & s->table_mask;
 		/* Move x back into the hole unless its home lies in (i, j]. */
 		bool in_range = i <= j ? (home > i && home <= j)
 				       : (home > i || home <= j);
@@ -370,7 +388,7 @@ static void table_remove(cl_swim *s, struct member *m)
 			i = j;
 		}
 	}
-	s->table[i] = NULL;
+	s->table[i] = (struct slot){0, NULL};
 }
 
 static void list_add(struct list *l, struct member *m)
@@ -460,7 +478,8 @@ static struct member *member_add(cl_swim *s, const uint8_t *name,
 		s->stats.members_refused++;
 		return NULL;
 	}
-	if ((s->n + 1) * 2 > s->table_mask + 1 && table_grow(s) != 0)
+	/* Grow at 3/4 full: with hashes inline, probe runs stay cheap. */
+	if ((s->n + 1) * 4 > (s->table_mask + 1) * 3 && table_grow(s) != 0)
 		return NULL;
 	if (s->n == s->cap) {
 		size_t ncap = s->cap * 2;
@@ -478,7 +497,7 @@ static struct member *member_add(cl_swim *s, const uint8_t *name,
 	m->status_since = now;
 	s->counts[CL_STATUS_DEAD]++;
 	list_add(&s->tombstones, m);
-	*table_slot(s, h, name, name_len) = m;
+	table_put(s, m);
 	/* Insert at a random place in the probe order (not at the end, or a
 	 * burst of joiners would all wait a full round to be probed). */
 	size_t at = s->n;
@@ -510,7 +529,7 @@ static struct member *member_set_tags(cl_swim *s, struct member *m,
 		memcpy(m->data + m->name_len + 1, tags, len);
 	/* Re-point everything that referenced the old allocation. */
 	s->members[m->idx] = m;
-	*table_slot(s, m->hash, (uint8_t *)m->data, m->name_len) = m;
+	table_slot(s, m->hash, (uint8_t *)m->data, m->name_len)->m = m;
 	if (m->lprev)
 		m->lprev->lnext = m;
 	else {
@@ -657,6 +676,9 @@ static void enqueue(cl_swim *s, struct member *m, const cl_wbuf *w)
 	m->bc = b;
 	bq_push_head(s, b);
 	s->bq_len++;
+	for (int t = TRANSMIT_BUCKETS - 1; s->bq_len > BQ_MAX && t > 0; t--)
+		while (s->bq[t] && s->bq_len > BQ_MAX)
+			bq_drop(s, s->bq[t]);
 }
 
 static void broadcast_alive(cl_swim *s, struct member *m)
@@ -834,7 +856,7 @@ static void on_alive(cl_swim *s, const cl_wire_member *a, cl_usec now)
 		return;
 	}
 	uint64_t h = name_hash(a->name.ptr, a->name.len);
-	struct member *m = *table_slot(s, h, a->name.ptr, a->name.len);
+	struct member *m = table_slot(s, h, a->name.ptr, a->name.len)->m;
 
 	if (m == self(s)) {
 		if (s->leaving)
