@@ -117,15 +117,16 @@ struct member {
 	uint64_t hash; /* XXH3 of the name: table slot and checksum */
 	uint32_t incarnation;
 	uint32_t idx; /* position in s->members */
+	uint64_t start_ms;
+	cl_addr addr;
 	uint8_t status;
 	uint8_t name_len;
 	uint16_t tags_len;
-	uint64_t start_ms;
-	cl_addr addr;
-	cl_usec status_since;
-	/* Suspect list or tombstone list, by status. */
-	struct member *lprev, *lnext;
-	struct suspicion *susp;
+	/* Only members that are not alive need list links, a timestamp and a
+	 * suspicion: keeping those aside keeps the common member at 64 bytes,
+	 * which is what lets one process simulate 10,000 nodes that each
+	 * know 10,000 members. */
+	struct member_aux *aux;
 	struct bcast *bc;
 	char data[]; /* name, NUL, tags */
 };
@@ -140,6 +141,12 @@ struct suspicion {
 	cl_usec min, max;
 	uint64_t accusers[SUSPICION_ACCUSERS]; /* name hashes seen */
 	unsigned n_accusers;
+};
+
+struct member_aux {
+	struct member *prev, *next; /* suspect list or tombstone list */
+	cl_usec since;              /* entered its current status */
+	struct suspicion susp;      /* while suspect */
 };
 
 struct bcast {
@@ -223,9 +230,10 @@ struct cl_swim {
 	size_t evq_head, evq_tail, evq_cap;
 
 	cl_swim_stats stats;
-	/* Scratch for one packet. */
-	uint8_t pkt[65536];
-	cl_wire_msg msgs[CL_WIRE_MAX_MSGS];
+	/* Scratch for one packet, sized by the MTU. */
+	uint8_t *pkt;
+	cl_wire_msg *msgs;
+	size_t max_msgs;
 };
 
 /* ------------------------------------------------------------------ */
@@ -393,24 +401,35 @@ static void table_remove(cl_swim *s, struct member *m)
 
 static void list_add(struct list *l, struct member *m)
 {
-	m->lprev = NULL;
-	m->lnext = l->head;
+	m->aux->prev = NULL;
+	m->aux->next = l->head;
 	if (l->head)
-		l->head->lprev = m;
+		l->head->aux->prev = m;
 	l->head = m;
 	l->n++;
 }
 
 static void list_del(struct list *l, struct member *m)
 {
-	if (m->lprev)
-		m->lprev->lnext = m->lnext;
+	if (m->aux->prev)
+		m->aux->prev->aux->next = m->aux->next;
 	else
-		l->head = m->lnext;
-	if (m->lnext)
-		m->lnext->lprev = m->lprev;
-	m->lprev = m->lnext = NULL;
+		l->head = m->aux->next;
+	if (m->aux->next)
+		m->aux->next->aux->prev = m->aux->prev;
+	m->aux->prev = m->aux->next = NULL;
 	l->n--;
+}
+
+static inline struct member *lnext(const struct member *m)
+{
+	return m->aux->next;
+}
+
+/* The running suspicion of a suspect, NULL for anyone else. */
+static inline struct suspicion *suspicion_of(struct member *m)
+{
+	return m->status == CL_STATUS_SUSPECT && m->aux ? &m->aux->susp : NULL;
 }
 
 static struct list *status_list(cl_swim *s, uint8_t status)
@@ -431,9 +450,14 @@ static struct list *status_list(cl_swim *s, uint8_t status)
 static void set_state(cl_swim *s, struct member *m, uint8_t status,
 		      uint32_t incarnation, cl_usec now)
 {
-	s->checksum ^= contrib(m);
 	struct list *from = status_list(s, m->status);
 	struct list *to = status_list(s, status);
+	if (to && !m->aux) {
+		m->aux = calloc(1, sizeof *m->aux);
+		if (!m->aux)
+			return; /* out of memory: the member keeps its state */
+	}
+	s->checksum ^= contrib(m);
 	if (from != to) {
 		if (from)
 			list_del(from, m);
@@ -441,15 +465,15 @@ static void set_state(cl_swim *s, struct member *m, uint8_t status,
 			list_add(to, m);
 	}
 	s->counts[m->status]--;
-	if (m->status != status)
-		m->status_since = now;
+	if (m->status != status && m->aux)
+		m->aux->since = now;
 	m->status = status;
 	m->incarnation = incarnation;
 	s->counts[status]++;
 	s->checksum ^= contrib(m);
-	if (status != CL_STATUS_SUSPECT && m->susp) {
-		free(m->susp);
-		m->susp = NULL;
+	if (!to && m->aux) {
+		free(m->aux);
+		m->aux = NULL;
 	}
 }
 
@@ -493,10 +517,11 @@ static struct member *member_add(cl_swim *s, const uint8_t *name,
 	if (!m)
 		return NULL;
 	m->hash = h;
-	m->status = CL_STATUS_DEAD; /* placeholder, set_state() fixes */
-	m->status_since = now;
-	s->counts[CL_STATUS_DEAD]++;
-	list_add(&s->tombstones, m);
+	/* A placeholder state (alive, incarnation 0) that the caller's
+	 * set_state() replaces; counted and summed like any other. */
+	m->status = CL_STATUS_ALIVE;
+	s->counts[CL_STATUS_ALIVE]++;
+	s->checksum ^= contrib(m);
 	table_put(s, m);
 	/* Insert at a random place in the probe order (not at the end, or a
 	 * burst of joiners would all wait a full round to be probed). */
@@ -530,15 +555,14 @@ static struct member *member_set_tags(cl_swim *s, struct member *m,
 	/* Re-point everything that referenced the old allocation. */
 	s->members[m->idx] = m;
 	table_slot(s, m->hash, (uint8_t *)m->data, m->name_len)->m = m;
-	if (m->lprev)
-		m->lprev->lnext = m;
-	else {
-		struct list *l = status_list(s, m->status);
-		if (l && l->head != m)
-			l->head = m;
+	if (m->aux) {
+		if (m->aux->prev)
+			m->aux->prev->aux->next = m;
+		else
+			status_list(s, m->status)->head = m;
+		if (m->aux->next)
+			m->aux->next->aux->prev = m;
 	}
-	if (m->lnext)
-		m->lnext->lprev = m;
 	if (m->bc)
 		m->bc->m = m;
 	return m;
@@ -929,7 +953,7 @@ static void on_suspect(cl_swim *s, uint32_t inc, cl_bytes name,
 			/* A newer suspicion restarts nothing but the number. */
 			set_state(s, m, CL_STATUS_SUSPECT, inc, now);
 		}
-		struct suspicion *sp = m->susp;
+		struct suspicion *sp = suspicion_of(m);
 		uint64_t ah = name_hash(accuser.ptr, accuser.len);
 		if (sp && !accuser_known(sp, ah)) {
 			/* An independent confirmation shortens the timer
@@ -941,9 +965,11 @@ static void on_suspect(cl_swim *s, uint32_t inc, cl_bytes name,
 		return;
 	}
 	/* Alive -> suspect. */
-	struct suspicion *sp = calloc(1, sizeof *sp);
+	set_state(s, m, CL_STATUS_SUSPECT, inc, now);
+	struct suspicion *sp = suspicion_of(m);
 	if (!sp)
 		return;
+	memset(sp, 0, sizeof *sp);
 	size_t n = alive_estimate(s);
 	double lg = n > 10 ? log10((double)n) : 1.0;
 	sp->min = (cl_usec)((double)s->cfg.timing.suspicion_mult * lg *
@@ -957,8 +983,6 @@ static void on_suspect(cl_swim *s, uint32_t inc, cl_bytes name,
 	sp->start = now;
 	accuser_known(sp, name_hash(accuser.ptr, accuser.len));
 	sp->deadline = now + suspicion_timeout(s, sp);
-	set_state(s, m, CL_STATUS_SUSPECT, inc, now);
-	m->susp = sp;
 	s->stats.suspicions++;
 	emit(s, CL_EV_UPDATE, m);
 	broadcast_accuse(s, m, CL_MSG_SUSPECT, accuser);
@@ -1268,7 +1292,7 @@ void cl_swim_feed(cl_swim *s, cl_usec now, const cl_addr *from,
 		s->stats.packets_in++;
 	int n = cl_wire_parse(buf, len, s->label, s->label_len,
 			      stream ? CL_WIRE_STREAM_MAX : s->cfg.timing.mtu,
-			      stream, s->msgs, CL_WIRE_MAX_MSGS);
+			      stream, s->msgs, s->max_msgs);
 	if (n < 0) {
 		int reason = -n;
 		if (reason >= CL_DROP__COUNT)
@@ -1348,8 +1372,9 @@ static void reap(cl_swim *s, cl_usec now)
 {
 	struct member *m = s->tombstones.head;
 	while (m) {
-		struct member *next = m->lnext;
-		if (now - m->status_since >= s->cfg.timing.tombstone_timeout) {
+		struct member *next = lnext(m);
+		if (m != self(s) &&
+		    now - m->aux->since >= s->cfg.timing.tombstone_timeout) {
 			emit(s, CL_EV_REAP, m);
 			list_del(&s->tombstones, m);
 			s->counts[m->status]--;
@@ -1362,7 +1387,7 @@ static void reap(cl_swim *s, cl_usec now)
 			last->idx = (uint32_t)i;
 			if (s->probe_idx > s->n)
 				s->probe_idx = s->n;
-			free(m->susp);
+			free(m->aux);
 			free(m);
 		}
 		m = next;
@@ -1372,12 +1397,12 @@ static void reap(cl_swim *s, cl_usec now)
 static void dead_retry(cl_swim *s)
 {
 	size_t dead = 0;
-	for (struct member *m = s->tombstones.head; m; m = m->lnext)
+	for (struct member *m = s->tombstones.head; m; m = lnext(m))
 		dead += m->status == CL_STATUS_DEAD;
 	if (dead == 0)
 		return;
 	size_t pick = rnd_below(s, dead);
-	for (struct member *m = s->tombstones.head; m; m = m->lnext) {
+	for (struct member *m = s->tombstones.head; m; m = lnext(m)) {
 		if (m->status != CL_STATUS_DEAD)
 			continue;
 		if (pick-- == 0) {
@@ -1433,8 +1458,9 @@ void cl_swim_tick(cl_swim *s, cl_usec now)
 
 	/* Suspicions that ran out. */
 	for (struct member *m = s->suspects.head; m;) {
-		struct member *next = m->lnext;
-		if (m->susp && now >= m->susp->deadline)
+		struct member *next = lnext(m);
+		struct suspicion *sp = suspicion_of(m);
+		if (sp && now >= sp->deadline)
 			declare_dead(s, m, now);
 		m = next;
 	}
@@ -1487,9 +1513,8 @@ cl_usec cl_swim_next_deadline(const cl_swim *s)
 	EARLIER(s->next_join_retry);
 	EARLIER(s->next_dead_retry);
 	EARLIER(s->next_reap);
-	for (const struct member *m = s->suspects.head; m; m = m->lnext)
-		if (m->susp)
-			EARLIER(m->susp->deadline);
+	for (const struct member *m = s->suspects.head; m; m = lnext(m))
+		EARLIER(m->aux->susp.deadline);
 	for (size_t i = 0; s->relays_used && i < RELAYS_MAX; i++)
 		if (s->relays[i].used)
 			EARLIER(s->relays[i].deadline);
@@ -1546,7 +1571,14 @@ cl_swim *cl_swim_new(const cl_swim_config *cfg, const cl_swim_io *io,
 	s->members = malloc(s->cap * sizeof *s->members);
 	s->table = calloc(32, sizeof *s->table);
 	s->table_mask = 31;
-	if (!s->members || !s->table)
+	/* The smallest message (ACK) is 7 bytes: no packet within the MTU
+	 * holds more than mtu/7 of them.  Streams carry one PUSHPULL. */
+	s->max_msgs = cfg->timing.mtu / 7 + 1;
+	if (s->max_msgs > CL_WIRE_MAX_MSGS)
+		s->max_msgs = CL_WIRE_MAX_MSGS;
+	s->pkt = malloc(cfg->timing.mtu);
+	s->msgs = malloc(s->max_msgs * sizeof *s->msgs);
+	if (!s->members || !s->table || !s->pkt || !s->msgs)
 		goto fail;
 
 	struct member *me =
@@ -1599,11 +1631,13 @@ void cl_swim_free(cl_swim *s)
 		}
 	}
 	for (size_t i = 0; i < s->n; i++) {
-		free(s->members[i]->susp);
+		free(s->members[i]->aux);
 		free(s->members[i]);
 	}
 	free(s->members);
 	free(s->table);
+	free(s->pkt);
+	free(s->msgs);
 	free(s->evq);
 	free(s);
 }
