@@ -1328,6 +1328,12 @@ void cl_swim_feed(cl_swim *s, cl_usec now, const cl_addr *from,
 		case CL_MSG_PUSHPULL:
 			on_pushpull(s, msg, from, now);
 			break;
+		case CL_MSG_USER:
+			if (s->io.user && !s->leaving)
+				s->io.user(s->io.ctx, from, msg, stream);
+			else
+				s->stats.drops[CL_DROP_UNEXPECTED]++;
+			break;
 		default:
 			s->stats.drops[CL_DROP_UNEXPECTED]++;
 			break;

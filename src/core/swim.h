@@ -80,6 +80,11 @@ typedef struct cl_swim_io {
 	uint64_t (*rand)(void *ctx);
 	void (*send)(void *ctx, const cl_addr *to, const uint8_t *buf,
 		     size_t len, bool stream);
+	/* Optional: an application message (USER) arrived in a valid packet
+	 * of our cluster.  The views point into the packet; copy what you
+	 * keep.  Without it, USER messages are counted as unexpected. */
+	void (*user)(void *ctx, const cl_addr *from, const cl_wire_msg *msg,
+		     bool stream);
 } cl_swim_io;
 
 /* ------------------------------------------------------------------ */

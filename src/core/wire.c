@@ -393,6 +393,21 @@ static bool parse_body(uint8_t type, const uint8_t *body, size_t len,
 			return false;
 		break;
 	}
+	case CL_MSG_USER: {
+		uint32_t plen;
+		if (!get_u8(&c, &msg->u.user.kind) ||
+		    msg->u.user.kind > CL_USER_REPLY ||
+		    !get_u32(&c, &msg->u.user.id) ||
+		    !get_name(&c, &msg->u.user.topic, true) ||
+		    !get_name(&c, &msg->u.user.sender, true) ||
+		    !get_u32(&c, &plen) || plen > CL_WIRE_USER_MAX ||
+		    plen != cur_left(&c))
+			return false;
+		msg->u.user.payload.ptr = c.p;
+		msg->u.user.payload.len = plen;
+		c.p += plen;
+		break;
+	}
 	default:
 		return false;
 	}
@@ -445,10 +460,10 @@ int cl_wire_parse(const uint8_t *buf, size_t len, const char *label,
 			return -CL_DROP_TOO_MANY;
 		uint8_t type = buf[pos++];
 		size_t blen;
-		if (type < CL_MSG_PING || type > CL_MSG_PUSHPULL)
+		if (type < CL_MSG_PING || type > CL_MSG_USER)
 			return -CL_DROP_VERSION;
-		if (type == CL_MSG_PUSHPULL) {
-			if (!stream)
+		if (type == CL_MSG_PUSHPULL || type == CL_MSG_USER) {
+			if (type == CL_MSG_PUSHPULL && !stream)
 				return -CL_DROP_UNEXPECTED;
 			if (len - pos < 4)
 				return -CL_DROP_TRUNCATED;
@@ -701,4 +716,33 @@ void cl_wire_pushpull_end(cl_wbuf *w)
 	size_t body = w->len - (w->mark + PP_BODY_OFF);
 	put_be32(w->buf + w->mark + 1, (uint32_t)body);
 	w->mark = 0;
+}
+
+size_t cl_wire_user_size(size_t topic_len, size_t sender_len,
+			 size_t payload_len)
+{
+	return 5 + 1 + 4 + 1 + topic_len + 1 + sender_len + 4 + payload_len;
+}
+
+bool cl_wire_put_user(cl_wbuf *w, uint8_t kind, uint32_t id, cl_bytes topic,
+		      cl_bytes sender, cl_bytes payload)
+{
+	if (kind > CL_USER_REPLY || !name_ok(topic) || !name_ok(sender) ||
+	    payload.len > CL_WIRE_USER_MAX || w->mark != 0)
+		return false;
+	size_t blen = 1 + 4 + 1 + topic.len + 1 + sender.len + 4 + payload.len;
+	if (w->cap - w->len < 5 + blen)
+		return false;
+	uint8_t *p = w->buf + w->len;
+	*p++ = CL_MSG_USER;
+	p = put_be32(p, (uint32_t)blen);
+	*p++ = kind;
+	p = put_be32(p, id);
+	p = put_name(p, topic);
+	p = put_name(p, sender);
+	p = put_be32(p, (uint32_t)payload.len);
+	if (payload.len)
+		memcpy(p, payload.ptr, payload.len);
+	w->len += 5 + blen;
+	return true;
 }

@@ -21,7 +21,8 @@
  *   | msg type (u8) | body len (u16) | body (len bytes) |   repeated to the end
  *   +---------------+----------------+------------------+
  *
- *   (PUSHPULL alone has a u32 body length: a full state outgrows 64 KiB.)
+ *   (PUSHPULL and USER have a u32 body length: a full state or an
+ *   application message outgrows 64 KiB.)
  *
  * The label is the cluster (application) name.  A packet whose label is
  * not ours is dropped and counted before any message is looked at, so two
@@ -55,7 +56,9 @@
  *               member = u8 status (0..3) | u32 incarnation | u64 start ms
  *                        | name | addr | tags
  *               Only in stream frames.
- *   9 USER      reserved for application messages (issue 4); rejected now.
+ *   9 USER      u8 kind (0 cast, 1 call, 2 reply) | u32 call id
+ *               | name topic | name sender | u32 payload length | payload
+ *               (payload <= CL_WIRE_USER_MAX).  Datagram or stream.
  *
  * Unknown message types are errors, not skipped: a peer speaking a newer
  * minor dialect must bump the version byte, so the drop is counted under
@@ -105,6 +108,15 @@ enum cl_member_status {
 	CL_STATUS_SUSPECT = 1,
 	CL_STATUS_DEAD = 2,
 	CL_STATUS_LEFT = 3,
+};
+
+/* Largest application payload (USER): beyond it, use your own transport. */
+#define CL_WIRE_USER_MAX (1024u * 1024u)
+
+enum cl_user_kind {
+	CL_USER_CAST = 0,
+	CL_USER_CALL = 1,
+	CL_USER_REPLY = 2,
 };
 
 #define CL_PUSHPULL_JOIN 0x01
@@ -171,6 +183,13 @@ typedef struct cl_wire_msg {
 			cl_bytes member;
 			cl_bytes accuser;
 		} accuse; /* SUSPECT and DEAD */
+		struct {
+			uint8_t kind; /* enum cl_user_kind */
+			uint32_t id;
+			cl_bytes topic;
+			cl_bytes sender;
+			cl_bytes payload;
+		} user;
 		struct {
 			uint8_t flags;
 			uint32_t count;
@@ -239,6 +258,12 @@ bool cl_wire_put_alive(cl_wbuf *w, uint32_t incarnation, uint64_t start_ms,
 bool cl_wire_put_accuse(cl_wbuf *w, uint8_t type /* SUSPECT or DEAD */,
 			uint32_t incarnation, cl_bytes member,
 			cl_bytes accuser);
+
+/* USER: appends one application message (u32 body length). */
+bool cl_wire_put_user(cl_wbuf *w, uint8_t kind, uint32_t id, cl_bytes topic,
+		      cl_bytes sender, cl_bytes payload);
+size_t cl_wire_user_size(size_t topic_len, size_t sender_len,
+			 size_t payload_len);
 
 /* Size of one encoded ALIVE, for planning packets and queue budgets. */
 size_t cl_wire_alive_size(size_t name_len, const cl_addr *addr,

@@ -559,7 +559,7 @@ static void test_header(void)
 
 static void test_types(void)
 {
-	static const uint8_t bad[] = {0, CL_MSG_USER, 10, 0x7f, 0xff};
+	static const uint8_t bad[] = {0, 10, 0x7f, 0xff};
 	for (size_t i = 0; i < sizeof(bad); i++) {
 		r_header(&R, LABEL);
 		r_begin(&R, CL_MSG_ACK);
@@ -573,7 +573,7 @@ static void test_types(void)
 	}
 	/* Even alone, with no length after it. */
 	r_header(&R, LABEL);
-	r_u8(&R, CL_MSG_USER);
+	r_u8(&R, 10);
 	CHECK_EQ_INT(parse_dgram(R.b, R.n), -CL_DROP_VERSION);
 	/* A known type whose length is cut short. */
 	r_header(&R, LABEL);
@@ -1280,6 +1280,77 @@ static void check_parse_fails(const char *text, uint16_t def)
 	CHECK(cl_addr_equal(&a, &keep));
 }
 
+/* USER: round trip in both transports, and its own malformations. */
+static void test_user(void)
+{
+	uint8_t buf[4096];
+	cl_wbuf w;
+	static uint8_t payload[3000];
+	for (size_t i = 0; i < sizeof payload; i++)
+		payload[i] = (uint8_t)(i * 7);
+	CHECK(cl_wire_begin(&w, buf, MTU, LABEL, LABEL_LEN));
+	CHECK(cl_wire_put_user(&w, CL_USER_CALL, 77, B("jobs"), B("n1"),
+			       (cl_bytes){payload, 100}));
+	CHECK(cl_wire_put_user(&w, CL_USER_CAST, 0, B("t"), B("n1"),
+			       (cl_bytes){NULL, 0}));
+	CHECK_EQ_INT(parse_dgram(buf, w.len), 2);
+	CHECK_EQ_INT(msgs[0].type, CL_MSG_USER);
+	CHECK_EQ_INT(msgs[0].u.user.kind, CL_USER_CALL);
+	CHECK_EQ_INT(msgs[0].u.user.id, 77);
+	CHECK(bytes_eq(msgs[0].u.user.topic, B("jobs")));
+	CHECK(bytes_eq(msgs[0].u.user.sender, B("n1")));
+	CHECK_EQ_INT(msgs[0].u.user.payload.len, 100);
+	CHECK(memcmp(msgs[0].u.user.payload.ptr, payload, 100) == 0);
+	CHECK_EQ_INT(msgs[1].u.user.payload.len, 0);
+	CHECK_EQ_INT(w.len - (5 + LABEL_LEN),
+		     cl_wire_user_size(4, 2, 100) + cl_wire_user_size(1, 2, 0));
+	/* Too big for a datagram's MTU: refused whole; a stream takes it. */
+	size_t before = w.len;
+	CHECK(!cl_wire_put_user(&w, CL_USER_CAST, 1, B("t"), B("n1"),
+				(cl_bytes){payload, sizeof payload}));
+	CHECK_EQ_INT(w.len, before);
+	CHECK(cl_wire_begin(&w, buf, sizeof buf, LABEL, LABEL_LEN));
+	CHECK(cl_wire_put_user(&w, CL_USER_REPLY, 9, B("t"), B("n1"),
+			       (cl_bytes){payload, sizeof payload}));
+	CHECK_EQ_INT(parse_stream(buf, w.len), 1);
+	CHECK_EQ_INT(msgs[0].u.user.payload.len, sizeof payload);
+	/* Encoders refuse what the format cannot carry. */
+	CHECK(!cl_wire_put_user(&w, 3, 1, B("t"), B("n1"), (cl_bytes){0}));
+	CHECK(!cl_wire_put_user(&w, CL_USER_CAST, 1, B(""), B("n1"),
+				(cl_bytes){0}));
+	/* Decoder: bad kind, payload length off by one either way, a length
+	 * past the maximum. */
+	for (int variant = 0; variant < 4; variant++) {
+		r_header(&R, LABEL);
+		r_u8(&R, CL_MSG_USER);
+		size_t at = R.n;
+		r_u32(&R, 0); /* body length, patched below */
+		r_u8(&R, variant == 0 ? 3 : CL_USER_CAST);
+		r_u32(&R, 1);
+		r_u8(&R, 1);
+		r_u8(&R, 't');
+		r_u8(&R, 2);
+		r_u8(&R, 'n');
+		r_u8(&R, '1');
+		uint32_t plen = variant == 1 ? 3 : variant == 2 ? 5
+				: variant == 3 ? CL_WIRE_USER_MAX + 1 : 4;
+		r_u32(&R, plen);
+		r_u32(&R, 0xdeadbeef); /* 4 bytes of payload */
+		uint32_t blen = (uint32_t)(R.n - at - 4);
+		R.b[at] = (uint8_t)(blen >> 24);
+		R.b[at + 1] = (uint8_t)(blen >> 16);
+		R.b[at + 2] = (uint8_t)(blen >> 8);
+		R.b[at + 3] = (uint8_t)blen;
+		CHECK_EQ_INT(parse_dgram(R.b, R.n), -CL_DROP_MALFORMED);
+	}
+	/* A body length running past the packet. */
+	r_header(&R, LABEL);
+	r_u8(&R, CL_MSG_USER);
+	r_u32(&R, 1000);
+	r_u8(&R, 0);
+	CHECK_EQ_INT(parse_dgram(R.b, R.n), -CL_DROP_TRUNCATED);
+}
+
 static void test_addr(void)
 {
 	char s[CL_ADDR_STRLEN];
@@ -1394,6 +1465,7 @@ int main(void)
 	RUN_TEST(test_encoder_refusal);
 	RUN_TEST(test_random_roundtrip);
 	RUN_TEST(test_random_damage);
+	RUN_TEST(test_user);
 	RUN_TEST(test_addr);
 	printf("%d checks passed\n", check_count);
 	return 0;
