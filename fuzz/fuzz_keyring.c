@@ -1,0 +1,171 @@
+/*
+ * fuzz_keyring.c — cl_keyring_open() and cl_key_parse() on arbitrary bytes.
+ *
+ * The ring holds two fixed keys, 0x00..0x1f (primary) and 0x20..0x3f, so
+ * the seed corpus can carry packets that really open.  Beyond "does not
+ * crash", it aborts on any violation of:
+ *   - open() classifies by shape alone: too short or not version 1 is
+ *     CLOISTER_EPROTO, anything else either opens to exactly
+ *     len - CL_KEYRING_OVERHEAD bytes or is CLOISTER_EIO;
+ *   - whatever opens, reseals and opens again to the same bytes, and one
+ *     flipped bit (position picked by the input) makes it fail;
+ *   - the input as plaintext survives seal + open, under each key;
+ *   - a too-small output buffer is CLOISTER_ENOSPC, never a write past it;
+ *   - cl_key_parse() accepts only a canonical text form: the trimmed input
+ *     is the key's 64 hex digits (either case) or exactly its base64, and
+ *     a rejected parse leaves the key zeroed.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cloister.h"
+#include "runtime/keyring.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define REQUIRE(x)                                                             \
+	do {                                                                   \
+		if (!(x))                                                      \
+			abort();                                               \
+	} while (0)
+
+static cl_keyring *ring, *second;
+
+static void setup(void)
+{
+	uint8_t k1[CL_KEY_BYTES], k2[CL_KEY_BYTES];
+	for (int i = 0; i < CL_KEY_BYTES; i++) {
+		k1[i] = (uint8_t)i;
+		k2[i] = (uint8_t)(0x20 + i);
+	}
+	ring = cl_keyring_new();
+	second = cl_keyring_new();
+	REQUIRE(ring && second);
+	REQUIRE(cl_keyring_install(ring, k1) == 0);
+	REQUIRE(cl_keyring_install(ring, k2) == 0);
+	/* The same keys, sealing with the other one. */
+	REQUIRE(cl_keyring_install(second, k1) == 0);
+	REQUIRE(cl_keyring_install(second, k2) == 0);
+	REQUIRE(cl_keyring_use(second, k2) == 0);
+}
+
+static bool is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' ||
+	       c == '\f';
+}
+
+static void check_open(const uint8_t *data, size_t size, uint8_t *out,
+		       uint8_t *buf)
+{
+	int rc = cl_keyring_open(ring, data, size, out, size);
+	if (size < CL_KEYRING_OVERHEAD || data[0] != CL_KEYRING_VERSION) {
+		REQUIRE(rc == CLOISTER_EPROTO);
+		return;
+	}
+	size_t mlen = size - CL_KEYRING_OVERHEAD;
+	REQUIRE(rc == CLOISTER_EIO || rc == (int)mlen);
+	if (mlen > 0)
+		REQUIRE(cl_keyring_open(ring, data, size, out, mlen - 1) ==
+			CLOISTER_ENOSPC);
+	if (rc < 0)
+		return;
+
+	/* Opened: reseal under each ring and open again. */
+	const cl_keyring *rings[2] = {ring, second};
+	for (int r = 0; r < 2; r++) {
+		int n = cl_keyring_seal(rings[r], out, mlen, buf, size);
+		REQUIRE(n == (int)size);
+		REQUIRE(cl_keyring_open(ring, buf, size, buf + size, mlen) ==
+			(int)mlen);
+		REQUIRE(memcmp(buf + size, out, mlen) == 0);
+	}
+	size_t at = data[size - 1] % size;
+	memcpy(buf, data, size);
+	buf[at] ^= (uint8_t)(1u << (data[size / 2] & 7));
+	rc = cl_keyring_open(ring, buf, size, buf + size, mlen);
+	REQUIRE(rc == (at == 0 ? CLOISTER_EPROTO : CLOISTER_EIO));
+}
+
+static void check_round_trip(const uint8_t *data, size_t size, uint8_t *buf)
+{
+	const cl_keyring *rings[2] = {ring, second};
+	size_t sealed = size + CL_KEYRING_OVERHEAD;
+	for (int r = 0; r < 2; r++) {
+		REQUIRE(cl_keyring_seal(rings[r], data, size, buf, sealed) ==
+			(int)sealed);
+		REQUIRE(buf[0] == CL_KEYRING_VERSION);
+		REQUIRE(cl_keyring_open(rings[1 - r], buf, sealed, buf + sealed,
+					size) == (int)size);
+		REQUIRE(size == 0 || memcmp(buf + sealed, data, size) == 0);
+	}
+}
+
+static void check_parse(const uint8_t *data, size_t size)
+{
+	char *text = malloc(size + 1);
+	uint8_t key[CL_KEY_BYTES], again[CL_KEY_BYTES];
+	char b64[CL_KEY_BASE64_LEN + 1];
+	char hex[CL_KEY_HEX_LEN + 1];
+	static const char hexdigits[] = "0123456789abcdef";
+
+	REQUIRE(text);
+	memcpy(text, data, size);
+	text[size] = '\0';
+	memset(key, 0x5a, sizeof key);
+	int rc = cl_key_parse(text, key);
+	if (rc != 0) {
+		REQUIRE(rc == CLOISTER_EINVAL);
+		for (int i = 0; i < CL_KEY_BYTES; i++)
+			REQUIRE(key[i] == 0);
+		free(text);
+		return;
+	}
+	REQUIRE(rc == 0);
+
+	const char *p = text;
+	size_t n = strlen(text);
+	while (n > 0 && is_space(p[0])) {
+		p++;
+		n--;
+	}
+	while (n > 0 && is_space(p[n - 1]))
+		n--;
+	cl_key_format_base64(key, b64);
+	for (int i = 0; i < CL_KEY_BYTES; i++) {
+		hex[2 * i] = hexdigits[key[i] >> 4];
+		hex[2 * i + 1] = hexdigits[key[i] & 15];
+	}
+	hex[CL_KEY_HEX_LEN] = '\0';
+	if (n == CL_KEY_HEX_LEN)
+		REQUIRE(strncasecmp(p, hex, n) == 0);
+	else
+		REQUIRE(n == CL_KEY_BASE64_LEN && memcmp(p, b64, n) == 0);
+
+	REQUIRE(cl_key_parse(b64, again) == 0);
+	REQUIRE(memcmp(key, again, CL_KEY_BYTES) == 0);
+	REQUIRE(cl_key_parse(hex, again) == 0);
+	REQUIRE(memcmp(key, again, CL_KEY_BYTES) == 0);
+	free(text);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (!ring)
+		setup();
+	/* Room for: the opened text, then a resealed copy and its opening
+	 * (open's own checks) or one sealed input and its opening. */
+	uint8_t *out = malloc(size + 1);
+	uint8_t *buf = malloc(2 * size + 2 * CL_KEYRING_OVERHEAD + 1);
+	REQUIRE(out && buf);
+
+	check_open(data, size, out, buf);
+	check_round_trip(data, size, buf);
+	check_parse(data, size);
+
+	free(out);
+	free(buf);
+	return 0;
+}
