@@ -69,8 +69,21 @@ CLOISTER_API const char *cloister_state_name(cloister_state s);
  *   app        cluster (application) name, the label in every packet
  *              [default "cloister"]
  *   name       this node's name, unique in the cluster [APP@ADDRESS]
- *   advertise  HOST:PORT peers dial; none means "nonode": no network,
- *              consensus must be 1 [none]
+ *   advertise  IP:PORT peers dial [chosen by `naming`, port 7946]
+ *   bind       IP:PORT to listen on [the advertise address]
+ *   sentry     how peers are found: dns:NAME (or a bare NAME: every A and
+ *              AAAA answer is a peer), srv:_svc._proto.NAME (a port per
+ *              peer), or a list of name@host[:port] / host:port, comma
+ *              separated; re-resolved every discovery_interval [none]
+ *   naming     auto (an address among the sentry's DNS answers, else a
+ *              non-loopback one), nonode (no network: consensus must be
+ *              1), shortnames (app@host), longnames (app@fqdn) [auto]
+ *   discovery_interval  seconds between re-resolutions of the sentry [5]
+ *   tcp_only   true: no UDP, every packet over TCP [false]
+ *   key        cluster key, 64 hex or base64 of 32 bytes: turns on
+ *              authenticated encryption of every packet and stream
+ *   key_file   a file holding the key (not group/world readable)
+ *   passphrase derive the key from a passphrase (like an Erlang cookie)
  *   consensus  N, or majority:N (ready only while > N/2 of N are live) [1]
  *   profile    timing: lan, local or wan [lan]
  *   tag        KEY=VALUE, repeatable: member metadata gossiped with the
@@ -80,6 +93,9 @@ CLOISTER_API const char *cloister_state_name(cloister_state s);
  *   vnodes     virtual nodes per member and weight unit [128]
  *   max_members  bound on the member table [65536]
  *   tags_max   bound on any member's encoded tags, bytes [512]
+ *   user_queue_max  application messages queued each way [1024]
+ *   max_connections TCP streams open at once [256]
+ *   max_calls  multicalls pending at once [256]
  */
 typedef struct cloister_config cloister_config_t;
 
@@ -104,8 +120,35 @@ CLOISTER_API cloister_t *cloister_new(const cloister_config_t *cfg, int *err);
  * see it fail).  No listener call is made from inside. */
 CLOISTER_API void cloister_free(cloister_t *c);
 
-/* down -> assembling; a nonode node with consensus 1 is ready at once. */
+/* down -> assembling.  A networked node without a transport of its own
+ * (cloister_set_transport) starts the built-in runtime: a thread running
+ * the event loop, UDP and TCP sockets, discovery.  A nonode node with
+ * consensus 1 is ready at once. */
 CLOISTER_API int cloister_start(cloister_t *c);
+/* The address this node advertises and its name, chosen by `naming` when
+ * not configured ("" for nonode).  Valid for the handle's lifetime. */
+CLOISTER_API const char *cloister_name(cloister_t *c);
+CLOISTER_API const char *cloister_address(cloister_t *c);
+/* Runtime join: push-pull with each address ("host:port"). */
+CLOISTER_API int cloister_join_addrs(cloister_t *c, const char *const *addrs,
+				     size_t n);
+
+/* Keyring (with a cluster key configured): install everywhere, use (make
+ * primary) everywhere, remove the old one: rotation without downtime. */
+CLOISTER_API int cloister_keys_install(cloister_t *c, const char *key);
+CLOISTER_API int cloister_keys_use(cloister_t *c, const char *key);
+CLOISTER_API int cloister_keys_remove(cloister_t *c, const char *key);
+/* Fingerprints (16 hex) of the installed keys, primary first. */
+CLOISTER_API int cloister_keys_list(cloister_t *c, char (*out)[17],
+				    size_t max, size_t *n);
+
+/* Counters for metrics: a flat list of name/value pairs. */
+typedef struct cloister_counter {
+	const char *name; /* e.g. "packets_in", "drops_auth" */
+	uint64_t value;
+} cloister_counter;
+CLOISTER_API int cloister_counters(cloister_t *c, cloister_counter *out,
+				   size_t max, size_t *n);
 /* Graceful leave: stopping, then stopped once the leave has been gossiped
  * (drive the node until cloister_status() says stopped). */
 CLOISTER_API int cloister_leave(cloister_t *c);
@@ -216,6 +259,80 @@ CLOISTER_API int cloister_set_listener(cloister_t *c,
 /* Blocks until the node is ready or timeout_ms passes (negative: forever):
  * 0 or CLOISTER_ETIMEDOUT.  Another thread must be driving the node. */
 CLOISTER_API int cloister_wait_ready(cloister_t *c, int timeout_ms);
+
+/* ------------------------------------------------------------------ */
+/* Logging                                                             */
+/* ------------------------------------------------------------------ */
+
+enum {
+	CLOISTER_LOG_ERROR = 0,
+	CLOISTER_LOG_WARN,
+	CLOISTER_LOG_INFO,
+	CLOISTER_LOG_DEBUG,
+};
+
+/* One logfmt line per event worth knowing ("level=info msg=..."), never
+ * one per retry.  Default: lines up to CLOISTER_LOG_INFO to stderr. */
+typedef void (*cloister_log_fn)(void *arg, int level, const char *line);
+CLOISTER_API int cloister_set_logger(cloister_t *c, cloister_log_fn fn,
+				     void *arg, int max_level);
+
+/* ------------------------------------------------------------------ */
+/* Messaging                                                           */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Named messages between members.  A handler registered for a topic runs
+ * on the node's driving thread for every message with that topic; for a
+ * call it may answer by setting *reply to a malloc'd buffer (cloister frees
+ * it).  Application messages have their own bounded queues, so a flood of
+ * them never delays membership traffic, and they go out in the spare time
+ * of the loop.  Payloads up to 1 MiB; larger ones go over TCP.
+ */
+typedef void (*cloister_handler_fn)(void *arg, const char *topic,
+				    const char *from, const void *payload,
+				    size_t len, void **reply,
+				    size_t *reply_len);
+
+/* Registers (or, with fn NULL, removes) the handler for a topic. */
+CLOISTER_API int cloister_handle(cloister_t *c, const char *topic,
+				 cloister_handler_fn fn, void *arg);
+
+/* To every alive member but this one (members NULL), or to the named ones.
+ * Returns how many were queued, or CLOISTER_ELIMIT when the queue is full. */
+CLOISTER_API int cloister_multicast(cloister_t *c, const char *topic,
+				   const void *payload, size_t len,
+				   const char *const *members, size_t n);
+
+/* To the owner of key on ring (NULL: default).  CLOISTER_ENOENT if no
+ * owner; delivered locally when the owner is this node. */
+CLOISTER_API int cloister_send(cloister_t *c, const char *ring,
+			       const void *key, size_t keylen,
+			       const char *topic, const void *payload,
+			       size_t len);
+
+typedef struct cloister_reply {
+	const char *member;
+	const void *payload;
+	size_t len;
+} cloister_reply;
+
+typedef struct cloister_multicall_result {
+	cloister_reply *replies;
+	size_t n_replies;
+	const char **missing; /* members that did not answer in time */
+	size_t n_missing;
+} cloister_multicall_result;
+
+/* Calls every alive member (this one included, if it has a handler) and
+ * waits up to timeout_ms for their replies.  Blocks the calling thread,
+ * which must not be the one driving the node.  Free the result with
+ * cloister_multicall_free(). */
+CLOISTER_API int cloister_multicall(cloister_t *c, const char *topic,
+				    const void *payload, size_t len,
+				    int timeout_ms,
+				    cloister_multicall_result **out);
+CLOISTER_API void cloister_multicall_free(cloister_multicall_result *r);
 
 /* ------------------------------------------------------------------ */
 /* Driving it yourself                                                 */

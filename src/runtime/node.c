@@ -1,204 +1,33 @@
 /*
- * node.c — the public handle: configuration, lifecycle, snapshots,
- * placement, the listener and manual driving (include/cloister.h).
- *
- * One mutex guards the core and the cluster layer.  A protocol step runs
- * under it; the listener events it produced are then taken out of the
- * cluster layer's queue and delivered with the mutex released, so a
- * callback may call back into the API.  A second, per-handle "delivery"
- * lock keeps two driving threads from interleaving their callbacks, which
- * preserves causal order.
+ * node.c — the public handle: identity, lifecycle, snapshots, placement,
+ * the listener, keys, counters and manual driving (include/cloister.h).
+ * Locking is described in node_internal.h.
  */
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <netdb.h>
+#include <sodium.h>
+#include <sys/socket.h>
+
 #include "cloister.h"
 #include "core/cluster.h"
 #include "core/swim.h"
+#include "discovery.h"
+#include "keyring.h"
+#include "loop.h"
+#include "messaging.h"
+#include "naming.h"
+#include "node_internal.h"
+#include "sentry_spec.h"
 
 /* ------------------------------------------------------------------ */
-/* Configuration                                                       */
+/* Plumbing for the core                                               */
 /* ------------------------------------------------------------------ */
-
-struct cloister_config {
-	char app[CL_WIRE_LABEL_MAX + 1];
-	char name[CL_WIRE_NAME_MAX + 1];
-	bool has_addr;
-	cl_addr addr;
-	cl_cluster_config cluster;
-	enum cl_profile profile;
-	uint8_t tags[CL_WIRE_TAGS_MAX];
-	size_t tags_len;
-	size_t tags_max;
-	size_t max_members;
-	char error[256];
-};
-
-cloister_config_t *cloister_config_new(void)
-{
-	cloister_config_t *c = calloc(1, sizeof *c);
-	if (!c)
-		return NULL;
-	strcpy(c->app, "cloister");
-	c->cluster.consensus = 1;
-	c->cluster.ring_algorithm = CL_RING_DEFAULT;
-	c->profile = CL_PROFILE_LAN;
-	c->tags_max = 512;
-	return c;
-}
-
-void cloister_config_free(cloister_config_t *cfg)
-{
-	free(cfg);
-}
-
-const char *cloister_config_error(const cloister_config_t *cfg)
-{
-	return cfg ? cfg->error : "no configuration";
-}
-
-static int bad(cloister_config_t *c, const char *fmt, const char *a,
-	       const char *b)
-{
-	snprintf(c->error, sizeof c->error, fmt, a, b);
-	return CLOISTER_EINVAL;
-}
-
-static bool parse_size(const char *v, size_t min, size_t max, size_t *out)
-{
-	char *end;
-	unsigned long long x = strtoull(v, &end, 10);
-	if (!*v || *end || v[0] == '-' || x < min || x > max)
-		return false;
-	*out = (size_t)x;
-	return true;
-}
-
-/* Appends or replaces KEY=VALUE in the encoded tag block. */
-static int set_tag(cloister_config_t *c, const char *kv)
-{
-	const char *eq = strchr(kv, '=');
-	if (!eq || eq == kv)
-		return bad(c, "tag \"%s\": expected KEY=VALUE%s", kv, "");
-	size_t klen = (size_t)(eq - kv), vlen = strlen(eq + 1);
-	if (klen > CL_WIRE_TAG_KEY_MAX || vlen > 255)
-		return bad(c, "tag \"%s\": key over 64 or value over 255 bytes%s",
-			   kv, "");
-	uint8_t out[CL_WIRE_TAGS_MAX];
-	size_t n = 0, pos = 0;
-	cl_bytes all = {c->tags, c->tags_len}, k, v;
-	while (cl_wire_tag_next(&all, &pos, &k, &v)) {
-		if (k.len == klen && !memcmp(k.ptr, kv, klen))
-			continue;
-		out[n++] = (uint8_t)k.len;
-		memcpy(out + n, k.ptr, k.len);
-		n += k.len;
-		out[n++] = (uint8_t)v.len;
-		memcpy(out + n, v.ptr, v.len);
-		n += v.len;
-	}
-	if (n + 2 + klen + vlen > c->tags_max)
-		return bad(c, "tag \"%s\": tags exceed tags_max%s", kv, "");
-	out[n++] = (uint8_t)klen;
-	memcpy(out + n, kv, klen);
-	n += klen;
-	out[n++] = (uint8_t)vlen;
-	memcpy(out + n, eq + 1, vlen);
-	n += vlen;
-	memcpy(c->tags, out, n);
-	c->tags_len = n;
-	return 0;
-}
-
-int cloister_config_set(cloister_config_t *c, const char *key,
-			const char *value)
-{
-	if (!c || !key || !value)
-		return CLOISTER_EINVAL;
-	c->error[0] = '\0';
-	size_t n;
-	if (!strcmp(key, "app")) {
-		if (!*value || strlen(value) > CL_WIRE_LABEL_MAX)
-			return bad(c, "app \"%s\": 1 to 64 bytes%s", value, "");
-		strcpy(c->app, value);
-	} else if (!strcmp(key, "name")) {
-		if (!cl_wire_name_valid((const uint8_t *)value, strlen(value)))
-			return bad(c, "name \"%s\": 1 to 255 printable bytes%s",
-				   value, "");
-		strcpy(c->name, value);
-	} else if (!strcmp(key, "advertise")) {
-		if (!*value || !strcmp(value, "none")) {
-			c->has_addr = false;
-		} else if (cl_addr_parse(value, 0, &c->addr) != 0) {
-			return bad(c, "advertise \"%s\": expected IP:PORT%s",
-				   value, "");
-		} else {
-			c->has_addr = true;
-		}
-	} else if (!strcmp(key, "consensus")) {
-		if (cl_consensus_parse(value, &c->cluster) != 0)
-			return bad(c, "consensus \"%s\": expected N or "
-				      "majority:N (N >= 1)%s", value, "");
-	} else if (!strcmp(key, "profile")) {
-		if (!strcmp(value, "lan"))
-			c->profile = CL_PROFILE_LAN;
-		else if (!strcmp(value, "local"))
-			c->profile = CL_PROFILE_LOCAL;
-		else if (!strcmp(value, "wan"))
-			c->profile = CL_PROFILE_WAN;
-		else
-			return bad(c, "profile \"%s\": lan, local or wan%s",
-				   value, "");
-	} else if (!strcmp(key, "tag")) {
-		return set_tag(c, value);
-	} else if (!strcmp(key, "ring")) {
-		if (!strcmp(value, "default"))
-			c->cluster.ring_algorithm = CL_RING_DEFAULT;
-		else if (!strcmp(value, "libring"))
-			c->cluster.ring_algorithm = CL_RING_LIBRING;
-		else
-			return bad(c, "ring \"%s\": default or libring%s", value,
-				   "");
-	} else if (!strcmp(key, "vnodes")) {
-		if (!parse_size(value, 1, CL_RING_MAX_VNODES, &n))
-			return bad(c, "vnodes \"%s\": 1 to 65536%s", value, "");
-		c->cluster.vnodes = (unsigned)n;
-	} else if (!strcmp(key, "max_members")) {
-		if (!parse_size(value, 1, 1u << 20, &n))
-			return bad(c, "max_members \"%s\": 1 to 1048576%s", value,
-				   "");
-		c->max_members = n;
-	} else if (!strcmp(key, "tags_max")) {
-		if (!parse_size(value, 0, CL_WIRE_TAGS_MAX, &n) || n < c->tags_len)
-			return bad(c, "tags_max \"%s\": 0 to 1024, and not below "
-				      "the tags already set%s", value, "");
-		c->tags_max = n;
-	} else {
-		return bad(c, "unknown setting \"%s\"%s", key, "");
-	}
-	return 0;
-}
-
-/* ------------------------------------------------------------------ */
-/* The handle                                                          */
-/* ------------------------------------------------------------------ */
-
-struct cloister {
-	pthread_mutex_t lock;
-	pthread_mutex_t deliver;
-	pthread_cond_t changed;
-	cl_swim *core;
-	cl_cluster *cluster;
-	bool nonode;
-	cloister_listener listener;
-	cloister_send_fn send;
-	void *send_arg;
-	uint64_t rng;
-	unsigned consensus, majority_of;
-};
 
 static uint64_t node_rand(void *ctx)
 {
@@ -210,15 +39,28 @@ static uint64_t node_rand(void *ctx)
 	return z ^ (z >> 31);
 }
 
+void node_transmit(cloister_t *c, const cl_addr *to, const uint8_t *buf,
+		   size_t len, bool stream)
+{
+	if (c->loop) {
+		cl_loop_send(c->loop, to, buf, len, stream);
+	} else if (c->send) {
+		char text[CL_ADDR_STRLEN];
+		cl_addr_format(to, text, sizeof text);
+		c->send(c->send_arg, text, buf, len, stream);
+	}
+}
+
 static void node_send(void *ctx, const cl_addr *to, const uint8_t *buf,
 		      size_t len, bool stream)
 {
-	cloister_t *c = ctx;
-	if (!c->send)
-		return;
-	char text[CL_ADDR_STRLEN];
-	cl_addr_format(to, text, sizeof text);
-	c->send(c->send_arg, text, buf, len, stream);
+	node_transmit(ctx, to, buf, len, stream);
+}
+
+static void node_user(void *ctx, const cl_addr *from, const cl_wire_msg *msg,
+		      bool stream)
+{
+	cl_messaging_on_user(ctx, from, msg);
 }
 
 static uint64_t wall_ms(void)
@@ -235,42 +77,250 @@ int64_t cloister_now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* ------------------------------------------------------------------ */
+/* Logging                                                             */
+/* ------------------------------------------------------------------ */
+
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
+
+static void log_stderr(void *arg, int level, const char *line)
+{
+	(void)arg;
+	(void)level;
+	fprintf(stderr, "%s\n", line);
+}
+
+void node_log(cloister_t *c, int level, const char *fmt, ...)
+{
+	if (level > c->log_level || !c->log)
+		return;
+	char line[1024];
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	struct tm tm;
+	gmtime_r(&ts.tv_sec, &tm);
+	int n = snprintf(line, sizeof line,
+			 "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s ",
+			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+			 tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
+			 level_names[level]);
+	va_list ap;
+	va_start(ap, fmt);
+	if (n > 0 && (size_t)n < sizeof line)
+		vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+	va_end(ap);
+	c->log(c->log_arg, level, line);
+}
+
+int cloister_set_logger(cloister_t *c, cloister_log_fn fn, void *arg,
+			int max_level)
+{
+	if (!c || max_level < CLOISTER_LOG_ERROR || max_level > CLOISTER_LOG_DEBUG)
+		return CLOISTER_EINVAL;
+	c->log = fn;
+	c->log_arg = arg;
+	c->log_level = max_level;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Identity: which address and name this node takes                    */
+/* ------------------------------------------------------------------ */
+
+/* A DNS sentry's answers, resolved once, synchronously, to pick our own
+ * address among them (Cloister's naming "magic"). */
+static size_t sentry_answers(const cl_sentry_spec *spec, cl_addr *out,
+			     size_t max)
+{
+	if (spec->kind != CL_SENTRY_DNS)
+		return 0;
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+				 .ai_socktype = SOCK_DGRAM};
+	struct addrinfo *res = NULL;
+	if (getaddrinfo(spec->name, NULL, &hints, &res) != 0)
+		return 0;
+	size_t n = 0;
+	for (struct addrinfo *ai = res; ai && n < max; ai = ai->ai_next) {
+		cl_addr a = {0};
+		if (ai->ai_family == AF_INET) {
+			a.family = CL_AF_INET4;
+			memcpy(a.ip, &((struct sockaddr_in *)ai->ai_addr)->sin_addr, 4);
+		} else if (ai->ai_family == AF_INET6) {
+			a.family = CL_AF_INET6;
+			memcpy(a.ip, &((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr,
+			       16);
+		} else {
+			continue;
+		}
+		a.port = spec->port;
+		out[n++] = a;
+	}
+	freeaddrinfo(res);
+	return n;
+}
+
+static cl_naming_mode naming_of(enum cl_naming_mode_setting m)
+{
+	switch (m) {
+	case CL_NAME_NONODE:
+		return CL_NAMING_NONODE;
+	case CL_NAME_SHORT:
+		return CL_NAMING_SHORTNAMES;
+	case CL_NAME_LONG:
+		return CL_NAMING_LONGNAMES;
+	default:
+		return CL_NAMING_AUTO;
+	}
+}
+
+/* Fills c->cfg.addr/has_addr and name; logs the choice and why, once. */
+static int choose_identity(cloister_t *c, const cl_sentry_spec *spec,
+			   char *name, size_t namelen)
+{
+	cloister_config_t *cfg = &c->cfg;
+	char why[300] = "";
+	/* Nothing about the network configured: Cloister's development
+	 * mode, a node alone. */
+	if (cfg->naming == CL_NAME_NONODE ||
+	    (!cfg->has_addr && !cfg->has_bind && spec->kind == CL_SENTRY_NONE)) {
+		c->nonode = true;
+		if (cfg->name[0])
+			snprintf(name, namelen, "%s", cfg->name);
+		else
+			snprintf(name, namelen, "%s@nohost", cfg->app);
+		snprintf(why, sizeof why, "no network configured (nonode)");
+	} else {
+		if (!cfg->has_addr && cfg->has_bind &&
+		    !sodium_is_zero(cfg->bind.ip, 16)) {
+			cfg->addr = cfg->bind; /* a specific bind address */
+			cfg->has_addr = true;
+		}
+		cl_addr answers[64];
+		size_t n = cfg->has_addr ? 0 : sentry_answers(spec, answers, 64);
+		cl_addr chosen = cfg->has_addr ? cfg->addr : (cl_addr){0};
+		if (!cfg->has_addr)
+			chosen.port = cfg->has_bind ? cfg->bind.port
+				      : spec->port ? spec->port : 7946;
+		char auto_name[CL_WIRE_NAME_MAX + 1];
+		int e;
+		if (cfg->has_addr && cfg->naming == CL_NAME_AUTO) {
+			/* app@IP as Cloister names nodes; the port joins in only
+			 * when it is not the default, so that several nodes on
+			 * one address still get distinct names. */
+			char a[CL_ADDR_STRLEN];
+			cl_addr host = chosen;
+			host.port = 0;
+			cl_addr_format(&chosen, a, sizeof a);
+			if (chosen.port == 7946) {
+				cl_addr_format(&host, a, sizeof a);
+				char *colon = strrchr(a, ':');
+				if (colon)
+					*colon = '\0';
+				if (a[0] == '[') {
+					memmove(a, a + 1, strlen(a));
+					a[strlen(a) - 1] = '\0';
+				}
+			}
+			snprintf(auto_name, sizeof auto_name, "%s@%s", cfg->app, a);
+			snprintf(why, sizeof why, "the advertise address");
+			e = 0;
+		} else {
+			e = cl_naming_choose(naming_of(cfg->naming), cfg->app,
+					     answers, n, &chosen, auto_name,
+					     sizeof auto_name, why, sizeof why);
+		}
+		if (e != 0) {
+			node_log(c, CLOISTER_LOG_ERROR,
+				 "msg=\"cannot choose a node name\" reason=\"%s\"",
+				 why);
+			return e;
+		}
+		if (!cfg->has_addr) {
+			cfg->addr = chosen;
+			cfg->has_addr = true;
+		}
+		snprintf(name, namelen, "%s", cfg->name[0] ? cfg->name : auto_name);
+		if (cfg->name[0])
+			snprintf(why, sizeof why, "configured");
+		cl_addr_format(&cfg->addr, c->addr_text, sizeof c->addr_text);
+	}
+	node_log(c, CLOISTER_LOG_INFO, "msg=\"node named\" name=%s addr=%s "
+		 "reason=\"%s\"", name, c->nonode ? "none" : c->addr_text, why);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Lifecycle                                                           */
+/* ------------------------------------------------------------------ */
+
 cloister_t *cloister_new(const cloister_config_t *cfg, int *err)
 {
 	int e = CLOISTER_EINVAL;
 	cloister_t *c = NULL;
+	cl_sentry_spec spec = {0};
 	if (!cfg)
 		goto fail;
-	bool nonode = !cfg->has_addr;
-	if (nonode && (cfg->cluster.consensus != 1 || cfg->cluster.majority_of))
-		goto fail; /* alone forever: only consensus 1 can be ready */
 	e = CLOISTER_ENOMEM;
 	c = calloc(1, sizeof *c);
 	if (!c)
 		goto fail;
+	pthread_mutexattr_t rec;
+	pthread_mutexattr_init(&rec);
+	/* Recursive: a handler may send, and sending may deliver locally. */
+	pthread_mutexattr_settype(&rec, PTHREAD_MUTEX_RECURSIVE);
 	pthread_mutex_init(&c->lock, NULL);
-	pthread_mutex_init(&c->deliver, NULL);
+	pthread_mutex_init(&c->deliver, &rec);
+	pthread_mutexattr_destroy(&rec);
 	pthread_cond_init(&c->changed, NULL);
-	c->nonode = nonode;
+	c->cfg = *cfg;
+	c->log = log_stderr;
+	c->log_level = CLOISTER_LOG_INFO;
+	if (getenv("CLOISTER_QUIET"))
+		c->log = NULL;
 	c->consensus = cfg->cluster.consensus;
 	c->majority_of = cfg->cluster.majority_of;
 	uint64_t start = wall_ms();
 	c->rng = start ^ (uint64_t)cloister_now_us() ^ (uintptr_t)c;
 
+	e = cl_sentry_parse(cfg->sentry, 7946, &spec, NULL, 0);
+	if (e != 0)
+		goto fail;
 	char name[CL_WIRE_NAME_MAX + 1];
-	if (cfg->name[0]) {
-		strcpy(name, cfg->name);
-	} else if (nonode) {
-		snprintf(name, sizeof name, "%s@nohost", cfg->app);
-	} else {
-		char a[CL_ADDR_STRLEN];
-		cl_addr_format(&cfg->addr, a, sizeof a);
-		snprintf(name, sizeof name, "%s@%s", cfg->app, a);
+	e = choose_identity(c, &spec, name, sizeof name);
+	cl_sentry_spec_free(&spec);
+	if (e != 0)
+		goto fail;
+	e = CLOISTER_EINVAL;
+	if (c->nonode && (cfg->cluster.consensus != 1 || cfg->cluster.majority_of)) {
+		node_log(c, CLOISTER_LOG_ERROR,
+			 "msg=\"nonode needs consensus 1: alone it can never "
+			 "see more members\" consensus=%u", cfg->cluster.consensus);
+		goto fail; /* alone forever: only consensus 1 can be ready */
 	}
+
+	e = CLOISTER_ENOMEM;
+	c->keyring = cl_keyring_new();
+	c->msg = cl_messaging_new(cfg->user_queue_max, cfg->max_calls);
+	if (!c->keyring || !c->msg)
+		goto fail;
+	if (!cfg->has_key && cfg->passphrase[0]) {
+		e = cl_key_from_passphrase(cfg->app, cfg->passphrase, c->cfg.key);
+		if (e != 0)
+			goto fail;
+		c->cfg.has_key = true;
+	}
+	memset(c->cfg.passphrase, 0, sizeof c->cfg.passphrase);
+	if (c->cfg.has_key) {
+		e = cl_keyring_install(c->keyring, c->cfg.key);
+		if (e != 0)
+			goto fail;
+	}
+	memset(c->cfg.key, 0, sizeof c->cfg.key);
+
 	cl_swim_config sc = {
 		.label = cfg->app,
 		.name = name,
-		.addr = nonode ? cl_addr_v4(127, 0, 0, 1, 1) : cfg->addr,
+		.addr = c->nonode ? cl_addr_v4(127, 0, 0, 1, 1) : c->cfg.addr,
 		.tags = cfg->tags,
 		.tags_len = cfg->tags_len,
 		.tags_max = cfg->tags_max,
@@ -281,7 +331,11 @@ cloister_t *cloister_new(const cloister_config_t *cfg, int *err)
 		.max_members = cfg->max_members,
 	};
 	cl_swim_timing_profile(&sc.timing, cfg->profile);
-	cl_swim_io io = {.ctx = c, .rand = node_rand, .send = node_send};
+	c->cfg_mtu = sc.timing.mtu;
+	cl_swim_io io = {.ctx = c,
+			 .rand = node_rand,
+			 .send = node_send,
+			 .user = node_user};
 	c->core = cl_swim_new(&sc, &io, cloister_now_us(), &e);
 	if (!c->core)
 		goto fail;
@@ -294,6 +348,7 @@ cloister_t *cloister_new(const cloister_config_t *cfg, int *err)
 		cl_cluster_apply(c->cluster, &ev);
 	return c;
 fail:
+	cl_sentry_spec_free(&spec);
 	cloister_free(c);
 	if (err)
 		*err = e;
@@ -304,12 +359,27 @@ void cloister_free(cloister_t *c)
 {
 	if (!c)
 		return;
+	/* Stop the threads first: nothing may touch the core after this. */
+	cl_discovery_free(c->discovery);
+	cl_loop_free(c->loop);
+	cl_messaging_free(c->msg);
+	cl_keyring_free(c->keyring);
 	cl_cluster_free(c->cluster);
 	cl_swim_free(c->core);
 	pthread_cond_destroy(&c->changed);
 	pthread_mutex_destroy(&c->deliver);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
+}
+
+const char *cloister_name(cloister_t *c)
+{
+	return c ? cl_swim_name(c->core) : "";
+}
+
+const char *cloister_address(cloister_t *c)
+{
+	return c ? c->addr_text : "";
 }
 
 /* ------------------------------------------------------------------ */
@@ -540,17 +610,6 @@ int cloister_set_listener(cloister_t *c, const cloister_listener *l)
 	return 0;
 }
 
-/* Called with c->lock held after a protocol step: applies the core's events
- * to the cluster layer and settles it. */
-static void settle_locked(cloister_t *c)
-{
-	cl_swim_event ev;
-	while (cl_swim_next_event(c->core, &ev))
-		cl_cluster_apply(c->cluster, &ev);
-	cl_cluster_settle(c->cluster);
-	pthread_cond_broadcast(&c->changed);
-}
-
 static cloister_member_event member_event_of(uint8_t t)
 {
 	switch (t) {
@@ -567,11 +626,36 @@ static cloister_member_event member_event_of(uint8_t t)
 	}
 }
 
-/* Takes c->lock (held by the caller) and releases it; delivers queued
- * listener events one at a time with no lock but the delivery lock. */
-static void deliver_and_unlock(cloister_t *c)
+/* Logs what a member event is worth a line for (node lock held). */
+static void log_member(cloister_t *c, const cl_swim_event *ev)
 {
+	static const char *const what[] = {"", "joined", "updated", "left",
+					   "failed", "reaped"};
+	if (ev->type == CL_EV_UPDATE || ev->type > CL_EV_REAP)
+		return;
+	char a[CL_ADDR_STRLEN];
+	node_log(c, ev->type == CL_EV_FAIL ? CLOISTER_LOG_WARN : CLOISTER_LOG_INFO,
+		 "msg=\"member %s\" member=%s addr=%s incarnation=%u",
+		 what[ev->type], ev->name, cl_addr_format(&ev->addr, a, sizeof a),
+		 ev->incarnation);
+}
+
+void node_finish_step(cloister_t *c)
+{
+	cl_swim_event sev;
+	while (cl_swim_next_event(c->core, &sev)) {
+		if (strcmp(sev.name, cl_swim_name(c->core)) != 0)
+			log_member(c, &sev);
+		cl_cluster_apply(c->cluster, &sev);
+	}
+	cl_cluster_settle(c->cluster);
+	pthread_cond_broadcast(&c->changed);
+	if (c->loop)
+		cl_loop_rearm(c->loop);
+	bool outbound = cl_messaging_pending(c);
 	pthread_mutex_unlock(&c->lock);
+
+	/* Deliver, in order, with only the delivery lock held. */
 	pthread_mutex_lock(&c->deliver);
 	for (;;) {
 		pthread_mutex_lock(&c->lock);
@@ -585,6 +669,15 @@ static void deliver_and_unlock(cloister_t *c)
 		pthread_mutex_unlock(&c->lock);
 		if (!have)
 			break;
+		if (ev.type == CL_CEV_STATE)
+			node_log(c, CLOISTER_LOG_INFO,
+				 "msg=\"status changed\" from=%s to=%s",
+				 cloister_state_name(ev.from),
+				 cloister_state_name(ev.to));
+		else if (ev.type == CL_CEV_SENTRY)
+			node_log(c, CLOISTER_LOG_INFO,
+				 "msg=\"sentry changed\" sentry=%s",
+				 ev.member.name[0] ? ev.member.name : "none");
 		if (ev.type == CL_CEV_STATE && l.on_state_change) {
 			l.on_state_change(l.arg, ev.from, ev.to, snap);
 		} else if (ev.type == CL_CEV_SENTRY && l.on_sentry) {
@@ -601,7 +694,14 @@ static void deliver_and_unlock(cloister_t *c)
 		}
 		free(snap);
 	}
+	cl_messaging_deliver(c);
 	pthread_mutex_unlock(&c->deliver);
+	if (outbound) {
+		if (c->loop)
+			cl_loop_kick(c->loop);
+		else
+			cl_messaging_drain(c);
+	}
 }
 
 int cloister_wait_ready(cloister_t *c, int timeout_ms)
@@ -632,39 +732,158 @@ int cloister_wait_ready(cloister_t *c, int timeout_ms)
 }
 
 /* ------------------------------------------------------------------ */
-/* Lifecycle and driving                                               */
+/* Discovery                                                           */
+/* ------------------------------------------------------------------ */
+
+static int addr_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(cl_addr));
+}
+
+static bool collect_live_addrs(void *arg, const cl_swim_member_view *v)
+{
+	cl_addr **p = arg;
+	if (v->status == CL_STATUS_ALIVE || v->status == CL_STATUS_SUSPECT) {
+		cl_addr a;
+		memset(&a, 0, sizeof a);
+		a.family = v->addr.family;
+		a.port = v->addr.port;
+		memcpy(a.ip, v->addr.ip, 16);
+		*(*p)++ = a;
+	}
+	return true;
+}
+
+/* On the discovery thread: log a change of outcome once, then join every
+ * answer not already a live member (new containers, and the other half
+ * of a healed partition). */
+static void on_discovery(void *arg, const cl_discovery_result *r)
+{
+	cloister_t *c = arg;
+	if (r->changed) {
+		if (r->status == CL_DISCOVERY_OK)
+			node_log(c, CLOISTER_LOG_INFO,
+				 "msg=\"discovery ok\" peers=%zu", r->n_peers);
+		else
+			node_log(c, CLOISTER_LOG_WARN,
+				 "msg=\"discovery failed; retrying quietly\" "
+				 "status=%s detail=\"%s\"",
+				 cl_discovery_status_name(r->status), r->detail);
+	}
+	if (r->n_peers == 0)
+		return;
+	pthread_mutex_lock(&c->lock);
+	size_t live = cl_swim_count(c->core, CL_STATUS_ALIVE) +
+		      cl_swim_count(c->core, CL_STATUS_SUSPECT);
+	cl_addr *known = calloc(live + 1, sizeof *known), *end = known;
+	if (known)
+		cl_swim_foreach(c->core, collect_live_addrs, &end);
+	pthread_mutex_unlock(&c->lock);
+	if (!known)
+		return;
+	size_t nk = (size_t)(end - known);
+	qsort(known, nk, sizeof *known, addr_cmp);
+	cl_addr fresh[64];
+	size_t nf = 0;
+	for (size_t i = 0; i < r->n_peers && nf < 64; i++) {
+		cl_addr a;
+		memset(&a, 0, sizeof a);
+		a.family = r->peers[i].family;
+		a.port = r->peers[i].port;
+		memcpy(a.ip, r->peers[i].ip, 16);
+		if (!bsearch(&a, known, nk, sizeof a, addr_cmp))
+			fresh[nf++] = r->peers[i];
+	}
+	free(known);
+	if (nf && c->loop)
+		cl_loop_join(c->loop, fresh, nf);
+}
+
+/* ------------------------------------------------------------------ */
+/* Starting, leaving, joining                                          */
 /* ------------------------------------------------------------------ */
 
 int cloister_start(cloister_t *c)
 {
 	if (!c)
 		return CLOISTER_EINVAL;
+	int e = 0;
+	if (!c->nonode && !c->send && !c->loop) {
+		c->loop = cl_loop_new(c, &e);
+		if (!c->loop)
+			return e;
+		if (!cl_keyring_enabled(c->keyring))
+			node_log(c, CLOISTER_LOG_WARN,
+				 "msg=\"no cluster key: traffic is plaintext\"");
+		e = cl_loop_start(c->loop);
+		if (e != 0)
+			return e;
+		cl_sentry_spec spec;
+		if (cl_sentry_parse(c->cfg.sentry, c->cfg.addr.port, &spec, NULL,
+				    0) == 0 &&
+		    spec.kind != CL_SENTRY_NONE) {
+			c->discovery = cl_discovery_new(
+				&spec, c->cfg.discovery_interval_us,
+				on_discovery, c);
+			if (!c->discovery)
+				e = CLOISTER_ENOMEM;
+		}
+		cl_sentry_spec_free(&spec);
+	}
 	pthread_mutex_lock(&c->lock);
 	cl_cluster_start(c->cluster);
-	settle_locked(c);
-	deliver_and_unlock(c);
-	return 0;
+	node_finish_step(c);
+	return e;
 }
 
 int cloister_leave(cloister_t *c)
 {
 	if (!c)
 		return CLOISTER_EINVAL;
+	if (c->loop) {
+		cl_loop_leave(c->loop);
+		return 0;
+	}
 	pthread_mutex_lock(&c->lock);
 	cl_cluster_stop(c->cluster);
 	int64_t now = cloister_now_us();
 	cl_swim_leave(c->core, now);
 	if (c->nonode) /* nobody to tell: skip the linger */
 		cl_swim_tick(c->core, now + 3600 * CL_SEC);
-	settle_locked(c);
-	deliver_and_unlock(c);
+	node_finish_step(c);
 	return 0;
 }
 
+int cloister_join_addrs(cloister_t *c, const char *const *addrs, size_t n)
+{
+	if (!c || (!addrs && n) || n > 64)
+		return CLOISTER_EINVAL;
+	if (c->nonode)
+		return CLOISTER_ESTATE;
+	cl_addr seeds[64];
+	for (size_t i = 0; i < n; i++)
+		if (cl_addr_parse(addrs[i], 7946, &seeds[i]) != 0)
+			return CLOISTER_EINVAL;
+	if (c->loop) {
+		cl_loop_join(c->loop, seeds, n);
+		return 0;
+	}
+	pthread_mutex_lock(&c->lock);
+	int e = cl_swim_join(c->core, cloister_now_us(), seeds, n);
+	node_finish_step(c);
+	return e;
+}
+
+/* ------------------------------------------------------------------ */
+/* Driving it yourself                                                 */
+/* ------------------------------------------------------------------ */
+
 int cloister_set_transport(cloister_t *c, cloister_send_fn send, void *arg)
 {
-	if (!c || c->nonode)
-		return c ? CLOISTER_ESTATE : CLOISTER_EINVAL;
+	if (!c)
+		return CLOISTER_EINVAL;
+	if (c->nonode || c->loop)
+		return CLOISTER_ESTATE;
 	pthread_mutex_lock(&c->lock);
 	c->send = send;
 	c->send_arg = arg;
@@ -677,19 +896,18 @@ int cloister_join(cloister_t *c, int64_t now_us, const char *const *addrs,
 {
 	if (!c || (!addrs && n))
 		return CLOISTER_EINVAL;
-	if (c->nonode)
+	if (c->nonode || c->loop)
 		return CLOISTER_ESTATE;
 	cl_addr seeds[64];
 	size_t k = 0;
 	for (size_t i = 0; i < n && k < 64; i++) {
-		if (cl_addr_parse(addrs[i], 0, &seeds[k]) != 0)
+		if (cl_addr_parse(addrs[i], 7946, &seeds[k]) != 0)
 			return CLOISTER_EINVAL;
 		k++;
 	}
 	pthread_mutex_lock(&c->lock);
 	int e = cl_swim_join(c->core, now_us, seeds, k);
-	settle_locked(c);
-	deliver_and_unlock(c);
+	node_finish_step(c);
 	return e;
 }
 
@@ -699,10 +917,11 @@ int cloister_feed(cloister_t *c, int64_t now_us, const char *from,
 	cl_addr a;
 	if (!c || !from || (!buf && len) || cl_addr_parse(from, 0, &a) != 0)
 		return CLOISTER_EINVAL;
+	if (c->loop)
+		return CLOISTER_ESTATE;
 	pthread_mutex_lock(&c->lock);
 	cl_swim_feed(c->core, now_us, &a, buf, len, stream != 0);
-	settle_locked(c);
-	deliver_and_unlock(c);
+	node_finish_step(c);
 	return 0;
 }
 
@@ -710,10 +929,11 @@ int cloister_tick(cloister_t *c, int64_t now_us)
 {
 	if (!c)
 		return CLOISTER_EINVAL;
+	if (c->loop)
+		return CLOISTER_ESTATE;
 	pthread_mutex_lock(&c->lock);
 	cl_swim_tick(c->core, now_us);
-	settle_locked(c);
-	deliver_and_unlock(c);
+	node_finish_step(c);
 	return 0;
 }
 
@@ -725,4 +945,123 @@ int64_t cloister_next_deadline(cloister_t *c)
 	int64_t d = c->nonode ? INT64_MAX : cl_swim_next_deadline(c->core);
 	pthread_mutex_unlock(&c->lock);
 	return d;
+}
+
+/* ------------------------------------------------------------------ */
+/* Keys                                                                */
+/* ------------------------------------------------------------------ */
+
+static int keys_op(cloister_t *c, const char *text,
+		   int (*op)(cl_keyring *, const uint8_t *))
+{
+	uint8_t key[CL_KEY_BYTES];
+	if (!c || !text || cl_key_parse(text, key) != 0)
+		return CLOISTER_EINVAL;
+	pthread_mutex_lock(&c->lock);
+	int e = op(c->keyring, key);
+	pthread_mutex_unlock(&c->lock);
+	char fp[CL_KEY_FINGERPRINT_LEN + 1];
+	if (e == 0)
+		node_log(c, CLOISTER_LOG_INFO, "msg=\"keyring changed\" key=%s "
+			 "op=%s", cl_key_fingerprint(key, fp),
+			 op == cl_keyring_install ? "install"
+			 : op == cl_keyring_use	  ? "use"
+						  : "remove");
+	sodium_memzero(key, sizeof key);
+	return e;
+}
+
+int cloister_keys_install(cloister_t *c, const char *key)
+{
+	return keys_op(c, key, cl_keyring_install);
+}
+
+int cloister_keys_use(cloister_t *c, const char *key)
+{
+	return keys_op(c, key, cl_keyring_use);
+}
+
+int cloister_keys_remove(cloister_t *c, const char *key)
+{
+	return keys_op(c, key, cl_keyring_remove);
+}
+
+int cloister_keys_list(cloister_t *c, char (*out)[17], size_t max, size_t *n)
+{
+	if (!c || !n || (!out && max))
+		return CLOISTER_EINVAL;
+	uint8_t keys[16][CL_KEY_BYTES];
+	size_t primary = 0;
+	pthread_mutex_lock(&c->lock);
+	int got = cl_keyring_list(c->keyring, keys, 16, &primary);
+	pthread_mutex_unlock(&c->lock);
+	if (got < 0)
+		return got;
+	*n = 0;
+	/* Primary first, then the others in installation order. */
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; i < got; i++)
+			if ((pass == 0) == ((size_t)i == primary) && *n < max)
+				cl_key_fingerprint(keys[i], out[(*n)++]);
+	sodium_memzero(keys, sizeof keys);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Counters                                                            */
+/* ------------------------------------------------------------------ */
+
+int cloister_counters(cloister_t *c, cloister_counter *out, size_t max,
+		      size_t *n)
+{
+	if (!c || !n || (!out && max))
+		return CLOISTER_EINVAL;
+	pthread_mutex_lock(&c->lock);
+	const cl_swim_stats *st = cl_swim_get_stats(c->core);
+	struct cl_loop_stats ls = {0};
+	if (c->loop)
+		cl_loop_stats(c->loop, &ls);
+	struct cl_messaging_stats ms;
+	cl_messaging_stats(c, &ms);
+	cloister_counter all[64];
+	size_t k = 0;
+#define COUNTER(n_, v_) all[k++] = (cloister_counter){n_, (uint64_t)(v_)}
+	COUNTER("packets_in", st->packets_in);
+	COUNTER("packets_out", st->packets_out);
+	COUNTER("bytes_in", st->bytes_in);
+	COUNTER("bytes_out", st->bytes_out);
+	COUNTER("streams_in", st->streams_in);
+	COUNTER("streams_out", st->streams_out);
+	COUNTER("probes", st->probes);
+	COUNTER("probe_failures", st->probe_fails);
+	COUNTER("indirect_probes", st->indirect_probes);
+	COUNTER("suspicions", st->suspicions);
+	COUNTER("refutations", st->refutations);
+	COUNTER("deaths_declared", st->deaths_declared);
+	COUNTER("pushpulls", st->pushpulls);
+	COUNTER("checksum_syncs", st->checksum_syncs);
+	COUNTER("members_refused", st->members_refused);
+	for (int r = 1; r < CL_DROP__COUNT; r++) {
+		static char names[CL_DROP__COUNT][32];
+		snprintf(names[r], sizeof names[r], "drops_%s",
+			 cl_drop_reason_name((enum cl_drop_reason)r));
+		uint64_t v = st->drops[r];
+		if (r == CL_DROP_AUTH)
+			v += ls.drops_auth;
+		COUNTER(names[r], v);
+	}
+	COUNTER("drops_frame", ls.drops_frame);
+	COUNTER("connections_refused", ls.conns_refused);
+	COUNTER("send_errors", ls.send_errors);
+	COUNTER("user_in", ms.in);
+	COUNTER("user_out", ms.out);
+	COUNTER("user_in_dropped", ms.in_dropped);
+	COUNTER("user_out_refused", ms.out_refused);
+	COUNTER("multicalls", ms.calls);
+	COUNTER("health", cl_swim_health(c->core));
+#undef COUNTER
+	pthread_mutex_unlock(&c->lock);
+	*n = k < max ? k : max;
+	memcpy(out, all, *n * sizeof *out);
+	return 0;
 }

@@ -272,7 +272,7 @@ static void test_three_nodes_by_hand(void)
 			CHECK_STR_EQ(o0, oi);
 		}
 		CHECK_EQ_INT(cloister_whois(n.node[0], "db", key, (size_t)len, o0), 0);
-		CHECK_STR_EQ(o0, "test@127.0.0.3:7946");
+		CHECK_STR_EQ(o0, "test@127.0.0.3");
 	}
 	char reps[3][CLOISTER_NAME_MAX + 1];
 	CHECK_EQ_INT(cloister_whois_n(n.node[1], NULL, "x", 1, 3, reps), 3);
