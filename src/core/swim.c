@@ -1205,7 +1205,8 @@ static void on_ping(cl_swim *s, const cl_wire_msg *msg, const cl_addr *from,
 	bool behind = msg->u.ping.member_count > ours + ours / 64 + 2;
 	if (msg->u.ping.checksum != s->checksum &&
 	    (s->bq_len == 0 || behind) &&
-	    now - s->last_sync >= s->cfg.timing.sync_min_interval &&
+	    now - s->last_sync >=
+		    s->cfg.timing.sync_min_interval &&
 	    !s->leaving) {
 		s->last_sync = now;
 		s->stats.checksum_syncs++;
@@ -1362,16 +1363,23 @@ static void gossip_round(cl_swim *s)
 	}
 }
 
-static cl_usec pushpull_period(const cl_swim *s)
+/* memberlist's pushPullScale: above 32 members, one more period per
+ * doubling, so full-state traffic grows like N*log N, not N^2.  (Spacing
+ * checksum-triggered syncs the same way was measured and rejected: at
+ * 3,000 nodes joining at once it delayed convergence past 60 s, and the
+ * longer gossip stays busy the more the whole run costs.) */
+static cl_usec scale_with_size(const cl_swim *s, cl_usec base)
 {
-	/* memberlist's pushPullScale: above 32 members, one more period per
-	 * doubling, so full-state traffic grows like N*log N, not N^2. */
 	size_t n = alive_estimate(s);
-	cl_usec base = s->cfg.timing.pushpull_interval;
 	if (n <= 32)
 		return base;
 	double mult = ceil(log2((double)n) - log2(32.0)) + 1.0;
 	return (cl_usec)(mult * (double)base);
+}
+
+static cl_usec pushpull_period(const cl_swim *s)
+{
+	return scale_with_size(s, s->cfg.timing.pushpull_interval);
 }
 
 static void reap(cl_swim *s, cl_usec now)
