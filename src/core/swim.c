@@ -51,7 +51,9 @@
  *     the old one be higher, refutes past it the moment it hears of its
  *     old self, which the join's push-pull tells it at once.
  *   - Partition healing in the core.  Every dead_retry_interval a node
- *     push-pulls with one dead member.  If the partition is over, the
+ *     pings one dead member and, if it answers, push-pulls with it (the
+ *     ping keeps full states from going to members that really are
+ *     dead).  If the partition is over, the
  *     exchange marks each side's members suspect on the other side (a
  *     remote "dead" merges as suspect), which makes them refute and the
  *     two views converge without an operator or a rejoin.
@@ -209,6 +211,11 @@ struct cl_swim {
 	unsigned health;
 	struct relay relays[RELAYS_MAX];
 	unsigned relays_used;
+	/* Partition healing: the dead member pinged last, and its ping's
+	 * sequence number; an ack turns into a full push-pull. */
+	uint32_t retry_seq;
+	cl_addr retry_addr;
+	cl_usec retry_deadline;
 
 	/* Timers. */
 	cl_usec next_probe, next_gossip, next_pushpull, next_dead_retry;
@@ -819,7 +826,10 @@ static void send_ping(cl_swim *s, const cl_addr *to, uint32_t seq,
 /* Full state over a stream: every member, self included. */
 static void send_pushpull(cl_swim *s, const cl_addr *to, uint8_t flags)
 {
-	size_t cap = 64 + s->n * 300;
+	/* Exact size: a member is 1+4+8 + 1+name + addr (<= 19) + 2+tags. */
+	size_t cap = 16 + CL_WIRE_LABEL_MAX;
+	for (size_t i = 0; i < s->n; i++)
+		cap += 35 + s->members[i]->name_len + s->members[i]->tags_len;
 	if (cap > CL_WIRE_STREAM_MAX)
 		cap = CL_WIRE_STREAM_MAX;
 	uint8_t *buf = malloc(cap);
@@ -1250,6 +1260,12 @@ static void on_ack(cl_swim *s, uint8_t type, uint32_t seq, cl_usec now)
 	}
 	if (type != CL_MSG_ACK)
 		return;
+	if (s->retry_seq && seq == s->retry_seq && now < s->retry_deadline) {
+		/* A member we hold dead answers: the partition is over. */
+		s->retry_seq = 0;
+		send_pushpull(s, &s->retry_addr, 0);
+		return;
+	}
 	for (size_t i = 0; i < RELAYS_MAX; i++) {
 		struct relay *r = &s->relays[i];
 		if (r->used && r->local_seq == seq && r->deadline > now) {
@@ -1408,7 +1424,7 @@ static void reap(cl_swim *s, cl_usec now)
 	}
 }
 
-static void dead_retry(cl_swim *s)
+static void dead_retry(cl_swim *s, cl_usec now)
 {
 	size_t dead = 0;
 	for (struct member *m = s->tombstones.head; m; m = lnext(m))
@@ -1420,8 +1436,13 @@ static void dead_retry(cl_swim *s)
 		if (m->status != CL_STATUS_DEAD)
 			continue;
 		if (pick-- == 0) {
+			/* A ping first: a full state is only worth sending to a
+			 * member that answers, and most dead members are. */
 			s->stats.dead_retries++;
-			send_pushpull(s, &m->addr, 0);
+			s->retry_seq = ++s->seq;
+			s->retry_addr = m->addr;
+			s->retry_deadline = now + s->cfg.timing.probe_interval;
+			send_ping(s, &m->addr, s->retry_seq, mname_bytes(m), NULL);
 			return;
 		}
 	}
@@ -1498,7 +1519,7 @@ void cl_swim_tick(cl_swim *s, cl_usec now)
 		}
 	}
 	if (now >= s->next_dead_retry) {
-		dead_retry(s);
+		dead_retry(s, now);
 		s->next_dead_retry = now + t->dead_retry_interval;
 	}
 	if (now >= s->next_reap) {
