@@ -14,10 +14,12 @@ struct command {
 };
 
 static const struct command commands[] = {
+	{"agent", cmd_agent, "run a cluster node beside your service"},
 	{"sim", cmd_sim, "run a deterministic cluster simulation"},
 	{"ring", cmd_ring, "show key placement for a node set"},
 	{"bench", cmd_bench, "micro-benchmarks (bench ring)"},
 	{"demo", cmd_demo, "the quick-start demonstration"},
+	{"keygen", cmd_keygen, "print a new cluster key"},
 };
 
 static void usage(FILE *out)

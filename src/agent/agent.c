@@ -1,0 +1,418 @@
+/*
+ * agent.c — `cloister agent`: a node beside your service.
+ *
+ * Threads: the node runs its own (the runtime's event loop); this main
+ * thread runs a second event base for the control API, signals, hooks'
+ * reaping and the data directory.  The node's listener runs on the node's
+ * thread and only queues: events go to the API's subscribers and to the
+ * hook runner, both of which hand work to this thread.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <jansson.h>
+
+#include "cli/cli.h"
+#include "cloister.h"
+#include "hooks.h"
+#include "http_api.h"
+#include "options.h"
+
+/* A node that cannot finish leaving in this long (its peers unreachable)
+ * exits anyway. */
+#define LEAVE_TIMEOUT_S 10
+/* The data directory's peer list is rewritten this often at most. */
+#define PEERS_SAVE_S 10
+
+struct agent {
+	agent_options opt;
+	cloister_t *node;
+	struct event_base *base;
+	cl_http_api *api;
+	hooks *hooks;
+	struct event *sigterm, *sigint, *sighup, *tick;
+	bool leaving;
+	int64_t leave_started;
+	bool notified_ready;
+};
+
+/* ------------------------------------------------------------------ */
+/* Logging                                                             */
+/* ------------------------------------------------------------------ */
+
+static void log_line(void *arg, int level, const char *line)
+{
+	struct agent *a = arg;
+	if (!a->opt.log_json) {
+		fprintf(stderr, "%s\n", line);
+		return;
+	}
+	/* logfmt -> one JSON object: k=v and k="quoted v" pairs. */
+	json_t *o = json_object();
+	const char *p = line;
+	while (*p) {
+		while (*p == ' ')
+			p++;
+		const char *k = p;
+		while (*p && *p != '=' && *p != ' ')
+			p++;
+		if (*p != '=')
+			break;
+		char key[64];
+		size_t kl = (size_t)(p - k) < sizeof key - 1 ? (size_t)(p - k)
+							     : sizeof key - 1;
+		memcpy(key, k, kl);
+		key[kl] = '\0';
+		p++;
+		char val[1024];
+		size_t vl = 0;
+		if (*p == '"') {
+			p++;
+			while (*p && *p != '"' && vl < sizeof val - 1) {
+				if (*p == '\\' && p[1])
+					p++;
+				val[vl++] = *p++;
+			}
+			if (*p == '"')
+				p++;
+		} else {
+			while (*p && *p != ' ' && vl < sizeof val - 1)
+				val[vl++] = *p++;
+		}
+		val[vl] = '\0';
+		json_object_set_new(o, key, json_string(val));
+	}
+	char *s = json_dumps(o, JSON_COMPACT);
+	if (s)
+		fprintf(stderr, "%s\n", s);
+	free(s);
+	json_decref(o);
+}
+
+/* ------------------------------------------------------------------ */
+/* systemd                                                             */
+/* ------------------------------------------------------------------ */
+
+/* sd_notify without libsystemd: one datagram to $NOTIFY_SOCKET. */
+static void sd_notify_text(const char *text)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	if (!path || (path[0] != '/' && path[0] != '@'))
+		return;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	size_t n = strlen(path);
+	if (n >= sizeof sa.sun_path)
+		return;
+	memcpy(sa.sun_path, path, n);
+	if (sa.sun_path[0] == '@')
+		sa.sun_path[0] = '\0'; /* abstract socket */
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	sendto(fd, text, strlen(text), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+	       (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n));
+	close(fd);
+}
+
+/* ------------------------------------------------------------------ */
+/* Listener: runs on the node's thread, only queues                    */
+/* ------------------------------------------------------------------ */
+
+static void publish(struct agent *a, json_t *ev)
+{
+	char *s = json_dumps(ev, JSON_COMPACT);
+	if (s && a->api)
+		cl_http_api_publish(a->api, s);
+	free(s);
+	json_decref(ev);
+}
+
+static json_t *tags_json(const cloister_member *m)
+{
+	json_t *t = json_object();
+	for (size_t i = 0; i < m->n_tags; i++)
+		json_object_set_new(t, m->tags[i].key,
+				    json_string(m->tags[i].value));
+	return t;
+}
+
+static void on_state(void *arg, cloister_state from, cloister_state to,
+		     const cloister_snapshot *s)
+{
+	struct agent *a = arg;
+	publish(a, json_pack("{s:s,s:s,s:s,s:I,s:s}", "type", "state", "from",
+			     cloister_state_name(from), "to",
+			     cloister_state_name(to), "alive", (json_int_t)s->alive,
+			     "sentry", s->sentry));
+	char status[128];
+	snprintf(status, sizeof status, "STATUS=%s, %zu alive, sentry %s%s",
+		 cloister_state_name(to), s->alive,
+		 s->sentry[0] ? s->sentry : "none",
+		 to == CLOISTER_READY && !a->notified_ready ? "\nREADY=1" : "");
+	if (to == CLOISTER_READY)
+		a->notified_ready = true;
+	sd_notify_text(status);
+	hooks_state_change(a->hooks, from, to, s);
+}
+
+static void on_member(void *arg, cloister_member_event ev,
+		      const cloister_member *m)
+{
+	static const char *const names[] = {"", "joined", "updated", "left",
+					    "failed", "reaped"};
+	struct agent *a = arg;
+	publish(a, json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:o}", "type", "member",
+			     "event", names[ev], "name", m->name, "addr", m->addr,
+			     "status", cloister_member_status_name(m->status),
+			     "incarnation", (json_int_t)m->incarnation, "tags",
+			     tags_json(m)));
+	hooks_member_event(a->hooks, names[ev], m);
+}
+
+static void on_sentry(void *arg, const char *sentry)
+{
+	struct agent *a = arg;
+	publish(a, json_pack("{s:s,s:s}", "type", "sentry", "sentry", sentry));
+}
+
+/* Every agent answers "cloister.ping" with its name: `cloister multicall
+ * cloister.ping x` is a reachability check across the cluster. */
+static void on_ping(void *arg, const char *topic, const char *from,
+		    const void *payload, size_t len, void **reply,
+		    size_t *reply_len)
+{
+	struct agent *a = arg;
+	if (!reply)
+		return;
+	const char *me = cloister_name(a->node);
+	*reply = strdup(me);
+	*reply_len = *reply ? strlen(me) : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Data directory: the peers we knew, to rejoin after a restart         */
+/* ------------------------------------------------------------------ */
+
+static void peers_path(const struct agent *a, char *out, size_t len)
+{
+	snprintf(out, len, "%s/peers", a->opt.data_dir);
+}
+
+static void save_peers(struct agent *a)
+{
+	if (!a->opt.data_dir[0])
+		return;
+	cloister_member *m;
+	size_t n;
+	if (cloister_members(a->node, &m, &n) != 0)
+		return;
+	char path[AGENT_PATH_MAX + 16], tmp[AGENT_PATH_MAX + 32];
+	peers_path(a, path, sizeof path);
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (f) {
+		for (size_t i = 1; i < n; i++) /* [0] is ourselves */
+			if (m[i].status == CLOISTER_MEMBER_ALIVE ||
+			    m[i].status == CLOISTER_MEMBER_SUSPECT)
+				fprintf(f, "%s\n", m[i].addr);
+		/* Written aside and renamed: a crash never leaves half a list. */
+		if (fclose(f) == 0)
+			rename(tmp, path);
+	}
+	cloister_members_free(m, n);
+}
+
+static void load_peers(struct agent *a)
+{
+	if (!a->opt.data_dir[0])
+		return;
+	char path[AGENT_PATH_MAX + 16];
+	peers_path(a, path, sizeof path);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return;
+	char line[128];
+	char addrs[64][128];
+	const char *ptrs[64];
+	size_t n = 0;
+	while (n < 64 && fgets(line, sizeof line, f)) {
+		line[strcspn(line, "\r\n")] = '\0';
+		if (!line[0])
+			continue;
+		snprintf(addrs[n], sizeof addrs[n], "%s", line);
+		ptrs[n] = addrs[n];
+		n++;
+	}
+	fclose(f);
+	if (n && cloister_join_addrs(a->node, ptrs, n) == 0)
+		fprintf(stderr, "level=info msg=\"rejoining peers remembered in "
+				"data-dir\" peers=%zu\n", n);
+}
+
+/* ------------------------------------------------------------------ */
+/* Signals and the periodic tick                                       */
+/* ------------------------------------------------------------------ */
+
+static void on_term(evutil_socket_t sig, short what, void *arg)
+{
+	struct agent *a = arg;
+	if (a->leaving) {
+		/* A second signal: stop waiting for the leave to spread. */
+		event_base_loopbreak(a->base);
+		return;
+	}
+	a->leaving = true;
+	a->leave_started = cloister_now_us();
+	fprintf(stderr, "level=info msg=\"leaving the cluster\" signal=%d\n",
+		(int)sig);
+	sd_notify_text("STOPPING=1");
+	cloister_leave(a->node);
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	struct agent *a = arg;
+	/* Reloadable: the key file (installed alongside the current keys,
+	 * so rotation can be driven by replacing the file) and the log
+	 * level.  Everything else needs a restart (it is the node's
+	 * identity). */
+	agent_options fresh;
+	char *argv[] = {"agent", NULL};
+	if (a->opt.config_file[0]) {
+		char *args[] = {"agent", "--config", a->opt.config_file, NULL};
+		if (agent_options_load(&fresh, 3, args) != 0)
+			return;
+	} else if (agent_options_load(&fresh, 1, argv) != 0) {
+		return;
+	}
+	const char *key_file = agent_option(&fresh, "key_file");
+	if (*key_file) {
+		/* Checked (mode, form) by the same code that reads it at
+		 * start, then installed beside the current keys: rotation is
+		 * install everywhere, then `cloister keys use`. */
+		cloister_config_t *tmp = cloister_config_new();
+		FILE *f = fopen(key_file, "r");
+		char text[256] = "";
+		if (tmp && f && cloister_config_set(tmp, "key_file", key_file) == 0 &&
+		    fgets(text, sizeof text, f)) {
+			text[strcspn(text, "\r\n")] = '\0';
+			int e = cloister_keys_install(a->node, text);
+			fprintf(stderr, "level=info msg=\"SIGHUP: key file re-read\" "
+					"result=\"%s\"\n",
+				e == CLOISTER_EEXIST ? "already installed"
+						     : cloister_strerror(e));
+		}
+		memset(text, 0, sizeof text);
+		if (f)
+			fclose(f);
+		cloister_config_free(tmp);
+	}
+	cloister_set_logger(a->node, log_line, a, fresh.log_level);
+	a->opt.log_level = fresh.log_level;
+	fprintf(stderr, "level=info msg=\"SIGHUP: configuration reloaded\"\n");
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct agent *a = arg;
+	hooks_reap(a->hooks);
+	static int64_t last_save;
+	int64_t now = cloister_now_us();
+	if (now - last_save >= (int64_t)PEERS_SAVE_S * 1000000) {
+		last_save = now;
+		save_peers(a);
+	}
+	if (a->leaving) {
+		if (cloister_status(a->node) == CLOISTER_STOPPED ||
+		    now - a->leave_started > (int64_t)LEAVE_TIMEOUT_S * 1000000)
+			event_base_loopbreak(a->base);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+
+int cmd_agent(int argc, char **argv)
+{
+	static struct agent a;
+	memset(&a, 0, sizeof a);
+	int e = agent_options_load(&a.opt, argc, argv);
+	if (e)
+		return e == 1 ? 0 : 2;
+	cloister_config_t *cfg = cloister_config_new();
+	if (!cfg || agent_options_apply(&a.opt, cfg) != 0) {
+		cloister_config_free(cfg);
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	evthread_use_pthreads();
+	int err = 0;
+	/* The node's own log lines during creation (its name, and why) go to
+	 * stderr through the default logger. */
+	a.node = cloister_new(cfg, &err);
+	cloister_config_free(cfg);
+	if (!a.node) {
+		fprintf(stderr, "cloister agent: cannot start the node: %s\n",
+			cloister_strerror(err));
+		return 1;
+	}
+	cloister_set_logger(a.node, log_line, &a, a.opt.log_level);
+	a.base = event_base_new();
+	a.hooks = hooks_new(a.node, a.opt.on_change, a.opt.on_member,
+			    a.opt.hook_timeout_s);
+	if (!a.base || !a.hooks) {
+		fprintf(stderr, "cloister agent: out of memory\n");
+		return 1;
+	}
+	char why[256] = "";
+	if (a.opt.http[0] || a.opt.ctl[0]) {
+		a.api = cl_http_api_new(a.base, a.node,
+					a.opt.http[0] ? a.opt.http : NULL,
+					a.opt.ctl[0] ? a.opt.ctl : NULL, why,
+					sizeof why);
+		if (!a.api) {
+			fprintf(stderr, "cloister agent: control API: %s\n", why);
+			return 1;
+		}
+	}
+	cloister_listener l = {&a, on_state, on_member, on_sentry};
+	cloister_set_listener(a.node, &l);
+	cloister_handle(a.node, "cloister.ping", on_ping, &a);
+	e = cloister_start(a.node);
+	if (e != 0) {
+		fprintf(stderr, "cloister agent: cannot start: %s (is the "
+				"address in use, or not on this host?)\n",
+			cloister_strerror(e));
+		return 1;
+	}
+	load_peers(&a);
+
+	a.sigterm = evsignal_new(a.base, SIGTERM, on_term, &a);
+	a.sigint = evsignal_new(a.base, SIGINT, on_term, &a);
+	a.sighup = evsignal_new(a.base, SIGHUP, on_hup, &a);
+	a.tick = event_new(a.base, -1, EV_PERSIST, on_tick, &a);
+	struct timeval every = {0, 200000};
+	event_add(a.sigterm, NULL);
+	event_add(a.sigint, NULL);
+	event_add(a.sighup, NULL);
+	event_add(a.tick, &every);
+	event_base_dispatch(a.base);
+
+	save_peers(&a);
+	cl_http_api_free(a.api);
+	hooks_free(a.hooks);
+	cloister_free(a.node);
+	event_free(a.sigterm);
+	event_free(a.sigint);
+	event_free(a.sighup);
+	event_free(a.tick);
+	event_base_free(a.base);
+	return 0;
+}

@@ -1,0 +1,383 @@
+/*
+ * options.c — flags, environment and config file for `cloister agent`.
+ *
+ * One table describes every setting once: its name, whether it belongs to
+ * the node or to the agent, its default and its help line.  --help is
+ * printed from it, so the documentation cannot drift from the parser.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "options.h"
+
+enum scope { NODE, AGENT };
+
+struct setting {
+	const char *name; /* flag without dashes; env CLOISTER_NAME_UPPER */
+	enum scope scope;
+	bool repeat;      /* may be given several times (tags) */
+	bool is_flag;     /* takes no value on the command line */
+	const char *def;  /* shown in --help */
+	const char *help;
+};
+
+static const struct setting settings[] = {
+	{"app", NODE, false, false, "cloister",
+	 "cluster (application) name; the label in every packet"},
+	{"name", NODE, false, false, "APP@ADDRESS",
+	 "this node's name, unique in the cluster"},
+	{"bind", NODE, false, false, "the advertise address",
+	 "IP:PORT to listen on (UDP and TCP)"},
+	{"advertise", NODE, false, false, "chosen by --naming",
+	 "IP:PORT peers dial"},
+	{"sentry", NODE, false, false, "none",
+	 "how peers are found: dns:NAME or NAME (every A/AAAA answer), "
+	 "srv:_svc._proto.NAME, or name@host[:port],host:port,..."},
+	{"consensus", NODE, false, false, "1",
+	 "members needed for ready: N, or majority:N"},
+	{"naming", NODE, false, false, "auto",
+	 "auto | shortnames | longnames | nonode"},
+	{"profile", NODE, false, false, "lan", "timing: lan | local | wan"},
+	{"tag", NODE, true, false, "none",
+	 "KEY=VALUE member metadata, repeatable; groups=a,b puts this node on "
+	 "rings a and b; weight=N multiplies its share"},
+	{"ring", NODE, false, false, "default",
+	 "placement: default | libring (Elixir libring 1.7 compatible)"},
+	{"vnodes", NODE, false, false, "128", "virtual nodes per member"},
+	{"discovery-interval", NODE, false, false, "5",
+	 "seconds between re-resolutions of the sentry"},
+	{"tcp-only", NODE, false, true, "false",
+	 "no UDP: every packet over TCP (networks that block UDP)"},
+	{"key", NODE, false, false, "none",
+	 "cluster key: 64 hex digits or base64 of 32 bytes (prefer key-file "
+	 "or CLOISTER_KEY)"},
+	{"key-file", NODE, false, false, "none",
+	 "file holding the cluster key (mode 0600)"},
+	{"passphrase", NODE, false, false, "none",
+	 "derive the cluster key from a passphrase (like an Erlang cookie)"},
+	{"max-members", NODE, false, false, "65536", "bound on the member table"},
+	{"tags-max", NODE, false, false, "512", "bound on a member's tags, bytes"},
+	{"user-queue-max", NODE, false, false, "1024",
+	 "application messages queued each way"},
+	{"max-connections", NODE, false, false, "256", "TCP streams open at once"},
+	{"max-calls", NODE, false, false, "256", "multicalls pending at once"},
+	{"http", AGENT, false, false, "127.0.0.1:7947",
+	 "control API over HTTP (\"off\" to disable; loopback unless you mean "
+	 "otherwise)"},
+	{"ctl", AGENT, false, false, "off",
+	 "control API over a Unix socket (mode 0600) at this path"},
+	{"data-dir", AGENT, false, false, "none",
+	 "remember known peers here, to rejoin after a restart"},
+	{"on-change", AGENT, false, false, "none",
+	 "command run on each status change (CLOISTER_FROM, CLOISTER_TO, "
+	 "CLOISTER_NODE, CLOISTER_MEMBERS, CLOISTER_SENTRY)"},
+	{"on-member", AGENT, false, false, "none",
+	 "command run on each member event (CLOISTER_EVENT, CLOISTER_MEMBER, "
+	 "CLOISTER_MEMBER_ADDR, CLOISTER_MEMBER_STATUS, CLOISTER_NODE)"},
+	{"hook-timeout", AGENT, false, false, "10",
+	 "seconds before a hook is killed"},
+	{"log-level", AGENT, false, false, "info", "error | warn | info | debug"},
+	{"log-format", AGENT, false, false, "logfmt", "logfmt | json"},
+	{"config", AGENT, false, false, "none",
+	 "a file of `setting = value` lines (flags win, then environment, then "
+	 "the file)"},
+};
+
+#define N_SETTINGS (sizeof settings / sizeof settings[0])
+
+void agent_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: cloister agent [--SETTING VALUE]...\n\n"
+		"Runs a cluster node beside your service: membership, readiness,\n"
+		"placement, messages and events over HTTP, a Unix socket and hooks.\n"
+		"Each setting is also read from CLOISTER_SETTING (dashes become\n"
+		"underscores) and from --config FILE.  SIGTERM/SIGINT leave the\n"
+		"cluster gracefully; SIGHUP re-reads the key file and log level.\n\n");
+	for (size_t i = 0; i < N_SETTINGS; i++) {
+		const struct setting *s = &settings[i];
+		char flag[64];
+		snprintf(flag, sizeof flag, "--%s%s", s->name,
+			 s->is_flag ? "" : " V");
+		fprintf(out, "  %-24s %s\n  %-24s [default: %s]%s\n", flag,
+			s->help, "", s->def, s->repeat ? " (repeatable)" : "");
+	}
+}
+
+static const struct setting *find(const char *name)
+{
+	for (size_t i = 0; i < N_SETTINGS; i++)
+		if (!strcmp(settings[i].name, name))
+			return &settings[i];
+	return NULL;
+}
+
+static void node_key(const char *name, char *out, size_t len)
+{
+	snprintf(out, len, "%s", name);
+	for (char *p = out; *p; p++)
+		if (*p == '-')
+			*p = '_';
+}
+
+static int set(agent_options *o, const struct setting *s, const char *value,
+	       const char *origin)
+{
+	if (s->scope == NODE) {
+		if (o->n_node == sizeof o->node / sizeof o->node[0]) {
+			fprintf(stderr, "cloister agent: too many settings (%s)\n",
+				origin);
+			return 2;
+		}
+		if (strlen(value) >= sizeof o->node[0].value) {
+			fprintf(stderr, "cloister agent: %s: value too long (%s)\n",
+				s->name, origin);
+			return 2;
+		}
+		node_key(s->name, o->node[o->n_node].key, sizeof o->node[0].key);
+		strcpy(o->node[o->n_node].value, value);
+		o->n_node++;
+		return 0;
+	}
+	char *dst = NULL;
+	size_t cap = 0;
+	if (!strcmp(s->name, "http")) {
+		dst = o->http;
+		cap = sizeof o->http;
+	} else if (!strcmp(s->name, "ctl")) {
+		dst = o->ctl;
+		cap = sizeof o->ctl;
+	} else if (!strcmp(s->name, "data-dir")) {
+		dst = o->data_dir;
+		cap = sizeof o->data_dir;
+	} else if (!strcmp(s->name, "on-change")) {
+		dst = o->on_change;
+		cap = sizeof o->on_change;
+	} else if (!strcmp(s->name, "on-member")) {
+		dst = o->on_member;
+		cap = sizeof o->on_member;
+	} else if (!strcmp(s->name, "config")) {
+		dst = o->config_file;
+		cap = sizeof o->config_file;
+	} else if (!strcmp(s->name, "hook-timeout")) {
+		char *end;
+		long v = strtol(value, &end, 10);
+		if (!*value || *end || v < 1 || v > 3600) {
+			fprintf(stderr, "cloister agent: hook-timeout \"%s\": 1 to "
+					"3600 seconds (%s)\n", value, origin);
+			return 2;
+		}
+		o->hook_timeout_s = (int)v;
+		return 0;
+	} else if (!strcmp(s->name, "log-level")) {
+		static const char *const lv[] = {"error", "warn", "info", "debug"};
+		for (int i = 0; i < 4; i++)
+			if (!strcmp(value, lv[i])) {
+				o->log_level = i;
+				return 0;
+			}
+		fprintf(stderr, "cloister agent: log-level \"%s\": error, warn, "
+				"info or debug (%s)\n", value, origin);
+		return 2;
+	} else if (!strcmp(s->name, "log-format")) {
+		if (strcmp(value, "logfmt") && strcmp(value, "json")) {
+			fprintf(stderr, "cloister agent: log-format \"%s\": logfmt "
+					"or json (%s)\n", value, origin);
+			return 2;
+		}
+		o->log_json = !strcmp(value, "json");
+		return 0;
+	}
+	if (!dst || strlen(value) >= cap) {
+		fprintf(stderr, "cloister agent: %s: value too long (%s)\n",
+			s->name, origin);
+		return 2;
+	}
+	strcpy(dst, !strcmp(value, "off") ? "" : value);
+	return 0;
+}
+
+static char *trim(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	size_t n = strlen(s);
+	while (n && isspace((unsigned char)s[n - 1]))
+		s[--n] = '\0';
+	return s;
+}
+
+static int load_file(agent_options *o, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		fprintf(stderr, "cloister agent: cannot read config file %s\n",
+			path);
+		return 2;
+	}
+	char line[2048];
+	int lineno = 0, e = 0;
+	while (!e && fgets(line, sizeof line, f)) {
+		lineno++;
+		if (!strchr(line, '\n') && !feof(f)) {
+			fprintf(stderr, "%s:%d: line too long (max %zu)\n", path,
+				lineno, sizeof line - 2);
+			e = 2;
+			break;
+		}
+		char *l = trim(line);
+		if (!*l || *l == '#')
+			continue;
+		/* "key = value" or "key value" */
+		char *sep = l + strcspn(l, "= \t");
+		char *value = sep;
+		if (*sep) {
+			*sep = '\0';
+			value = trim(sep + 1);
+			if (*value == '=')
+				value = trim(value + 1);
+		}
+		const struct setting *s = find(l);
+		if (!s || !strcmp(l, "config")) {
+			fprintf(stderr, "%s:%d: unknown setting \"%s\"; "
+					"`cloister agent --help` lists them\n",
+				path, lineno, l);
+			e = 2;
+			break;
+		}
+		char origin[AGENT_PATH_MAX + 16];
+		snprintf(origin, sizeof origin, "%s:%d", path, lineno);
+		if (s->is_flag && !*value)
+			value = "true";
+		e = set(o, s, value, origin);
+	}
+	fclose(f);
+	return e;
+}
+
+static int load_env(agent_options *o)
+{
+	for (size_t i = 0; i < N_SETTINGS; i++) {
+		char env[64] = "CLOISTER_";
+		size_t n = strlen(env);
+		for (const char *p = settings[i].name; *p && n < sizeof env - 1; p++)
+			env[n++] = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
+		env[n] = '\0';
+		const char *v = getenv(env);
+		if (!v || !strcmp(settings[i].name, "config"))
+			continue;
+		if (settings[i].repeat) {
+			/* Repeatable settings: comma-separated in the
+			 * environment (CLOISTER_TAG=a=1,b=2). */
+			char buf[2048];
+			snprintf(buf, sizeof buf, "%s", v);
+			char *save = NULL;
+			for (char *t = strtok_r(buf, ",", &save); t;
+			     t = strtok_r(NULL, ",", &save)) {
+				int e = set(o, &settings[i], t, env);
+				if (e)
+					return e;
+			}
+			continue;
+		}
+		int e = set(o, &settings[i], v, env);
+		if (e)
+			return e;
+	}
+	return 0;
+}
+
+int agent_options_load(agent_options *o, int argc, char **argv)
+{
+	memset(o, 0, sizeof *o);
+	strcpy(o->http, "127.0.0.1:7947");
+	o->hook_timeout_s = 10;
+	o->log_level = CLOISTER_LOG_INFO;
+
+	/* --config / CLOISTER_CONFIG first: the file is the lowest layer. */
+	const char *file = getenv("CLOISTER_CONFIG");
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			agent_usage(stdout);
+			return 1;
+		}
+		if (!strcmp(argv[i], "--config") && i + 1 < argc)
+			file = argv[i + 1];
+		else if (!strncmp(argv[i], "--config=", 9))
+			file = argv[i] + 9;
+	}
+	int e = 0;
+	if (file && *file) {
+		snprintf(o->config_file, sizeof o->config_file, "%s", file);
+		e = load_file(o, file);
+	}
+	if (!e)
+		e = load_env(o);
+	for (int i = 1; !e && i < argc; i++) {
+		const char *a = argv[i];
+		if (strncmp(a, "--", 2) != 0) {
+			fprintf(stderr, "cloister agent: unexpected argument \"%s\"; "
+					"settings are --NAME VALUE\n", a);
+			return 2;
+		}
+		char name[64];
+		const char *value = NULL;
+		const char *eq = strchr(a + 2, '=');
+		size_t nlen = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+		if (nlen >= sizeof name) {
+			fprintf(stderr, "cloister agent: unknown setting %s\n", a);
+			return 2;
+		}
+		memcpy(name, a + 2, nlen);
+		name[nlen] = '\0';
+		const struct setting *s = find(name);
+		if (!s) {
+			fprintf(stderr, "cloister agent: unknown setting --%s; "
+					"`cloister agent --help` lists them\n", name);
+			return 2;
+		}
+		if (eq) {
+			value = eq + 1;
+		} else if (s->is_flag) {
+			value = "true";
+		} else if (i + 1 < argc) {
+			value = argv[++i];
+		} else {
+			fprintf(stderr, "cloister agent: --%s needs a value\n", name);
+			return 2;
+		}
+		if (!strcmp(name, "config"))
+			continue; /* already loaded */
+		e = set(o, s, value, "command line");
+	}
+	return e;
+}
+
+const char *agent_option(const agent_options *o, const char *key)
+{
+	const char *v = "";
+	for (size_t i = 0; i < o->n_node; i++)
+		if (!strcmp(o->node[i].key, key))
+			v = o->node[i].value;
+	return v;
+}
+
+int agent_options_apply(const agent_options *o, cloister_config_t *cfg)
+{
+	/* app first: a passphrase is salted with it, wherever it was set. */
+	const char *app = agent_option(o, "app");
+	if (*app && cloister_config_set(cfg, "app", app) != 0) {
+		fprintf(stderr, "cloister agent: %s\n", cloister_config_error(cfg));
+		return 2;
+	}
+	for (size_t i = 0; i < o->n_node; i++) {
+		if (cloister_config_set(cfg, o->node[i].key, o->node[i].value) != 0) {
+			fprintf(stderr, "cloister agent: %s\n",
+				cloister_config_error(cfg));
+			return 2;
+		}
+	}
+	return 0;
+}

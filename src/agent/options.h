@@ -1,0 +1,54 @@
+/*
+ * options.h — the agent's settings: flags, CLOISTER_* environment
+ * variables and a config file, in that order of precedence.
+ *
+ * Every setting has one name, used everywhere: `--consensus 3`,
+ * `CLOISTER_CONSENSUS=3`, `consensus = 3` in the file.  Node settings go
+ * to cloister_config_set() under the same name (dashes become
+ * underscores); agent settings (http, ctl, hooks, ...) stay here.
+ */
+#ifndef CLOISTER_AGENT_OPTIONS_H
+#define CLOISTER_AGENT_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "cloister.h"
+
+#define AGENT_TAGS_MAX 64
+#define AGENT_PATH_MAX 512
+
+typedef struct agent_options {
+	/* Agent-only settings. */
+	char http[128];           /* "127.0.0.1:7947", "" = off */
+	char ctl[AGENT_PATH_MAX]; /* Unix socket path, "" = off */
+	char data_dir[AGENT_PATH_MAX];
+	char on_change[1024];
+	char on_member[1024];
+	int hook_timeout_s;
+	int log_level;            /* CLOISTER_LOG_* */
+	bool log_json;
+	char config_file[AGENT_PATH_MAX];
+	/* Node settings, as (key, value) pairs in the order they apply. */
+	struct {
+		char key[32];
+		char value[1024];
+	} node[96];
+	size_t n_node;
+} agent_options;
+
+/* Reads defaults, then the config file (if --config or CLOISTER_CONFIG
+ * names one), then the environment, then argv.  Returns 0, 1 when --help
+ * was printed, or 2 on an error (message printed to stderr). */
+int agent_options_load(agent_options *o, int argc, char **argv);
+
+/* Applies the node settings to cfg: 0, or 2 with the error printed. */
+int agent_options_apply(const agent_options *o, cloister_config_t *cfg);
+
+/* A node setting's current value ("" if unset); last one wins. */
+const char *agent_option(const agent_options *o, const char *key);
+
+void agent_usage(FILE *out);
+
+#endif

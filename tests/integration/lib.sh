@@ -1,0 +1,89 @@
+# lib.sh — helpers for tests that run real agents.
+#
+# Every process a test starts is recorded and stopped by PID at exit; every
+# wait is bounded.  Agents listen on 127.0.0.x (one address per node) so
+# their ports never collide with anything else on the machine.
+
+set -u
+CLOISTER=${1:?usage: $0 path/to/cloister}
+WORK=$(mktemp -d /tmp/cloister-test.XXXXXX)
+PIDS=()
+FAILS=0
+PASSES=0
+
+cleanup() {
+	local pid
+	for pid in "${PIDS[@]}"; do
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	if [[ $FAILS -ne 0 ]]; then
+		echo "--- logs kept in $WORK"
+	else
+		rm -rf "$WORK"
+	fi
+}
+trap cleanup EXIT
+
+pass() { PASSES=$((PASSES + 1)); echo "ok: $*"; }
+fail() { FAILS=$((FAILS + 1)); echo "FAIL: $*"; }
+check() { # check DESCRIPTION COMMAND...
+	local what=$1; shift
+	if "$@"; then pass "$what"; else fail "$what"; fi
+}
+
+# start_agent NAME IP [ARGS...]: runs an agent in the background, logging to
+# $WORK/NAME.log; sets AGENT_PID[NAME].
+declare -A AGENT_PID
+start_agent() {
+	local name=$1 ip=$2; shift 2
+	"$CLOISTER" agent --app itest --advertise "$ip:7946" --http "$ip:7947" \
+		--profile local "$@" >>"$WORK/$name.log" 2>&1 &
+	AGENT_PID[$name]=$!
+	PIDS+=($!)
+}
+
+# http IP PATH: GET from the agent's control API (body on stdout).
+http() {
+	python3 - "$1" "$2" <<'PY'
+import sys, urllib.request
+try:
+    with urllib.request.urlopen(f"http://{sys.argv[1]}:7947{sys.argv[2]}", timeout=3) as r:
+        sys.stdout.write(r.read().decode())
+except Exception as e:
+    sys.exit(1)
+PY
+}
+
+# wait_for SECONDS COMMAND...: polls every 0.2 s; true if COMMAND succeeded.
+wait_for() {
+	local limit=$1; shift
+	local deadline=$((SECONDS + limit))
+	while ((SECONDS < deadline)); do
+		"$@" && return 0
+		sleep 0.2
+	done
+	"$@"
+}
+
+# member_status IP NAME: that agent's view of NAME's status ("" if absent).
+member_status() {
+	http "$1" /v1/members | python3 -c '
+import json, sys
+name = sys.argv[1]
+for m in json.load(sys.stdin):
+    if m["name"] == name:
+        print(m["status"]); break' "$2"
+}
+
+# count_status IP STATUS: how many members that agent lists with STATUS.
+count_status() {
+	http "$1" /v1/members | python3 -c '
+import json, sys
+print(sum(1 for m in json.load(sys.stdin) if m["status"] == sys.argv[1]))' "$2"
+}
+
+finish() {
+	echo "$PASSES passed, $FAILS failed"
+	[[ $FAILS -eq 0 ]]
+}
