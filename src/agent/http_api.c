@@ -1,0 +1,1680 @@
+/*
+ * http_api.c — the agent's control API on libevent's evhttp.
+ *
+ * Threads.  evhttp is not thread-safe, so everything HTTP happens on the
+ * base's thread.  Three kinds of work come from elsewhere and are handed
+ * over through api->lock and event_active() (safe from any thread once
+ * evthread_use_pthreads() is in effect, which the runtime ensures):
+ *   - events, published from the node's thread: queued per subscriber,
+ *     then the "wake" event has the base thread write them out;
+ *   - multicalls, which block for up to their timeout: each runs on a
+ *     short-lived worker thread whose result comes back through "done";
+ *   - calls on topics a subscriber answers: the handler runs on the
+ *     node's thread and waits on api->cond for POST /v1/reply.
+ * Lock order: api->lock is innermost, and no cloister_* function is ever
+ * called with it held (they take the node's locks).
+ *
+ * Connections.  evhttp 2.1 has no connection limit (evhttp_set_max_
+ * connections came in 2.2) and no hook that sees a connection both open
+ * and close, so connections are counted from their first request: a slot
+ * is taken then and given back by the connection's close callback.  A
+ * connection that never sends a request holds no slot and is closed by
+ * the 30 s timeout.
+ */
+#include "http_api.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+
+#include "json.h"
+#include "query.h"
+
+/* ------------------------------------------------------------------ */
+/* Bounds                                                              */
+/* ------------------------------------------------------------------ */
+
+/* A control API serves a handful of local clients; 64 connections is
+ * generous for them and caps what a runaway client can hold. */
+#define CONN_MAX 64
+/* Streams and multicalls hold their connection for long: each kind may
+ * take 3/8 of them, so together they leave a quarter for quick requests. */
+#define SUBS_MAX 24
+/* Events held per subscriber before the oldest are dropped: a burst of a
+ * few seconds of churn in a large cluster. */
+#define SUB_QUEUE_MAX 1024
+/* Events written per chunk: bounds what sits in a connection's output
+ * buffer, so the per-subscriber queue is the only backlog. */
+#define FLUSH_BATCH 256
+/* Multicalls in flight, one worker thread each (see SUBS_MAX). */
+#define MULTICALLS_MAX 24
+#define WORKER_STACK (256 * 1024)
+/* How long a call on an answered topic waits for POST /v1/reply.  The
+ * handler runs on the node's event loop, which does nothing else while it
+ * waits (no probes answered, no gossip): 2 s matches the default multicall
+ * timeout, past which the caller has given up anyway, and stays well under
+ * the LAN profile's suspicion timeout (4 probe periods), so a slow answer
+ * costs at most a refuted suspicion. */
+#define CALL_WAIT_MS 2000
+/* Once a subscriber let a call time out, its next calls wait only this
+ * long until it answers one in time again: a hung subscriber must not
+ * stall the node for 2 s per call. */
+#define CALL_WAIT_LATE_MS 100
+/* Request line plus headers: the query string's 8 KiB and room for the
+ * usual headers. */
+#define HEADERS_MAX (CL_REQ_QUERY_MAX + 8192)
+/* evhttp refuses bodies past its limit with an HTML page; letting it read
+ * up to twice ours means a body just over the limit still gets a JSON
+ * error from us, at the cost of reading at most 2 MiB. */
+#define EVHTTP_BODY_MAX (2 * CL_REQ_BODY_MAX)
+/* Read/write timeout of a connection; for a stream, only the write side
+ * (a subscriber that stops reading is dropped after this long). */
+#define TIMEOUT_S 30
+
+/* ------------------------------------------------------------------ */
+/* State                                                               */
+/* ------------------------------------------------------------------ */
+
+/* One event, shared by every subscriber queue that holds it. */
+struct line {
+	unsigned refs; /* under api->lock */
+	size_t len;
+	char text[]; /* ends with '\n' */
+};
+
+struct conn;
+
+struct sub {
+	struct sub *next;
+	struct conn *conn;
+	struct evhttp_request *req;
+	char **answer;
+	size_t n_answer;
+	bool in_flight; /* a chunk is being written (base thread) */
+	/* Under api->lock: */
+	struct line *q[SUB_QUEUE_MAX];
+	size_t head, n;
+	uint64_t dropped; /* since the last "dropped" event */
+	bool late;        /* let a call time out, has not answered since */
+};
+
+struct job {
+	struct job *next;
+	cl_http_api *api;
+	struct evhttp_request *req;
+	struct conn *conn; /* NULL once the connection closed */
+	char *topic, *data;
+	size_t data_len;
+	int timeout_ms;
+	int err;
+	cloister_multicall_result *res;
+};
+
+struct conn {
+	cl_http_api *api;
+	struct evhttp_connection *evcon; /* NULL: a free slot */
+	struct sub *sub;
+	struct job *job;
+};
+
+/* A call waiting in a handler for a subscriber's reply. */
+struct pcall {
+	struct pcall *next;
+	uint64_t id;
+	const char *topic;
+	bool answered;
+	void *reply;
+	size_t reply_len;
+};
+
+struct topic {
+	char *name;
+	unsigned refs; /* subscribers answering it */
+};
+
+struct cl_http_api {
+	struct event_base *base;
+	cloister_t *node;
+	struct evhttp *http;
+	int tcp_port;
+	char *unix_path;
+	dev_t unix_dev;
+	ino_t unix_ino;
+	struct event *wake, *done_ev;
+	struct conn conns[CONN_MAX];
+	struct topic *topics; /* base thread */
+	size_t n_topics;
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* replies, closing subscribers, workers */
+	bool closing;
+	bool serving; /* fully set up: free must undo handlers, listener */
+	struct sub *subs; /* changed on the base thread, under the lock */
+	size_t n_subs;
+	uint64_t dropped_total;
+	struct pcall *calls;
+	uint64_t next_call;
+	size_t in_handler;
+	struct job *done;
+	size_t running;
+};
+
+/* ------------------------------------------------------------------ */
+/* Replies                                                             */
+/* ------------------------------------------------------------------ */
+
+static const char *reason(int code)
+{
+	switch (code) {
+	case 200:
+		return "OK";
+	case 202:
+		return "Accepted";
+	case 400:
+		return "Bad Request";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 409:
+		return "Conflict";
+	case 413:
+		return "Payload Too Large";
+	case 414:
+		return "URI Too Long";
+	case 429:
+		return "Too Many Requests";
+	case 503:
+		return "Service Unavailable";
+	default:
+		return code >= 500 ? "Internal Server Error" : "Error";
+	}
+}
+
+static void reply_body(struct evhttp_request *req, int code, const char *type,
+		       const char *body, size_t len)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	evhttp_add_header(h, "Content-Type", type);
+	evhttp_add_header(h, "Cache-Control", "no-store");
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+		/* evhttp 2.1 sends a HEAD response's body when the
+		 * connection closes after it: give the length, not the
+		 * bytes. */
+		char n[32];
+		snprintf(n, sizeof n, "%zu", len);
+		evhttp_add_header(h, "Content-Length", n);
+		evhttp_send_reply(req, code, reason(code), NULL);
+		return;
+	}
+	struct evbuffer *b = evbuffer_new();
+	if (b)
+		evbuffer_add(b, body, len);
+	evhttp_send_reply(req, code, reason(code), b);
+	if (b)
+		evbuffer_free(b);
+}
+
+/* Sends v (consumed) as the response. */
+static void reply_json(struct evhttp_request *req, int code, json_t *v)
+{
+	size_t len = 0;
+	char *s = v ? cl_json_line(v, &len) : NULL;
+	json_decref(v);
+	if (!s) {
+		static const char oom[] = "{\"error\":\"out of memory\"}\n";
+		reply_body(req, 500, "application/json", oom, sizeof oom - 1);
+		return;
+	}
+	reply_body(req, code, "application/json", s, len);
+	free(s);
+}
+
+static void reply_error(struct evhttp_request *req, int code,
+			const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void reply_error(struct evhttp_request *req, int code,
+			const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	json_t *o = json_object();
+	if (o)
+		json_object_set_new(o, "error", cl_json_text(msg, strlen(msg)));
+	reply_json(req, code, o);
+}
+
+/* ------------------------------------------------------------------ */
+/* Connections                                                         */
+/* ------------------------------------------------------------------ */
+
+static void sub_close(struct sub *s, bool end_req);
+
+static void on_conn_close(struct evhttp_connection *evcon, void *arg)
+{
+	struct conn *c = arg;
+	if (c->evcon != evcon)
+		return;
+	if (c->sub)
+		sub_close(c->sub, true);
+	if (c->job)
+		c->job->conn = NULL; /* it still owns its request */
+	c->evcon = NULL;
+	c->sub = NULL;
+	c->job = NULL;
+}
+
+/* The slot of evcon, taking a free one on its first request; NULL when
+ * all are taken. */
+static struct conn *conn_slot(cl_http_api *api, struct evhttp_connection *evcon)
+{
+	struct conn *free_slot = NULL;
+	for (size_t i = 0; i < CONN_MAX; i++) {
+		if (api->conns[i].evcon == evcon) {
+			/* Again, in case a connection closed unseen and this
+			 * one reuses its address. */
+			evhttp_connection_set_closecb(evcon, on_conn_close,
+						      &api->conns[i]);
+			return &api->conns[i];
+		}
+		if (!api->conns[i].evcon && !free_slot)
+			free_slot = &api->conns[i];
+	}
+	if (free_slot) {
+		free_slot->evcon = evcon;
+		evhttp_connection_set_closecb(evcon, on_conn_close, free_slot);
+	}
+	return free_slot;
+}
+
+/* ------------------------------------------------------------------ */
+/* Event streams                                                       */
+/* ------------------------------------------------------------------ */
+
+static void line_unref(struct line *l)
+{
+	if (--l->refs == 0)
+		free(l);
+}
+
+/* Queues l for s, dropping the oldest past the bound (api->lock held). */
+static void sub_push(cl_http_api *api, struct sub *s, struct line *l)
+{
+	if (s->n == SUB_QUEUE_MAX) {
+		line_unref(s->q[s->head]);
+		s->head = (s->head + 1) % SUB_QUEUE_MAX;
+		s->n--;
+		s->dropped++;
+		api->dropped_total++;
+	}
+	s->q[(s->head + s->n) % SUB_QUEUE_MAX] = l;
+	s->n++;
+	l->refs++;
+}
+
+static struct line *line_new(const char *text)
+{
+	size_t len = strlen(text);
+	while (len && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+		len--;
+	struct line *l = malloc(sizeof *l + len + 1);
+	if (!l)
+		return NULL;
+	l->refs = 0;
+	l->len = len + 1;
+	/* Whitespace newlines of a pretty-printed object would split it;
+	 * raw newlines cannot occur inside JSON strings, so spaces are
+	 * equivalent. */
+	for (size_t i = 0; i < len; i++)
+		l->text[i] = text[i] == '\n' || text[i] == '\r' ? ' ' : text[i];
+	l->text[len] = '\n';
+	return l;
+}
+
+static bool answers(const struct sub *s, const char *topic)
+{
+	for (size_t i = 0; i < s->n_answer; i++)
+		if (!strcmp(s->answer[i], topic))
+			return true;
+	return false;
+}
+
+void cl_http_api_publish(cl_http_api *api, const char *json_line)
+{
+	if (!api || !json_line)
+		return;
+	struct line *l = line_new(json_line);
+	if (!l)
+		return;
+	pthread_mutex_lock(&api->lock);
+	for (struct sub *s = api->closing ? NULL : api->subs; s; s = s->next)
+		sub_push(api, s, l);
+	bool queued = l->refs > 0;
+	if (!queued)
+		free(l);
+	else
+		event_active(api->wake, EV_READ, 0);
+	pthread_mutex_unlock(&api->lock);
+}
+
+static void on_chunk_sent(struct evhttp_connection *evcon, void *arg);
+
+/* Writes the next batch of s's queue unless one is still going out. */
+static void sub_flush(struct sub *s)
+{
+	cl_http_api *api = s->conn->api;
+	if (s->in_flight || !s->req)
+		return;
+	if (!evhttp_request_get_connection(s->req)) {
+		/* Detached by a failure evhttp has not told us about yet. */
+		sub_close(s, true);
+		return;
+	}
+	struct evbuffer *b = evbuffer_new();
+	if (!b)
+		return;
+	pthread_mutex_lock(&api->lock);
+	if (s->dropped) {
+		evbuffer_add_printf(b, "{\"type\":\"dropped\",\"count\":%" PRIu64
+				       "}\n", s->dropped);
+		s->dropped = 0;
+	}
+	for (int k = 0; k < FLUSH_BATCH && s->n; k++) {
+		struct line *l = s->q[s->head];
+		s->head = (s->head + 1) % SUB_QUEUE_MAX;
+		s->n--;
+		evbuffer_add(b, l->text, l->len);
+		line_unref(l);
+	}
+	pthread_mutex_unlock(&api->lock);
+	if (evbuffer_get_length(b)) {
+		s->in_flight = true;
+		evhttp_send_reply_chunk_with_cb(s->req, b, on_chunk_sent, s);
+	}
+	evbuffer_free(b);
+}
+
+static void on_chunk_sent(struct evhttp_connection *evcon, void *arg)
+{
+	struct sub *s = arg;
+	s->in_flight = false;
+	sub_flush(s);
+}
+
+static void on_wake(evutil_socket_t fd, short what, void *arg)
+{
+	cl_http_api *api = arg;
+	/* The list only changes on this thread, so walking it is safe;
+	 * a flush may close its subscriber, hence the saved next. */
+	for (struct sub *s = api->subs, *next; s; s = next) {
+		next = s->next;
+		sub_flush(s);
+	}
+}
+
+/* Topic handlers are shared: registered with the first subscriber that
+ * answers a topic, removed with the last (base thread). */
+static void on_message(void *arg, const char *topic, const char *from,
+		       const void *payload, size_t len, void **reply,
+		       size_t *reply_len);
+
+static struct topic *topic_find(cl_http_api *api, const char *name)
+{
+	for (size_t i = 0; i < api->n_topics; i++)
+		if (!strcmp(api->topics[i].name, name))
+			return &api->topics[i];
+	return NULL;
+}
+
+static void topics_release(cl_http_api *api, char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct topic *t = topic_find(api, names[i]);
+		if (!t || --t->refs > 0)
+			continue;
+		cloister_handle(api->node, t->name, NULL, NULL);
+		free(t->name);
+		*t = api->topics[--api->n_topics];
+	}
+}
+
+static int topics_acquire(cl_http_api *api, char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct topic *t = topic_find(api, names[i]);
+		if (t) {
+			t->refs++;
+			continue;
+		}
+		struct topic *grown = realloc(api->topics, (api->n_topics + 1) *
+								   sizeof *grown);
+		char *name = strdup(names[i]);
+		int e = grown && name ? 0 : CLOISTER_ENOMEM;
+		if (grown)
+			api->topics = grown;
+		if (!e)
+			e = cloister_handle(api->node, name, on_message, api);
+		if (e) {
+			free(name);
+			topics_release(api, names, i);
+			return e;
+		}
+		api->topics[api->n_topics++] = (struct topic){name, 1};
+	}
+	return 0;
+}
+
+/* Ends a subscription.  end_req: the request is ours to finish if evhttp
+ * detached it (the client went away); while still attached, evhttp frees
+ * it with its connection. */
+static void sub_close(struct sub *s, bool end_req)
+{
+	cl_http_api *api = s->conn->api;
+	pthread_mutex_lock(&api->lock);
+	for (struct sub **pp = &api->subs; *pp; pp = &(*pp)->next)
+		if (*pp == s) {
+			*pp = s->next;
+			api->n_subs--;
+			break;
+		}
+	while (s->n) {
+		line_unref(s->q[s->head]);
+		s->head = (s->head + 1) % SUB_QUEUE_MAX;
+		s->n--;
+	}
+	/* Calls waiting for this subscriber may have nobody left. */
+	pthread_cond_broadcast(&api->cond);
+	pthread_mutex_unlock(&api->lock);
+	topics_release(api, s->answer, s->n_answer);
+	if (end_req && s->req && !evhttp_request_get_connection(s->req))
+		evhttp_send_reply_end(s->req);
+	if (s->conn->sub == s)
+		s->conn->sub = NULL;
+	for (size_t i = 0; i < s->n_answer; i++)
+		free(s->answer[i]);
+	free(s->answer);
+	free(s);
+}
+
+static void serve_events(cl_http_api *api, struct conn *c,
+			 struct evhttp_request *req, cl_request *r)
+{
+	if (api->n_subs >= SUBS_MAX) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+				  "Retry-After", "5");
+		reply_error(req, 503,
+			    "too many event subscribers (%d): close a /v1/events "
+			    "stream (or a `cloister monitor`) and retry",
+			    SUBS_MAX);
+		return;
+	}
+	struct sub *s = calloc(1, sizeof *s);
+	if (!s) {
+		reply_error(req, 500, "out of memory");
+		return;
+	}
+	int e = topics_acquire(api, r->answer, r->n_answer);
+	if (e) {
+		free(s);
+		if (e == CLOISTER_ELIMIT)
+			reply_error(req, 503,
+				    "the node's handler table is full: answer "
+				    "fewer topics");
+		else
+			reply_error(req, 500, "cannot answer those topics: %s",
+				    cloister_strerror(e));
+		return;
+	}
+	s->answer = r->answer;
+	s->n_answer = r->n_answer;
+	r->answer = NULL;
+	r->n_answer = 0;
+	s->conn = c;
+	s->req = req;
+	c->sub = s;
+
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	evhttp_add_header(h, "Content-Type", "application/x-ndjson");
+	evhttp_add_header(h, "Cache-Control", "no-store");
+	/* An idle stream is normal: no read timeout.  A subscriber that does
+	 * not take what is written is dropped after the write timeout. */
+	struct bufferevent *bev =
+		evhttp_connection_get_bufferevent(evhttp_request_get_connection(req));
+	struct timeval wt = {TIMEOUT_S, 0};
+	bufferevent_set_timeouts(bev, NULL, &wt);
+
+	pthread_mutex_lock(&api->lock);
+	s->next = api->subs;
+	api->subs = s;
+	api->n_subs++;
+	pthread_mutex_unlock(&api->lock);
+	evhttp_send_reply_start(req, 200, "OK");
+}
+
+/* ------------------------------------------------------------------ */
+/* Calls answered by subscribers                                       */
+/* ------------------------------------------------------------------ */
+
+static struct timespec deadline_in(int ms)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	return t;
+}
+
+/* Subscribers answering topic, and whether every one of them is late
+ * (api->lock held). */
+static size_t answerers(cl_http_api *api, const char *topic, bool *all_late)
+{
+	size_t n = 0;
+	*all_late = true;
+	for (struct sub *s = api->subs; s; s = s->next)
+		if (answers(s, topic)) {
+			n++;
+			*all_late &= s->late;
+		}
+	return n;
+}
+
+static char *call_event(uint64_t id, const char *topic, const char *from,
+			const void *payload, size_t len)
+{
+	json_t *o = json_object();
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "type", json_string("call"));
+	json_object_set_new(o, "id", json_integer((json_int_t)id));
+	json_object_set_new(o, "topic", cl_json_text(topic, strlen(topic)));
+	json_object_set_new(o, "from", cl_json_text(from, strlen(from)));
+	char *s = cl_json_set_data(o, payload, len) == 0
+			  ? json_dumps(o, JSON_COMPACT)
+			  : NULL;
+	json_decref(o);
+	return s;
+}
+
+/*
+ * Runs on the node's thread for every message on a topic some subscriber
+ * answers.  A cast becomes a "message" event for every subscriber; a call
+ * becomes a "call" event for those answering the topic, and this waits
+ * (at most CALL_WAIT_MS, see there) for the first POST /v1/reply with its
+ * id.  While it waits, the node's loop does nothing else.
+ */
+static void on_message(void *arg, const char *topic, const char *from,
+		       const void *payload, size_t len, void **reply,
+		       size_t *reply_len)
+{
+	cl_http_api *api = arg;
+	if (!reply) {
+		char *ev = cl_json_message_event(topic, from, payload, len);
+		if (ev)
+			cl_http_api_publish(api, ev);
+		free(ev);
+		return;
+	}
+	bool late;
+	pthread_mutex_lock(&api->lock);
+	uint64_t id = ++api->next_call;
+	bool wanted = !api->closing && answerers(api, topic, &late) > 0;
+	pthread_mutex_unlock(&api->lock);
+	if (!wanted)
+		return;
+	char *text = call_event(id, topic, from, payload, len);
+	struct line *l = text ? line_new(text) : NULL;
+	free(text);
+	if (!l)
+		return;
+
+	struct pcall pc = {.id = id, .topic = topic};
+	pthread_mutex_lock(&api->lock);
+	for (struct sub *s = api->subs; s; s = s->next)
+		if (answers(s, topic))
+			sub_push(api, s, l);
+	if (l->refs == 0) {
+		free(l);
+		pthread_mutex_unlock(&api->lock);
+		return;
+	}
+	event_active(api->wake, EV_READ, 0);
+	pc.next = api->calls;
+	api->calls = &pc;
+	api->in_handler++;
+	answerers(api, topic, &late);
+	struct timespec until = deadline_in(late ? CALL_WAIT_LATE_MS : CALL_WAIT_MS);
+	while (!pc.answered && !api->closing && answerers(api, topic, &late) &&
+	       pthread_cond_timedwait(&api->cond, &api->lock, &until) != ETIMEDOUT)
+		;
+	for (struct pcall **pp = &api->calls; *pp; pp = &(*pp)->next)
+		if (*pp == &pc) {
+			*pp = pc.next;
+			break;
+		}
+	for (struct sub *s = api->subs; s; s = s->next)
+		if (answers(s, topic))
+			s->late = !pc.answered;
+	api->in_handler--;
+	pthread_cond_broadcast(&api->cond);
+	pthread_mutex_unlock(&api->lock);
+	if (pc.answered) {
+		*reply = pc.reply;
+		*reply_len = pc.reply_len;
+	}
+}
+
+static void serve_reply(cl_http_api *api, struct evhttp_request *req,
+			cl_request *r)
+{
+	void *copy = malloc(r->data_len ? r->data_len : 1);
+	if (!copy) {
+		reply_error(req, 500, "out of memory");
+		return;
+	}
+	memcpy(copy, r->data, r->data_len);
+	bool taken = false;
+	pthread_mutex_lock(&api->lock);
+	for (struct pcall *pc = api->calls; pc; pc = pc->next)
+		if (pc->id == r->id && !pc->answered) {
+			pc->reply = copy;
+			pc->reply_len = r->data_len;
+			pc->answered = true;
+			taken = true;
+			pthread_cond_broadcast(&api->cond);
+			break;
+		}
+	pthread_mutex_unlock(&api->lock);
+	if (!taken) {
+		free(copy);
+		reply_error(req, 404,
+			    "no call %" PRIu64 " is waiting for a reply: it was "
+			    "answered already or timed out (calls wait %d ms)",
+			    r->id, CALL_WAIT_MS);
+		return;
+	}
+	reply_json(req, 200, json_pack("{s:I}", "id", (json_int_t)r->id));
+}
+
+/* ------------------------------------------------------------------ */
+/* Multicalls                                                          */
+/* ------------------------------------------------------------------ */
+
+static void job_free(struct job *j)
+{
+	cloister_multicall_free(j->res);
+	free(j->topic);
+	free(j->data);
+	free(j);
+}
+
+static void *job_main(void *arg)
+{
+	struct job *j = arg;
+	cl_http_api *api = j->api;
+	j->err = cloister_multicall(api->node, j->topic, j->data, j->data_len,
+				    j->timeout_ms, &j->res);
+	pthread_mutex_lock(&api->lock);
+	j->next = api->done;
+	api->done = j;
+	api->running--;
+	event_active(api->done_ev, EV_READ, 0);
+	pthread_cond_broadcast(&api->cond);
+	/* Nothing of api is touched past this unlock: free waits for it. */
+	pthread_mutex_unlock(&api->lock);
+	return NULL;
+}
+
+static void job_reply(struct job *j)
+{
+	struct evhttp_request *req = j->req;
+	if (j->err == CLOISTER_ELIMIT) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+				  "Retry-After", "1");
+		reply_error(req, 429,
+			    "the node has too many multicalls pending "
+			    "(max_calls): retry shortly");
+		return;
+	}
+	if (j->err) {
+		reply_error(req, j->err == CLOISTER_EINVAL ? 400 : 500,
+			    "multicall failed: %s", cloister_strerror(j->err));
+		return;
+	}
+	json_t *o = json_object(), *replies = json_array(),
+	       *missing = json_array();
+	for (size_t i = 0; i < j->res->n_replies; i++) {
+		const cloister_reply *rp = &j->res->replies[i];
+		json_t *e = json_object();
+		json_object_set_new(e, "member",
+				    cl_json_text(rp->member, strlen(rp->member)));
+		cl_json_set_data(e, rp->payload, rp->len);
+		json_array_append_new(replies, e);
+	}
+	for (size_t i = 0; i < j->res->n_missing; i++)
+		json_array_append_new(missing,
+				      cl_json_text(j->res->missing[i],
+						   strlen(j->res->missing[i])));
+	json_object_set_new(o, "replies", replies);
+	json_object_set_new(o, "missing", missing);
+	reply_json(req, 200, o);
+}
+
+static void on_done(evutil_socket_t fd, short what, void *arg)
+{
+	cl_http_api *api = arg;
+	pthread_mutex_lock(&api->lock);
+	struct job *list = api->done;
+	api->done = NULL;
+	pthread_mutex_unlock(&api->lock);
+	while (list) {
+		struct job *j = list;
+		list = j->next;
+		if (j->conn)
+			j->conn->job = NULL;
+		/* A request whose client left is detached; replying frees it. */
+		if (j->req)
+			job_reply(j);
+		job_free(j);
+	}
+}
+
+static void serve_multicall(cl_http_api *api, struct conn *c,
+			    struct evhttp_request *req, cl_request *r)
+{
+	pthread_mutex_lock(&api->lock);
+	bool full = api->running >= MULTICALLS_MAX;
+	pthread_mutex_unlock(&api->lock);
+	if (full) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+				  "Retry-After", "1");
+		reply_error(req, 429,
+			    "%d multicalls are already running: retry when one "
+			    "finishes",
+			    MULTICALLS_MAX);
+		return;
+	}
+	struct job *j = calloc(1, sizeof *j);
+	if (!j) {
+		reply_error(req, 500, "out of memory");
+		return;
+	}
+	j->api = api;
+	j->req = req;
+	j->conn = c;
+	j->topic = r->topic;
+	j->data = r->data;
+	j->data_len = r->data_len;
+	j->timeout_ms = r->timeout_ms;
+	r->topic = r->data = NULL;
+
+	pthread_attr_t attr;
+	pthread_t t;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, WORKER_STACK);
+	pthread_mutex_lock(&api->lock);
+	api->running++;
+	pthread_mutex_unlock(&api->lock);
+	int e = pthread_create(&t, &attr, job_main, j);
+	pthread_attr_destroy(&attr);
+	if (e) {
+		pthread_mutex_lock(&api->lock);
+		api->running--;
+		pthread_mutex_unlock(&api->lock);
+		job_free(j);
+		reply_error(req, 503, "cannot start a worker thread (%s): retry "
+				      "later", strerror(e));
+		return;
+	}
+	c->job = j;
+}
+
+/* ------------------------------------------------------------------ */
+/* Node state                                                          */
+/* ------------------------------------------------------------------ */
+
+static json_t *text(const char *s)
+{
+	return cl_json_text(s, strlen(s));
+}
+
+static void serve_status(cl_http_api *api, struct evhttp_request *req)
+{
+	cloister_snapshot *s;
+	int e = cloister_snapshot_get(api->node, &s);
+	if (e) {
+		reply_error(req, 500, "cannot read the node's state: %s",
+			    cloister_strerror(e));
+		return;
+	}
+	json_t *o = json_object(), *rings = json_object();
+	json_object_set_new(o, "node", text(s->node));
+	json_object_set_new(o, "address", text(cloister_address(api->node)));
+	json_object_set_new(o, "status", json_string(cloister_state_name(s->state)));
+	if (s->majority_of) {
+		char m[32];
+		snprintf(m, sizeof m, "majority:%u", s->majority_of);
+		json_object_set_new(o, "consensus", json_string(m));
+	} else {
+		json_object_set_new(o, "consensus", json_integer(s->consensus));
+	}
+	json_object_set_new(o, "alive", json_integer((json_int_t)s->alive));
+	json_object_set_new(o, "sentry", s->sentry[0] ? text(s->sentry)
+						      : json_null());
+	for (size_t i = 0; i < s->n_rings; i++) {
+		char hex[17];
+		snprintf(hex, sizeof hex, "%016" PRIx64, s->rings[i].checksum);
+		json_t *k = text(s->rings[i].name);
+		if (k)
+			json_object_set_new(rings, json_string_value(k),
+					    json_string(hex));
+		json_decref(k);
+	}
+	json_object_set_new(o, "rings", rings);
+	json_object_set_new(o, "version", json_string(cloister_version()));
+	cloister_snapshot_free(s);
+	reply_json(req, 200, o);
+}
+
+static void serve_members(cl_http_api *api, struct evhttp_request *req)
+{
+	cloister_member *m;
+	size_t n;
+	int e = cloister_members(api->node, &m, &n);
+	if (e) {
+		reply_error(req, 500, "cannot list members: %s",
+			    cloister_strerror(e));
+		return;
+	}
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++) {
+		json_t *o = json_object();
+		json_object_set_new(o, "name", text(m[i].name));
+		json_object_set_new(o, "addr", text(m[i].addr));
+		json_object_set_new(o, "status", json_string(
+			cloister_member_status_name(m[i].status)));
+		json_object_set_new(o, "incarnation",
+				    json_integer(m[i].incarnation));
+		json_object_set_new(o, "start_ms",
+				    json_integer((json_int_t)m[i].start_ms));
+		json_object_set_new(o, "tags", cl_json_tags(&m[i]));
+		json_array_append_new(a, o);
+	}
+	cloister_members_free(m, n);
+	reply_json(req, 200, a);
+}
+
+static void serve_whois(cl_http_api *api, struct evhttp_request *req,
+			cl_request *r)
+{
+	char(*owners)[CLOISTER_NAME_MAX + 1] = calloc(r->n, sizeof *owners);
+	if (!owners) {
+		reply_error(req, 500, "out of memory");
+		return;
+	}
+	int got = cloister_whois_n(api->node, r->ring, r->key, r->key_len, r->n,
+				   owners);
+	if (got == CLOISTER_ENOENT || got == 0) {
+		free(owners);
+		if (r->ring[0])
+			reply_error(req, 404,
+				    "ring '%s' is unknown or has no members: "
+				    "members join it with the tag groups=%s",
+				    r->ring, r->ring);
+		else
+			reply_error(req, 404, "the default ring has no members");
+		return;
+	}
+	if (got < 0) {
+		free(owners);
+		reply_error(req, 500, "whois failed: %s", cloister_strerror(got));
+		return;
+	}
+	json_t *o = json_object(), *a = json_array();
+	json_object_set_new(o, "key", cl_json_text(r->key, r->key_len));
+	json_object_set_new(o, "ring", text(r->ring));
+	for (int i = 0; i < got; i++)
+		json_array_append_new(a, text(owners[i]));
+	json_object_set_new(o, "owners", a);
+	free(owners);
+	reply_json(req, 200, o);
+}
+
+static void serve_ready(cl_http_api *api, struct evhttp_request *req)
+{
+	cloister_state s = cloister_status(api->node);
+	char line[32];
+	int n = snprintf(line, sizeof line, "%s\n", cloister_state_name(s));
+	reply_body(req, s == CLOISTER_READY ? 200 : 503,
+		   "text/plain; charset=utf-8", line, (size_t)n);
+}
+
+static void serve_health(cl_http_api *api, struct evhttp_request *req)
+{
+	cloister_state s = cloister_status(api->node);
+	bool runs = s != CLOISTER_DOWN && s != CLOISTER_STOPPED;
+	json_t *o = json_object();
+	json_object_set_new(o, "status",
+			    json_string(runs ? "ok" : cloister_state_name(s)));
+	json_object_set_new(o, "node", text(cloister_name(api->node)));
+	if (!runs)
+		json_object_set_new(o, "error",
+				    json_string(s == CLOISTER_DOWN
+							? "the node has not started"
+							: "the node has left the "
+							  "cluster: restart the "
+							  "agent to rejoin"));
+	reply_json(req, runs ? 200 : 503, o);
+}
+
+/* ------------------------------------------------------------------ */
+/* Metrics (Prometheus text format 0.0.4)                              */
+/* ------------------------------------------------------------------ */
+
+static void family(struct evbuffer *b, const char *name, const char *type,
+		  const char *help)
+{
+	evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
+			    type);
+}
+
+/* A label value: UTF-8 (invalid bytes become U+FFFD) with \\, \" and \n
+ * escaped, as the format requires. */
+static void label_value(struct evbuffer *b, const char *v)
+{
+	json_t *t = text(v);
+	const char *s = t ? json_string_value(t) : "";
+	size_t n = t ? json_string_length(t) : 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '\\')
+			evbuffer_add(b, "\\\\", 2);
+		else if (s[i] == '"')
+			evbuffer_add(b, "\\\"", 2);
+		else if (s[i] == '\n')
+			evbuffer_add(b, "\\n", 2);
+		else if (s[i] != '\0')
+			evbuffer_add(b, &s[i], 1);
+	}
+	json_decref(t);
+}
+
+static bool metric_name_ok(const char *s)
+{
+	if (!*s)
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      *p == '_' || (p > s && *p >= '0' && *p <= '9')))
+			return false;
+	return true;
+}
+
+/* Counters the runtime reports that are levels, not totals. */
+static bool is_gauge(const char *name)
+{
+	return !strcmp(name, "health");
+}
+
+static void serve_metrics(cl_http_api *api, struct evhttp_request *req)
+{
+	struct evbuffer *b = evbuffer_new();
+	cloister_counter cs[128];
+	size_t n = 0;
+	cloister_snapshot *snap = NULL;
+	cloister_member *m = NULL;
+	size_t nm = 0;
+	if (!b || cloister_counters(api->node, cs, 128, &n) != 0 ||
+	    cloister_snapshot_get(api->node, &snap) != 0 ||
+	    cloister_members(api->node, &m, &nm) != 0) {
+		if (b)
+			evbuffer_free(b);
+		cloister_snapshot_free(snap);
+		reply_error(req, 500, "cannot read the node's state");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		bool dup = false;
+		for (size_t k = 0; k < i; k++)
+			dup |= !strcmp(cs[k].name, cs[i].name);
+		if (dup || !metric_name_ok(cs[i].name))
+			continue;
+		char name[128], help[160];
+		if (is_gauge(cs[i].name)) {
+			snprintf(name, sizeof name, "cloister_%s", cs[i].name);
+			snprintf(help, sizeof help,
+				 "Current value of the node's %s level "
+				 "(Lifeguard local health: 0 is healthy).",
+				 cs[i].name);
+			family(b, name, "gauge", help);
+		} else {
+			snprintf(name, sizeof name, "cloister_%s_total",
+				 cs[i].name);
+			snprintf(help, sizeof help,
+				 "Node counter %s since the node started.",
+				 cs[i].name);
+			family(b, name, "counter", help);
+		}
+		evbuffer_add_printf(b, "%s %" PRIu64 "\n", name, cs[i].value);
+	}
+
+	size_t by_status[4] = {0};
+	for (size_t i = 0; i < nm; i++)
+		if ((unsigned)m[i].status < 4)
+			by_status[m[i].status]++;
+	cloister_members_free(m, nm);
+	family(b, "cloister_members", "gauge",
+	       "Known members by status, this node and tombstones included.");
+	for (unsigned s = 0; s < 4; s++)
+		evbuffer_add_printf(b, "cloister_members{status=\"%s\"} %zu\n",
+				    cloister_member_status_name(
+					    (cloister_member_status)s),
+				    by_status[s]);
+
+	family(b, "cloister_status", "gauge",
+	       "1 for the node's current status, 0 for the others.");
+	for (int s = CLOISTER_DOWN; s <= CLOISTER_STOPPED; s++)
+		evbuffer_add_printf(b, "cloister_status{status=\"%s\"} %d\n",
+				    cloister_state_name((cloister_state)s),
+				    snap->state == (cloister_state)s);
+
+	family(b, "cloister_ring_checksum", "gauge",
+	       "Checksum of each hash ring (low 52 bits, exact in a float; "
+	       "equal on every node that sees the same ring).");
+	for (size_t i = 0; i < snap->n_rings; i++) {
+		evbuffer_add_printf(b, "cloister_ring_checksum{ring=\"");
+		label_value(b, snap->rings[i].name);
+		evbuffer_add_printf(b, "\"} %" PRIu64 "\n",
+				    snap->rings[i].checksum &
+					    (((uint64_t)1 << 52) - 1));
+	}
+	family(b, "cloister_ring_members", "gauge",
+	       "Members placed on each hash ring.");
+	for (size_t i = 0; i < snap->n_rings; i++) {
+		evbuffer_add_printf(b, "cloister_ring_members{ring=\"");
+		label_value(b, snap->rings[i].name);
+		evbuffer_add_printf(b, "\"} %zu\n", snap->rings[i].members);
+	}
+
+	pthread_mutex_lock(&api->lock);
+	size_t subs = api->n_subs, running = api->running;
+	uint64_t dropped = api->dropped_total;
+	pthread_mutex_unlock(&api->lock);
+	family(b, "cloister_api_subscribers", "gauge",
+	       "Open /v1/events streams.");
+	evbuffer_add_printf(b, "cloister_api_subscribers %zu\n", subs);
+	family(b, "cloister_api_events_dropped_total", "counter",
+	       "Events dropped because a subscriber fell 1024 behind.");
+	evbuffer_add_printf(b, "cloister_api_events_dropped_total %" PRIu64 "\n",
+			    dropped);
+	family(b, "cloister_api_multicalls", "gauge",
+	       "Multicalls running for API clients.");
+	evbuffer_add_printf(b, "cloister_api_multicalls %zu\n", running);
+
+	family(b, "cloister_info", "gauge",
+	       "Always 1; the labels name the node and the cloister version.");
+	evbuffer_add_printf(b, "cloister_info{node=\"");
+	label_value(b, snap->node);
+	evbuffer_add_printf(b, "\",version=\"");
+	label_value(b, cloister_version());
+	evbuffer_add_printf(b, "\"} 1\n");
+	cloister_snapshot_free(snap);
+
+	size_t len = evbuffer_get_length(b);
+	const unsigned char *text = evbuffer_pullup(b, -1);
+	if (text)
+		reply_body(req, 200, "text/plain; version=0.0.4; charset=utf-8",
+			   (const char *)text, len);
+	else
+		reply_error(req, 500, "out of memory");
+	evbuffer_free(b);
+}
+
+/* ------------------------------------------------------------------ */
+/* Actions                                                             */
+/* ------------------------------------------------------------------ */
+
+static void serve_join(cl_http_api *api, struct evhttp_request *req,
+		       cl_request *r)
+{
+	int e = cloister_join_addrs(api->node, (const char *const *)r->addrs,
+				    r->n_addrs);
+	if (e == CLOISTER_ESTATE) {
+		reply_error(req, 409,
+			    "this node runs without a network (nonode) and "
+			    "cannot join: start the agent with an advertise "
+			    "address");
+		return;
+	}
+	if (e) {
+		reply_error(req, e == CLOISTER_EINVAL ? 400 : 500,
+			    "cannot join: %s", cloister_strerror(e));
+		return;
+	}
+	reply_json(req, 202, json_pack("{s:I}", "joining", (json_int_t)r->n_addrs));
+}
+
+static void serve_leave(cl_http_api *api, struct evhttp_request *req)
+{
+	int e = cloister_leave(api->node);
+	if (e) {
+		reply_error(req, 500, "cannot leave: %s", cloister_strerror(e));
+		return;
+	}
+	/* With its own loop the node leaves there, a moment later. */
+	cloister_state st = cloister_status(api->node);
+	if (st < CLOISTER_STOPPING)
+		st = CLOISTER_STOPPING;
+	reply_json(req, 202, json_pack("{s:s}", "status", cloister_state_name(st)));
+}
+
+static void serve_multicast(cl_http_api *api, struct evhttp_request *req,
+			    cl_request *r)
+{
+	int e = cloister_multicast(api->node, r->topic, r->data, r->data_len,
+				   (const char *const *)r->members,
+				   r->n_members);
+	if (e == CLOISTER_ELIMIT) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+				  "Retry-After", "1");
+		reply_error(req, 429,
+			    "the node's outbound message queue is full "
+			    "(user_queue_max): retry shortly");
+		return;
+	}
+	if (e < 0) {
+		reply_error(req, e == CLOISTER_EINVAL ? 400 : 500,
+			    "cannot multicast: %s", cloister_strerror(e));
+		return;
+	}
+	reply_json(req, 200, json_pack("{s:i}", "queued", e));
+}
+
+/* Key fingerprints, primary first; NULL with *e set on failure. */
+static json_t *keys_json(cl_http_api *api, int *e)
+{
+	char fps[16][17];
+	size_t n = 0;
+	*e = cloister_keys_list(api->node, fps, 16, &n);
+	if (*e)
+		return NULL;
+	json_t *o = json_object(), *a = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_string(fps[i]));
+	json_object_set_new(o, "keys", a);
+	json_object_set_new(o, "primary", n ? json_string(fps[0]) : json_null());
+	return o;
+}
+
+static void serve_keys(cl_http_api *api, struct evhttp_request *req,
+		       cl_request *r)
+{
+	int e;
+	json_t *before = keys_json(api, &e);
+	if (!before) {
+		/* The public API says EINVAL both for a bad key and for a
+		 * node without a keyring; listing tells them apart. */
+		reply_error(req, 409,
+			    "this node has no keyring: start the agent with a "
+			    "cluster key (key, key_file or passphrase)");
+		return;
+	}
+	json_decref(before);
+	if (r->route == CL_ROUTE_KEYS_OP) {
+		static const char *const names[] = {"install", "use", "remove"};
+		switch (r->op) {
+		case CL_KEYS_INSTALL:
+			e = cloister_keys_install(api->node, r->keytext);
+			break;
+		case CL_KEYS_USE:
+			e = cloister_keys_use(api->node, r->keytext);
+			break;
+		default:
+			e = cloister_keys_remove(api->node, r->keytext);
+			break;
+		}
+		switch (e) {
+		case 0:
+			break;
+		case CLOISTER_EINVAL:
+			reply_error(req, 400,
+				    "not a key: give 64 hex digits or the base64 "
+				    "of 32 bytes");
+			return;
+		case CLOISTER_EEXIST:
+			reply_error(req, 409, "that key is already installed");
+			return;
+		case CLOISTER_ENOENT:
+			reply_error(req, 404,
+				    "that key is not installed: install it "
+				    "first");
+			return;
+		case CLOISTER_ESTATE:
+			reply_error(req, 409,
+				    "that key is the primary: `use` another "
+				    "key first, then remove this one");
+			return;
+		case CLOISTER_ELIMIT:
+			reply_error(req, 409,
+				    "the keyring is full: remove an old key "
+				    "first");
+			return;
+		default:
+			reply_error(req, 500, "cannot %s the key: %s",
+				    names[r->op], cloister_strerror(e));
+			return;
+		}
+	}
+	json_t *o = keys_json(api, &e);
+	if (!o) {
+		reply_error(req, 500, "cannot list keys: %s",
+			    cloister_strerror(e));
+		return;
+	}
+	reply_json(req, 200, o);
+}
+
+/* ------------------------------------------------------------------ */
+/* Dispatch                                                            */
+/* ------------------------------------------------------------------ */
+
+static const char *method_name(enum evhttp_cmd_type t)
+{
+	switch (t) {
+	case EVHTTP_REQ_GET:
+		return "GET";
+	case EVHTTP_REQ_POST:
+		return "POST";
+	case EVHTTP_REQ_HEAD:
+		return "HEAD";
+	case EVHTTP_REQ_PUT:
+		return "PUT";
+	case EVHTTP_REQ_DELETE:
+		return "DELETE";
+	case EVHTTP_REQ_OPTIONS:
+		return "OPTIONS";
+	case EVHTTP_REQ_TRACE:
+		return "TRACE";
+	case EVHTTP_REQ_CONNECT:
+		return "CONNECT";
+	case EVHTTP_REQ_PATCH:
+		return "PATCH";
+	}
+	return "?";
+}
+
+/* evhttp calls the request callback a second time, without a URI, when a
+ * connection fails in some ways while we still hold its request; it
+ * expects that request to be finished. */
+static bool finish_owned(cl_http_api *api, struct evhttp_request *req)
+{
+	for (size_t i = 0; i < CONN_MAX; i++) {
+		struct conn *c = &api->conns[i];
+		if (c->sub && c->sub->req == req) {
+			struct sub *s = c->sub;
+			s->req = NULL;
+			sub_close(s, false);
+			evhttp_send_reply_end(req);
+			return true;
+		}
+		if (c->job && c->job->req == req) {
+			c->job->req = NULL;
+			c->job->conn = NULL;
+			c->job = NULL;
+			evhttp_send_error(req, 400, NULL);
+			return true;
+		}
+	}
+	return false;
+}
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+	cl_http_api *api = arg;
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	if (!uri || !evcon) {
+		if (!finish_owned(api, req))
+			evhttp_send_error(req, 400, NULL);
+		return;
+	}
+	struct conn *c = conn_slot(api, evcon);
+	if (!c) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+				  "Connection", "close");
+		reply_error(req, 503,
+			    "too many connections (%d): close idle ones and "
+			    "retry",
+			    CONN_MAX);
+		return;
+	}
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in);
+	const unsigned char *body = len ? evbuffer_pullup(in, -1) : NULL;
+	if (len && !body) {
+		reply_error(req, 500, "out of memory reading the body");
+		return;
+	}
+	cl_request r;
+	cl_req_error err;
+	if (cl_request_parse(method_name(evhttp_request_get_command(req)),
+			     evhttp_uri_get_path(uri), evhttp_uri_get_query(uri),
+			     body, len, &r, &err) != 0) {
+		if (err.status == 405 && err.allow)
+			evhttp_add_header(evhttp_request_get_output_headers(req),
+					  "Allow", err.allow);
+		reply_error(req, err.status, "%s", err.msg);
+		return;
+	}
+	switch (r.route) {
+	case CL_ROUTE_STATUS:
+		serve_status(api, req);
+		break;
+	case CL_ROUTE_MEMBERS:
+		serve_members(api, req);
+		break;
+	case CL_ROUTE_WHOIS:
+		serve_whois(api, req, &r);
+		break;
+	case CL_ROUTE_EVENTS:
+		serve_events(api, c, req, &r);
+		break;
+	case CL_ROUTE_JOIN:
+		serve_join(api, req, &r);
+		break;
+	case CL_ROUTE_LEAVE:
+		serve_leave(api, req);
+		break;
+	case CL_ROUTE_MULTICAST:
+		serve_multicast(api, req, &r);
+		break;
+	case CL_ROUTE_MULTICALL:
+		serve_multicall(api, c, req, &r);
+		break;
+	case CL_ROUTE_REPLY:
+		serve_reply(api, req, &r);
+		break;
+	case CL_ROUTE_KEYS_LIST:
+	case CL_ROUTE_KEYS_OP:
+		serve_keys(api, req, &r);
+		break;
+	case CL_ROUTE_READY:
+		serve_ready(api, req);
+		break;
+	case CL_ROUTE_HEALTH:
+		serve_health(api, req);
+		break;
+	case CL_ROUTE_METRICS:
+		serve_metrics(api, req);
+		break;
+	}
+	cl_request_free(&r);
+}
+
+/* ------------------------------------------------------------------ */
+/* Listening                                                           */
+/* ------------------------------------------------------------------ */
+
+static int listen_tcp(cl_http_api *api, const char *spec, char *why,
+		      size_t whylen)
+{
+	char host[128];
+	const char *colon = strrchr(spec, ':');
+	const char *h = spec;
+	size_t hlen = colon ? (size_t)(colon - spec) : 0;
+	if (hlen >= 2 && spec[0] == '[' && spec[hlen - 1] == ']') {
+		h++;
+		hlen -= 2;
+	}
+	char *end;
+	long port = colon ? strtol(colon + 1, &end, 10) : -1;
+	if (!colon || hlen == 0 || hlen >= sizeof host || !colon[1] || *end ||
+	    port < 0 || port > 65535) {
+		snprintf(why, whylen,
+			 "'%s' is not HOST:PORT (e.g. 127.0.0.1:7947 or "
+			 "[::1]:7947)",
+			 spec);
+		return -1;
+	}
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	struct evhttp_bound_socket *bs =
+		evhttp_bind_socket_with_handle(api->http, host, (ev_uint16_t)port);
+	if (!bs) {
+		snprintf(why, whylen,
+			 "cannot listen on %s: %s (is another agent running? "
+			 "pick another address with --http)",
+			 spec, strerror(errno));
+		return -1;
+	}
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss,
+			&sl) == 0)
+		api->tcp_port = ntohs(ss.ss_family == AF_INET6
+					      ? ((struct sockaddr_in6 *)&ss)->sin6_port
+					      : ((struct sockaddr_in *)&ss)->sin_port);
+	return 0;
+}
+
+/*
+ * The Unix socket: a stale file from a dead agent is replaced, a live
+ * socket or a non-socket is left alone.  Permissions: bound, then chmod
+ * 0600, then listen — before listen() every connect is refused, so the
+ * moment the file carries the umask's mode is harmless.
+ */
+static int listen_unix(cl_http_api *api, const char *path, char *why,
+		       size_t whylen)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof sa.sun_path) {
+		snprintf(why, whylen,
+			 "socket path '%s' is longer than %zu bytes: pick a "
+			 "shorter --ctl path",
+			 path, sizeof sa.sun_path - 1);
+		return -1;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	struct stat st;
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			snprintf(why, whylen,
+				 "%s exists and is not a socket: remove it or "
+				 "pick another --ctl path",
+				 path);
+			return -1;
+		}
+		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		int e = probe < 0 ? errno
+			: connect(probe, (struct sockaddr *)&sa, sizeof sa) == 0
+				? 0
+				: errno;
+		if (probe >= 0)
+			close(probe);
+		if (e == 0) {
+			snprintf(why, whylen,
+				 "another agent is listening on %s: stop it or "
+				 "pick another --ctl path",
+				 path);
+			return -1;
+		}
+		if (e != ECONNREFUSED || unlink(path) != 0) {
+			snprintf(why, whylen, "cannot replace %s: %s", path,
+				 strerror(e != ECONNREFUSED ? e : errno));
+			return -1;
+		}
+	}
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+	    chmod(path, 0600) != 0 || listen(fd, 128) != 0 ||
+	    stat(path, &st) != 0) {
+		snprintf(why, whylen, "cannot listen on %s: %s", path,
+			 strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (!evhttp_accept_socket_with_handle(api->http, fd)) {
+		snprintf(why, whylen, "cannot serve on %s", path);
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	api->unix_path = strdup(path);
+	api->unix_dev = st.st_dev;
+	api->unix_ino = st.st_ino;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Lifecycle                                                           */
+/* ------------------------------------------------------------------ */
+
+cl_http_api *cl_http_api_new(struct event_base *base, cloister_t *node,
+			     const char *tcp_listen, const char *unix_path,
+			     char *why, size_t whylen)
+{
+	char dummy[8];
+	if (!why) {
+		why = dummy;
+		whylen = sizeof dummy;
+	}
+	if (!base || !node) {
+		snprintf(why, whylen, "no event base or node");
+		return NULL;
+	}
+	cl_http_api *api = calloc(1, sizeof *api);
+	if (!api) {
+		snprintf(why, whylen, "out of memory");
+		return NULL;
+	}
+	api->base = base;
+	api->node = node;
+	for (size_t i = 0; i < CONN_MAX; i++)
+		api->conns[i].api = api;
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&api->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_mutex_init(&api->lock, NULL);
+	api->http = evhttp_new(base);
+	api->wake = event_new(base, -1, 0, on_wake, api);
+	api->done_ev = event_new(base, -1, 0, on_done, api);
+	if (!api->http || !api->wake || !api->done_ev) {
+		snprintf(why, whylen, "out of memory");
+		cl_http_api_free(api);
+		return NULL;
+	}
+	evhttp_set_timeout(api->http, TIMEOUT_S);
+	evhttp_set_max_headers_size(api->http, HEADERS_MAX);
+	evhttp_set_max_body_size(api->http, EVHTTP_BODY_MAX);
+	/* Every method reaches us, so the wrong one gets 405 with Allow
+	 * rather than evhttp's bare 501. */
+	evhttp_set_allowed_methods(api->http,
+				   EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+					   EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
+					   EVHTTP_REQ_DELETE |
+					   EVHTTP_REQ_OPTIONS |
+					   EVHTTP_REQ_TRACE |
+					   EVHTTP_REQ_CONNECT |
+					   EVHTTP_REQ_PATCH);
+	evhttp_set_gencb(api->http, on_request, api);
+	if ((tcp_listen && listen_tcp(api, tcp_listen, why, whylen) != 0) ||
+	    (unix_path && listen_unix(api, unix_path, why, whylen) != 0)) {
+		cl_http_api_free(api);
+		return NULL;
+	}
+	api->serving = true;
+	return api;
+}
+
+int cl_http_api_tcp_port(const cl_http_api *api)
+{
+	return api ? api->tcp_port : 0;
+}
+
+void cl_http_api_free(cl_http_api *api)
+{
+	if (!api)
+		return;
+	pthread_mutex_lock(&api->lock);
+	api->closing = true;
+	pthread_cond_broadcast(&api->cond);
+	pthread_mutex_unlock(&api->lock);
+
+	/* No handler of ours may start after this... */
+	for (size_t i = 0; i < api->n_topics; i++) {
+		cloister_handle(api->node, api->topics[i].name, NULL, NULL);
+		free(api->topics[i].name);
+	}
+	free(api->topics);
+	api->topics = NULL;
+	api->n_topics = 0;
+	/* ...and none, nor any listener call (the listener publishes
+	 * here), is still running after this: it waits for the node's
+	 * delivery in progress.  Clearing the listener is the price. */
+	if (api->serving)
+		cloister_set_listener(api->node, NULL);
+
+	/* Streams end with their last chunk. */
+	while (api->subs) {
+		struct sub *s = api->subs;
+		struct evhttp_request *req = s->req;
+		s->req = NULL;
+		sub_close(s, false);
+		if (req)
+			evhttp_send_reply_end(req);
+	}
+	/* Multicalls cannot be cancelled: wait for each (bounded by its
+	 * timeout), then answer what is still connected. */
+	pthread_mutex_lock(&api->lock);
+	while (api->running)
+		pthread_cond_wait(&api->cond, &api->lock);
+	pthread_mutex_unlock(&api->lock);
+	on_done(-1, 0, api);
+	for (size_t i = 0; i < CONN_MAX; i++) {
+		api->conns[i].sub = NULL;
+		api->conns[i].job = NULL;
+	}
+	if (api->http)
+		evhttp_free(api->http);
+	if (api->wake)
+		event_free(api->wake);
+	if (api->done_ev)
+		event_free(api->done_ev);
+	struct stat st;
+	if (api->unix_path && lstat(api->unix_path, &st) == 0 &&
+	    st.st_dev == api->unix_dev && st.st_ino == api->unix_ino)
+		unlink(api->unix_path); /* still ours, not a successor's */
+	free(api->unix_path);
+	pthread_cond_destroy(&api->cond);
+	pthread_mutex_destroy(&api->lock);
+	free(api);
+}

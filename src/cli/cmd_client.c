@@ -1,0 +1,1301 @@
+/*
+ * cmd_client.c — the commands that talk to a running agent: members,
+ * status, whois, wait, join, leave, multicast, multicall, monitor, keys.
+ *
+ * Each finds the agent by --http HOST:PORT or --ctl PATH, else the
+ * environment (CLOISTER_CTL, then CLOISTER_HTTP_ADDR), else
+ * 127.0.0.1:7947, and speaks HTTP/1.1 to its control API with a small
+ * blocking client: one request per connection (Connection: close), every
+ * wait bounded by poll().
+ *
+ * Exit status, shared by all: 0 done; 1 the agent refused (its "error" is
+ * printed), a wait timed out, or a multicall went partly unanswered;
+ * 2 usage; 3 no agent could be reached.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cloister.h"
+
+enum { EXIT_DONE = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_NOAGENT = 3 };
+
+#define DEFAULT_AGENT "127.0.0.1:7947"
+/* A response as large as a 65536-member list with tags. */
+#define RESP_MAX (16u << 20)
+/* Status line and headers. */
+#define HEAD_MAX (64u << 10)
+/* Requests other than waits: the agent answers from memory, so ten
+ * seconds means it is stuck. */
+#define REQUEST_TIMEOUT_MS 10000
+/* DATA read from stdin ("-"): a message's payload limit. */
+#define DATA_MAX (1u << 20)
+/* `wait` polls this often. */
+#define WAIT_POLL_MS 200
+/* join takes as many seeds as the API does. */
+#define POS_MAX 64
+
+/* ------------------------------------------------------------------ */
+/* Agent address and options                                           */
+/* ------------------------------------------------------------------ */
+
+struct target {
+	bool is_unix;
+	char path[sizeof ((struct sockaddr_un *)0)->sun_path];
+	char host[256], port[8];
+	char label[300]; /* for messages */
+};
+
+enum {
+	OPT_JSON = 1 << 0,
+	OPT_TIMEOUT = 1 << 1,
+	OPT_RING = 1 << 2,
+	OPT_N = 1 << 3,
+	OPT_MEMBERS = 1 << 4,
+};
+
+struct opts {
+	const char *cmd;
+	const char *http, *ctl, *timeout, *ring, *n, *members;
+	bool json, help;
+	char *pos[POS_MAX];
+	int npos;
+	struct target t;
+};
+
+static int usage_error(const struct opts *o, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int usage_error(const struct opts *o, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "cloister %s: ", o->cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "; see `cloister %s --help`\n", o->cmd);
+	return EXIT_USAGE;
+}
+
+static int target_http(struct opts *o, const char *spec)
+{
+	struct target *t = &o->t;
+	const char *colon = strrchr(spec, ':');
+	const char *h = spec;
+	size_t hlen = colon ? (size_t)(colon - spec) : 0;
+	if (hlen >= 2 && spec[0] == '[' && spec[hlen - 1] == ']') {
+		h++;
+		hlen -= 2;
+	}
+	size_t plen = colon ? strlen(colon + 1) : 0;
+	if (!colon || hlen == 0 || hlen >= sizeof t->host || plen == 0 ||
+	    plen >= sizeof t->port || strspn(colon + 1, "0123456789") != plen)
+		return usage_error(o, "'%s' is not HOST:PORT (e.g. %s)", spec,
+				   DEFAULT_AGENT);
+	memset(t, 0, sizeof *t);
+	memcpy(t->host, h, hlen);
+	memcpy(t->port, colon + 1, plen);
+	snprintf(t->label, sizeof t->label, "%s", spec);
+	return 0;
+}
+
+static int target_ctl(struct opts *o, const char *path)
+{
+	struct target *t = &o->t;
+	if (!*path || strlen(path) >= sizeof t->path)
+		return usage_error(o, "'%s' is not a usable socket path (at most "
+				      "%zu bytes)",
+				   path, sizeof t->path - 1);
+	memset(t, 0, sizeof *t);
+	t->is_unix = true;
+	memcpy(t->path, path, strlen(path) + 1);
+	snprintf(t->label, sizeof t->label, "%s", path);
+	return 0;
+}
+
+/* Options first or mixed with positionals; "--" ends them.  allowed: the
+ * OPT_* a command takes besides --http, --ctl and --help. */
+static int parse_opts(struct opts *o, const char *cmd, int argc, char **argv,
+		      unsigned allowed)
+{
+	memset(o, 0, sizeof *o);
+	o->cmd = cmd;
+	static const struct {
+		const char *name;
+		unsigned bit; /* 0: always allowed */
+		size_t off;   /* where the value goes; 0: a flag */
+	} table[] = {
+		{"--http", 0, offsetof(struct opts, http)},
+		{"--ctl", 0, offsetof(struct opts, ctl)},
+		{"--timeout", OPT_TIMEOUT, offsetof(struct opts, timeout)},
+		{"--ring", OPT_RING, offsetof(struct opts, ring)},
+		{"-n", OPT_N, offsetof(struct opts, n)},
+		{"--members", OPT_MEMBERS, offsetof(struct opts, members)},
+		{"--json", OPT_JSON, 0},
+		{"--help", 0, 0},
+		{"-h", 0, 0},
+	};
+	bool opts_done = false;
+	for (int i = 1; i < argc; i++) {
+		char *a = argv[i];
+		if (opts_done || a[0] != '-' || !strcmp(a, "-")) {
+			if (o->npos == POS_MAX)
+				return usage_error(o, "more than %d arguments",
+						   POS_MAX);
+			o->pos[o->npos++] = a;
+			continue;
+		}
+		if (!strcmp(a, "--")) {
+			opts_done = true;
+			continue;
+		}
+		char *eq = strchr(a, '=');
+		size_t nlen = eq ? (size_t)(eq - a) : strlen(a);
+		size_t k = 0, nt = sizeof table / sizeof *table;
+		while (k < nt && (strlen(table[k].name) != nlen ||
+				  strncmp(table[k].name, a, nlen)))
+			k++;
+		if (k == nt || (table[k].bit && !(allowed & table[k].bit)))
+			return usage_error(o, "unknown option '%.*s'", (int)nlen,
+					   a);
+		if (!table[k].off) {
+			if (eq)
+				return usage_error(o, "%s takes no value",
+						   table[k].name);
+			if (table[k].bit == OPT_JSON)
+				o->json = true;
+			else
+				o->help = true;
+			continue;
+		}
+		const char *v = eq ? eq + 1 : i + 1 < argc ? argv[++i] : NULL;
+		if (!v)
+			return usage_error(o, "%s needs a value", table[k].name);
+		*(const char **)((char *)o + table[k].off) = v;
+	}
+	if (o->help)
+		return 0;
+	if (o->http && o->ctl)
+		return usage_error(o, "give --http or --ctl, not both");
+	if (o->ctl)
+		return target_ctl(o, o->ctl);
+	if (o->http)
+		return target_http(o, o->http);
+	const char *env = getenv("CLOISTER_CTL");
+	if (env && *env)
+		return target_ctl(o, env);
+	env = getenv("CLOISTER_HTTP_ADDR");
+	return target_http(o, env && *env ? env : DEFAULT_AGENT);
+}
+
+/* Seconds ("2", "0.5") as milliseconds in [min_ms, max_ms], or -1. */
+static int parse_seconds(const char *s, int min_ms, int max_ms)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || !(v * 1000 >= min_ms) ||
+	    !(v * 1000 <= max_ms))
+		return -1;
+	return (int)(v * 1000 + 0.5);
+}
+
+static const char common_help[] =
+	"\n"
+	"The agent is found by --http HOST:PORT or --ctl PATH (its Unix\n"
+	"socket), else $CLOISTER_CTL, else $CLOISTER_HTTP_ADDR, else " DEFAULT_AGENT
+	".\n"
+	"\n"
+	"Exit status: 0 done; 1 the agent refused or the wait failed;\n"
+	"2 usage error; 3 no agent could be reached.\n";
+
+static int help(const char *text)
+{
+	fputs(text, stdout);
+	fputs(common_help, stdout);
+	return EXIT_DONE;
+}
+
+/* ------------------------------------------------------------------ */
+/* HTTP client                                                         */
+/* ------------------------------------------------------------------ */
+
+static int64_t now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Milliseconds left before deadline for poll(): -1 waits forever. */
+static int left(int64_t deadline)
+{
+	if (deadline < 0)
+		return -1;
+	int64_t l = deadline - now_ms();
+	return l < 0 ? 0 : l > INT32_MAX ? INT32_MAX : (int)l;
+}
+
+static volatile sig_atomic_t interrupted;
+
+/* Waits for fd to be ready for ev: 1 ready, 0 timed out, -1 error or
+ * interrupted (errno EINTR). */
+static int wait_fd(int fd, short ev, int64_t deadline)
+{
+	for (;;) {
+		struct pollfd p = {fd, ev, 0};
+		int n = poll(&p, 1, left(deadline));
+		if (n > 0)
+			return 1;
+		if (n == 0)
+			return 0;
+		if (errno != EINTR || interrupted)
+			return -1;
+	}
+}
+
+/* A connected, non-blocking socket, or -1 with the reason in err (the
+ * agent is unreachable). */
+static int dial(const struct target *t, int64_t deadline, char *err,
+		size_t errlen)
+{
+	if (t->is_unix) {
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		memcpy(sa.sun_path, t->path, strlen(t->path) + 1);
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+			snprintf(err, errlen, "%s", strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+		return fd;
+	}
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_NUMERICSERV},
+			*res, *ai;
+	int e = getaddrinfo(t->host, t->port, &hints, &res);
+	if (e) {
+		snprintf(err, errlen, "%s", gai_strerror(e));
+		return -1;
+	}
+	int fd = -1;
+	snprintf(err, errlen, "no address");
+	for (ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family,
+			    ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			continue;
+		int r = connect(fd, ai->ai_addr, ai->ai_addrlen);
+		if (r != 0 && errno == EINPROGRESS) {
+			int soerr = ETIMEDOUT;
+			socklen_t sl = sizeof soerr;
+			if (wait_fd(fd, POLLOUT, deadline) == 1)
+				getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+			errno = soerr;
+			r = soerr ? -1 : 0;
+		}
+		if (r == 0)
+			break;
+		snprintf(err, errlen, "%s", strerror(errno));
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+static int send_all(int fd, const char *p, size_t len, int64_t deadline)
+{
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+		} else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			if (wait_fd(fd, POLLOUT, deadline) != 1)
+				return -1;
+		} else {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+struct buf {
+	char *p;
+	size_t len, cap;
+};
+
+/* Reads a response: status and headers into a buffer, the body through a
+ * sink as it arrives (so a stream never has to fit in memory). */
+typedef int (*sink_fn)(void *arg, const char *data, size_t len);
+
+struct rd {
+	int fd;
+	int64_t deadline;
+	char buf[HEAD_MAX];
+	size_t off, len;
+	const char *why; /* set on failure */
+};
+
+/* More bytes into the buffer: 1, 0 at EOF, -1 on error or timeout. */
+static int rd_more(struct rd *r)
+{
+	if (r->off == r->len) {
+		r->off = r->len = 0;
+	} else if (r->off > 0) {
+		memmove(r->buf, r->buf + r->off, r->len - r->off);
+		r->len -= r->off;
+		r->off = 0;
+	}
+	if (r->len == sizeof r->buf) {
+		r->why = "a response line is too long";
+		return -1;
+	}
+	for (;;) {
+		ssize_t n = recv(r->fd, r->buf + r->len, sizeof r->buf - r->len, 0);
+		if (n > 0) {
+			r->len += (size_t)n;
+			return 1;
+		}
+		if (n == 0)
+			return 0;
+		if (errno != EAGAIN && errno != EINTR) {
+			r->why = strerror(errno);
+			return -1;
+		}
+		int w = wait_fd(r->fd, POLLIN, r->deadline);
+		if (w != 1) {
+			r->why = w == 0 ? "timed out waiting for the agent"
+					: interrupted ? "interrupted"
+						      : strerror(errno);
+			return -1;
+		}
+	}
+}
+
+/* The next CRLF-terminated line (without it), NUL-terminated in place. */
+static char *rd_line(struct rd *r)
+{
+	for (;;) {
+		char *s = r->buf + r->off;
+		char *nl = memchr(s, '\n', r->len - r->off);
+		if (nl) {
+			*nl = '\0';
+			if (nl > s && nl[-1] == '\r')
+				nl[-1] = '\0';
+			r->off = (size_t)(nl - r->buf) + 1;
+			return s;
+		}
+		int m = rd_more(r);
+		if (m <= 0) {
+			if (m == 0)
+				r->why = "the agent closed the connection early";
+			return NULL;
+		}
+	}
+}
+
+/* Up to want bytes of body to the sink; 1 delivered, 0 EOF, -1 error. */
+static int rd_pass(struct rd *r, size_t want, size_t *got, sink_fn sink,
+		   void *arg)
+{
+	if (r->off == r->len) {
+		int m = rd_more(r);
+		if (m <= 0)
+			return m;
+	}
+	size_t n = r->len - r->off < want ? r->len - r->off : want;
+	if (sink(arg, r->buf + r->off, n) != 0) {
+		r->why = "the response is too large";
+		return -1;
+	}
+	r->off += n;
+	*got = n;
+	return 1;
+}
+
+static int buf_sink(void *arg, const char *data, size_t len);
+
+/* The body goes to sink, or to errbuf (when given) for an answer that is
+ * not 2xx, so an error never reaches a stream's consumer. */
+static int read_response(struct rd *r, int *status, sink_fn sink, void *arg,
+			 struct buf *errbuf)
+{
+	char *line = rd_line(r);
+	if (!line)
+		return -1;
+	int major, minor;
+	if (sscanf(line, "HTTP/%d.%d %3d", &major, &minor, status) != 3) {
+		r->why = "the answer is not HTTP: is this the agent's address?";
+		return -1;
+	}
+	if (errbuf && (*status < 200 || *status > 299)) {
+		sink = buf_sink;
+		arg = errbuf;
+	}
+	long long clen = -1;
+	bool chunked = false;
+	while ((line = rd_line(r)) && *line) {
+		if (!strncasecmp(line, "Content-Length:", 15))
+			clen = atoll(line + 15);
+		else if (!strncasecmp(line, "Transfer-Encoding:", 18) &&
+			 strstr(line + 18, "chunked"))
+			chunked = true;
+	}
+	if (!line)
+		return -1;
+	size_t got;
+	if (chunked) {
+		for (;;) {
+			line = rd_line(r);
+			if (!line)
+				return -1;
+			char *end;
+			unsigned long long size = strtoull(line, &end, 16);
+			if (end == line || size > RESP_MAX) {
+				r->why = "a malformed chunk in the response";
+				return -1;
+			}
+			if (size == 0)
+				break;
+			while (size) {
+				if (rd_pass(r, (size_t)size, &got, sink, arg) <= 0) {
+					if (!r->why)
+						r->why = "the agent closed the "
+							 "stream";
+					return -1;
+				}
+				size -= got;
+			}
+			if (!(line = rd_line(r)) || *line) {
+				r->why = "a malformed chunk in the response";
+				return -1;
+			}
+		}
+		/* Trailers, up to the empty line. */
+		while ((line = rd_line(r)) && *line)
+			;
+		return 0;
+	}
+	if (clen >= 0) {
+		if ((unsigned long long)clen > RESP_MAX) {
+			r->why = "the response is too large";
+			return -1;
+		}
+		for (size_t need = (size_t)clen; need; need -= got)
+			if (rd_pass(r, need, &got, sink, arg) <= 0) {
+				if (!r->why)
+					r->why = "the response was cut short";
+				return -1;
+			}
+		return 0;
+	}
+	int m;
+	while ((m = rd_pass(r, SIZE_MAX, &got, sink, arg)) > 0)
+		;
+	return m;
+}
+
+static int buf_sink(void *arg, const char *data, size_t len)
+{
+	struct buf *b = arg;
+	if (b->len + len > RESP_MAX)
+		return -1;
+	if (b->len + len + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		while (cap < b->len + len + 1)
+			cap *= 2;
+		char *p = realloc(b->p, cap);
+		if (!p)
+			return -1;
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, data, len);
+	b->len += len;
+	b->p[b->len] = '\0';
+	return 0;
+}
+
+/*
+ * One request.  EXIT_DONE with *status and the body (NUL-terminated,
+ * caller frees); EXIT_NOAGENT when nothing answers at the address;
+ * EXIT_FAILED when the exchange itself fails.  Failures are printed
+ * unless quiet (wait retries).
+ */
+static int http_do(const struct opts *o, const char *method, const char *path,
+		   const char *body, size_t blen, int timeout_ms, sink_fn sink,
+		   void *sink_arg, struct buf *errbuf, int *status, bool quiet)
+{
+	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	char err[256];
+	int fd = dial(&o->t, deadline, err, sizeof err);
+	if (fd < 0) {
+		if (!quiet)
+			fprintf(stderr,
+				"cloister %s: no agent at %s (%s): start one with "
+				"`cloister agent` or pass --http/--ctl\n",
+				o->cmd, o->t.label, err);
+		return EXIT_NOAGENT;
+	}
+	char head[1024];
+	int hl = snprintf(head, sizeof head,
+			  "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: cloister/%s\r\n"
+			  "Accept: application/json\r\nConnection: close\r\n"
+			  "%sContent-Length: %zu\r\n\r\n",
+			  method, path, o->t.is_unix ? "localhost" : o->t.label,
+			  cloister_version(),
+			  body ? "Content-Type: application/json\r\n" : "", blen);
+	struct rd *r = calloc(1, sizeof *r);
+	int e = EXIT_FAILED;
+	if (!r || hl < 0 || (size_t)hl >= sizeof head) {
+		fprintf(stderr, "cloister %s: out of memory\n", o->cmd);
+	} else if (send_all(fd, head, (size_t)hl, deadline) != 0 ||
+		   (blen && send_all(fd, body, blen, deadline) != 0)) {
+		if (!quiet)
+			fprintf(stderr, "cloister %s: cannot send to the agent at "
+					"%s: %s\n",
+				o->cmd, o->t.label,
+				errno == EINTR || !errno ? "timed out"
+							 : strerror(errno));
+	} else {
+		r->fd = fd;
+		r->deadline = deadline;
+		if (read_response(r, status, sink, sink_arg, errbuf) == 0)
+			e = EXIT_DONE;
+		else if (!quiet && !interrupted)
+			fprintf(stderr, "cloister %s: %s: %s\n", o->cmd,
+				o->t.label, r->why ? r->why : "no response");
+	}
+	free(r);
+	close(fd);
+	return e;
+}
+
+/* Prints the API's error for a failed request: its "error" field, else
+ * the status. */
+static void print_api_error(const struct opts *o, int status, const char *body)
+{
+	json_t *j = body ? json_loads(body, 0, NULL) : NULL;
+	const char *msg = json_string_value(json_object_get(j, "error"));
+	if (msg)
+		fprintf(stderr, "cloister %s: %s\n", o->cmd, msg);
+	else
+		fprintf(stderr, "cloister %s: the agent answered HTTP %d%s\n",
+			o->cmd, status,
+			status == 413 ? " (the request is too large)" : "");
+	json_decref(j);
+}
+
+/* A JSON request and response: EXIT_DONE with *out (a 2xx answer,
+ * parsed) and *raw (its text) when asked for; otherwise the error is
+ * printed and the exit code returned.  body is consumed. */
+static int api(const struct opts *o, const char *method, const char *path,
+	       json_t *body, int timeout_ms, json_t **out, char **raw)
+{
+	char *text = NULL;
+	if (body) {
+		text = json_dumps(body, JSON_COMPACT);
+		json_decref(body);
+		if (!text) {
+			fprintf(stderr, "cloister %s: out of memory\n", o->cmd);
+			return EXIT_FAILED;
+		}
+	}
+	struct buf b = {0};
+	int status = 0;
+	int e = http_do(o, method, path, text, text ? strlen(text) : 0,
+			timeout_ms, buf_sink, &b, NULL, &status, false);
+	free(text);
+	if (e != EXIT_DONE) {
+		free(b.p);
+		return e;
+	}
+	if (status < 200 || status > 299) {
+		print_api_error(o, status, b.p);
+		free(b.p);
+		return EXIT_FAILED;
+	}
+	json_error_t je;
+	json_t *j = b.p ? json_loads(b.p, JSON_DECODE_ANY, &je) : NULL;
+	if (!j) {
+		fprintf(stderr, "cloister %s: the agent's answer is not JSON\n",
+			o->cmd);
+		free(b.p);
+		return EXIT_FAILED;
+	}
+	if (out)
+		*out = j;
+	else
+		json_decref(j);
+	if (raw)
+		*raw = b.p;
+	else
+		free(b.p);
+	return EXIT_DONE;
+}
+
+/* ------------------------------------------------------------------ */
+/* Output helpers                                                      */
+/* ------------------------------------------------------------------ */
+
+/* Text from the network for a terminal: control characters become '?'. */
+static void put_clean(FILE *f, const char *s)
+{
+	for (; s && *s; s++)
+		fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, f);
+}
+
+static const char *str(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	return s ? s : "";
+}
+
+/* Prints a response body as the API gave it (one JSON document). */
+static void put_raw(const char *raw)
+{
+	fputs(raw, stdout);
+	size_t n = strlen(raw);
+	if (n == 0 || raw[n - 1] != '\n')
+		fputc('\n', stdout);
+}
+
+/* DATA, or stdin for "-" (bounded like a message payload). */
+static char *read_data(const struct opts *o, const char *arg, size_t *len)
+{
+	if (strcmp(arg, "-")) {
+		*len = strlen(arg);
+		return strdup(arg);
+	}
+	char *p = malloc(DATA_MAX + 1);
+	size_t n = 0, r;
+	while (p && n <= DATA_MAX &&
+	       (r = fread(p + n, 1, DATA_MAX + 1 - n, stdin)) > 0)
+		n += r;
+	if (!p || n > DATA_MAX) {
+		fprintf(stderr, "cloister %s: DATA from stdin is over %u bytes\n",
+			o->cmd, DATA_MAX);
+		free(p);
+		return NULL;
+	}
+	p[n] = '\0';
+	*len = n;
+	return p;
+}
+
+static json_t *data_json(const char *p, size_t len)
+{
+	/* The API takes text: bytes that are not UTF-8 cannot be sent. */
+	return json_stringn(p, len);
+}
+
+/* ------------------------------------------------------------------ */
+/* members, status, whois                                              */
+/* ------------------------------------------------------------------ */
+
+int cmd_members(int argc, char **argv)
+{
+	struct opts o;
+	int e = parse_opts(&o, "members", argc, argv, OPT_JSON);
+	if (e)
+		return e;
+	if (o.help)
+		return help("usage: cloister members [--json]\n\n"
+			    "Lists every member the agent knows, itself first, "
+			    "tombstones included:\nNAME ADDR STATUS INCARNATION "
+			    "TAGS, or the API's JSON with --json.\n");
+	if (o.npos)
+		return usage_error(&o, "members takes no arguments");
+	json_t *list;
+	char *raw;
+	if ((e = api(&o, "GET", "/v1/members", NULL, REQUEST_TIMEOUT_MS, &list,
+		     &raw)))
+		return e;
+	if (o.json) {
+		put_raw(raw);
+	} else {
+		int w[4] = {4, 4, 6, 11};
+		size_t i;
+		json_t *m;
+		char inc[24];
+		json_array_foreach(list, i, m) {
+			int l[3] = {(int)strlen(str(m, "name")),
+				    (int)strlen(str(m, "addr")),
+				    (int)strlen(str(m, "status"))};
+			for (int k = 0; k < 3; k++)
+				w[k] = l[k] > w[k] ? l[k] : w[k];
+		}
+		printf("%-*s  %-*s  %-*s  %-*s  %s\n", w[0], "NAME", w[1], "ADDR",
+		       w[2], "STATUS", w[3], "INCARNATION", "TAGS");
+		json_array_foreach(list, i, m) {
+			const char *f[3] = {str(m, "name"), str(m, "addr"),
+					    str(m, "status")};
+			for (int k = 0; k < 3; k++) {
+				put_clean(stdout, f[k]);
+				printf("%*s  ", w[k] - (int)strlen(f[k]), "");
+			}
+			snprintf(inc, sizeof inc, "%lld",
+				 (long long)json_integer_value(
+					 json_object_get(m, "incarnation")));
+			printf("%-*s  ", w[3], inc);
+			const char *k;
+			json_t *v;
+			bool first = true;
+			json_object_foreach(json_object_get(m, "tags"), k, v) {
+				printf("%s", first ? "" : ",");
+				put_clean(stdout, k);
+				putchar('=');
+				put_clean(stdout, json_string_value(v));
+				first = false;
+			}
+			printf("%s\n", first ? "-" : "");
+		}
+	}
+	free(raw);
+	json_decref(list);
+	return EXIT_DONE;
+}
+
+int cmd_status(int argc, char **argv)
+{
+	struct opts o;
+	int e = parse_opts(&o, "status", argc, argv, OPT_JSON);
+	if (e)
+		return e;
+	if (o.help)
+		return help("usage: cloister status [--json]\n\n"
+			    "Shows the agent's node: name, address, status, "
+			    "consensus, live members,\nsentry and ring "
+			    "checksums (equal on nodes that agree).\n");
+	if (o.npos)
+		return usage_error(&o, "status takes no arguments");
+	json_t *s;
+	char *raw;
+	if ((e = api(&o, "GET", "/v1/status", NULL, REQUEST_TIMEOUT_MS, &s,
+		     &raw)))
+		return e;
+	if (o.json) {
+		put_raw(raw);
+	} else {
+		json_t *c = json_object_get(s, "consensus");
+		printf("node       ");
+		put_clean(stdout, str(s, "node"));
+		printf("\naddress    %s\n", *str(s, "address") ? str(s, "address")
+							       : "(none: nonode)");
+		printf("status     %s\n", str(s, "status"));
+		if (json_is_integer(c))
+			printf("consensus  %lld\n", (long long)json_integer_value(c));
+		else
+			printf("consensus  %s\n", json_string_value(c));
+		printf("alive      %lld\n",
+		       (long long)json_integer_value(json_object_get(s, "alive")));
+		printf("sentry     ");
+		put_clean(stdout, json_is_string(json_object_get(s, "sentry"))
+					  ? str(s, "sentry")
+					  : "(none)");
+		printf("\nrings     ");
+		const char *k;
+		json_t *v;
+		json_object_foreach(json_object_get(s, "rings"), k, v) {
+			printf(" ");
+			put_clean(stdout, *k ? k : "(default)");
+			printf("=%s", json_string_value(v));
+		}
+		printf("\nversion    %s\n", str(s, "version"));
+	}
+	free(raw);
+	json_decref(s);
+	return EXIT_DONE;
+}
+
+/* RFC 3986 percent-encoding of everything but unreserved characters. */
+static void url_encode(struct buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || strchr("-._~", c)) {
+			buf_sink(b, (const char *)&c, 1);
+		} else {
+			char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+			buf_sink(b, e, 3);
+		}
+	}
+}
+
+int cmd_whois(int argc, char **argv)
+{
+	struct opts o;
+	int e = parse_opts(&o, "whois", argc, argv, OPT_JSON | OPT_RING | OPT_N);
+	if (e)
+		return e;
+	if (o.help)
+		return help("usage: cloister whois KEY [--ring R] [-n N] [--json]\n\n"
+			    "Prints the member owning KEY on the default ring (or "
+			    "ring R, from the\ngroups tag); with -n N, up to N "
+			    "owners in ring order (replicas, 1..64).\n");
+	if (o.npos != 1)
+		return usage_error(&o, "give exactly one KEY");
+	if (o.n && (strspn(o.n, "0123456789") != strlen(o.n) || !*o.n ||
+		    atoi(o.n) < 1 || atoi(o.n) > 64 || strlen(o.n) > 2))
+		return usage_error(&o, "-n takes a whole number from 1 to 64");
+	struct buf path = {0};
+	buf_sink(&path, "/v1/whois?key=", 14);
+	url_encode(&path, o.pos[0]);
+	if (o.ring) {
+		buf_sink(&path, "&ring=", 6);
+		url_encode(&path, o.ring);
+	}
+	if (o.n) {
+		buf_sink(&path, "&n=", 3);
+		buf_sink(&path, o.n, strlen(o.n));
+	}
+	if (!path.p) {
+		fprintf(stderr, "cloister whois: out of memory\n");
+		return EXIT_FAILED;
+	}
+	json_t *r;
+	char *raw;
+	e = api(&o, "GET", path.p, NULL, REQUEST_TIMEOUT_MS, &r, &raw);
+	free(path.p);
+	if (e)
+		return e;
+	if (o.json) {
+		put_raw(raw);
+	} else {
+		size_t i;
+		json_t *v;
+		json_array_foreach(json_object_get(r, "owners"), i, v) {
+			put_clean(stdout, json_string_value(v));
+			putchar('\n');
+		}
+	}
+	free(raw);
+	json_decref(r);
+	return EXIT_DONE;
+}
+
+/* ------------------------------------------------------------------ */
+/* wait                                                                */
+/* ------------------------------------------------------------------ */
+
+int cmd_wait(int argc, char **argv)
+{
+	struct opts o;
+	int e = parse_opts(&o, "wait", argc, argv, OPT_TIMEOUT);
+	if (e)
+		return e;
+	if (o.help)
+		return help("usage: cloister wait ready [--timeout S]\n\n"
+			    "Waits until the agent's node is ready (its /ready "
+			    "answers 200), checking\nevery 200 ms, for at most S "
+			    "seconds (default 60; 0 checks once).  An agent\n"
+			    "that is not listening yet is waited for too.  "
+			    "Exit 1 on timeout.\n");
+	if (o.npos != 1 || strcmp(o.pos[0], "ready"))
+		return usage_error(&o, "the only condition is `ready`: cloister "
+				       "wait ready");
+	int timeout_ms = 60000;
+	if (o.timeout &&
+	    (timeout_ms = parse_seconds(o.timeout, 0, 24 * 3600 * 1000)) < 0)
+		return usage_error(&o, "--timeout takes seconds, from 0 to 86400");
+	int64_t until = now_ms() + timeout_ms;
+	int last = EXIT_NOAGENT;
+	char state[64] = "";
+	for (;;) {
+		struct buf b = {0};
+		int status = 0, budget = left(until);
+		e = http_do(&o, "GET", "/ready", NULL, 0,
+			    budget < 2000 ? (budget > 100 ? budget : 100) : 2000,
+			    buf_sink, &b, NULL, &status, true);
+		if (e == EXIT_DONE && status == 200) {
+			free(b.p);
+			return EXIT_DONE;
+		}
+		if (e == EXIT_DONE) {
+			snprintf(state, sizeof state, "%s", b.p ? b.p : "");
+			state[strcspn(state, "\r\n")] = '\0';
+		}
+		last = e;
+		free(b.p);
+		if (now_ms() >= until || interrupted)
+			break;
+		int nap = left(until) < WAIT_POLL_MS ? left(until) : WAIT_POLL_MS;
+		poll(NULL, 0, nap);
+	}
+	if (last == EXIT_NOAGENT) {
+		fprintf(stderr,
+			"cloister wait: no agent at %s after %.1f s: start one "
+			"with `cloister agent` or pass --http/--ctl\n",
+			o.t.label, timeout_ms / 1000.0);
+		return EXIT_NOAGENT;
+	}
+	fprintf(stderr,
+		"cloister wait: timed out after %.1f s: the node is not ready "
+		"(status: %s)\n",
+		timeout_ms / 1000.0, state[0] ? state : "unknown");
+	return EXIT_FAILED;
+}
+
+/* ------------------------------------------------------------------ */
+/* join, leave, multicast, multicall                                   */
+/* ------------------------------------------------------------------ */
+
+int cmd_join(int argc, char **argv)
+{
+	struct opts o;
+	int e = parse_opts(&o, "join", argc, argv, 0);
+	if (e)
+		return e;
+	if (o.help)
+		return help("usage: cloister join ADDR...\n\n"
+			    "Has the agent's node join the cluster through "
+			    "these members (IP:PORT,\nup to 64): it exchanges "
+			    "state with each in the background.\n");
+	if (o.npos < 1)
+		return usage_error(&o, "give at least one ADDR (IP:PORT)");
+	json_t *addrs = json_array();
+	for (int i = 0; i < o.npos; i++)
+		json_array_append_new(addrs, json_string(o.pos[i]));
+	json_t *r;
+	if ((e = api(&o, "POST", "/v1/join", json_pack("{s:o}", "addrs", addrs),
+		     REQUEST_TIMEOUT_MS, &r, NULL)))
+		return e;
+	printf("joining through %d address%s\n", o.npos, o.npos == 1 ? "" : "es");
+	json_decref(r);
+	return EXIT_DONE;
+}
+
+int cmd_leave(int argc, char **argv)
+{
+	struct opts o;
+	int e = parse_opts(&o, "leave", argc, argv, 0);
+	if (e)
+		return e;
+	if (o.help)
+		return help("usage: cloister leave\n\n"
+			    "Has the agent's node leave the cluster gracefully: "
+			    "peers learn it left\nrather than failed.  The agent "
+			    "keeps running, stopped.\n");
+	if (o.npos)
+		return usage_error(&o, "leave takes no arguments");
+	json_t *r;
+	if ((e = api(&o, "POST", "/v1/leave", json_object(), REQUEST_TIMEOUT_MS,
+		     &r, NULL)))
+		return e;
+	printf("leaving the cluster (status: %s)\n", str(r, "status"));
+	json_decref(r);
+	return EXIT_DONE;
+}
+
+int cmd_multicast(int argc, char **argv)
+{
+	struct opts o;
+	int e = parse_opts(&o, "multicast", argc, argv, OPT_MEMBERS);
+	if (e)
+		return e;
+	if (o.help)
+		return help("usage: cloister multicast TOPIC DATA [--members A,B]\n\n"
+			    "Sends DATA (text; - reads stdin) on TOPIC to every "
+			    "other alive member,\nor to the named ones.  Prints "
+			    "how many were queued.\n");
+	if (o.npos != 2)
+		return usage_error(&o, "give TOPIC and DATA");
+	size_t len;
+	char *data = read_data(&o, o.pos[1], &len);
+	if (!data)
+		return EXIT_FAILED;
+	json_t *body = json_pack("{s:s,s:o}", "topic", o.pos[0], "data",
+				 data_json(data, len));
+	free(data);
+	if (!body)
+		return usage_error(&o, "TOPIC and DATA must be UTF-8 text");
+	if (o.members) {
+		json_t *m = json_array();
+		char *copy = strdup(o.members), *save = NULL;
+		for (char *p = strtok_r(copy, ",", &save); p;
+		     p = strtok_r(NULL, ",", &save))
+			json_array_append_new(m, json_string(p));
+		free(copy);
+		json_object_set_new(body, "members", m);
+	}
+	json_t *r;
+	if ((e = api(&o, "POST", "/v1/multicast", body, REQUEST_TIMEOUT_MS, &r,
+		     NULL)))
+		return e;
+	long long n = (long long)json_integer_value(json_object_get(r, "queued"));
+	printf("queued for %lld member%s\n", n, n == 1 ? "" : "s");
+	json_decref(r);
+	return EXIT_DONE;
+}
+
+int cmd_multicall(int argc, char **argv)
+{
+	struct opts o;
+	int e = parse_opts(&o, "multicall", argc, argv, OPT_TIMEOUT | OPT_JSON);
+	if (e)
+		return e;
+	if (o.help)
+		return help("usage: cloister multicall TOPIC DATA [--timeout S] "
+			    "[--json]\n\n"
+			    "Calls every alive member (this one included) on "
+			    "TOPIC with DATA (- reads\nstdin) and waits up to S "
+			    "seconds (default 2, at most 60) for replies.\n"
+			    "Prints MEMBER and reply per line, then those that "
+			    "did not answer.\nExit 1 when some did not answer.\n");
+	if (o.npos != 2)
+		return usage_error(&o, "give TOPIC and DATA");
+	int timeout_ms = 2000;
+	if (o.timeout && (timeout_ms = parse_seconds(o.timeout, 1, 60000)) < 0)
+		return usage_error(&o, "--timeout takes seconds, from 0.001 to 60");
+	size_t len;
+	char *data = read_data(&o, o.pos[1], &len);
+	if (!data)
+		return EXIT_FAILED;
+	json_t *body = json_pack("{s:s,s:o,s:i}", "topic", o.pos[0], "data",
+				 data_json(data, len), "timeout_ms", timeout_ms);
+	free(data);
+	if (!body)
+		return usage_error(&o, "TOPIC and DATA must be UTF-8 text");
+	json_t *r;
+	char *raw;
+	/* The agent answers when the call's own timeout ends. */
+	if ((e = api(&o, "POST", "/v1/multicall", body,
+		     timeout_ms + REQUEST_TIMEOUT_MS, &r, &raw)))
+		return e;
+	json_t *missing = json_object_get(r, "missing");
+	if (o.json) {
+		put_raw(raw);
+	} else {
+		size_t i;
+		json_t *v;
+		int w = 6;
+		json_array_foreach(json_object_get(r, "replies"), i, v)
+			if ((int)strlen(str(v, "member")) > w)
+				w = (int)strlen(str(v, "member"));
+		json_array_foreach(missing, i, v)
+			if ((int)strlen(json_string_value(v)) > w)
+				w = (int)strlen(json_string_value(v));
+		json_array_foreach(json_object_get(r, "replies"), i, v) {
+			put_clean(stdout, str(v, "member"));
+			printf("%*s  ", w - (int)strlen(str(v, "member")), "");
+			put_clean(stdout, str(v, "data"));
+			putchar('\n');
+		}
+		json_array_foreach(missing, i, v) {
+			put_clean(stdout, json_string_value(v));
+			printf("%*s  (no reply)\n",
+			       w - (int)strlen(json_string_value(v)), "");
+		}
+	}
+	size_t n_missing = json_array_size(missing);
+	if (n_missing)
+		fprintf(stderr, "cloister multicall: %zu member%s did not answer "
+				"in %.3g s\n",
+			n_missing, n_missing == 1 ? "" : "s", timeout_ms / 1000.0);
+	free(raw);
+	json_decref(r);
+	return n_missing ? EXIT_FAILED : EXIT_DONE;
+}
+
+/* ------------------------------------------------------------------ */
+/* monitor                                                             */
+/* ------------------------------------------------------------------ */
+
+struct monitor {
+	bool json;
+	struct buf line;
+};
+
+static void print_event(json_t *ev)
+{
+	char when[16];
+	time_t now = time(NULL);
+	struct tm tm;
+	strftime(when, sizeof when, "%H:%M:%S", localtime_r(&now, &tm));
+	const char *type = str(ev, "type");
+	printf("%s %-8s ", when, type);
+	if (!strcmp(type, "state")) {
+		printf("%s -> %s", str(ev, "from"), str(ev, "to"));
+	} else if (!strcmp(type, "member")) {
+		printf("%s ", str(ev, "event"));
+		put_clean(stdout, str(ev, "name"));
+		printf(" %s %s", str(ev, "addr"), str(ev, "status"));
+	} else if (!strcmp(type, "sentry")) {
+		put_clean(stdout, *str(ev, "sentry") ? str(ev, "sentry") : "(none)");
+	} else if (!strcmp(type, "message") || !strcmp(type, "call")) {
+		json_t *id = json_object_get(ev, "id");
+		if (id)
+			printf("id=%lld ", (long long)json_integer_value(id));
+		printf("topic=");
+		put_clean(stdout, str(ev, "topic"));
+		printf(" from=");
+		put_clean(stdout, str(ev, "from"));
+		printf(" data=");
+		put_clean(stdout, str(ev, "data"));
+	} else if (!strcmp(type, "dropped")) {
+		printf("%lld events dropped: this monitor fell behind",
+		       (long long)json_integer_value(json_object_get(ev, "count")));
+	} else {
+		char *s = json_dumps(ev, JSON_COMPACT);
+		put_clean(stdout, s);
+		free(s);
+	}
+	putchar('\n');
+}
+
+static int monitor_sink(void *arg, const char *data, size_t len)
+{
+	struct monitor *m = arg;
+	for (size_t i = 0; i < len; i++) {
+		if (data[i] != '\n') {
+			if (buf_sink(&m->line, &data[i], 1) != 0)
+				return -1;
+			continue;
+		}
+		if (m->line.len) {
+			if (m->json) {
+				fwrite(m->line.p, 1, m->line.len, stdout);
+				putchar('\n');
+			} else {
+				json_t *ev = json_loadb(m->line.p, m->line.len, 0,
+							NULL);
+				if (ev)
+					print_event(ev);
+				json_decref(ev);
+			}
+			fflush(stdout);
+		}
+		m->line.len = 0;
+	}
+	return 0;
+}
+
+static void on_interrupt(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+int cmd_monitor(int argc, char **argv)
+{
+	struct opts o;
+	int e = parse_opts(&o, "monitor", argc, argv, OPT_JSON);
+	if (e)
+		return e;
+	if (o.help)
+		return help("usage: cloister monitor [--json]\n\n"
+			    "Streams the agent's events until interrupted (Ctrl-C "
+			    "ends it with exit 0):\nstatus changes, member events, "
+			    "sentry changes, messages; one readable line\neach, "
+			    "or the raw JSON lines with --json.\n");
+	if (o.npos)
+		return usage_error(&o, "monitor takes no arguments");
+	struct sigaction sa = {.sa_handler = on_interrupt};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	struct monitor m = {.json = o.json};
+	struct buf err = {0};
+	int status = 0;
+	e = http_do(&o, "GET", "/v1/events", NULL, 0, -1, monitor_sink, &m,
+		    &err, &status, false);
+	free(m.line.p);
+	if (e == EXIT_DONE && (status < 200 || status > 299)) {
+		print_api_error(&o, status, err.p);
+		e = EXIT_FAILED;
+	} else if (e == EXIT_DONE && !interrupted) {
+		fprintf(stderr, "cloister monitor: the agent closed the stream\n");
+		e = EXIT_FAILED;
+	}
+	free(err.p);
+	return interrupted ? EXIT_DONE : e;
+}
+
+/* ------------------------------------------------------------------ */
+/* keys                                                                */
+/* ------------------------------------------------------------------ */
+
+int cmd_keys(int argc, char **argv)
+{
+	struct opts o;
+	int e = parse_opts(&o, "keys", argc, argv, OPT_JSON);
+	if (e)
+		return e;
+	if (o.help)
+		return help("usage: cloister keys list [--json]\n"
+			    "       cloister keys install|use|remove KEY\n\n"
+			    "Key rotation without downtime: install the new key "
+			    "on every agent, `use`\nit on every agent, then remove "
+			    "the old one.  KEY is 64 hex digits or base64\nof 32 "
+			    "bytes; - reads it from stdin (keeps it out of `ps`). "
+			    " Prints the\nfingerprints of the installed keys, "
+			    "primary first.\n");
+	if (o.npos < 1)
+		return usage_error(&o, "give list, install, use or remove");
+	const char *op = o.pos[0];
+	bool list = !strcmp(op, "list");
+	if (!list && strcmp(op, "install") && strcmp(op, "use") &&
+	    strcmp(op, "remove"))
+		return usage_error(&o, "'%s' is not list, install, use or remove",
+				   op);
+	if (o.npos != (list ? 1 : 2))
+		return usage_error(&o, list ? "keys list takes no KEY"
+					    : "give exactly one KEY");
+	json_t *r;
+	char *raw;
+	if (list) {
+		e = api(&o, "GET", "/v1/keys", NULL, REQUEST_TIMEOUT_MS, &r, &raw);
+	} else {
+		char key[512];
+		const char *k = o.pos[1];
+		if (!strcmp(k, "-")) {
+			if (!fgets(key, sizeof key, stdin)) {
+				fprintf(stderr, "cloister keys: no KEY on stdin\n");
+				return EXIT_FAILED;
+			}
+			key[strcspn(key, "\r\n")] = '\0';
+			k = key;
+		}
+		e = api(&o, "POST", "/v1/keys",
+			json_pack("{s:s,s:s}", "op", op, "key", k),
+			REQUEST_TIMEOUT_MS, &r, &raw);
+		memset(key, 0, sizeof key);
+	}
+	if (e)
+		return e;
+	if (o.json) {
+		put_raw(raw);
+	} else {
+		size_t i;
+		json_t *v;
+		json_array_foreach(json_object_get(r, "keys"), i, v)
+			printf("%s%s\n", json_string_value(v),
+			       i == 0 ? "  (primary)" : "");
+		if (!json_array_size(json_object_get(r, "keys")))
+			printf("no keys: traffic is not encrypted\n");
+	}
+	free(raw);
+	json_decref(r);
+	return EXIT_DONE;
+}
