@@ -33,7 +33,7 @@ test: build
 	cd build && $(CTEST)
 
 demo: build
-	./build/cloister demo
+	./build/cloister local -n 3 --script "kill 3 at 6, restart 3 at 14" --exit-after 24
 
 build-asan/CMakeCache.txt: | deps
 	cmake -S . -B build-asan $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug \

@@ -12,6 +12,7 @@ int cmd_bench(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
+int cmd_local(int argc, char **argv);
 
 /* Client commands: talk to a running agent's control API
  * (cmd_client.c). */

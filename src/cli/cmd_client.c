@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "http_client.h"
 #include "cloister.h"
 
 enum { EXIT_DONE = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_NOAGENT = 3 };
@@ -1298,4 +1299,37 @@ int cmd_keys(int argc, char **argv)
 	free(raw);
 	json_decref(r);
 	return EXIT_DONE;
+}
+
+/* ------------------------------------------------------------------ */
+/* For other subcommands (http_client.h)                               */
+/* ------------------------------------------------------------------ */
+
+int cli_http_request(const char *hostport, const char *unix_path,
+		     const char *method, const char *path, const char *body,
+		     size_t body_len, int timeout_ms, int *status, char **resp)
+{
+	struct opts o = {.cmd = "request"};
+	*resp = NULL;
+	/* target_* print only on a malformed address: check it quietly. */
+	if (hostport) {
+		const char *colon = strrchr(hostport, ':');
+		if (!colon || colon == hostport || !colon[1] ||
+		    strlen(hostport) >= sizeof o.t.host)
+			return -1;
+		if (target_http(&o, hostport) != 0)
+			return -1;
+	} else if (!unix_path || target_ctl(&o, unix_path) != 0) {
+		return -1;
+	}
+	struct buf b = {0}, errb = {0};
+	int e = http_do(&o, method, path, body, body_len, timeout_ms, buf_sink,
+			&b, &errb, status, true);
+	free(errb.p);
+	if (e != EXIT_DONE) {
+		free(b.p);
+		return -1;
+	}
+	*resp = b.p ? b.p : strdup("");
+	return *resp ? 0 : -1;
 }

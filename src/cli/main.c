@@ -20,6 +20,17 @@ static const struct command commands[] = {
 	{"bench", cmd_bench, "micro-benchmarks (bench ring)"},
 	{"demo", cmd_demo, "the quick-start demonstration"},
 	{"keygen", cmd_keygen, "print a new cluster key"},
+	{"local", cmd_local, "a development cluster on loopback"},
+	{"members", cmd_members, "list the agent's members"},
+	{"status", cmd_status, "the agent's status"},
+	{"whois", cmd_whois, "which member owns a key"},
+	{"wait", cmd_wait, "wait until the agent is ready"},
+	{"join", cmd_join, "join through given addresses"},
+	{"leave", cmd_leave, "leave the cluster gracefully"},
+	{"multicast", cmd_multicast, "send a named message to members"},
+	{"multicall", cmd_multicall, "call members and gather replies"},
+	{"monitor", cmd_monitor, "stream the agent's events"},
+	{"keys", cmd_keys, "install, use, remove, list cluster keys"},
 };
 
 static void usage(FILE *out)
