@@ -84,6 +84,12 @@ print(sum(1 for m in json.load(sys.stdin) if m["status"] == sys.argv[1]))' "$2"
 }
 
 finish() {
+	# A sanitizer build's agents report errors and leaks in their logs
+	# (those that exit by themselves): any report fails the test.
+	if grep -l "ERROR: \(Address\|Leak\|UndefinedBehavior\)Sanitizer\|runtime error:" \
+		"$WORK"/*.log >/dev/null 2>&1; then
+		fail "sanitizer reports in: $(grep -l "Sanitizer\|runtime error:" "$WORK"/*.log | tr '\n' ' ')"
+	fi
 	echo "$PASSES passed, $FAILS failed"
 	[[ $FAILS -eq 0 ]]
 }
