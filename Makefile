@@ -9,6 +9,11 @@
 #   make fuzz       the same, for FUZZ_SECONDS=600
 #   make bench      the benchmarks of bench/README.md
 #   make clang      build and test with clang instead of gcc
+#   make tsan       the threaded tests (API, discovery, keyring, integration)
+#                   under ThreadSanitizer (clang)
+#   make valgrind   one integration test's agents under valgrind memcheck
+#   make chaos      fault injection in network namespaces (root)
+#   make soak       20 agents under churn for SOAK_MINUTES, RSS/fd trends
 #   make clean
 
 JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
@@ -16,7 +21,7 @@ FUZZ_SECONDS ?= 20
 CMAKE_GEN   := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 CTEST       := ctest --output-on-failure -j $(JOBS)
 
-.PHONY: all deps build test demo asan fuzz fuzz-short bench clang clean
+.PHONY: all deps build test demo asan fuzz fuzz-short bench clang tsan valgrind chaos soak clean
 
 all: build
 
@@ -64,8 +69,40 @@ clang: build-clang/CMakeCache.txt
 	cmake --build build-clang -j $(JOBS)
 	cd build-clang && $(CTEST)
 
+# ThreadSanitizer: the unit tests that start threads, then the integration
+# tests (real agents, the tsan-built binary); lib.sh fails a test on any
+# ThreadSanitizer report in an agent's log.  tests/tsan.supp says why each
+# suppression is there.
+TSAN_OPTIONS_ALL := halt_on_error=0 exitcode=66 second_deadlock_stack=1 \
+                    suppressions=$(CURDIR)/tests/tsan.supp
+build-tsan/CMakeCache.txt: | deps
+	cmake -S . -B build-tsan $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	      -DCMAKE_C_COMPILER=clang -DCLOISTER_TSAN=ON
+
+tsan: build-tsan/CMakeCache.txt
+	cmake --build build-tsan -j $(JOBS)
+	cd build-tsan && TSAN_OPTIONS="$(TSAN_OPTIONS_ALL)" setarch $$(uname -m) -R \
+	  $(CTEST) -R '^unit\.test_(api|discovery|keyring)'
+	cd build-tsan && TSAN_OPTIONS="$(TSAN_OPTIONS_ALL)" setarch $$(uname -m) -R \
+	  $(CTEST) -L integration
+
+# Valgrind memcheck: every agent of one integration test runs under
+# valgrind (CLOISTER_WRAP); timeouts scale with CLOISTER_SLOW.
+VALGRIND_TEST ?= tests/integration/test_loopback_cluster.sh
+valgrind: build
+	CLOISTER_SLOW=$${CLOISTER_SLOW:-4} \
+	CLOISTER_WRAP="valgrind --error-exitcode=99 --leak-check=full --track-fds=no" \
+	  bash $(VALGRIND_TEST) build/cloister
+
+chaos: build
+	bash tests/chaos/chaos.sh build/cloister
+
+SOAK_MINUTES ?= 30
+soak: build
+	SOAK_MINUTES=$(SOAK_MINUTES) bash tests/soak/soak.sh build/cloister
+
 bench: build
 	bash bench/run.sh
 
 clean:
-	rm -rf build build-asan build-fuzz build-clang
+	rm -rf build build-asan build-fuzz build-clang build-tsan

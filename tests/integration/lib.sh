@@ -4,7 +4,13 @@
 # wait is bounded.  Agents listen on 127.0.0.x (one address per node) so
 # their ports never collide with anything else on the machine.
 
+#
+# CLOISTER_WRAP: a command put before every agent (e.g. "valgrind
+# --error-exitcode=99 --leak-check=full"); CLOISTER_SLOW: a factor (integer)
+# on every wait_for bound and HTTP timeout, for slow wrappers.
+
 set -u
+SLOW=${CLOISTER_SLOW:-1}
 CLOISTER=${1:?usage: $0 path/to/cloister}
 WORK=$(mktemp -d /tmp/cloister-test.XXXXXX)
 PIDS=()
@@ -37,7 +43,7 @@ check() { # check DESCRIPTION COMMAND...
 declare -A AGENT_PID
 start_agent() {
 	local name=$1 ip=$2; shift 2
-	"$CLOISTER" agent --app itest --advertise "$ip:7946" --http "$ip:7947" \
+	${CLOISTER_WRAP:-} "$CLOISTER" agent --app itest --advertise "$ip:7946" --http "$ip:7947" \
 		--profile local "$@" >>"$WORK/$name.log" 2>&1 &
 	AGENT_PID[$name]=$!
 	PIDS+=($!)
@@ -45,10 +51,10 @@ start_agent() {
 
 # http IP PATH: GET from the agent's control API (body on stdout).
 http() {
-	python3 - "$1" "$2" <<'PY'
+	python3 - "$1" "$2" "$SLOW" <<'PY'
 import sys, urllib.request
 try:
-    with urllib.request.urlopen(f"http://{sys.argv[1]}:7947{sys.argv[2]}", timeout=3) as r:
+    with urllib.request.urlopen(f"http://{sys.argv[1]}:7947{sys.argv[2]}", timeout=3 * int(sys.argv[3])) as r:
         sys.stdout.write(r.read().decode())
 except Exception as e:
     sys.exit(1)
@@ -56,8 +62,9 @@ PY
 }
 
 # wait_for SECONDS COMMAND...: polls every 0.2 s; true if COMMAND succeeded.
+# The bound is multiplied by CLOISTER_SLOW.
 wait_for() {
-	local limit=$1; shift
+	local limit=$(($1 * SLOW)); shift
 	local deadline=$((SECONDS + limit))
 	while ((SECONDS < deadline)); do
 		"$@" && return 0
@@ -83,12 +90,28 @@ import json, sys
 print(sum(1 for m in json.load(sys.stdin) if m["status"] == sys.argv[1]))' "$2"
 }
 
+# stop_agents_gracefully: SIGTERM to every process still running, then a
+# bounded wait, so wrapped agents (valgrind) exit by themselves and print
+# their summaries.
+stop_agents_gracefully() {
+	local pid deadline=$((SECONDS + 30 * SLOW))
+	for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+	for pid in "${PIDS[@]}"; do
+		while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
+	done
+}
+
 finish() {
+	[[ -n ${CLOISTER_WRAP:-} ]] && stop_agents_gracefully
 	# A sanitizer build's agents report errors and leaks in their logs
 	# (those that exit by themselves): any report fails the test.
-	if grep -l "ERROR: \(Address\|Leak\|UndefinedBehavior\)Sanitizer\|runtime error:" \
+	if grep -l "ERROR: \(Address\|Leak\|UndefinedBehavior\)Sanitizer\|runtime error:\|WARNING: ThreadSanitizer" \
 		"$WORK"/*.log >/dev/null 2>&1; then
 		fail "sanitizer reports in: $(grep -l "Sanitizer\|runtime error:" "$WORK"/*.log | tr '\n' ' ')"
+	fi
+	# Valgrind (CLOISTER_WRAP): any memcheck error or definite leak fails.
+	if grep -l "ERROR SUMMARY: [1-9]" "$WORK"/*.log >/dev/null 2>&1; then
+		fail "valgrind errors in: $(grep -l "ERROR SUMMARY: [1-9]" "$WORK"/*.log | tr '\n' ' ')"
 	fi
 	echo "$PASSES passed, $FAILS failed"
 	[[ $FAILS -eq 0 ]]
