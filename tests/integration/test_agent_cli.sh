@@ -160,6 +160,13 @@ PY
 }
 check "monitor streamed the leave and the rehash" stream_left
 check "never 'failed'" bash -c "! grep -q '^failed itest@127.0.0.63' $WORK/members.log"
+# cloister join: a fourth agent with no sentry joins through a.
+start_agent d 127.0.0.64
+wait_for 10 bash -c "curl -s 127.0.0.64:7947/health >/dev/null" || true
+"$CLOISTER" join 127.0.0.61:7946 --http 127.0.0.64:7947 >/dev/null
+check "cloister join: exit 0" [ $? -eq 0 ]
+joined() { [[ $(count_status 127.0.0.64 alive) == 3 ]]; }
+check "... and the joiner sees a, b and itself alive" wait_for 10 joined
 C leave >/dev/null
 check "cloister leave: exit 0" [ $? -eq 0 ]
 left_a() { [[ $(member_status 127.0.0.62 itest@127.0.0.61) == left ]]; }
