@@ -110,6 +110,10 @@ finish() {
 		fail "sanitizer reports in: $(grep -l "Sanitizer\|runtime error:" "$WORK"/*.log | tr '\n' ' ')"
 	fi
 	# Valgrind (CLOISTER_WRAP): any memcheck error or definite leak fails.
+	if [[ -n ${CLOISTER_WRAP:-} ]]; then
+		grep -H "ERROR SUMMARY:\|definitely lost:\|indirectly lost:" "$WORK"/*.log 2>/dev/null |
+			sed "s|^$WORK/||"
+	fi
 	if grep -l "ERROR SUMMARY: [1-9]" "$WORK"/*.log >/dev/null 2>&1; then
 		fail "valgrind errors in: $(grep -l "ERROR SUMMARY: [1-9]" "$WORK"/*.log | tr '\n' ' ')"
 	fi
