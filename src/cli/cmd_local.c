@@ -290,7 +290,7 @@ int cmd_local(int argc, char **argv)
 	L.consensus = 0;
 	L.base = 2;
 	snprintf(L.app, sizeof L.app, "local");
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1; i < argc; i += 2) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(a, "--help") || !strcmp(a, "-h"))
@@ -326,7 +326,6 @@ int cmd_local(int argc, char **argv)
 			L.exit_after = atof(v);
 		else
 			return usage(stderr, 2);
-		i++;
 	}
 	if (L.n < 1 || L.n > LOCAL_MAX || L.base + L.n > 255) {
 		fprintf(stderr, "cloister local: -n must be 1..%d\n", LOCAL_MAX);
