@@ -18,7 +18,7 @@ static const struct command commands[] = {
 	{"sim", cmd_sim, "run a deterministic cluster simulation"},
 	{"ring", cmd_ring, "show key placement for a node set"},
 	{"bench", cmd_bench, "micro-benchmarks (bench ring)"},
-	{"demo", cmd_demo, "the quick-start demonstration"},
+	{"demo", cmd_demo, "a narrated simulation: crash, restart, leave"},
 	{"keygen", cmd_keygen, "print a new cluster key"},
 	{"local", cmd_local, "a development cluster on loopback"},
 	{"members", cmd_members, "list the agent's members"},
@@ -39,7 +39,7 @@ static void usage(FILE *out)
 		     "usage: cloister COMMAND [ARGS...]\n\ncommands:\n",
 		cloister_version());
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-		fprintf(out, "  %-8s %s\n", commands[i].name,
+		fprintf(out, "  %-10s %s\n", commands[i].name,
 			commands[i].summary);
 	fprintf(out, "\n`cloister COMMAND --help` describes one command.\n");
 }
