@@ -197,7 +197,8 @@ settle() {
 	fi
 	REPORT+=("$sc: $res")
 }
-pick() { local r=$((RANDOM % N)); echo "$r"; }
+# pick: a random node index in PICK (no subshell, so CHAOS_SEED replays a run).
+pick() { PICK=$((RANDOM % N)); }
 others_of() { local i; for i in "${!RUNNING[@]}"; do [[ $i != "$1" ]] && echo "$i"; done; }
 dead_in_others() { # dead_in_others I: every other running agent has dropped I
 	local me; me=$(name_of "$1")
@@ -211,7 +212,7 @@ sys.exit(0 if all(me not in v.get("alive", []) + v.get("suspect", []) and "error
 
 # ---------------------------------------------------------------- scenarios
 sc_kill() {
-	local v; v=$(pick)
+	local v; pick; v=$PICK
 	mark_events
 	kill9_node "$v"
 	check "kill: node $v (kill -9) dropped by the others" wait_for 40 dead_in_others "$v"
@@ -220,7 +221,7 @@ sc_kill() {
 }
 NEXT_ADDR=20
 sc_readdr() {
-	local v old new; v=$(pick)
+	local v old new; pick; v=$PICK
 	old=$(name_of "$v")
 	mark_events
 	kill9_node "$v"
@@ -237,11 +238,12 @@ sc_readdr() {
 sc_partition() {
 	local a=() b=() i j ip
 	# a random 2 | 3 split
-	local first; first=$(pick)
+	local first; pick; first=$PICK
 	for i in $(seq 0 $((N - 1))); do
 		if [[ $i == "$first" || $i == $(((first + 1) % N)) ]]; then a+=("$i"); else b+=("$i"); fi
 	done
 	mark_events
+	local t0=$SECONDS
 	for i in "${a[@]}"; do for j in "${b[@]}"; do
 		nft_ns "$i" add rule inet chx input ip saddr "${IP[$j]}" drop
 		nft_ns "$j" add rule inet chx input ip saddr "${IP[$i]}" drop
@@ -253,13 +255,14 @@ sc_partition() {
 		done
 	}
 	check "partition {${a[*]}} | {${b[*]}}: the minority steps down (not ready)" wait_for 40 minority_down
-	sleep 5
+	local left=$((20 - (SECONDS - t0)))
+	((left > 0)) && sleep "$left"
 	heal_all
 	local names=(); for i in "${!RUNNING[@]}"; do names+=("$(name_of "$i")"); done
-	settle "symmetric partition {${a[*]}} | {${b[*]}} for ~20 s, heal" "${names[@]}"
+	settle "symmetric partition {${a[*]}} | {${b[*]}} for $((SECONDS - t0)) s, heal" "${names[@]}"
 }
 sc_oneway() {
-	local x y; x=$(pick); y=$(((x + 1 + RANDOM % (N - 1)) % N))
+	local x y; pick; x=$PICK; y=$(((x + 1 + RANDOM % (N - 1)) % N))
 	mark_events
 	nft_ns "$x" add rule inet chx input ip saddr "${IP[$y]}" drop
 	sleep 20
@@ -278,7 +281,7 @@ sc_loss() {
 	settle "${pct}% loss on every link for $secs s" "${allowed[@]}"
 }
 sc_freeze() {
-	local v; v=$(pick)
+	local v; pick; v=$PICK
 	mark_events
 	kill -STOP "${AGENT_PID[$v]}"
 	sleep 10
@@ -287,7 +290,7 @@ sc_freeze() {
 }
 sc_dns() {
 	local keep v
-	keep=$(pick); v=$(((keep + 2) % N))
+	pick; keep=$PICK; v=$(((keep + 2) % N))
 	mark_events
 	write_hosts "${IP[$keep]}" 198.19.0.99
 	dns_reload
