@@ -1,0 +1,39 @@
+#!/bin/sh
+# Builds the OTP bindings and runs their tests against a cloister binary.
+#   bindings/test.sh /path/to/cloister
+# Exit 0 pass, 1 fail, 77 skip (Erlang/rebar3 missing).  Uses only
+# 127.0.6.1-3 and a private epmd port; every process is stopped by pid.
+set -u
+BIN=${1:-${CLOISTER_BIN:-}}
+[ -n "$BIN" ] && [ -x "$BIN" ] || { echo "usage: $0 /path/to/cloister" >&2; exit 2; }
+BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
+for t in erl erlc rebar3; do
+	command -v $t >/dev/null 2>&1 || { echo "SKIP: $t not found (apt-get install erlang rebar3)"; exit 77; }
+done
+HERE=$(cd "$(dirname "$0")" && pwd)
+WORK=$(mktemp -d /tmp/cloister-bindings.XXXXXX)
+cleanup() {
+	[ -n "${KEEP_LOGS:-}" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+# Build in a copy: the source tree stays clean.
+cp -r "$HERE/erlang" "$WORK/erlang" && rm -rf "$WORK/erlang/_build"
+(cd "$WORK/erlang" && rebar3 compile) >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log"; echo "FAIL: rebar3 compile"; exit 1; }
+EBIN=$WORK/erlang/_build/default/lib/cloister/ebin
+mkdir -p "$WORK/test_ebin" "$WORK/logs"
+erlc -o "$WORK/test_ebin" "$HERE"/erlang/test/*.erl || { echo "FAIL: erlc tests"; exit 1; }
+
+# No epmd (other engineers' BEAMs may use the default one): every node
+# listens on its own 127.0.6.N at this same port.
+export CT_DIST_PORT=${CLOISTER_TEST_DIST_PORT:-43706}
+export CT_CONSENSUS=3 CLOISTER_BIN="$BIN" CT_EBIN="$EBIN" CT_TEST_EBIN="$WORK/test_ebin" CT_LOGDIR="$WORK/logs"
+status=0
+timeout 400 env CT_N=1 CT_CONSENSUS=3 CT_LOG="$WORK/logs/agent1.log" \
+	erl -noshell -setcookie cloistertest -start_epmd false -erl_epmd_port "$CT_DIST_PORT" \
+	-kernel inet_dist_use_interface '{127,0,6,1}' \
+	-pa "$EBIN" -pa "$WORK/test_ebin" -eval 'cloister_three:main()' || status=1
+if [ $status -ne 0 ]; then
+	for f in "$WORK"/logs/*; do echo "=== $f"; tail -n 40 "$f"; done
+fi
+exit $status
