@@ -298,13 +298,14 @@ cl_cluster *cl_cluster_new(const cl_cluster_config *cfg, cl_swim *core,
 		return NULL;
 	}
 	cl_cluster *c = calloc(1, sizeof *c);
+	if (c)
+		c->cfg = *cfg; /* before the default ring: it takes the algorithm */
 	if (!c || !ring_get(c, "", 0, true)) {
 		free(c);
 		if (err)
 			*err = CLOISTER_ENOMEM;
 		return NULL;
 	}
-	c->cfg = *cfg;
 	c->core = core;
 	c->state = CLOISTER_DOWN;
 	return c;

@@ -295,8 +295,40 @@ static void test_sentry_stability(void)
 	world_free(w);
 }
 
+/* ring = libring: the default ring places keys exactly as libring does for
+ * the same member names (a regression: the default ring once ignored the
+ * algorithm and always used XXH3). */
+static void test_libring_option(void)
+{
+	struct world *w = world_new(67, 5, "1", -1);
+	w->ccfg.ring_algorithm = CL_RING_LIBRING;
+	cl_sim *sim = w->sim;
+	CHECK(cl_sim_run_until_converged(sim, 60 * CL_SEC));
+	cl_sim_run_until(sim, cl_sim_now(sim) + 2 * CL_SEC);
+	cl_ring *ref = cl_ring_new(CL_RING_LIBRING, 0);
+	for (uint32_t i = 0; i < 5; i++) {
+		const char *n = cl_sim_node_name(sim, i);
+		CHECK_EQ_INT(cl_ring_add(ref, n, strlen(n), 1), 0);
+	}
+	for (uint32_t i = 0; i < 5; i++)
+		CHECK(cl_ring_checksum(cl_cluster_ring(w->nodes[i].cluster, "")) ==
+		      cl_ring_checksum(ref));
+	for (int k = 0; k < 1000; k++) {
+		char key[32];
+		int len = snprintf(key, sizeof key, "order:%d", k);
+		size_t l0, l1;
+		const char *want = cl_ring_whois(ref, key, (size_t)len, &l0);
+		const char *got = cl_ring_whois(cl_cluster_ring(w->nodes[k % 5].cluster, ""),
+						key, (size_t)len, &l1);
+		CHECK(l0 == l1 && memcmp(want, got, l0) == 0);
+	}
+	cl_ring_free(ref);
+	world_free(w);
+}
+
 int main(void)
 {
+	RUN_TEST(test_libring_option);
 	RUN_TEST(test_consensus_three_of_five);
 	RUN_TEST(test_majority_partition);
 	RUN_TEST(test_agreement_200);
