@@ -12,10 +12,11 @@ packages=(
 	libevent-dev libsodium-dev libjansson-dev
 	libmemcached-dev                    # ketama, the ring benchmark's baseline
 	python3                             # test helpers (JSON checks)
-	iproute2 nftables dnsmasq-base      # namespace tests (later issues)
+	iproute2 nftables dnsmasq-base      # namespace tests
+	erlang-nox erlang-dev rebar3        # the OTP bindings' tests (bindings/)
 )
 if [[ "${1:-}" == "--bench" ]]; then
-	packages+=(gnuplot-nox valgrind linux-perf)
+	packages+=(gnuplot-nox valgrind linux-perf serf)
 fi
 
 missing=()
