@@ -81,10 +81,10 @@ build-tsan/CMakeCache.txt: | deps
 
 tsan: build-tsan/CMakeCache.txt
 	cmake --build build-tsan -j $(JOBS)
-	cd build-tsan && TSAN_OPTIONS="$(TSAN_OPTIONS_ALL)" setarch $$(uname -m) -R \
-	  $(CTEST) -R '^unit\.test_(api|discovery|keyring)'
-	cd build-tsan && TSAN_OPTIONS="$(TSAN_OPTIONS_ALL)" setarch $$(uname -m) -R \
-	  $(CTEST) -L integration
+	cd build-tsan && export TSAN_OPTIONS="$(TSAN_OPTIONS_ALL)"; rc=0; \
+	  setarch $$(uname -m) -R $(CTEST) -R '^unit\.test_(api|discovery|keyring)' || rc=1; \
+	  setarch $$(uname -m) -R $(CTEST) -L integration || rc=1; \
+	  exit $$rc
 
 # Valgrind memcheck: every agent of one integration test runs under
 # valgrind (CLOISTER_WRAP); timeouts scale with CLOISTER_SLOW.
