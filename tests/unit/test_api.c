@@ -5,6 +5,7 @@
  * placement and cloister_wait_ready() across threads.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "check.h"
 #include "cloister.h"
@@ -161,7 +162,7 @@ struct net {
 	size_t head, tail;
 	int sender; /* the node currently being driven */
 	int64_t now;
-	volatile int stop;
+	atomic_int stop; /* the driver thread's signal to end */
 };
 
 struct sendctx {
@@ -210,7 +211,7 @@ static void net_run(struct net *n, int64_t us)
 static void *driver(void *arg)
 {
 	struct net *n = arg;
-	for (int i = 0; i < 60000 && !n->stop; i++)
+	for (int i = 0; i < 60000 && !atomic_load(&n->stop); i++)
 		net_run(n, 1000);
 	return NULL;
 }
@@ -253,7 +254,7 @@ static void test_three_nodes_by_hand(void)
 	CHECK_EQ_INT(pthread_create(&t, NULL, driver, &n), 0);
 	for (int i = 0; i < NODES; i++)
 		CHECK_EQ_INT(cloister_wait_ready(n.node[i], 30000), 0);
-	n.stop = 1;
+	atomic_store(&n.stop, 1);
 	pthread_join(t, NULL);
 
 	for (int i = 0; i < NODES; i++) {
@@ -295,6 +296,7 @@ static void test_three_nodes_by_hand(void)
 
 int main(void)
 {
+	setenv("CLOISTER_QUIET", "1", 1); /* the nodes' log lines are not the test's */
 	RUN_TEST(test_config_errors);
 	RUN_TEST(test_nonode);
 	RUN_TEST(test_three_nodes_by_hand);
