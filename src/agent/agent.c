@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -353,6 +354,13 @@ int cmd_agent(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	evthread_use_pthreads();
+	/* Connections are bounded by the agent's own limits, not by a low
+	 * default descriptor limit: take what the hard limit allows. */
+	struct rlimit nofile;
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+		nofile.rlim_cur = nofile.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &nofile);
+	}
 	int err = 0;
 	/* The node's own log lines during creation (its name, and why) go to
 	 * stderr through the default logger. */

@@ -42,6 +42,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/listener.h>
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 
@@ -1441,6 +1442,37 @@ static void on_request(struct evhttp_request *req, void *arg)
 /* Listening                                                           */
 /* ------------------------------------------------------------------ */
 
+
+/* ------------------------------------------------------------------ */
+/* Listener back-off                                                   */
+/* ------------------------------------------------------------------ */
+
+/* When accept() fails (out of file descriptors, say, because clients hold
+ * idle connections), libevent's listener is called again at once and logs
+ * each failure: a busy loop that floods the log.  Instead the listener
+ * pauses for 100 ms, so the loop keeps serving the connections it has and
+ * tries again when some may have closed. */
+static void listener_resume(evutil_socket_t fd, short what, void *arg)
+{
+	evconnlistener_enable(arg);
+}
+
+static void listener_error(struct evconnlistener *lis, void *arg)
+{
+	static const struct timeval pause = {0, 100000};
+	evconnlistener_disable(lis);
+	event_base_once(evconnlistener_get_base(lis), -1, EV_TIMEOUT,
+			listener_resume, lis, &pause);
+}
+
+static void guard_listener(struct evhttp_bound_socket *bs)
+{
+	struct evconnlistener *lis = bs ? evhttp_bound_socket_get_listener(bs)
+					: NULL;
+	if (lis)
+		evconnlistener_set_error_cb(lis, listener_error);
+}
+
 static int listen_tcp(cl_http_api *api, const char *spec, char *why,
 		      size_t whylen)
 {
@@ -1473,6 +1505,7 @@ static int listen_tcp(cl_http_api *api, const char *spec, char *why,
 			 spec, strerror(errno));
 		return -1;
 	}
+	guard_listener(bs);
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof ss;
 	if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss,
@@ -1540,12 +1573,15 @@ static int listen_unix(cl_http_api *api, const char *path, char *why,
 			close(fd);
 		return -1;
 	}
-	if (!evhttp_accept_socket_with_handle(api->http, fd)) {
+	struct evhttp_bound_socket *ubs =
+		evhttp_accept_socket_with_handle(api->http, fd);
+	if (!ubs) {
 		snprintf(why, whylen, "cannot serve on %s", path);
 		close(fd);
 		unlink(path);
 		return -1;
 	}
+	guard_listener(ubs);
 	api->unix_path = strdup(path);
 	api->unix_dev = st.st_dev;
 	api->unix_ino = st.st_ino;

@@ -85,8 +85,8 @@ static int set_tag(cloister_config_t *c, const char *kv)
 		return bad(c, "tag \"%s\": expected KEY=VALUE", kv);
 	size_t klen = (size_t)(eq - kv), vlen = strlen(eq + 1);
 	if (klen > CL_WIRE_TAG_KEY_MAX || vlen > 255)
-		return bad(c, "tag \"%s\": key over 64 or value over 255 bytes",
-			   kv);
+		return bad(c, "tag \"%.40s%s\": key over 64 or value over 255 "
+			      "bytes", kv, strlen(kv) > 40 ? "..." : "");
 	uint8_t out[CL_WIRE_TAGS_MAX];
 	size_t n = 0, pos = 0;
 	cl_bytes all = {c->tags, c->tags_len}, k, v;
@@ -101,8 +101,8 @@ static int set_tag(cloister_config_t *c, const char *kv)
 		n += v.len;
 	}
 	if (n + 2 + klen + vlen > c->tags_max)
-		return bad(c, "tag \"%s\": tags would exceed tags_max (%zu bytes)",
-			   kv, c->tags_max);
+		return bad(c, "tag \"%.40s%s\": tags would exceed tags_max (%zu "
+			      "bytes)", kv, strlen(kv) > 40 ? "..." : "", c->tags_max);
 	out[n++] = (uint8_t)klen;
 	memcpy(out + n, kv, klen);
 	n += klen;
