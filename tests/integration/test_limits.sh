@@ -205,4 +205,37 @@ PY
 check "... and no hook outlives its timeout for long" wait_for 10 no_sleepers
 check "... and it still lists 5 alive" wait_for 5 bash -c "[[ \$(python3 -c 'import json,urllib.request; print(sum(m[\"status\"]==\"alive\" for m in json.load(urllib.request.urlopen(\"http://${IPS[4]}:7947/v1/members\", timeout=3))))') == 5 ]]"
 
+# Descriptors: an agent with only 128 of them, and 130 clients holding
+# idle control connections.  accept() fails; the agent must back off, not
+# spin and flood its log, and serve again once they close.
+if command -v prlimit >/dev/null; then
+	prlimit --nofile=128:128 ${CLOISTER_WRAP:-} "$CLOISTER" agent --app lim --advertise 127.0.4.41:7946 \
+		--http 127.0.4.41:7947 --profile local >>"$WORK/fd.log" 2>&1 &
+	FDPID=$!
+	PIDS+=($FDPID)
+	wait_for 10 bash -c "curl -s 127.0.4.41:7947/health >/dev/null" || true
+	python3 - <<'PY' &
+import socket, time
+held = []
+for _ in range(130):
+    try:
+        held.append(socket.create_connection(("127.0.4.41", 7947), timeout=1))
+    except OSError:
+        pass
+time.sleep(5)
+PY
+	HOLDER=$!
+	PIDS+=($HOLDER)
+	sleep 2
+	t0=$(awk '{print $14 + $15}' "/proc/$FDPID/stat")
+	sleep 2
+	t1=$(awk '{print $14 + $15}' "/proc/$FDPID/stat")
+	check "descriptors exhausted: the agent idles (CPU ticks in 2 s: $((t1 - t0)))" [ $((t1 - t0)) -lt 50 ]
+	logsize=$(stat -c %s "$WORK/fd.log")
+	check "... and does not flood its log (${logsize} bytes)" [ "$logsize" -lt 100000 ]
+	wait "$HOLDER" 2>/dev/null
+	check "... and serves again once the clients close" wait_for 10 bash -c "curl -s -m 2 127.0.4.41:7947/health | grep -q ok"
+	kill -TERM "$FDPID"
+fi
+
 finish
