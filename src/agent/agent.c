@@ -162,6 +162,8 @@ static void on_state(void *arg, cloister_state from, cloister_state to,
 		a->notified_ready = true;
 	sd_notify_text(status);
 	hooks_state_change(a->hooks, from, to, s);
+	if (a->opt.on_change[0])
+		event_active(a->tick, EV_TIMEOUT, 0); /* start it now */
 }
 
 static void on_member(void *arg, cloister_member_event ev,
@@ -176,6 +178,8 @@ static void on_member(void *arg, cloister_member_event ev,
 			     "incarnation", (json_int_t)m->incarnation, "tags",
 			     tags_json(m)));
 	hooks_member_event(a->hooks, names[ev], m);
+	if (a->opt.on_member[0])
+		event_active(a->tick, EV_TIMEOUT, 0); /* start it now */
 }
 
 static void on_sentry(void *arg, const char *sentry)
@@ -373,9 +377,10 @@ int cmd_agent(int argc, char **argv)
 	}
 	cloister_set_logger(a.node, log_line, &a, a.opt.log_level);
 	a.base = event_base_new();
+	a.tick = a.base ? event_new(a.base, -1, EV_PERSIST, on_tick, &a) : NULL;
 	a.hooks = hooks_new(a.node, a.opt.on_change, a.opt.on_member,
 			    a.opt.hook_timeout_s);
-	if (!a.base || !a.hooks) {
+	if (!a.base || !a.tick || !a.hooks) {
 		fprintf(stderr, "cloister agent: out of memory\n");
 		return 1;
 	}
@@ -405,8 +410,10 @@ int cmd_agent(int argc, char **argv)
 	a.sigterm = evsignal_new(a.base, SIGTERM, on_term, &a);
 	a.sigint = evsignal_new(a.base, SIGINT, on_term, &a);
 	a.sighup = evsignal_new(a.base, SIGHUP, on_hup, &a);
-	a.tick = event_new(a.base, -1, EV_PERSIST, on_tick, &a);
-	struct timeval every = {0, 200000};
+	/* Once a second: hooks are started at once (the listener wakes this
+	 * event), so the period only bounds reaping, hook timeouts and the
+	 * end of a leave; an idle agent should not wake more than it must. */
+	struct timeval every = {1, 0};
 	event_add(a.sigterm, NULL);
 	event_add(a.sigint, NULL);
 	event_add(a.sighup, NULL);

@@ -1500,7 +1500,7 @@ void cl_swim_tick(cl_swim *s, cl_usec now)
 		m = next;
 	}
 
-	if (now >= s->next_gossip) {
+	if (now >= s->next_gossip && s->bq_len > 0) {
 		gossip_round(s);
 		s->next_gossip = now + t->gossip_interval;
 	}
@@ -1533,7 +1533,11 @@ cl_usec cl_swim_next_deadline(const cl_swim *s)
 {
 	if (s->left)
 		return CL_NEVER;
-	cl_usec d = s->next_gossip;
+	/* With nothing queued a gossip round sends nothing: no reason to
+	 * wake up for it (an idle node wakes only for its probes).  Once
+	 * something is queued, a past gossip deadline makes the owner tick
+	 * at once. */
+	cl_usec d = s->bq_len > 0 ? s->next_gossip : CL_NEVER;
 	if (s->leaving)
 		return d < s->leave_deadline ? d : s->leave_deadline;
 #define EARLIER(x)                                                             \
