@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -52,7 +53,12 @@ struct cl_loop {
 	cl_addr pending_join[64];
 	size_t n_pending_join;
 	bool pending_leave;
-	struct cl_loop_stats stats;
+	/* Written on the loop thread, read by any thread (metrics): atomic,
+	 * since accepts and connection errors happen outside the node lock. */
+	struct {
+		_Atomic uint64_t drops_auth, drops_frame, conns_refused;
+		_Atomic uint64_t send_errors, streams_open, discovery_runs;
+	} stats;
 	uint8_t rx[65536];
 	uint8_t plain[65536];
 	uint8_t sealed[65536 + 64];
@@ -437,7 +443,12 @@ void cl_loop_join(cl_loop *l, const cl_addr *addrs, size_t n)
 
 void cl_loop_stats(const cl_loop *l, struct cl_loop_stats *out)
 {
-	*out = l->stats;
+	out->drops_auth = atomic_load(&l->stats.drops_auth);
+	out->drops_frame = atomic_load(&l->stats.drops_frame);
+	out->conns_refused = atomic_load(&l->stats.conns_refused);
+	out->send_errors = atomic_load(&l->stats.send_errors);
+	out->streams_open = atomic_load(&l->stats.streams_open);
+	out->discovery_runs = atomic_load(&l->stats.discovery_runs);
 }
 
 /* ------------------------------------------------------------------ */
