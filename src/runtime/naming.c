@@ -13,23 +13,11 @@
 #include <unistd.h>
 
 #include "cloister.h"
+#include "runtime/why.h"
 #include "runtime/sentry_spec.h"
 
 #define HOST_MAX 256
 
-static void say(char *why, size_t whylen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void say(char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!why || whylen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, whylen, fmt, ap);
-	va_end(ap);
-}
 
 /* The address alone, as a node name carries it: "10.1.2.3", "fd00::2". */
 static void ip_text(const cl_addr *a, char *buf, size_t size)
@@ -112,7 +100,7 @@ int cl_naming_pick(const cl_naming_iface *ifs, size_t n_ifs,
 		for (size_t j = 0; j < n_answers; j++) {
 			if (same_ip(&ifs[i].addr, &answers[j])) {
 				ip_text(&ifs[i].addr, ip, sizeof ip);
-				say(why, whylen,
+				cl_why(why, whylen,
 				    "address %s of %s is among the sentry "
 				    "answers",
 				    ip, ifs[i].name);
@@ -128,12 +116,12 @@ int cl_naming_pick(const cl_naming_iface *ifs, size_t n_ifs,
 		}
 	}
 	if (best < 0) {
-		say(why, whylen, "no usable interface address%s",
+		cl_why(why, whylen, "no usable interface address%s",
 		    n_answers ? " (and none among the sentry answers)" : "");
 		return -1;
 	}
 	ip_text(&ifs[best].addr, ip, sizeof ip);
-	say(why, whylen, "%saddress %s of %s is %s",
+	cl_why(why, whylen, "%saddress %s of %s is %s",
 	    n_answers ? "none of this host's addresses is among the sentry "
 			"answers; "
 		      : "",
@@ -166,7 +154,7 @@ static int put_name(char *name, size_t namelen, const char *app,
 	size_t alen = strlen(app), total = alen + 1 + hlen;
 
 	if (total > CLOISTER_NAME_MAX || total >= namelen) {
-		say(why, whylen, "the name %s@%.*s does not fit", app,
+		cl_why(why, whylen, "the name %s@%.*s does not fit", app,
 		    (int)(hlen > 64 ? 64 : hlen), host);
 		return CLOISTER_ENOSPC;
 	}
@@ -186,33 +174,33 @@ int cl_naming_compose(cl_naming_mode mode, const char *app,
 	size_t flen;
 
 	if (!name || namelen == 0) {
-		say(why, whylen, "no room for the name");
+		cl_why(why, whylen, "no room for the name");
 		return CLOISTER_EINVAL;
 	}
 	name[0] = '\0';
 	if (!app_ok(app)) {
-		say(why, whylen, "the app name must be non-empty, without '@'");
+		cl_why(why, whylen, "the app name must be non-empty, without '@'");
 		return CLOISTER_EINVAL;
 	}
 	switch (mode) {
 	case CL_NAMING_NONODE:
-		say(why, whylen, "nonode: no network");
+		cl_why(why, whylen, "nonode: no network");
 		return put_name(name, namelen, app, "nohost", 6, why, whylen);
 	case CL_NAMING_SHORTNAMES: {
 		size_t hlen;
 		if (!hostname || !hostname[0]) {
-			say(why, whylen, "shortnames: this host has no name");
+			cl_why(why, whylen, "shortnames: this host has no name");
 			return CLOISTER_EINVAL;
 		}
 		hlen = strcspn(hostname, ".");
 		if (!label_ok(hostname, hlen)) {
-			say(why, whylen,
+			cl_why(why, whylen,
 			    "shortnames: host name \"%.64s\" is not usable "
 			    "in a node name",
 			    hostname);
 			return CLOISTER_EINVAL;
 		}
-		say(why, whylen, "shortnames: host name %.*s", (int)hlen,
+		cl_why(why, whylen, "shortnames: host name %.*s", (int)hlen,
 		    hostname);
 		return put_name(name, namelen, app, hostname, hlen, why,
 				whylen);
@@ -223,19 +211,19 @@ int cl_naming_compose(cl_naming_mode mode, const char *app,
 			flen--;
 		if (flen && memchr(fqdn, '.', flen) &&
 		    cl_dns_name_valid(fqdn, flen)) {
-			say(why, whylen, "longnames: canonical name %.*s",
+			cl_why(why, whylen, "longnames: canonical name %.*s",
 			    (int)flen, fqdn);
 			return put_name(name, namelen, app, fqdn, flen, why,
 					whylen);
 		}
 		if (!addr || (addr->family != CL_AF_INET4 &&
 			      addr->family != CL_AF_INET6)) {
-			say(why, whylen,
+			cl_why(why, whylen,
 			    "longnames: no domain name and no address");
 			return CLOISTER_EINVAL;
 		}
 		ip_text(addr, ip, sizeof ip);
-		say(why, whylen,
+		cl_why(why, whylen,
 		    "longnames: host name \"%.64s\" has no domain, so the "
 		    "name carries address %s",
 		    hostname ? hostname : "", ip);
@@ -244,15 +232,15 @@ int cl_naming_compose(cl_naming_mode mode, const char *app,
 	case CL_NAMING_AUTO:
 		if (!addr || (addr->family != CL_AF_INET4 &&
 			      addr->family != CL_AF_INET6)) {
-			say(why, whylen, "auto: no address");
+			cl_why(why, whylen, "auto: no address");
 			return CLOISTER_EINVAL;
 		}
 		ip_text(addr, ip, sizeof ip);
-		say(why, whylen, "auto: address %s", ip);
+		cl_why(why, whylen, "auto: address %s", ip);
 		return put_name(name, namelen, app, ip, strlen(ip), why,
 				whylen);
 	}
-	say(why, whylen, "unknown naming mode");
+	cl_why(why, whylen, "unknown naming mode");
 	return CLOISTER_EINVAL;
 }
 
@@ -323,7 +311,7 @@ int cl_naming_choose(cl_naming_mode mode, const char *app,
 		return cl_naming_compose(mode, app, NULL, NULL, NULL, name,
 					 namelen, why, whylen);
 	if (!chosen_addr) {
-		say(why, whylen, "no address to fill");
+		cl_why(why, whylen, "no address to fill");
 		return CLOISTER_EINVAL;
 	}
 	if (cl_naming_local_ifaces(ifs, CL_NAMING_MAX_IFACES, &n_ifs) != 0)
@@ -349,13 +337,13 @@ int cl_naming_choose(cl_naming_mode mode, const char *app,
 	rc = cl_naming_compose(mode, app, host, fqdn, &a, name, namelen,
 			       name_why, sizeof name_why);
 	if (rc != 0) {
-		say(why, whylen, "%s", name_why);
+		cl_why(why, whylen, "%s", name_why);
 		return rc;
 	}
 	if (mode == CL_NAMING_AUTO)
-		say(why, whylen, "%s", pick_why);
+		cl_why(why, whylen, "%s", pick_why);
 	else
-		say(why, whylen, "%s; %s", name_why, pick_why);
+		cl_why(why, whylen, "%s; %s", name_why, pick_why);
 	*chosen_addr = a;
 	return 0;
 }

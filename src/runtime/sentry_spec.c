@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "why.h"
+
 /* One entry is at most "name@host:port" with a 255-byte node name and a
  * bracketed host; anything longer is certainly wrong, and the bound keeps
  * quoting it in messages cheap. */
@@ -14,19 +16,6 @@
 /* How much of an offending entry a message quotes. */
 #define QUOTE_MAX 64
 
-static void say(char *why, size_t whylen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void say(char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!why || whylen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, whylen, fmt, ap);
-	va_end(ap);
-}
 
 /* ASCII classes by hand: <ctype.h> follows the locale, the grammar must
  * not. */
@@ -281,13 +270,13 @@ static int parse_list(const char *s, size_t len, uint16_t default_port,
 
 	for (size_t i = 0; i < len; i++)
 		if (s[i] == ',' && ++count > CL_SENTRY_MAX_ENTRIES) {
-			say(why, whylen, "more than %d entries",
+			cl_why(why, whylen, "more than %d entries",
 			    CL_SENTRY_MAX_ENTRIES);
 			return CLOISTER_EINVAL;
 		}
 	cl_sentry_peer *peers = calloc(count, sizeof *peers);
 	if (!peers) {
-		say(why, whylen, "out of memory");
+		cl_why(why, whylen, "out of memory");
 		return CLOISTER_ENOMEM;
 	}
 	const char *e = s, *end = s + len;
@@ -307,11 +296,11 @@ static int parse_list(const char *s, size_t len, uint16_t default_port,
 		if (problem) {
 			int q = tlen > QUOTE_MAX ? QUOTE_MAX : (int)tlen;
 			if (count > 1)
-				say(why, whylen, "entry %zu \"%.*s%s\": %s",
+				cl_why(why, whylen, "entry %zu \"%.*s%s\": %s",
 				    k + 1, q, t, tlen > QUOTE_MAX ? "..." : "",
 				    problem);
 			else
-				say(why, whylen, "\"%.*s%s\": %s", q, t,
+				cl_why(why, whylen, "\"%.*s%s\": %s", q, t,
 				    tlen > QUOTE_MAX ? "..." : "", problem);
 			free(peers);
 			return CLOISTER_EINVAL;
@@ -335,7 +324,7 @@ static int parse_dns(const char *s, size_t len, uint16_t default_port,
 	int q = nlen > QUOTE_MAX ? QUOTE_MAX : (int)nlen;
 
 	if (numeric(AF_INET, s, nlen, ip) || numeric(AF_INET6, s, len, ip)) {
-		say(why, whylen,
+		cl_why(why, whylen,
 		    "dns:%.*s: dns: wants a name; list addresses as "
 		    "HOST:PORT entries",
 		    q, s);
@@ -343,19 +332,19 @@ static int parse_dns(const char *s, size_t len, uint16_t default_port,
 	}
 	problem = name_problem(s, nlen, reason, sizeof reason);
 	if (problem) {
-		say(why, whylen, "dns:%.*s: %s", q, s, problem);
+		cl_why(why, whylen, "dns:%.*s: %s", q, s, problem);
 		return CLOISTER_EINVAL;
 	}
 	if (colon) {
 		problem = port_problem(colon + 1, len - nlen - 1, &out->port);
 		if (problem) {
-			say(why, whylen, "dns:%.*s: %s", q, s, problem);
+			cl_why(why, whylen, "dns:%.*s: %s", q, s, problem);
 			return CLOISTER_EINVAL;
 		}
 	} else if (default_port) {
 		out->port = default_port;
 	} else {
-		say(why, whylen,
+		cl_why(why, whylen,
 		    "dns:%.*s: no port given and no default port "
 		    "(write dns:NAME:PORT)",
 		    q, s);
@@ -375,7 +364,7 @@ static int parse_srv(const char *s, size_t len, cl_sentry_spec *out,
 	int q = len > QUOTE_MAX ? QUOTE_MAX : (int)len;
 
 	if (memchr(s, ':', len)) {
-		say(why, whylen,
+		cl_why(why, whylen,
 		    "srv:%.*s: no port here: the SRV records carry it", q, s);
 		return CLOISTER_EINVAL;
 	}
@@ -390,7 +379,7 @@ static int parse_srv(const char *s, size_t len, cl_sentry_spec *out,
 			problem = "expected _service._proto.name";
 	}
 	if (problem) {
-		say(why, whylen, "srv:%.*s: %s", q, s, problem);
+		cl_why(why, whylen, "srv:%.*s: %s", q, s, problem);
 		return CLOISTER_EINVAL;
 	}
 	memcpy(out->name, s, len);
@@ -407,19 +396,19 @@ int cl_sentry_parse(const char *text, uint16_t default_port,
 	size_t len;
 	int rc;
 
-	say(why, whylen, "%s", "");
+	cl_why(why, whylen, "%s", "");
 	if (!out) {
-		say(why, whylen, "no output");
+		cl_why(why, whylen, "no output");
 		return CLOISTER_EINVAL;
 	}
 	memset(out, 0, sizeof *out);
 	if (!text) {
-		say(why, whylen, "no text");
+		cl_why(why, whylen, "no text");
 		return CLOISTER_EINVAL;
 	}
 	len = strnlen(text, CL_SENTRY_TEXT_MAX + 1);
 	if (len > CL_SENTRY_TEXT_MAX) {
-		say(why, whylen, "longer than %d characters",
+		cl_why(why, whylen, "longer than %d characters",
 		    CL_SENTRY_TEXT_MAX);
 		return CLOISTER_EINVAL;
 	}
@@ -448,7 +437,7 @@ int cl_sentry_parse(const char *text, uint16_t default_port,
 		} else if ((problem = name_problem(s, len, reason,
 						   sizeof reason))) {
 			int q = len > QUOTE_MAX ? QUOTE_MAX : (int)len;
-			say(why, whylen,
+			cl_why(why, whylen,
 			    "\"%.*s%s\": neither an address nor a DNS name (%s)",
 			    q, s, len > QUOTE_MAX ? "..." : "", problem);
 			rc = CLOISTER_EINVAL;
