@@ -14,6 +14,7 @@ packages=(
 	python3 curl                        # test helpers (JSON checks, HTTP)
 	iproute2 nftables dnsmasq-base      # namespace tests
 	erlang-nox erlang-dev rebar3        # the OTP bindings' tests (bindings/)
+	elixir                              # the Elixir drop-in's test (bindings/elixir/)
 )
 if [[ "${1:-}" == "--bench" ]]; then
 	packages+=(gnuplot-nox valgrind linux-perf serf)
