@@ -12,7 +12,8 @@
 #   make tsan       the threaded tests (API, discovery, keyring, integration)
 #                   under ThreadSanitizer (clang)
 #   make valgrind   one integration test's agents under valgrind memcheck
-#   make chaos      fault injection in network namespaces (root)
+#   make chaos      fault injection in network namespaces (root), with a
+#                   test build (build-fault/), then a 30 s-a-phase flood
 #   make soak       20 agents under churn for SOAK_MINUTES, RSS/fd trends
 #   make clean
 
@@ -96,8 +97,21 @@ valgrind: build
 	CLOISTER_WRAP="valgrind --error-exitcode=99 --leak-check=full --track-fds=no" \
 	  bash $(VALGRIND_TEST) build/cloister
 
-chaos: build
-	bash tests/chaos/chaos.sh build/cloister
+# Chaos runs a test build (build-fault/: -DCLOISTER_FAULT_INJECTION=ON, the
+# outbound-delay hook of src/runtime/fault.h, for the latency scenario),
+# then the 30 s-a-phase flood of tests/integration/test_flood.sh.
+build-fault/CMakeCache.txt: | deps
+	cmake -S . -B build-fault $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	      -DCLOISTER_FAULT_INJECTION=ON
+
+FLOOD_SECONDS ?= 30
+chaos: build build-fault/CMakeCache.txt
+	cmake --build build-fault -j $(JOBS) --target cloister
+	cmake --build build -j $(JOBS) --target cloister_flood
+	rc=0; bash tests/chaos/chaos.sh build-fault/cloister || rc=1; \
+	  CLOISTER_FLOOD=build/tests/cloister_flood FLOOD_SECONDS=$(FLOOD_SECONDS) \
+	    bash tests/integration/test_flood.sh build/cloister || rc=1; \
+	  exit $$rc
 
 SOAK_MINUTES ?= 30
 soak: build
@@ -107,4 +121,4 @@ bench: build
 	bash bench/run.sh
 
 clean:
-	rm -rf build build-asan build-fuzz build-clang build-tsan
+	rm -rf build build-asan build-fuzz build-clang build-tsan build-fault

@@ -18,6 +18,7 @@
 #include <event2/listener.h>
 #include <event2/thread.h>
 
+#include "fault.h"
 #include "keyring.h"
 #include "messaging.h"
 
@@ -59,6 +60,9 @@ struct cl_loop {
 		_Atomic uint64_t drops_auth, drops_frame, conns_refused;
 		_Atomic uint64_t send_errors, streams_open, discovery_runs;
 	} stats;
+#ifdef CLOISTER_FAULT_INJECTION
+	struct cl_fault *fault; /* test builds only: see fault.h */
+#endif
 	uint8_t rx[65536];
 	uint8_t plain[65536];
 	uint8_t sealed[65536 + 64];
@@ -344,7 +348,13 @@ void cl_loop_send(cl_loop *l, const cl_addr *to, const uint8_t *buf,
 	} else if (to->family == CL_AF_INET4 || to->family == CL_AF_INET6) {
 		struct sockaddr_storage ss;
 		socklen_t sl = to_sockaddr(to, &ss);
-		if (sendto(l->udp, out, olen, 0, (struct sockaddr *)&ss, sl) < 0)
+		bool held = false;
+#ifdef CLOISTER_FAULT_INJECTION
+		held = cl_fault_sendto(l->fault, out, olen,
+				       (struct sockaddr *)&ss, sl);
+#endif
+		if (!held &&
+		    sendto(l->udp, out, olen, 0, (struct sockaddr *)&ss, sl) < 0)
 			l->stats.send_errors++;
 	}
 	free(big);
@@ -506,6 +516,9 @@ cl_loop *cl_loop_new(cloister_t *c, int *err)
 			goto fail;
 		event_priority_set(l->udp_ev, 0);
 		event_add(l->udp_ev, NULL);
+#ifdef CLOISTER_FAULT_INJECTION
+		l->fault = cl_fault_new(l->base, l->udp);
+#endif
 	}
 	l->listener = evconnlistener_new_bind(
 		l->base, on_accept, l,
@@ -573,6 +586,9 @@ void cl_loop_free(cl_loop *l)
 		event_free(l->kick_ev);
 	if (l->join_ev)
 		event_free(l->join_ev);
+#ifdef CLOISTER_FAULT_INJECTION
+	cl_fault_free(l->fault);
+#endif
 	if (l->udp >= 0)
 		evutil_closesocket(l->udp);
 	if (l->base)
