@@ -26,6 +26,7 @@
 #include "hooks.h"
 #include "http_api.h"
 #include "options.h"
+#include "port.h"
 
 /* A node that cannot finish leaving in this long (its peers unreachable)
  * exits anyway. */
@@ -38,6 +39,7 @@ struct agent {
 	cloister_t *node;
 	struct event_base *base;
 	cl_http_api *api;
+	cl_port *port; /* --stdio etf */
 	hooks *hooks;
 	struct event *sigterm, *sigint, *sighup, *tick;
 	bool leaving;
@@ -161,6 +163,7 @@ static void on_state(void *arg, cloister_state from, cloister_state to,
 	if (to == CLOISTER_READY)
 		a->notified_ready = true;
 	sd_notify_text(status);
+	cl_port_state(a->port, from, to, s);
 	hooks_state_change(a->hooks, from, to, s);
 	if (a->opt.on_change[0])
 		event_active(a->tick, EV_TIMEOUT, 0); /* start it now */
@@ -177,6 +180,7 @@ static void on_member(void *arg, cloister_member_event ev,
 			     "status", cloister_member_status_name(m->status),
 			     "incarnation", (json_int_t)m->incarnation, "tags",
 			     tags_json(m)));
+	cl_port_member(a->port, (int)ev, names[ev], m);
 	hooks_member_event(a->hooks, names[ev], m);
 	if (a->opt.on_member[0])
 		event_active(a->tick, EV_TIMEOUT, 0); /* start it now */
@@ -186,6 +190,7 @@ static void on_sentry(void *arg, const char *sentry)
 {
 	struct agent *a = arg;
 	publish(a, json_pack("{s:s,s:s}", "type", "sentry", "sentry", sentry));
+	cl_port_sentry(a->port, sentry);
 }
 
 /* Every agent answers "cloister.ping" with its name: `cloister multicall
@@ -265,6 +270,19 @@ static void load_peers(struct agent *a)
 /* ------------------------------------------------------------------ */
 /* Signals and the periodic tick                                       */
 /* ------------------------------------------------------------------ */
+
+static void on_term(evutil_socket_t sig, short what, void *arg);
+
+/* The BEAM's end of the port closed (it exited, or was killed): leave as
+ * on SIGTERM, then exit. */
+static void on_port_closed(void *arg)
+{
+	struct agent *a = arg;
+	fprintf(stderr, "level=info msg=\"the Erlang port closed (end of "
+			"stdin): leaving\"\n");
+	if (!a->leaving)
+		on_term(SIGTERM, 0, a);
+}
 
 static void on_term(evutil_socket_t sig, short what, void *arg)
 {
@@ -395,6 +413,23 @@ int cmd_agent(int argc, char **argv)
 			return 1;
 		}
 	}
+	if (a.opt.stdio_etf) {
+		/* Frames own stdout: anything else printed there (by us or a
+		 * library) would corrupt the stream, so fd 1 becomes stderr
+		 * and the port writes to a copy of the original. */
+		int out = dup(STDOUT_FILENO);
+		if (out < 0 || dup2(STDERR_FILENO, STDOUT_FILENO) < 0) {
+			fprintf(stderr, "cloister agent: --stdio etf: %s\n",
+				strerror(errno));
+			return 1;
+		}
+		a.port = cl_port_new(a.base, a.node, STDIN_FILENO, out,
+				     on_port_closed, &a, why, sizeof why);
+		if (!a.port) {
+			fprintf(stderr, "cloister agent: --stdio etf: %s\n", why);
+			return 1;
+		}
+	}
 	cloister_listener l = {&a, on_state, on_member, on_sentry};
 	cloister_set_listener(a.node, &l);
 	cloister_handle(a.node, "cloister.ping", on_ping, &a);
@@ -422,6 +457,7 @@ int cmd_agent(int argc, char **argv)
 
 	save_peers(&a);
 	cl_http_api_free(a.api);
+	cl_port_free(a.port);
 	hooks_free(a.hooks);
 	cloister_free(a.node);
 	event_free(a.sigterm);

@@ -68,6 +68,10 @@ static const struct setting settings[] = {
 	 "otherwise)"},
 	{"ctl", AGENT, false, false, "off",
 	 "control API over a Unix socket (mode 0600) at this path"},
+	{"stdio", AGENT, false, false, "off",
+	 "etf: serve the control API on stdin/stdout as an Erlang port "
+	 "({packet,4} frames of external term format); end of input leaves "
+	 "the cluster and exits"},
 	{"data-dir", AGENT, false, false, "none",
 	 "remember known peers here, to rejoin after a restart"},
 	{"on-change", AGENT, false, false, "none",
@@ -149,6 +153,14 @@ static int set(agent_options *o, const struct setting *s, const char *value,
 	} else if (!strcmp(s->name, "ctl")) {
 		dst = o->ctl;
 		cap = sizeof o->ctl;
+	} else if (!strcmp(s->name, "stdio")) {
+		if (strcmp(value, "etf") && strcmp(value, "off")) {
+			fprintf(stderr, "cloister agent: stdio \"%s\": etf or off "
+					"(%s)\n", value, origin);
+			return 2;
+		}
+		o->stdio_etf = !strcmp(value, "etf");
+		return 0;
 	} else if (!strcmp(s->name, "data-dir")) {
 		dst = o->data_dir;
 		cap = sizeof o->data_dir;

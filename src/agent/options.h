@@ -23,6 +23,7 @@ typedef struct agent_options {
 	/* Agent-only settings. */
 	char http[128];           /* "127.0.0.1:7947", "" = off */
 	char ctl[AGENT_PATH_MAX]; /* Unix socket path, "" = off */
+	bool stdio_etf;           /* --stdio etf: an Erlang port */
 	char data_dir[AGENT_PATH_MAX];
 	char on_change[1024];
 	char on_member[1024];
