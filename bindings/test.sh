@@ -3,6 +3,7 @@
 #   bindings/test.sh /path/to/cloister
 # Exit 0 pass, 1 fail, 77 skip (Erlang/rebar3 missing).  Uses only
 # 127.0.6.1-3 and a private epmd port; every process is stopped by pid.
+# The agents run as Erlang ports (--stdio etf), HTTP off.
 set -u
 BIN=${1:-${CLOISTER_BIN:-}}
 [ -n "$BIN" ] && [ -x "$BIN" ] || { echo "usage: $0 /path/to/cloister" >&2; exit 2; }
@@ -29,6 +30,10 @@ erlc -o "$WORK/test_ebin" "$HERE"/erlang/test/*.erl || { echo "FAIL: erlc tests"
 export CT_DIST_PORT=${CLOISTER_TEST_DIST_PORT:-43706}
 export CT_CONSENSUS=3 CLOISTER_BIN="$BIN" CT_EBIN="$EBIN" CT_TEST_EBIN="$WORK/test_ebin" CT_LOGDIR="$WORK/logs"
 status=0
+# One BEAM alone, not distributed, no network: nonode mode, and the
+# libring vectors.
+timeout 60 env CT_VECTORS="$HERE/../tests/vectors/libring.json" CT_LOG="$WORK/logs/agent_nonode.log" \
+	erl -noshell -pa "$EBIN" -pa "$WORK/test_ebin" -eval 'cloister_nonode:main()' || status=1
 timeout 400 env CT_N=1 CT_CONSENSUS=3 CT_LOG="$WORK/logs/agent1.log" \
 	erl -noshell -setcookie cloistertest -start_epmd false -erl_epmd_port "$CT_DIST_PORT" \
 	-kernel inet_dist_use_interface '{127,0,6,1}' \

@@ -3,17 +3,17 @@
 %% Placement (whois/mine) runs here, with libring 1.7.0's algorithm over
 %% the agent's alive members (phash2 of any term, 128 points per node):
 %% only the BEAM can phash2 an arbitrary term, and this is exactly what
-%% libring computes.  agent_whois/2 asks the agent's /v1/whois instead
-%% (binary keys only); see bindings/README.md for a known mismatch.
+%% libring computes.  agent_whois/2 asks the agent's own ring instead
+%% (binary keys only).
 %%
-%% multicast/multicall go over the agent: a message {Name, Msg} encoded
-%% with term_to_binary travels on topic "erlang.cloister" to every alive
-%% member's agent, whose BEAM delivers it with gen_server:cast/call to the
-%% locally registered Name.
+%% multicast/multicall go over the agent (its Erlang port, cloister_agent):
+%% a message {Name, Msg} encoded with term_to_binary travels on topic
+%% "erlang.cloister" to every alive member's agent, whose BEAM delivers it
+%% with gen_server:cast/call to the locally registered Name.
 -module(cloister).
 -export([whois/1, whois/2, mine/1, siblings/0, state/0, states/0, sentry/0,
          multicast/2, multicast/3, multicall/2, multicall/3,
-         status/0, members/0, state_map/1, encode/1, decode/1,
+         status/0, members/0, state_map/1, state_map/3, encode/1, decode/1,
          libring_whois/2, agent_whois/2]).
 
 -define(TOPIC, <<"erlang.cloister">>).
@@ -22,12 +22,9 @@
 whois(Key) -> whois(default, Key).
 
 agent_whois(Ring, Key) when is_binary(Key) ->
-    Q = "/v1/whois?key=" ++ uri_string:quote(binary_to_list(Key))
-        ++ case Ring of default -> ""; _ -> "&ring=" ++ to_list(Ring) end,
-    case cloister_agent:request(get, Q, undefined) of
-        {ok, 200, #{<<"owners">> := [Owner | _]}} -> {ok, node_of(Owner)};
-        {ok, _, #{<<"error">> := E}} -> {error, E};
-        {ok, Code, Body} -> {error, {Code, Body}};
+    R = case Ring of default -> default; _ -> list_to_binary(to_list(Ring)) end,
+    case cloister_agent:request(whois, {Key, R, 1}) of
+        {ok, [Owner | _]} -> {ok, node_of(Owner)};
         {error, _} = E -> E
     end.
 
@@ -52,10 +49,10 @@ members() -> cloister_agent:members().
 states() ->
     [{N, S} || {_, #{status := S, node := N}} <- maps:to_list(members())].
 
-%% The elected sentry node (from /v1/status), or undefined.
+%% The elected sentry node (the agent's status), or undefined.
 sentry() ->
-    case cloister_agent:request(get, "/v1/status", undefined) of
-        {ok, 200, #{<<"sentry">> := S}} when is_binary(S) -> node_of(S);
+    case cloister_agent:request(status, []) of
+        {ok, #{sentry := S}} when is_binary(S) -> node_of(S);
         _ -> undefined
     end.
 
@@ -63,17 +60,20 @@ sentry() ->
 %% (gen_server:cast).  Returns {ok, NQueued} | {error, _}.
 multicast(Name, Msg) -> multicast(all, Name, Msg).
 multicast(Members, Name, Msg) ->
-    Body0 = #{topic => ?TOPIC, data => encode({cast, Name, Msg})},
-    Body = case Members of
-               all -> Body0;
-               L -> Body0#{members => [atom_to_binary(N, utf8) || N <- L]}
+    Data = encode({cast, Name, Msg}),
+    Args = case Members of
+               all -> {?TOPIC, Data};
+               L -> {?TOPIC, Data, [member_of(N) || N <- L, N =/= node()]}
            end,
     %% The agent sends to the other members; this node delivers its own.
     Self = Members =:= all orelse lists:member(node(), Members),
     Self andalso gen_server:cast(Name, Msg),
-    case cloister_agent:request(post, "/v1/multicast", Body) of
-        {ok, 200, #{<<"queued">> := N}} -> {ok, N + if Self -> 1; true -> 0 end};
-        {ok, _, B} -> {error, B};
+    Queued = case Args of
+                 {_, _, []} -> {ok, 0};
+                 _ -> cloister_agent:request(multicast, Args)
+             end,
+    case Queued of
+        {ok, N} -> {ok, N + if Self -> 1; true -> 0 end};
         E -> E
     end.
 
@@ -81,21 +81,25 @@ multicast(Members, Name, Msg) ->
 %% like gen_server:multi_call/2.
 multicall(Name, Msg) -> multicall(Name, Msg, 2000).
 multicall(Name, Msg, Timeout) ->
-    Body = #{topic => ?TOPIC, data => encode({call, Name, Msg}), timeout_ms => Timeout},
-    case cloister_agent:request(post, "/v1/multicall", Body) of
-        {ok, 200, #{<<"replies">> := R, <<"missing">> := M}} ->
-            {[{node_of(maps:get(<<"member">>, X)), decode(X)} || X <- R],
+    Args = {?TOPIC, encode({call, Name, Msg}), Timeout},
+    case cloister_agent:request(multicall, Args, Timeout + 5000) of
+        {ok, R, M} ->
+            {[{node_of(Member), decode(D)} || {Member, D} <- R],
              [node_of(X) || X <- M]};
-        {ok, _, B} -> {error, B};
         E -> E
     end.
 
 %% The listener's third argument: Elixir's %Cloister.Monitor{}-like map.
 state_map(Status) ->
+    state_map(Status, length([x || {_, #{status := alive}} <- maps:to_list(safe_members())]),
+              undefined).
+
+%% Alive: the agent's count of live members (self included) at the change.
+state_map(Status, Alive, Sentry) ->
     #{'__struct__' => 'Elixir.Cloister.Monitor', otp_app => otp_app(),
-      status => Status, started_at => undefined,
-      alive => length([x || {_, #{status := alive}} <- maps:to_list(safe_members())]),
-      sentry => undefined, consensus => application:get_env(cloister, consensus, 1),
+      status => Status, started_at => undefined, alive => Alive,
+      sentry => case Sentry of undefined -> undefined; S -> node_of_name(S) end,
+      consensus => application:get_env(cloister, consensus, 1),
       listener => application:get_env(cloister, listener, undefined),
       monitor => cloister_agent}.
 
@@ -107,14 +111,28 @@ safe_members() ->
 
 otp_app() -> application:get_env(cloister, otp_app, cloister).
 
-%% Payloads: base64 of the external term format (the agent carries text).
-encode(Term) -> base64:encode(term_to_binary(Term)).
-decode(#{<<"data">> := D}) -> binary_to_term(base64:decode(D), [safe]).
+%% Payloads: the external term format (the agent carries bytes).
+encode(Term) -> term_to_binary(Term).
+decode(D) when is_binary(D) -> binary_to_term(D, [safe]).
 
 node_of(Member) ->
     case maps:get(Member, members(), undefined) of
         #{node := N} -> N;
         _ -> binary_to_atom(Member, utf8)
+    end.
+
+%% From inside cloister_agent members() would call itself.
+node_of_name(Member) ->
+    case whereis(cloister_agent) =:= self() of
+        true -> binary_to_atom(Member, utf8);
+        false -> node_of(Member)
+    end.
+
+%% The member name of an Erlang node (they differ when erlang_node says so).
+member_of(Node) ->
+    case [M || {M, #{node := N}} <- maps:to_list(members()), N =:= Node] of
+        [M | _] -> M;
+        [] -> atom_to_binary(Node, utf8)
     end.
 
 to_list(A) when is_atom(A) -> atom_to_list(A);

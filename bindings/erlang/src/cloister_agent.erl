@@ -1,28 +1,34 @@
-%% cloister_agent: runs the `cloister agent` beside this node as an Erlang
-%% port and follows it through its HTTP control API (loopback).
+%% cloister_agent: runs `cloister agent --stdio etf` beside this node as an
+%% Erlang port and speaks to it in the external term format, {packet, 4}.
 %%
-%% Lifetime: the agent runs under a small /bin/sh wrapper that reads the
-%% port's stdin; when this node dies (even kill -9) the pipe closes, the
-%% wrapper sees EOF and sends the agent SIGTERM (a graceful leave).  On a
-%% normal stop terminate/2 also kills the agent by its OS pid.
+%% Protocol (bindings/README.md has the table): this process sends
+%% {Ref, Command, Args}; the agent answers {reply, Ref, Result} or
+%% {error, Ref, Why}, and sends on its own {hello, Info} first (status and
+%% members as they are before the node starts, so the listener sees the
+%% very first transition), then {event, Map} for status, member and
+%% sentry changes, {message, ...} and {call, Id, ...} for the topic this
+%% node answers.
 %%
-%% State: status changes and member events come from a long-lived
-%% GET /v1/events stream (httpc, {stream, self}).  Each status change calls
-%% the listener's on_state_change(From, To, State); each member event
-%% connects to alive members' Erlang nodes and disconnects dead/left ones.
+%% Lifetime: the agent reads the port's stdin; when this node dies (even
+%% kill -9) the pipe closes, the agent sees end of input, leaves the
+%% cluster gracefully and exits.  Nothing else (no wrapper, no pid file).
 -module(cloister_agent).
 -behaviour(gen_server).
 
--export([start_link/0, await_ready/1, status/0, members/0, http/0,
-         request/3]).
+-export([start_link/0, await_ready/1, status/0, members/0, sentry/0,
+         request/2, request/3]).
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
 
--define(PROFILE, cloister).
--define(STREAM_PROFILE, cloister_events).
 -define(TOPIC, <<"erlang.cloister">>).
+%% The agent answers every request at once except multicall (bounded by
+%% its own timeout); this covers a busy node.
+-define(REQUEST_TIMEOUT, 10000).
 
--record(st, {port, agent_pid, http, status = down, members = #{},
-             listener, stream, buf = <<>>, waiters = [], last_sentry = null}).
+%% agent_pid stays the record's second field (element 3): the bindings'
+%% test reads it with sys:get_state/1 to stop a stray agent by pid.
+-record(st, {port, agent_pid, status = down, members = #{}, self = <<>>,
+             listener, waiters = [], sentry = undefined, alive = 0, next = 1,
+             pending = #{}}).
 
 start_link() -> gen_server:start_link({local, ?MODULE}, ?MODULE, [], []).
 
@@ -34,90 +40,77 @@ await_ready(Timeout) ->
 
 status() -> gen_server:call(?MODULE, status).
 members() -> gen_server:call(?MODULE, members).
-http() -> persistent_term:get({?MODULE, http}).
+sentry() -> gen_server:call(?MODULE, sentry).
 
-%% ---------------------------------------------------------------- HTTP
-
-%% {ok, Status, DecodedBody} | {error, Reason}
-request(Method, Path, Body) ->
-    Url = "http://" ++ http() ++ Path,
-    Req = case Method of
-              get -> {Url, [{"connection", "close"}]};
-              post -> {Url, [{"connection", "close"}], "application/json",
-                       cloister_json:encode(Body)}
-          end,
-    case httpc:request(Method, Req, [{timeout, 65000}, {connect_timeout, 2000}],
-                       [{body_format, binary}], ?PROFILE) of
-        {ok, {{_, Code, _}, Hdrs, RespBody}} ->
-            case proplists:get_value("content-type", Hdrs, "") of
-                "application/json" ++ _ ->
-                    {ok, Code, cloister_json:decode(RespBody)};
-                _ ->
-                    {ok, Code, RespBody}
-            end;
-        {error, _} = E ->
-            E
+%% One request to the agent: its Result ({ok, _}, ok or {error, _}), or
+%% {error, {refused, Why}} for a request the agent could not read.
+request(Command, Args) -> request(Command, Args, ?REQUEST_TIMEOUT).
+request(Command, Args, Timeout) ->
+    try gen_server:call(?MODULE, {request, Command, Args}, Timeout)
+    catch exit:{timeout, _} -> {error, timeout}
     end.
 
 %% ---------------------------------------------------------------- init
 
 init([]) ->
     process_flag(trap_exit, true),
-    _ = inets:start(),
-    _ = inets:start(httpc, [{profile, ?PROFILE}]),
-    _ = inets:start(httpc, [{profile, ?STREAM_PROFILE}]),
-    Http = http_addr(),
-    persistent_term:put({?MODULE, http}, Http),
+    _ = atoms(),
     Bin = agent_path(),
-    Args = agent_args(Http),
+    Args = agent_args(),
     logger:notice("cloister: starting agent ~s ~s", [Bin, lists:join(" ", Args)]),
-    Log = case application:get_env(cloister, agent_log) of
-              {ok, F} -> F;
-              undefined -> ""
-          end,
-    %% $1 = log file or "", $2 = agent binary, rest = its arguments.
-    Script = "log=$1; shift; "
-             "if [ -n \"$log\" ]; then \"$@\" </dev/null 2>>\"$log\" & "
-             "else \"$@\" </dev/null & fi; "
-             "p=$!; echo \"agent_pid $p\"; "
-             "cat >/dev/null; kill -TERM $p 2>/dev/null; wait $p",
-    Port = open_port({spawn_executable, "/bin/sh"},
-                     [{args, ["-c", Script, "cloister-agent", Log, Bin | Args]},
-                      exit_status, {line, 512}, use_stdio, binary]),
-    AgentPid = receive
-                   {Port, {data, {eol, <<"agent_pid ", P/binary>>}}} ->
-                       binary_to_list(P);
-                   {Port, {exit_status, S}} ->
-                       exit({agent_exited, S})
-               after 5000 -> exit(agent_no_pid)
-               end,
-    St0 = #st{port = Port, agent_pid = AgentPid,
+    Opts = [{packet, 4}, binary, exit_status, use_stdio],
+    Port = case application:get_env(cloister, agent_log) of
+               {ok, Log} when Log =/= false, Log =/= "" ->
+                   %% exec: the shell becomes the agent, same pid and pipes.
+                   open_port({spawn_executable, "/bin/sh"},
+                             [{args, ["-c", "exec \"$@\" 2>>\"$0\"", Log, Bin | Args]}
+                              | Opts]);
+               _ ->
+                   open_port({spawn_executable, Bin}, [{args, Args} | Opts])
+           end,
+    {os_pid, OsPid} = erlang:port_info(Port, os_pid),
+    St0 = #st{port = Port, agent_pid = integer_to_list(OsPid),
               listener = application:get_env(cloister, listener, undefined)},
-    case wait_api(Port, 100) of
-        {ok, Status} ->
-            start_distribution(Status),
-            St1 = open_stream(St0),
-            {ok, St1};
-        {error, Why} ->
-            os:cmd("kill -TERM " ++ AgentPid),
-            {stop, {agent_api, Why}}
+    receive
+        {Port, {data, B}} ->
+            case catch binary_to_term(B, [safe]) of
+                {hello, #{status := Status, members := Members}} ->
+                    start_distribution(Status),
+                    St1 = St0#st{self = maps:get(node, Status),
+                                 alive = maps:get(alive, Status),
+                                 sentry = undefined_if_null(maps:get(sentry, Status))},
+                    St2 = lists:foldl(fun(M, A) -> member(A, M) end, St1, Members),
+                    St3 = change(St2, maps:get(status, Status)),
+                    {ok, send(St3, answer, ?TOPIC, ignore)};
+                Other ->
+                    catch port_close(Port),
+                    {stop, {agent_protocol, Other}}
+            end;
+        {Port, {exit_status, S}} ->
+            {stop, {agent_exited, S}}
+    after 10000 ->
+            catch port_close(Port),
+            os:cmd("kill -TERM " ++ integer_to_list(OsPid)),
+            {stop, agent_no_hello}
     end.
 
-%% The agent's API comes up within moments; it exits at once on bad flags.
-wait_api(Port, 0) -> receive {Port, {exit_status, S}} -> {error, {exit_status, S}}
-                     after 0 -> {error, no_api} end;
-wait_api(Port, N) ->
-    receive
-        {Port, {exit_status, S}} -> {error, {exit_status, S}}
-    after 0 ->
-        case catch request(get, "/v1/status", undefined) of
-            {ok, 200, #{} = Status} -> {ok, Status};
-            _ -> timer:sleep(100), wait_api(Port, N - 1)
-        end
-    end.
+%% Every atom the agent may send: binary_to_term(_, [safe]) only accepts
+%% atoms that exist, and listing them here makes sure they do.
+atoms() ->
+    [hello, reply, error, event, message, call, ok, undefined, true, false,
+     protocol, frame_max, status, members, node, address, consensus, majority,
+     alive, sentry, rings, version, type, state, from, to, member, event,
+     name, addr, incarnation, start_ms, tags, dropped, count, keys, primary,
+     down, assembling, rehashing, ready, stopping, stopped,
+     suspect, dead, left, joined, updated, failed, reaped,
+     badarg, enomem, too_large, not_found, limit, bad_state, timeout, exists,
+     failed, not_waiting, nonode, no_keyring, full, no_thread].
+
+undefined_if_null(undefined) -> undefined;
+undefined_if_null(B) when is_binary(B) -> B.
 
 %% Cloister's naming: app@ADDRESS where ADDRESS is what the agent chose.
-start_distribution(#{<<"address">> := Addr}) ->
+start_distribution(#{address := Addr}) ->
     case {node(), host_of(Addr)} of
         {nonode@nohost, ""} ->
             logger:notice("cloister: no network (nonode): staying nonode@nohost");
@@ -151,99 +144,100 @@ ensure_epmd() ->
             os:cmd(Epmd ++ " -daemon"), ok
     end.
 
-open_stream(St) ->
-    Url = "http://" ++ http() ++ "/v1/events?answer=" ++ binary_to_list(?TOPIC),
-    {ok, Ref} = httpc:request(get, {Url, []}, [{connect_timeout, 2000}],
-                              [{sync, false}, {stream, self}], ?STREAM_PROFILE),
-    %% Events before this subscription are not replayed: catch up from
-    %% /v1/status and /v1/members (a status change seen twice is ignored).
-    St1 = St#st{stream = Ref, buf = <<>>},
-    St2 = case request(get, "/v1/status", undefined) of
-              {ok, 200, #{<<"status">> := S}} -> change(St1, binary_to_atom(S, utf8));
-              _ -> St1
-          end,
-    case request(get, "/v1/members", undefined) of
-        {ok, 200, L} when is_list(L) ->
-            lists:foldl(fun(M, A) -> member(A, M) end, St2, L);
-        _ -> St2
-    end.
-
 %% ---------------------------------------------------------------- calls
 
 handle_call(await_ready, _From, St = #st{status = ready}) -> {reply, ok, St};
 handle_call(await_ready, From, St) -> {noreply, St#st{waiters = [From | St#st.waiters]}};
 handle_call(status, _From, St) -> {reply, St#st.status, St};
-handle_call(members, _From, St) -> {reply, St#st.members, St}.
+handle_call(members, _From, St) -> {reply, St#st.members, St};
+handle_call(sentry, _From, St) -> {reply, St#st.sentry, St};
+handle_call({request, Command, Args}, From, St) ->
+    {noreply, send(St, Command, Args, From)}.
 
+%% A call's answer, computed in a process of its own.
+handle_cast({call_reply, Id, Bin}, St) -> {noreply, send(St, reply, {Id, Bin}, ignore)};
 handle_cast(_, St) -> {noreply, St}.
 
-handle_info({http, {Ref, stream_start, _}}, St = #st{stream = Ref}) -> {noreply, St};
-handle_info({http, {Ref, stream, Part}}, St = #st{stream = Ref}) ->
-    {noreply, lines(St#st{buf = <<(St#st.buf)/binary, Part/binary>>})};
-handle_info({http, {Ref, Other}}, St = #st{stream = Ref}) ->
-    %% stream_end or an error: the agent closed the stream; reopen it.
-    logger:warning("cloister: event stream ended (~p); reopening", [Other]),
-    timer:sleep(200),
-    {noreply, open_stream(St)};
-handle_info({http, {Ref, stream_end, _}}, St = #st{stream = Ref}) ->
-    {noreply, open_stream(St)};
+handle_info({Port, {data, B}}, St = #st{port = Port}) ->
+    case catch binary_to_term(B, [safe]) of
+        {'EXIT', _} ->
+            logger:warning("cloister: unreadable frame from the agent (~b bytes)",
+                           [byte_size(B)]),
+            {noreply, St};
+        T -> {noreply, frame(St, T)}
+    end;
 handle_info({Port, {exit_status, S}}, St = #st{port = Port}) ->
     logger:error("cloister: the agent exited with status ~b", [S]),
     {stop, {agent_exited, S}, St#st{port = undefined}};
-handle_info({Port, {data, Line}}, St = #st{port = Port}) ->
-    logger:info("cloister agent: ~s", [element(2, Line)]),
-    {noreply, St};
+handle_info({'EXIT', Port, Why}, St = #st{port = Port}) ->
+    {stop, {agent_port, Why}, St#st{port = undefined}};
 handle_info(_, St) -> {noreply, St}.
 
+%% Closing the port closes the agent's stdin: it leaves and exits.
 terminate(_Why, St) ->
-    catch httpc:cancel_request(St#st.stream, ?STREAM_PROFILE),
     case St#st.port of
         undefined -> ok;
         Port -> catch port_close(Port)
     end,
-    os:cmd("kill -TERM " ++ St#st.agent_pid ++ " 2>/dev/null"),
     ok.
 
-%% ---------------------------------------------------------------- events
+%% ---------------------------------------------------------------- frames
 
-lines(St = #st{buf = Buf}) ->
-    case binary:split(Buf, <<"\n">>) of
-        [Line, Rest] ->
-            St1 = case catch cloister_json:decode(Line) of
-                      #{} = Ev -> event(St#st{buf = Rest}, Ev);
-                      _ -> St#st{buf = Rest}
-                  end,
-            lines(St1);
-        [_] -> St
-    end.
+send(St = #st{port = Port, next = Ref, pending = P}, Command, Args, From) ->
+    port_command(Port, term_to_binary({Ref, Command, Args})),
+    St#st{next = Ref + 1, pending = P#{Ref => From}}.
 
-event(St, #{<<"type">> := <<"state">>, <<"to">> := To} = Ev) ->
-    St1 = St#st{last_sentry = maps:get(<<"sentry">>, Ev, St#st.last_sentry)},
-    change(St1, binary_to_atom(To, utf8));
-event(St, #{<<"type">> := <<"member">>} = M) -> member(St, M);
-event(St, #{<<"type">> := <<"message">>, <<"topic">> := ?TOPIC} = M) ->
-    catch case cloister:decode(M) of
+frame(St, {reply, Ref, Result}) -> answer(St, Ref, Result);
+frame(St, {error, undefined, Why}) ->
+    logger:error("cloister: the agent refused a frame: ~s", [Why]),
+    St;
+frame(St, {error, Ref, Why}) -> answer(St, Ref, {error, {refused, Why}});
+frame(St, {event, #{type := state, to := To} = Ev}) ->
+    change(St#st{sentry = undefined_if_null(maps:get(sentry, Ev, St#st.sentry)),
+                 alive = maps:get(alive, Ev, St#st.alive)}, To);
+frame(St, {event, #{type := member} = M}) -> member(St, M);
+frame(St, {event, #{type := sentry, sentry := S}}) -> St#st{sentry = undefined_if_null(S)};
+frame(St, {event, #{type := dropped, count := N}}) ->
+    logger:warning("cloister: the agent dropped ~b frames (this node was not reading)", [N]),
+    St;
+frame(St, {message, ?TOPIC, _From, Data}) ->
+    catch case binary_to_term(Data, [safe]) of
               {cast, Name, Msg} -> gen_server:cast(Name, Msg);
               _ -> ok
           end,
     St;
-event(St, #{<<"type">> := <<"call">>, <<"topic">> := ?TOPIC, <<"id">> := Id} = M) ->
+frame(St, {call, Id, ?TOPIC, _From, Data}) ->
     spawn(fun() ->
-                  Reply = try cloister:decode(M) of
+                  Reply = try binary_to_term(Data, [safe]) of
                               {call, Name, Msg} -> gen_server:call(Name, Msg, 1800)
                           catch C:E -> {badrpc, {C, E}}
                           end,
-                  request(post, "/v1/reply", #{id => Id, data => cloister:encode(Reply)})
+                  gen_server:cast(?MODULE, {call_reply, Id, term_to_binary(Reply)})
           end),
     St;
-event(St, _) -> St.
+frame(St, Other) ->
+    logger:info("cloister: ignored a frame from the agent: ~P", [Other, 8]),
+    St.
+
+answer(St = #st{pending = P}, Ref, Result) ->
+    case maps:take(Ref, P) of
+        {ignore, P1} ->
+            case Result of
+                {error, _} -> logger:warning("cloister: agent request ~p: ~p", [Ref, Result]);
+                _ -> ok
+            end,
+            St#st{pending = P1};
+        {From, P1} -> gen_server:reply(From, Result), St#st{pending = P1};
+        error -> St
+    end.
 
 change(St = #st{status = S}, S) -> St;
 change(St = #st{status = From, listener = L}, To) ->
     logger:notice("cloister: status ~s -> ~s", [From, To]),
     case L of
         undefined -> ok;
-        _ -> try L:on_state_change(From, To, cloister:state_map(To))
+        _ -> try L:on_state_change(From, To, cloister:state_map(To, St#st.alive,
+                                                                 St#st.sentry))
              catch C:E:Stk -> logger:error("cloister: listener ~p crashed: ~p:~p ~p",
                                            [L, C, E, Stk])
              end
@@ -256,17 +250,20 @@ change(St = #st{status = From, listener = L}, To) ->
         _ -> St1
     end.
 
-%% Members by name; the Erlang mesh follows them.
-member(St, #{<<"name">> := Name, <<"status">> := Status} = M) ->
-    Tags = maps:get(<<"tags">>, M, #{}),
-    Node = binary_to_atom(maps:get(<<"erlang_node">>, Tags, Name), utf8),
-    Members = (St#st.members)#{Name => #{status => binary_to_atom(Status, utf8),
-                                         node => Node, tags => Tags,
-                                         addr => maps:get(<<"addr">>, M, <<>>)}},
+%% Members by name; the Erlang mesh follows them.  This node's own entry
+%% is node() whatever its member name (nonode@nohost in nonode mode).
+member(St, #{name := Name, status := Status} = M) ->
+    Tags = maps:get(tags, M, #{}),
+    Node = case Name =:= St#st.self of
+               true -> node();
+               false -> binary_to_atom(maps:get(<<"erlang_node">>, Tags, Name), utf8)
+           end,
+    Members = (St#st.members)#{Name => #{status => Status, node => Node, tags => Tags,
+                                         addr => maps:get(addr, M, <<>>)}},
     case {Status, Node =:= node(), node()} of
         {_, true, _} -> ok;
         {_, _, nonode@nohost} -> ok;
-        {<<"alive">>, false, _} ->
+        {alive, false, _} ->
             case lists:member(Node, nodes()) of
                 true -> ok;
                 false -> spawn(fun() ->
@@ -274,7 +271,7 @@ member(St, #{<<"name">> := Name, <<"status">> := Status} = M) ->
                                        logger:notice("cloister: connect ~s: ~p", [Node, R])
                                end)
             end;
-        {S, false, _} when S =:= <<"dead">>; S =:= <<"left">> ->
+        {S, false, _} when S =:= dead; S =:= left ->
             logger:notice("cloister: member ~s ~s: disconnecting", [Node, S]),
             erlang:disconnect_node(Node);
         _ -> ok
@@ -298,12 +295,6 @@ host_of(Addr) ->
         _ -> hd(string:split(S, ":", trailing))
     end.
 
-http_addr() ->
-    case application:get_env(cloister, http) of
-        {ok, H} -> atom_to_list_(H);
-        undefined -> "127.0.0.1:" ++ integer_to_list(application:get_env(cloister, http_port, 7947))
-    end.
-
 agent_path() ->
     case application:get_env(cloister, agent) of
         {ok, P} -> P;
@@ -318,7 +309,7 @@ agent_path() ->
             end
     end.
 
-agent_args(Http) ->
+agent_args() ->
     Get = fun(K) -> application:get_env(cloister, K, undefined) end,
     Opt = fun(_, undefined) -> [];
              (Flag, V) -> ["--" ++ Flag, atom_to_list_(V)]
@@ -331,7 +322,14 @@ agent_args(Http) ->
               {N, _} -> ["--tag", "erlang_node=" ++ atom_to_list(N),
                          "--name", atom_to_list(N)]
           end,
-    ["agent", "--app", otp_app(), "--http", Http,
+    %% The HTTP control API is off unless asked for (`http` or
+    %% `http_port`): this node talks to the agent over the port only.
+    Http = case {Get(http), Get(http_port)} of
+               {undefined, undefined} -> "off";
+               {undefined, P} -> "127.0.0.1:" ++ integer_to_list(P);
+               {H, _} -> atom_to_list_(H)
+           end,
+    ["agent", "--stdio", "etf", "--app", otp_app(), "--http", Http,
      "--ring", atom_to_list_(Get(ring))]
         ++ sentry(Get(sentry)) ++ consensus(Get(consensus))
         ++ Opt("advertise", Get(advertise)) ++ Opt("bind", Get(bind))
