@@ -15,6 +15,8 @@
 #   make chaos      fault injection in network namespaces (root), with a
 #                   test build (build-fault/), then a 30 s-a-phase flood
 #   make soak       20 agents under churn for SOAK_MINUTES, RSS/fd trends
+#   make static     a statically linked release binary, build-static/cloister
+#                   (what the benchmarks measure; one file to deploy)
 #   make clean
 
 JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
@@ -22,7 +24,7 @@ FUZZ_SECONDS ?= 20
 CMAKE_GEN   := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 CTEST       := ctest --output-on-failure -j $(JOBS)
 
-.PHONY: all deps build test demo asan fuzz fuzz-short bench clang tsan valgrind chaos soak clean
+.PHONY: all deps build static test demo asan fuzz fuzz-short bench clang tsan valgrind chaos soak clean
 
 all: build
 
@@ -34,6 +36,13 @@ build/CMakeCache.txt: | deps
 
 build: build/CMakeCache.txt
 	cmake --build build -j $(JOBS)
+
+build-static/CMakeCache.txt: | deps
+	cmake -S . -B build-static $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release \
+	      -DCMAKE_C_FLAGS_RELEASE="-O2 -DNDEBUG" -DCLOISTER_STATIC_BINARY=ON -DCLOISTER_TESTS=OFF
+
+static: build-static/CMakeCache.txt
+	cmake --build build-static -j $(JOBS) --target cloister
 
 test: build
 	cd build && $(CTEST)
@@ -121,4 +130,4 @@ bench: build
 	bash bench/run.sh
 
 clean:
-	rm -rf build build-asan build-fuzz build-clang build-tsan build-fault
+	rm -rf build build-static build-asan build-fuzz build-clang build-tsan build-fault

@@ -364,8 +364,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 
 int cmd_agent(int argc, char **argv)
 {
-	static struct agent a;
-	memset(&a, 0, sizeof a);
+	static struct agent a; /* zeroed once, by being static */
 	int e = agent_options_load(&a.opt, argc, argv);
 	if (e)
 		return e == 1 ? 0 : 2;

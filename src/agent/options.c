@@ -5,6 +5,7 @@
  * the node or to the agent, its default and its help line.  --help is
  * printed from it, so the documentation cannot drift from the parser.
  */
+#include <stddef.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -303,7 +304,10 @@ static int load_env(agent_options *o)
 
 int agent_options_load(agent_options *o, int argc, char **argv)
 {
-	memset(o, 0, sizeof *o);
+	/* Entries of node[] past n_node are never read; leaving them
+	 * untouched keeps ~100 KB of pages out of an idle agent's RSS. */
+	memset(o, 0, offsetof(agent_options, node));
+	o->n_node = 0;
 	strcpy(o->http, "127.0.0.1:7947");
 	o->hook_timeout_s = 10;
 	o->log_level = CLOISTER_LOG_INFO;

@@ -271,6 +271,7 @@ static size_t utf8_next(const uint8_t *p, size_t n, uint32_t *cp)
 	uint32_t c = p[0], min;
 	size_t len;
 
+	*cp = 0; /* defined on the failure paths too */
 	if (c < 0x80) {
 		*cp = c;
 		return 1;

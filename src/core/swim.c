@@ -796,7 +796,7 @@ static void transmit(cl_swim *s, const cl_addr *to, cl_wbuf *w, bool stream)
 }
 
 static void send_ack(cl_swim *s, const cl_addr *to, uint8_t type, uint32_t seq,
-		     const struct member *dead_source)
+		     const struct member *dead_source, bool stream)
 {
 	cl_wbuf w;
 	begin(s, &w);
@@ -805,11 +805,12 @@ static void send_ack(cl_swim *s, const cl_addr *to, uint8_t type, uint32_t seq,
 				   mname_bytes(dead_source), mname_bytes(self(s)));
 	cl_wire_put_ack(&w, type, seq);
 	piggyback(s, &w);
-	transmit(s, to, &w, false);
+	transmit(s, to, &w, stream);
 }
 
 static void send_ping(cl_swim *s, const cl_addr *to, uint32_t seq,
-		      cl_bytes target, const struct member *suspect)
+		      cl_bytes target, const struct member *suspect,
+		      bool stream)
 {
 	cl_wbuf w;
 	begin(s, &w);
@@ -820,7 +821,7 @@ static void send_ping(cl_swim *s, const cl_addr *to, uint32_t seq,
 	cl_wire_put_ping(&w, seq, target, mname_bytes(self(s)), &self(s)->addr,
 			 s->checksum, (uint32_t)alive_estimate(s));
 	piggyback(s, &w);
-	transmit(s, to, &w, false);
+	transmit(s, to, &w, stream);
 }
 
 /* Full state over a stream: every member, self included. */
@@ -1118,7 +1119,7 @@ static void probe_start(cl_swim *s, cl_usec now)
 	s->expected_nacks = 0;
 	s->stats.probes++;
 	send_ping(s, &t->addr, s->probe_seq, mname_bytes(t),
-		  t->status == CL_STATUS_SUSPECT ? t : NULL);
+		  t->status == CL_STATUS_SUSPECT ? t : NULL, false);
 }
 
 static struct member *probe_target(cl_swim *s)
@@ -1149,6 +1150,16 @@ static void probe_indirect(cl_swim *s, cl_usec now)
 		piggyback(s, &w);
 		transmit(s, &relays[i]->addr, &w, false);
 		s->stats.indirect_probes++;
+	}
+	/* Stream fallback (as memberlist's TCP ping): the same ping, same
+	 * sequence number, over the reliable transport.  Datagram loss that
+	 * ate the direct ping or its ack rarely defeats TCP's retransmission
+	 * within the rest of the period, so under heavy loss this, not the
+	 * relays, is what keeps a live member from being suspected. */
+	if (!s->cfg.no_stream_ping) {
+		send_ping(s, &t->addr, s->probe_seq, mname_bytes(t),
+			  t->status == CL_STATUS_SUSPECT ? t : NULL, true);
+		s->stats.stream_pings++;
 	}
 	s->expected_nacks = (unsigned)k;
 	s->phase = PROBE_INDIRECT;
@@ -1192,7 +1203,7 @@ static bool is_self_name(const cl_swim *s, cl_bytes n)
 }
 
 static void on_ping(cl_swim *s, const cl_wire_msg *msg, const cl_addr *from,
-		    cl_usec now)
+		    bool stream, cl_usec now)
 {
 	if (!is_self_name(s, msg->u.ping.target)) {
 		/* Meant for whoever had this address before us. */
@@ -1205,7 +1216,8 @@ static void on_ping(cl_swim *s, const cl_wire_msg *msg, const cl_addr *from,
 		src && !live(src->status) && src->status != CL_STATUS_LEFT
 			? src
 			: NULL;
-	send_ack(s, from, CL_MSG_ACK, msg->u.ping.seq, dead_src);
+	/* A stream ping is answered on its own connection. */
+	send_ack(s, from, CL_MSG_ACK, msg->u.ping.seq, dead_src, stream);
 
 	/* Anti-entropy on disagreement: once gossip has nothing left to say,
 	 * or at once when the peer knows clearly more members than we do (a
@@ -1246,16 +1258,25 @@ static void on_ping_req(cl_swim *s, const cl_wire_msg *msg, cl_usec now)
 	r->want_nack = msg->u.ping_req.flags & CL_PINGREQ_WANT_NACK;
 	r->deadline = now + s->cfg.timing.probe_timeout;
 	send_ping(s, &msg->u.ping_req.target_addr, r->local_seq,
-		  msg->u.ping_req.target, NULL);
+		  msg->u.ping_req.target, NULL, false);
 }
 
-static void on_ack(cl_swim *s, uint8_t type, uint32_t seq, cl_usec now)
+static void on_ack(cl_swim *s, uint8_t type, uint32_t seq, bool stream,
+		   cl_usec now)
 {
 	if (s->phase != PROBE_IDLE && seq == s->probe_seq) {
-		if (type == CL_MSG_ACK)
-			probe_acked(s);
-		else
+		if (type != CL_MSG_ACK) {
 			s->nacks++;
+		} else if (stream) {
+			/* Only the stream got through: the member lives, but
+			 * the datagram path is lossy.  Neither a success nor a
+			 * failure for our own health (the nacks that would
+			 * tell which are still in flight). */
+			s->phase = PROBE_IDLE;
+			s->stats.stream_ping_rescues++;
+		} else {
+			probe_acked(s);
+		}
 		return;
 	}
 	if (type != CL_MSG_ACK)
@@ -1321,14 +1342,14 @@ void cl_swim_feed(cl_swim *s, cl_usec now, const cl_addr *from,
 		const cl_wire_msg *msg = &s->msgs[i];
 		switch (msg->type) {
 		case CL_MSG_PING:
-			on_ping(s, msg, from, now);
+			on_ping(s, msg, from, stream, now);
 			break;
 		case CL_MSG_PING_REQ:
 			on_ping_req(s, msg, now);
 			break;
 		case CL_MSG_ACK:
 		case CL_MSG_NACK:
-			on_ack(s, msg->type, msg->u.ack.seq, now);
+			on_ack(s, msg->type, msg->u.ack.seq, stream, now);
 			break;
 		case CL_MSG_ALIVE:
 			on_alive(s, &msg->u.alive, now);
@@ -1442,7 +1463,8 @@ static void dead_retry(cl_swim *s, cl_usec now)
 			s->retry_seq = ++s->seq;
 			s->retry_addr = m->addr;
 			s->retry_deadline = now + s->cfg.timing.probe_interval;
-			send_ping(s, &m->addr, s->retry_seq, mname_bytes(m), NULL);
+			send_ping(s, &m->addr, s->retry_seq, mname_bytes(m), NULL,
+				  false);
 			return;
 		}
 	}

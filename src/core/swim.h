@@ -72,6 +72,9 @@ typedef struct cl_swim_config {
 				     a value above its old self's (e.g. start
 				     seconds); refutation covers the rest */
 	size_t max_members;       /* bound on the member table, 0 = 65536 */
+	bool no_stream_ping;      /* no reliable-transport ping alongside the
+				     indirect probes (memberlist's
+				     DisableTcpPings); off by default */
 	cl_swim_timing timing;
 } cl_swim_config;
 
@@ -119,6 +122,8 @@ typedef struct cl_swim_stats {
 	uint64_t packets_in, packets_out, bytes_in, bytes_out;
 	uint64_t streams_in, streams_out;
 	uint64_t probes, probe_fails, indirect_probes, nacks_sent;
+	uint64_t stream_pings;        /* fallback pings over the stream */
+	uint64_t stream_ping_rescues; /* probes only the stream answered */
 	uint64_t suspicions, refutations, deaths_declared;
 	uint64_t pushpulls, checksum_syncs, dead_retries;
 	uint64_t events_dropped;  /* event queue overflow (never expected) */

@@ -1035,6 +1035,8 @@ int cloister_counters(cloister_t *c, cloister_counter *out, size_t max,
 	COUNTER("probes", st->probes);
 	COUNTER("probe_failures", st->probe_fails);
 	COUNTER("indirect_probes", st->indirect_probes);
+	COUNTER("stream_pings", st->stream_pings);
+	COUNTER("stream_ping_rescues", st->stream_ping_rescues);
 	COUNTER("suspicions", st->suspicions);
 	COUNTER("refutations", st->refutations);
 	COUNTER("deaths_declared", st->deaths_declared);

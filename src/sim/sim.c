@@ -35,10 +35,12 @@
  *    +jitter] (defaults 1 ms +- 0.5 ms: a LAN with some queueing).
  *    Each datagram is lost with probability `loss`, or with a per-link
  *    override.  Independent draws, so datagrams reorder freely.
- *  - Streams (push-pull): reliable and never lost, but they pay a TCP
- *    handshake: delay = datagram delay + 2 * latency.  There is no
- *    bandwidth model: a 400 KB state transfer takes as long as a 40-byte
- *    one.
+ *  - Streams (push-pull, fallback pings): reliable, and they pay a TCP
+ *    handshake: delay = datagram delay + 2 * latency.  Under loss each
+ *    attempt fails with 1 - (1 - loss)^2 and adds a retransmission
+ *    timeout (200 ms, doubling); after STREAM_RETRIES failures the stream
+ *    is lost, as a connect that times out.  There is no bandwidth model:
+ *    a 400 KB state transfer takes as long as a 40-byte one.
  *  - Partitions: nodes are put in groups; a packet from one group to
  *    another is dropped when sent, stream or datagram.  Packets already in
  *    flight when a partition starts still arrive.  One-way blocks drop
@@ -104,6 +106,9 @@ enum { RNG_NODE = 1, RNG_NET = 2, RNG_CTL = 3 };
 #define SIM_PORT 7946
 #define NO_PKT UINT32_MAX
 #define NO_TRACK (-1)
+/* Linux gives up on a connect after 6 SYN retries; data after ~15: 6
+ * bounds the sim's cost and is already ~25 s of backoff. */
+#define STREAM_RETRIES 6
 
 struct sim_pkt {
 	uint8_t *buf;
@@ -348,20 +353,36 @@ static void node_send(void *ctx, const cl_addr *to, const uint8_t *buf,
 		s->m.drop_block++;
 		return;
 	}
+	double loss = s->loss;
+	if (s->link_loss.len) {
+		const uint64_t *o = sim_map_get(&s->link_loss,
+						pair_key(src->idx, dst->idx));
+		if (o)
+			memcpy(&loss, o, sizeof loss);
+	}
+	cl_usec retrans = 0;
 	if (!stream) {
-		double p = s->loss;
-		if (s->link_loss.len) {
-			const uint64_t *o = sim_map_get(
-				&s->link_loss, pair_key(src->idx, dst->idx));
-			if (o)
-				memcpy(&p, o, sizeof p);
-		}
-		if (p > 0 && sim_rng_unit(&s->net) < p) {
+		if (loss > 0 && sim_rng_unit(&s->net) < loss) {
 			s->m.drop_loss++;
 			return;
 		}
+	} else if (loss > 0) {
+		/* TCP under loss: an attempt (segment out, ack back) fails
+		 * with 1 - (1-p)^2 and costs a retransmission timeout that
+		 * doubles from Linux's 200 ms floor; after STREAM_RETRIES the
+		 * connection gives up. */
+		cl_usec rto = 200 * CL_MSEC;
+		int tries = 0;
+		while (sim_rng_unit(&s->net) >= (1 - loss) * (1 - loss)) {
+			if (++tries > STREAM_RETRIES) {
+				s->m.drop_loss++;
+				return;
+			}
+			retrans += rto;
+			rto *= 2;
+		}
 	}
-	cl_usec delay = s->cfg.latency;
+	cl_usec delay = s->cfg.latency + retrans;
 	if (s->cfg.jitter > 0)
 		delay += (cl_usec)sim_rng_below(&s->net,
 						(uint64_t)(2 * s->cfg.jitter + 1)) -
@@ -654,6 +675,7 @@ static int boot(cl_sim *s, struct sim_node *nd, const cl_addr *seeds,
 	c.start_ms = nd->start_ms;
 	c.incarnation = nd->incarnation;
 	c.max_members = s->cfg.max_members;
+	c.no_stream_ping = s->cfg.no_stream_ping;
 	c.timing = s->timing;
 	cl_swim_io io = {.ctx = nd, .rand = node_rand, .send = node_send};
 	int err = 0;

@@ -60,6 +60,7 @@ typedef struct cl_sim_config {
 	uint32_t alt_nodes;
 	bool cross_seed;
 	size_t max_members;          /* per core, 0 = core default */
+	bool no_stream_ping;         /* cores without the stream fallback */
 	cl_sim_observer observer;
 	void *observer_arg;
 } cl_sim_config;
