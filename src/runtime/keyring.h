@@ -32,10 +32,12 @@
  * CL_KEYRING_OVERHEAD bytes fewer of plaintext than the MTU, and a stream
  * frame may be up to CL_WIRE_STREAM_MAX + CL_KEYRING_OVERHEAD long.
  *
- * What this does not do: it does not stop replays (a captured packet sealed
- * with a still-installed key opens again; SWIM tolerates duplicates, and
- * stale gossip loses to newer incarnations), and it does not hide sizes or
- * timing.  The cluster label stays inside the sealed packet, so two clusters
+ * What this does not do: it does not stop replays by itself (a captured
+ * packet sealed with a still-installed key opens again; SWIM tolerates
+ * duplicates, and stale gossip loses to newer incarnations; the runtime's
+ * bounded filter, replay.h, drops a replay of any recently accepted packet
+ * before opening it, so a replay flood costs a lookup, not an AEAD), and it
+ * does not hide sizes or timing.  The cluster label stays inside the sealed packet, so two clusters
  * sharing a key still drop each other's packets by label.
  *
  * Key rotation

@@ -50,6 +50,7 @@ struct cl_loop_stats {
 	uint64_t send_errors;     /* sendto or connect failed */
 	uint64_t streams_open;
 	uint64_t discovery_runs;
+	uint64_t drops_replay;    /* a recently accepted sealed packet again */
 };
 void cl_loop_stats(const cl_loop *l, struct cl_loop_stats *out);
 

@@ -1053,6 +1053,7 @@ int cloister_counters(cloister_t *c, cloister_counter *out, size_t max,
 		COUNTER(names[r], v);
 	}
 	COUNTER("drops_frame", ls.drops_frame);
+	COUNTER("drops_replay", ls.drops_replay);
 	COUNTER("connections_refused", ls.conns_refused);
 	COUNTER("send_errors", ls.send_errors);
 	COUNTER("user_in", ms.in);

@@ -1,0 +1,434 @@
+/*
+ * flood.c — the flooder of tests/integration/test_flood.sh (test-only).
+ *
+ *   send TARGET SECONDS random          random datagrams (1..1400 bytes,
+ *                                       each distinct) at the highest rate
+ *                                       one core sends: sendmmsg batches on
+ *                                       a connected, blocking socket
+ *   send TARGET SECONDS replay FILE     the datagrams of FILE, verbatim, in
+ *                                       a loop, at the same rate
+ *                                       (env FLOOD_SRC=IP:PORT: send from it)
+ *   capture SECONDS OUT NET PORT [MAX]  records the UDP payloads sent to
+ *                                       NET.x:PORT on lo (NET is "127.0.9")
+ *                                       with a packet socket (root): real
+ *                                       sealed cluster traffic, for replay
+ *   synth OUT APP KEYFILE NAME FROM N   N sealed pings for node NAME "from"
+ *                                       FROM (IP:PORT) under KEYFILE's key:
+ *                                       valid packets when the target holds
+ *                                       that key, wrong-key ones otherwise
+ *   probe BIND TARGET APP KEYFILE NAME SECONDS INTERVAL_MS TIMEOUT_MS
+ *                                       a real SWIM ping every INTERVAL_MS,
+ *                                       sealed; counts acks within
+ *                                       TIMEOUT_MS, late and lost ones
+ *
+ * Addresses are IPv4 "a.b.c.d:port".  FILE format: u16 length (big
+ * endian), then the datagram, repeated.  Every mode ends by itself after
+ * SECONDS (or N packets) and prints one summary line.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/udp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/wire.h"
+#include "runtime/keyring.h"
+
+#define BATCH 64
+#define POOL 1024
+#define MAX_PKTS 65536
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int parse_addr(const char *s, struct sockaddr_in *sa)
+{
+	char ip[64];
+	const char *colon = strrchr(s, ':');
+	if (!colon || (size_t)(colon - s) >= sizeof ip)
+		return -1;
+	memcpy(ip, s, (size_t)(colon - s));
+	ip[colon - s] = 0;
+	memset(sa, 0, sizeof *sa);
+	sa->sin_family = AF_INET;
+	sa->sin_port = htons((uint16_t)atoi(colon + 1));
+	return inet_pton(AF_INET, ip, &sa->sin_addr) == 1 ? 0 : -1;
+}
+
+static void to_cl_addr(const struct sockaddr_in *sa, cl_addr *a)
+{
+	memset(a, 0, sizeof *a);
+	a->family = CL_AF_INET4;
+	a->port = ntohs(sa->sin_port);
+	memcpy(a->ip, &sa->sin_addr, 4);
+}
+
+/* Packets of a capture or synth file, all in memory. */
+struct pkts {
+	size_t n;
+	uint16_t len[MAX_PKTS];
+	uint8_t *buf[MAX_PKTS];
+};
+
+static int load(const char *path, struct pkts *p)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -1;
+	p->n = 0;
+	uint8_t hdr[2];
+	while (p->n < MAX_PKTS && fread(hdr, 1, 2, f) == 2) {
+		uint16_t len = (uint16_t)(hdr[0] << 8 | hdr[1]);
+		uint8_t *b = malloc(len ? len : 1);
+		if (!b || fread(b, 1, len, f) != len) {
+			free(b);
+			break;
+		}
+		p->len[p->n] = len;
+		p->buf[p->n++] = b;
+	}
+	fclose(f);
+	return p->n ? 0 : -1;
+}
+
+static void save_one(FILE *f, const uint8_t *b, size_t len)
+{
+	uint8_t hdr[2] = {(uint8_t)(len >> 8), (uint8_t)len};
+	fwrite(hdr, 1, 2, f);
+	fwrite(b, 1, len, f);
+}
+
+static int cmd_send(int argc, char **argv)
+{
+	if (argc < 3)
+		return 2;
+	struct sockaddr_in to;
+	if (parse_addr(argv[0], &to) != 0)
+		return 2;
+	double secs = atof(argv[1]);
+	bool replay = !strcmp(argv[2], "replay");
+	static struct pkts p;
+	if (replay) {
+		if (argc < 4 || load(argv[3], &p) != 0) {
+			fprintf(stderr, "flood: nothing to replay in %s\n",
+				argc < 4 ? "(no file)" : argv[3]);
+			return 1;
+		}
+	} else {
+		/* A pool of random datagrams; each send stamps a counter into
+		 * the first bytes, so no two datagrams are the same. */
+		for (size_t i = 0; i < POOL; i++) {
+			uint8_t len8[2];
+			if (getrandom(len8, 2, 0) != 2)
+				return 1;
+			p.len[i] = (uint16_t)(1 + (len8[0] << 8 | len8[1]) % 1400);
+			p.buf[i] = malloc(p.len[i]);
+			if (!p.buf[i] || getrandom(p.buf[i], p.len[i], 0) < 0)
+				return 1;
+		}
+		p.n = POOL;
+	}
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	/* FLOOD_SRC: the address to send from (tests keep to their range). */
+	const char *src = getenv("FLOOD_SRC");
+	struct sockaddr_in ssa;
+	if (fd >= 0 && src && *src &&
+	    (parse_addr(src, &ssa) != 0 ||
+	     bind(fd, (struct sockaddr *)&ssa, sizeof ssa) != 0)) {
+		perror("flood: FLOOD_SRC");
+		return 1;
+	}
+	if (fd < 0 || connect(fd, (struct sockaddr *)&to, sizeof to) != 0) {
+		perror("flood: socket");
+		return 1;
+	}
+	struct mmsghdr msgs[BATCH];
+	struct iovec iov[BATCH];
+	memset(msgs, 0, sizeof msgs);
+	uint64_t sent = 0, bytes = 0, errors = 0, counter = 0;
+	size_t next = 0;
+	double t0 = now_s(), end = t0 + secs, t = t0;
+	while (t < end) {
+		for (int i = 0; i < BATCH; i++) {
+			size_t k = next++ % p.n;
+			if (!replay && p.len[k] >= 8) {
+				counter++;
+				memcpy(p.buf[k], &counter, 8);
+			}
+			iov[i].iov_base = p.buf[k];
+			iov[i].iov_len = p.len[k];
+			msgs[i].msg_hdr.msg_iov = &iov[i];
+			msgs[i].msg_hdr.msg_iovlen = 1;
+		}
+		int n = sendmmsg(fd, msgs, BATCH, 0);
+		if (n < 0) {
+			/* ECONNREFUSED: an ICMP from a moment the port was
+			 * closed; ENOBUFS: the queue is full.  Go on. */
+			errors++;
+		} else {
+			sent += (uint64_t)n;
+			for (int i = 0; i < n; i++)
+				bytes += msgs[i].msg_len;
+		}
+		t = now_s();
+	}
+	double took = t - t0;
+	printf("flood %s: sent %llu datagrams (%llu bytes) in %.1f s: %.0f pkt/s, "
+	       "%.1f MB/s, %llu send errors, %zu distinct %s\n",
+	       replay ? "replay" : "random", (unsigned long long)sent,
+	       (unsigned long long)bytes, took, (double)sent / took,
+	       (double)bytes / took / 1e6, (unsigned long long)errors, p.n,
+	       replay ? "captured packets" : "pool buffers (counter-stamped)");
+	return 0;
+}
+
+static int cmd_capture(int argc, char **argv)
+{
+	if (argc < 4)
+		return 2;
+	double secs = atof(argv[0]);
+	const char *out = argv[1];
+	struct in_addr net;
+	char netbuf[32];
+	snprintf(netbuf, sizeof netbuf, "%s.0", argv[2]);
+	if (inet_pton(AF_INET, netbuf, &net) != 1)
+		return 2;
+	uint16_t port = (uint16_t)atoi(argv[3]);
+	size_t max = argc > 4 ? (size_t)atol(argv[4]) : 4096;
+	int fd = socket(AF_PACKET, SOCK_DGRAM, htons(ETH_P_IP));
+	if (fd < 0) {
+		perror("flood capture: packet socket (needs root)");
+		return 77;
+	}
+	struct sockaddr_ll ll = {0};
+	ll.sll_family = AF_PACKET;
+	ll.sll_protocol = htons(ETH_P_IP);
+	ll.sll_ifindex = (int)if_nametoindex("lo");
+	if (bind(fd, (struct sockaddr *)&ll, sizeof ll) != 0) {
+		perror("flood capture: bind lo");
+		return 1;
+	}
+	FILE *f = fopen(out, "wb");
+	if (!f)
+		return 1;
+	static uint8_t buf[65536];
+	size_t n = 0;
+	double end = now_s() + secs;
+	while (n < max && now_s() < end) {
+		struct pollfd pfd = {fd, POLLIN, 0};
+		if (poll(&pfd, 1, 100) <= 0)
+			continue;
+		struct sockaddr_ll from;
+		socklen_t fl = sizeof from;
+		ssize_t r = recvfrom(fd, buf, sizeof buf, 0,
+				     (struct sockaddr *)&from, &fl);
+		/* lo shows each packet twice (out and in): keep one. */
+		if (r < (ssize_t)sizeof(struct iphdr) ||
+		    from.sll_pkttype == PACKET_OUTGOING)
+			continue;
+		const struct iphdr *ip = (const struct iphdr *)buf;
+		size_t ihl = (size_t)ip->ihl * 4;
+		if (ip->protocol != IPPROTO_UDP ||
+		    (size_t)r < ihl + sizeof(struct udphdr) ||
+		    (ntohl(ip->daddr) & 0xffffff00u) != ntohl(net.s_addr))
+			continue;
+		const struct udphdr *udp = (const struct udphdr *)(buf + ihl);
+		if (ntohs(udp->dest) != port)
+			continue;
+		size_t plen = (size_t)r - ihl - sizeof *udp;
+		save_one(f, buf + ihl + sizeof *udp, plen);
+		n++;
+	}
+	fclose(f);
+	printf("flood capture: %zu datagrams to %s.x:%u recorded\n", n,
+	       argv[2], port);
+	return n ? 0 : 1;
+}
+
+static int load_key(const char *path, cl_keyring **kr)
+{
+	uint8_t key[CL_KEY_BYTES];
+	char why[256];
+	*kr = cl_keyring_new();
+	if (!*kr || cl_key_from_file(path, key, why, sizeof why) != 0 ||
+	    cl_keyring_install(*kr, key) != 0) {
+		fprintf(stderr, "flood: key %s: %s\n", path, why);
+		return -1;
+	}
+	return 0;
+}
+
+/* One sealed ping for NAME from FROM; returns its length, or -1. */
+static int sealed_ping(const cl_keyring *kr, const char *app, const char *name,
+		       const cl_addr *from, uint32_t seq, uint8_t *out,
+		       size_t cap)
+{
+	static const char source[] = "flood-prober";
+	uint8_t pt[1400];
+	cl_wbuf w;
+	if (!cl_wire_begin(&w, pt, sizeof pt, app, strlen(app)) ||
+	    !cl_wire_put_ping(&w, seq,
+			      (cl_bytes){(const uint8_t *)name, strlen(name)},
+			      (cl_bytes){(const uint8_t *)source,
+					 sizeof source - 1},
+			      from, 0, 0))
+		return -1;
+	return cl_keyring_seal(kr, pt, w.len, out, cap);
+}
+
+static int cmd_synth(int argc, char **argv)
+{
+	if (argc < 6)
+		return 2;
+	cl_keyring *kr;
+	if (load_key(argv[2], &kr) != 0)
+		return 1;
+	struct sockaddr_in fsa;
+	if (parse_addr(argv[4], &fsa) != 0)
+		return 2;
+	cl_addr from;
+	to_cl_addr(&fsa, &from);
+	long n = atol(argv[5]);
+	FILE *f = fopen(argv[0], "wb");
+	if (!f)
+		return 1;
+	uint8_t out[1500];
+	for (long i = 0; i < n && i < MAX_PKTS; i++) {
+		int len = sealed_ping(kr, argv[1], argv[3], &from,
+				      0x80000000u + (uint32_t)i, out, sizeof out);
+		if (len < 0)
+			return 1;
+		save_one(f, out, (size_t)len);
+	}
+	fclose(f);
+	cl_keyring_free(kr);
+	printf("flood synth: %ld sealed pings for %s\n", n, argv[3]);
+	return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static int cmd_probe(int argc, char **argv)
+{
+	if (argc < 8)
+		return 2;
+	struct sockaddr_in bsa, tsa;
+	if (parse_addr(argv[0], &bsa) != 0 || parse_addr(argv[1], &tsa) != 0)
+		return 2;
+	const char *app = argv[2], *name = argv[4];
+	cl_keyring *kr;
+	if (load_key(argv[3], &kr) != 0)
+		return 1;
+	double secs = atof(argv[5]);
+	double interval = atof(argv[6]) / 1000, timeout = atof(argv[7]) / 1000;
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&bsa, sizeof bsa) != 0) {
+		perror("flood probe: bind");
+		return 1;
+	}
+	cl_addr me;
+	to_cl_addr(&bsa, &me);
+	size_t cap = (size_t)(secs / interval) + 2;
+	double *rtts = calloc(cap, sizeof *rtts);
+	if (!rtts)
+		return 1;
+	size_t sent = 0, ok = 0, late = 0, lost = 0, nr = 0;
+	uint32_t seq = 1;
+	static uint8_t pkt[1500], in[65536], pt[65536];
+	double t0 = now_s(), end = t0 + secs;
+	while (now_s() < end && sent < cap) {
+		double ts = now_s();
+		int len = sealed_ping(kr, app, name, &me, ++seq, pkt, sizeof pkt);
+		if (len < 0 || sendto(fd, pkt, (size_t)len, 0,
+				      (struct sockaddr *)&tsa, sizeof tsa) < 0) {
+			lost++;
+			sent++;
+			usleep((useconds_t)(interval * 1e6));
+			continue;
+		}
+		sent++;
+		bool got = false;
+		/* Wait for this seq's ack until the next ping is due. */
+		while (!got && now_s() < ts + interval) {
+			int ms = (int)((ts + interval - now_s()) * 1000) + 1;
+			struct pollfd pfd = {fd, POLLIN, 0};
+			if (poll(&pfd, 1, ms) <= 0)
+				continue;
+			ssize_t r = recv(fd, in, sizeof in, 0);
+			if (r <= 0)
+				continue;
+			int n = cl_keyring_open(kr, in, (size_t)r, pt, sizeof pt);
+			if (n < 0)
+				continue;
+			cl_wire_msg msgs[CL_WIRE_MAX_MSGS];
+			int m = cl_wire_parse(pt, (size_t)n, app, strlen(app),
+					      65535, false, msgs,
+					      CL_WIRE_MAX_MSGS);
+			for (int i = 0; i < m; i++)
+				if (msgs[i].type == CL_MSG_ACK &&
+				    msgs[i].u.ack.seq == seq)
+					got = true;
+		}
+		double rtt = now_s() - ts;
+		if (!got)
+			lost++;
+		else {
+			rtts[nr++] = rtt;
+			if (rtt <= timeout)
+				ok++;
+			else
+				late++;
+		}
+		double wait = ts + interval - now_s();
+		if (wait > 0)
+			usleep((useconds_t)(wait * 1e6));
+	}
+	qsort(rtts, nr, sizeof *rtts, cmp_double);
+	double p50 = nr ? rtts[nr / 2] : 0, p99 = nr ? rtts[nr * 99 / 100] : 0;
+	double mx = nr ? rtts[nr - 1] : 0;
+	printf("flood probe: %zu pings, %zu acked within %.0f ms, %zu late, %zu "
+	       "lost; rtt p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+	       sent, ok, timeout * 1000, late, lost, p50 * 1000, p99 * 1000,
+	       mx * 1000);
+	free(rtts);
+	cl_keyring_free(kr);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	int rc = 2;
+	if (argc >= 2 && !strcmp(argv[1], "send"))
+		rc = cmd_send(argc - 2, argv + 2);
+	else if (argc >= 2 && !strcmp(argv[1], "capture"))
+		rc = cmd_capture(argc - 2, argv + 2);
+	else if (argc >= 2 && !strcmp(argv[1], "synth"))
+		rc = cmd_synth(argc - 2, argv + 2);
+	else if (argc >= 2 && !strcmp(argv[1], "probe"))
+		rc = cmd_probe(argc - 2, argv + 2);
+	if (rc == 2)
+		fprintf(stderr, "usage: see the comment at the top of "
+				"tests/tools/flood.c\n");
+	return rc;
+}
