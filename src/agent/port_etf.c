@@ -307,12 +307,12 @@ static bool list(cur *c, uint32_t *n)
 /* ------------------------------------------------------------------ */
 
 /* Echoed client text: enough to recognise it, printable ASCII only. */
-#define ECHO_MAX 40
+#define PE_ECHO_MAX 40
 
-static int fail(char *why, size_t whylen, const char *fmt, ...)
+static int pe_fail(char *why, size_t whylen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-static int fail(char *why, size_t whylen, const char *fmt, ...)
+static int pe_fail(char *why, size_t whylen, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -321,12 +321,12 @@ static int fail(char *why, size_t whylen, const char *fmt, ...)
 	return -1;
 }
 
-static const char *echo(char out[ECHO_MAX + 4], const char *s)
+static const char *pe_echo(char out[PE_ECHO_MAX + 4], const char *s)
 {
 	size_t n = strlen(s), o = 0;
-	for (size_t i = 0; i < n && i < ECHO_MAX; i++)
+	for (size_t i = 0; i < n && i < PE_ECHO_MAX; i++)
 		out[o++] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
-	if (n > ECHO_MAX) {
+	if (n > PE_ECHO_MAX) {
 		memcpy(out + o, "...", 3);
 		o += 3;
 	}
@@ -345,7 +345,7 @@ static char *dup_bytes(const unsigned char *b, size_t n)
 	return s;
 }
 
-static bool name_ok(const unsigned char *s, size_t len)
+static bool pe_name_ok(const unsigned char *s, size_t len)
 {
 	if (len < 1 || len > CL_REQ_NAME_MAX || !cl_utf8_valid(s, len))
 		return false;
@@ -361,14 +361,14 @@ static int name(cur *c, const char *what, char **out, char *why, size_t whylen)
 	const unsigned char *b;
 	size_t n;
 	if (!binary(c, &b, &n))
-		return fail(why, whylen, "%s must be a binary", what);
-	if (!name_ok(b, n))
-		return fail(why, whylen,
+		return pe_fail(why, whylen, "%s must be a binary", what);
+	if (!pe_name_ok(b, n))
+		return pe_fail(why, whylen,
 			    "%s must be 1..%u bytes of UTF-8 without control "
 			    "characters",
 			    what, CL_REQ_NAME_MAX);
 	*out = dup_bytes(b, n);
-	return *out ? 0 : fail(why, whylen, "out of memory");
+	return *out ? 0 : pe_fail(why, whylen, "out of memory");
 }
 
 static int data(cur *c, cl_port_req *r, char *why, size_t whylen)
@@ -376,13 +376,13 @@ static int data(cur *c, cl_port_req *r, char *why, size_t whylen)
 	const unsigned char *b;
 	size_t n;
 	if (!binary(c, &b, &n))
-		return fail(why, whylen, "Data must be a binary");
+		return pe_fail(why, whylen, "Data must be a binary");
 	if (n > CL_REQ_BODY_MAX)
-		return fail(why, whylen, "Data is %zu bytes; at most %u", n,
+		return pe_fail(why, whylen, "Data is %zu bytes; at most %u", n,
 			    CL_REQ_BODY_MAX);
 	r->data = dup_bytes(b, n);
 	r->data_len = n;
-	return r->data ? 0 : fail(why, whylen, "out of memory");
+	return r->data ? 0 : pe_fail(why, whylen, "out of memory");
 }
 
 /* The ring: <<>> or the atom default for the default ring, else a name. */
@@ -393,7 +393,7 @@ static int ring(cur *c, cl_port_req *r, char *why, size_t whylen)
 	const unsigned char *start = c->p;
 	if (is_atom(c, "default") || (binary(c, &b, &n) && n == 0)) {
 		r->ring = dup_bytes((const unsigned char *)"", 0);
-		return r->ring ? 0 : fail(why, whylen, "out of memory");
+		return r->ring ? 0 : pe_fail(why, whylen, "out of memory");
 	}
 	c->p = start;
 	return name(c, "Ring (default, <<>> or a ring's name)", &r->ring, why,
@@ -405,13 +405,13 @@ static int key(cur *c, cl_port_req *r, char *why, size_t whylen)
 	const unsigned char *b;
 	size_t n;
 	if (!binary(c, &b, &n))
-		return fail(why, whylen, "Key must be a binary");
+		return pe_fail(why, whylen, "Key must be a binary");
 	if (n > CL_REQ_KEY_MAX)
-		return fail(why, whylen, "Key is %zu bytes; at most %u", n,
+		return pe_fail(why, whylen, "Key is %zu bytes; at most %u", n,
 			    CL_REQ_KEY_MAX);
 	r->key = dup_bytes(b, n);
 	r->key_len = n;
-	return r->key ? 0 : fail(why, whylen, "out of memory");
+	return r->key ? 0 : pe_fail(why, whylen, "out of memory");
 }
 
 /* Integer within [lo, hi]. */
@@ -419,7 +419,7 @@ static int bounded(cur *c, const char *what, int64_t lo, int64_t hi,
 		   int64_t *v, char *why, size_t whylen)
 {
 	if (!integer(c, v) || *v < lo || *v > hi)
-		return fail(why, whylen, "%s must be an integer from %lld to %lld",
+		return pe_fail(why, whylen, "%s must be an integer from %lld to %lld",
 			    what, (long long)lo, (long long)hi);
 	return 0;
 }
@@ -431,33 +431,33 @@ static int names(cur *c, const char *what, size_t max, size_t len_max,
 {
 	uint32_t n;
 	if (!list(c, &n))
-		return fail(why, whylen, "%s must be a list of binaries", what);
+		return pe_fail(why, whylen, "%s must be a list of binaries", what);
 	if (n < 1 || n > max)
-		return fail(why, whylen, "%s must hold 1 to %zu entries, not %u",
+		return pe_fail(why, whylen, "%s must hold 1 to %zu entries, not %u",
 			    what, max, n);
 	r->names = calloc(n, sizeof *r->names);
 	if (!r->names)
-		return fail(why, whylen, "out of memory");
+		return pe_fail(why, whylen, "out of memory");
 	for (uint32_t i = 0; i < n; i++) {
 		const unsigned char *b;
 		size_t len;
 		if (!binary(c, &b, &len))
-			return fail(why, whylen, "%s[%u] must be a binary", what,
+			return pe_fail(why, whylen, "%s[%u] must be a binary", what,
 				    i);
 		if (len > len_max || !ok(b, len))
-			return fail(why, whylen, "%s[%u] is not valid", what, i);
+			return pe_fail(why, whylen, "%s[%u] is not valid", what, i);
 		r->names[i] = dup_bytes(b, len);
 		if (!r->names[i])
-			return fail(why, whylen, "out of memory");
+			return pe_fail(why, whylen, "out of memory");
 		r->n_names++;
 	}
 	if (!nil(c))
-		return fail(why, whylen, "%s must be a proper list", what);
+		return pe_fail(why, whylen, "%s must be a proper list", what);
 	return 0;
 }
 
 /* Addresses: printable, no spaces; cloister_join_addrs() parses them. */
-static bool addr_ok(const unsigned char *s, size_t len)
+static bool pe_addr_ok(const unsigned char *s, size_t len)
 {
 	if (len < 1)
 		return false;
@@ -469,14 +469,14 @@ static bool addr_ok(const unsigned char *s, size_t len)
 
 static bool keytext_ok(const unsigned char *s, size_t len)
 {
-	return addr_ok(s, len);
+	return pe_addr_ok(s, len);
 }
 
 /* Args of a command taking none: []. */
 static int no_args(cur *c, const char *cmd, char *why, size_t whylen)
 {
 	if (!nil(c))
-		return fail(why, whylen, "%s takes no arguments: send {Ref, %s, []}",
+		return pe_fail(why, whylen, "%s takes no arguments: send {Ref, %s, []}",
 			    cmd, cmd);
 	return 0;
 }
@@ -485,7 +485,7 @@ static int args_tuple(cur *c, const char *shape, uint32_t lo, uint32_t hi,
 		      uint32_t *arity, char *why, size_t whylen)
 {
 	if (!tuple(c, arity) || *arity < lo || *arity > hi)
-		return fail(why, whylen, "Args must be %s", shape);
+		return pe_fail(why, whylen, "Args must be %s", shape);
 	return 0;
 }
 
@@ -531,7 +531,7 @@ static int command(cur *c, cl_port_req *r, const char *cmd, char *why,
 		    data(c, r, why, whylen))
 			return -1;
 		return ar == 3 ? names(c, "Members", CL_REQ_MEMBERS_MAX,
-				       CL_REQ_NAME_MAX, name_ok, r, why, whylen)
+				       CL_REQ_NAME_MAX, pe_name_ok, r, why, whylen)
 			       : 0;
 	}
 	if (!strcmp(cmd, "multicall")) {
@@ -551,7 +551,7 @@ static int command(cur *c, cl_port_req *r, const char *cmd, char *why,
 		if (name(c, "Topic", &r->topic, why, whylen))
 			return -1;
 		if (!strncmp(r->topic, "cloister.", 9))
-			return fail(why, whylen,
+			return pe_fail(why, whylen,
 				    "topics beginning with \"cloister.\" belong "
 				    "to the agent");
 		return 0;
@@ -569,7 +569,7 @@ static int command(cur *c, cl_port_req *r, const char *cmd, char *why,
 	if (!strcmp(cmd, "join")) {
 		r->cmd = CL_PCMD_JOIN;
 		return names(c, "Addrs", CL_REQ_ADDRS_MAX, CL_REQ_ADDR_MAX,
-			     addr_ok, r, why, whylen);
+			     pe_addr_ok, r, why, whylen);
 	}
 	if (!strcmp(cmd, "keys")) {
 		r->cmd = CL_PCMD_KEYS;
@@ -583,7 +583,7 @@ static int command(cur *c, cl_port_req *r, const char *cmd, char *why,
 			return -1;
 		if (!atom(c, op) || (strcmp(op, "install") && strcmp(op, "use") &&
 				     strcmp(op, "remove")))
-			return fail(why, whylen,
+			return pe_fail(why, whylen,
 				    "the keys operation must be install, use "
 				    "or remove");
 		r->keys_op = true;
@@ -592,17 +592,17 @@ static int command(cur *c, cl_port_req *r, const char *cmd, char *why,
 					       : CL_KEYS_REMOVE;
 		if (!binary(c, &b, &n) || n > CL_REQ_KEYTEXT_MAX ||
 		    !keytext_ok(b, n))
-			return fail(why, whylen,
+			return pe_fail(why, whylen,
 				    "KeyText must be a binary: 64 hex digits "
 				    "or the base64 of 32 bytes");
 		r->keytext = dup_bytes(b, n);
-		return r->keytext ? 0 : fail(why, whylen, "out of memory");
+		return r->keytext ? 0 : pe_fail(why, whylen, "out of memory");
 	}
-	char e[ECHO_MAX + 4];
-	return fail(why, whylen,
+	char e[PE_ECHO_MAX + 4];
+	return pe_fail(why, whylen,
 		    "unknown command '%s': status, members, whois, mine, "
 		    "multicast, multicall, answer, reply, join, leave or keys",
-		    echo(e, cmd));
+		    pe_echo(e, cmd));
 }
 
 int cl_port_decode(const void *frame, size_t len, cl_port_req *out,
@@ -615,10 +615,10 @@ int cl_port_decode(const void *frame, size_t len, cl_port_req *out,
 	}
 	memset(out, 0, sizeof *out);
 	if (len > CL_PORT_FRAME_MAX)
-		return fail(why, whylen, "frame of %zu bytes; at most %u", len,
+		return pe_fail(why, whylen, "frame of %zu bytes; at most %u", len,
 			    CL_PORT_FRAME_MAX);
 	if (!frame || !cl_etf_valid(frame, len))
-		return fail(why, whylen,
+		return pe_fail(why, whylen,
 			    "not a term this port reads (external term format "
 			    "version 131, uncompressed, no funs, nesting at most "
 			    "%u)",
@@ -627,20 +627,20 @@ int cl_port_decode(const void *frame, size_t len, cl_port_req *out,
 		 (const unsigned char *)frame + len};
 	uint32_t arity;
 	if (!tuple(&c, &arity) || arity != 3)
-		return fail(why, whylen,
+		return pe_fail(why, whylen,
 			    "a request is a 3-tuple {Ref, Command, Args}");
 	const unsigned char *ref = c.p;
 	if (!skip(&c, 1))
-		return fail(why, whylen, "bad Ref"); /* validated: unreachable */
+		return pe_fail(why, whylen, "bad Ref"); /* validated: unreachable */
 	out->ref = ref;
 	out->ref_len = (size_t)(c.p - ref);
 	char cmd[256];
 	if (!atom(&c, cmd)) {
-		fail(why, whylen, "Command must be an atom");
+		pe_fail(why, whylen, "Command must be an atom");
 	} else if (command(&c, out, cmd, why, whylen) == 0) {
 		if (left(&c) == 0)
 			return 0;
-		fail(why, whylen, "extra elements in %s's Args", cmd);
+		pe_fail(why, whylen, "extra elements in %s's Args", cmd);
 	}
 	const unsigned char *r = out->ref;
 	size_t rl = out->ref_len;
