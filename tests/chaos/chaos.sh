@@ -329,7 +329,7 @@ sc_latency() {
 	done
 	for i in $(seq 0 $((N - 1))); do echo "0 0" >"$WORK/fault-$i"; done
 	sus1=$(metric_sum cloister_suspicions_total)
-	echo "latency: $((sus1 - sus0)) suspicions raised while delayed; converged in $whole of $samples samples"
+	echo "latency: $((sus1 - sus0)) suspicions raised while delayed (sum over nodes $sus0 -> $sus1); converged in $whole of $samples samples"
 	check "latency: no suspicion raised under 200 ± 100 ms (every round trip < the 1 s probe interval)" \
 		[ "$((sus1 - sus0))" -eq 0 ]
 	settle "200 ± 100 ms outbound latency on every node for $((SECONDS - t0)) s ($((sus1 - sus0)) suspicions; converged in $whole/$samples samples during)"
