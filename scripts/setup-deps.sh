@@ -11,6 +11,7 @@ packages=(
 	libxxhash-dev                       # ring and checksum hashing
 	libevent-dev libsodium-dev libjansson-dev
 	libmemcached-dev                    # ketama, the ring benchmark's baseline
+	musl-tools                          # make static: the musl-linked release binary
 	python3 curl                        # test helpers (JSON checks, HTTP)
 	iproute2 nftables dnsmasq-base      # namespace tests
 	erlang-nox erlang-dev rebar3        # the OTP bindings' tests (bindings/)

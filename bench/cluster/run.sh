@@ -3,7 +3,8 @@
 # the other in the same run, matched timing (cloister's `lan` profile against
 # Serf's `-profile=lan`: probe 1 s, timeout 500 ms, suspicion x4, gossip 200 ms).
 #   bench/cluster/run.sh [N...]          (default: 10 50)
-# Environment: IDLE (idle window, s; 60), RUNS (failure-detection runs; 3),
+# Environment: CLOISTER_BIN (default build-static/cloister, built by `make
+# static`), IDLE (idle window, s; 60), RUNS (failure-detection runs; 3),
 # LOSS (loss levels in %, comma-separated; 10,20), LOSS_SECONDS (60),
 # OUT (results directory; bench/cluster/results), KEEP_LOGS=1 (keep the
 # agents' logs: the path is printed).
@@ -29,7 +30,11 @@ done
 for n in "${NS[@]}"; do
 	[[ $n =~ ^[0-9]+$ ]] && ((n >= 4 && n <= 250)) || { echo "run.sh: N must be 4..250" >&2; exit 2; }
 done
-[[ -x build/cloister ]] || make build >/dev/null || exit 1
+# The statically linked release binary (make static): what a deployment
+# would run, and one file like Serf's.  CLOISTER_BIN overrides it.
+BIN=${CLOISTER_BIN:-build-static/cloister}
+if [[ -z ${CLOISTER_BIN:-} && ! -x $BIN ]]; then make static >/dev/null || exit 1; fi
+[[ -x $BIN ]] || { echo "run.sh: $BIN is not executable" >&2; exit 2; }
 
 WORK=$(mktemp -d /tmp/clbench.XXXXXX)
 PIDFILE=$WORK/pids
@@ -48,7 +53,7 @@ trap 'exit 130' INT TERM
 mkdir -p "$OUT"
 for n in "${NS[@]}"; do
 	for sys in cloister serf; do
-		timeout $((IDLE + 600 + LOSS_SECONDS * 4)) python3 $HERE/bench.py --system "$sys" --n "$n" \
+		timeout $((IDLE + 600 + LOSS_SECONDS * 4)) python3 $HERE/bench.py --system "$sys" --n "$n" --binary "$BIN" \
 			--out "$OUT/$sys-$n.json" --idle "$IDLE" --runs "$RUNS" --loss "$LOSS" \
 			--loss-seconds "$LOSS_SECONDS" --pidfile "$PIDFILE" --work "$WORK" ||
 			{ echo "run.sh: $sys N=$n failed; logs in $WORK" >&2; trap - EXIT; cleanup; exit 1; }

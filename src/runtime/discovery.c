@@ -53,7 +53,9 @@ struct cl_discovery {
 	cl_addr peers[CL_DISCOVERY_MAX_PEERS];
 	const char *nodes[CL_DISCOVERY_MAX_PEERS];
 
+#ifdef __GLIBC__
 	struct __res_state res;
+#endif
 	uint8_t answer[ANSWER_MAX];
 	cl_dns_record srv[CL_DISCOVERY_MAX_SRV];
 };
@@ -148,6 +150,8 @@ static void resolve_srv(cl_discovery *d, const char *name)
 	size_t n = 0;
 	int len, rc;
 
+	int herr;
+#ifdef __GLIBC__
 	/* A fresh resolver state per round picks up resolv.conf changes. */
 	memset(&d->res, 0, sizeof d->res);
 	if (res_ninit(&d->res) != 0) {
@@ -157,8 +161,18 @@ static void resolve_srv(cl_discovery *d, const char *name)
 	}
 	len = res_nquery(&d->res, name, ns_c_in, ns_t_srv, d->answer,
 			 (int)sizeof d->answer);
+	herr = d->res.res_h_errno;
+	res_nclose(&d->res);
+#else
+	/* musl has no res_n*: its res_query keeps no state (it reads
+	 * resolv.conf on every call) and reports through h_errno, which is
+	 * thread-local there. */
+	len = res_query(name, ns_c_in, ns_t_srv, d->answer,
+			(int)sizeof d->answer);
+	herr = h_errno;
+#endif
 	if (len < 0) {
-		switch (d->res.res_h_errno) {
+		switch (herr) {
 		case HOST_NOT_FOUND:
 			fail(d, CL_DISCOVERY_NXDOMAIN, name, "no such name");
 			break;
@@ -175,10 +189,8 @@ static void resolve_srv(cl_discovery *d, const char *name)
 			     "the name server refused or failed");
 			break;
 		}
-		res_nclose(&d->res);
 		return;
 	}
-	res_nclose(&d->res);
 	/* res_nquery returns the full length even when it did not fit. */
 	if ((size_t)len > sizeof d->answer)
 		len = (int)sizeof d->answer;
