@@ -17,6 +17,7 @@
 #   make soak       20 agents under churn for SOAK_MINUTES, RSS/fd trends
 #   make static     a static release binary on musl, build-static/cloister
 #                   (what the benchmarks measure; one file to deploy)
+#   make static-test  integration tests run against that binary
 #   make clean
 
 JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
@@ -24,7 +25,7 @@ FUZZ_SECONDS ?= 20
 CMAKE_GEN   := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 CTEST       := ctest --output-on-failure -j $(JOBS)
 
-.PHONY: all deps build static test demo asan fuzz fuzz-short bench clang tsan valgrind chaos soak clean
+.PHONY: all deps build static static-test test demo asan fuzz fuzz-short bench clang tsan valgrind chaos soak clean
 
 all: build
 
@@ -49,6 +50,12 @@ build-static/CMakeCache.txt: | deps
 
 static: build-static/CMakeCache.txt
 	cmake --build build-static -j $(JOBS) --target cloister
+
+# The musl binary against real agents: a cluster with a kill and a restart,
+# and every client command.
+static-test: static
+	bash tests/integration/test_loopback_cluster.sh build-static/cloister
+	bash tests/integration/test_agent_cli.sh build-static/cloister
 
 test: build
 	cd build && $(CTEST)
