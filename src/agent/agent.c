@@ -147,14 +147,32 @@ static json_t *tags_json(const cloister_member *m)
 	return t;
 }
 
+/* The status line a new /v1/events subscriber starts with. */
+static void publish_status(struct agent *a, json_t *ev, cloister_state now,
+			   size_t alive, const char *sentry)
+{
+	json_t *st = json_pack("{s:s,s:s,s:I,s:s}", "type", "status", "status",
+			       cloister_state_name(now), "alive",
+			       (json_int_t)alive, "sentry", sentry);
+	char *evs = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+	char *sts = st ? json_dumps(st, JSON_COMPACT) : NULL;
+	if (a->api && sts)
+		cl_http_api_publish_state(a->api, evs, sts);
+	free(evs);
+	free(sts);
+	json_decref(st);
+	json_decref(ev);
+}
+
 static void on_state(void *arg, cloister_state from, cloister_state to,
 		     const cloister_snapshot *s)
 {
 	struct agent *a = arg;
-	publish(a, json_pack("{s:s,s:s,s:s,s:I,s:s}", "type", "state", "from",
-			     cloister_state_name(from), "to",
-			     cloister_state_name(to), "alive", (json_int_t)s->alive,
-			     "sentry", s->sentry));
+	publish_status(a, json_pack("{s:s,s:s,s:s,s:I,s:s}", "type", "state",
+				    "from", cloister_state_name(from), "to",
+				    cloister_state_name(to), "alive",
+				    (json_int_t)s->alive, "sentry", s->sentry),
+		       to, s->alive, s->sentry);
 	char status[128];
 	snprintf(status, sizeof status, "STATUS=%s, %zu alive, sentry %s%s",
 		 cloister_state_name(to), s->alive,
@@ -411,6 +429,8 @@ int cmd_agent(int argc, char **argv)
 			fprintf(stderr, "cloister agent: control API: %s\n", why);
 			return 1;
 		}
+		/* Before the node starts: the status until its first change. */
+		publish_status(&a, NULL, cloister_status(a.node), 0, "");
 	}
 	if (a.opt.stdio_etf) {
 		/* Frames own stdout: anything else printed there (by us or a

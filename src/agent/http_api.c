@@ -170,6 +170,7 @@ struct cl_http_api {
 	bool serving; /* fully set up: free must undo handlers, listener */
 	struct sub *subs; /* changed on the base thread, under the lock */
 	size_t n_subs;
+	struct line *status; /* a new subscriber's first line (one ref) */
 	uint64_t dropped_total;
 	struct pcall *calls;
 	uint64_t next_call;
@@ -361,6 +362,32 @@ static bool answers(const struct sub *s, const char *topic)
 		if (!strcmp(s->answer[i], topic))
 			return true;
 	return false;
+}
+
+void cl_http_api_publish_state(cl_http_api *api, const char *event_line,
+			       const char *status_line)
+{
+	if (!api || !status_line)
+		return;
+	struct line *st = line_new(status_line);
+	if (!st)
+		return;
+	st->refs = 1;
+	struct line *ev = event_line ? line_new(event_line) : NULL;
+	pthread_mutex_lock(&api->lock);
+	/* One hold of the lock for both: a subscriber gets either the event
+	 * (it was there before) or the status it leads to, never both. */
+	if (ev)
+		for (struct sub *s = api->closing ? NULL : api->subs; s; s = s->next)
+			sub_push(api, s, ev);
+	if (api->status)
+		line_unref(api->status);
+	api->status = st;
+	if (ev && ev->refs == 0)
+		free(ev);
+	else if (ev)
+		event_active(api->wake, EV_READ, 0);
+	pthread_mutex_unlock(&api->lock);
 }
 
 void cl_http_api_publish(cl_http_api *api, const char *json_line)
@@ -571,8 +598,11 @@ static void serve_events(cl_http_api *api, struct conn *c,
 	s->next = api->subs;
 	api->subs = s;
 	api->n_subs++;
+	if (api->status)
+		sub_push(api, s, api->status);
 	pthread_mutex_unlock(&api->lock);
 	evhttp_send_reply_start(req, 200, "OK");
+	sub_flush(s);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1712,5 +1742,7 @@ void cl_http_api_free(cl_http_api *api)
 	free(api->unix_path);
 	pthread_cond_destroy(&api->cond);
 	pthread_mutex_destroy(&api->lock);
+	if (api->status)
+		line_unref(api->status);
 	free(api);
 }

@@ -73,4 +73,12 @@ int cl_http_api_tcp_port(const cl_http_api *api);
  * {"type":"dropped","count":N} before the next event it gets. */
 void cl_http_api_publish(cl_http_api *api, const char *json_line);
 
+/* The same for a status change, plus the line every later subscriber gets
+ * first ({"type":"status",...}: the status those queued events lead to).
+ * Both happen under one lock, so a subscriber sees the current status and
+ * then every change after it: none missed, none twice.  event_line may be
+ * NULL (the initial status, before any change). */
+void cl_http_api_publish_state(cl_http_api *api, const char *event_line,
+			       const char *status_line);
+
 #endif

@@ -1138,6 +1138,10 @@ static void print_event(json_t *ev)
 	printf("%s %-8s ", when, type);
 	if (!strcmp(type, "state")) {
 		printf("%s -> %s", str(ev, "from"), str(ev, "to"));
+	} else if (!strcmp(type, "status")) {
+		printf("%s, %lld alive, sentry ", str(ev, "status"),
+		       (long long)json_integer_value(json_object_get(ev, "alive")));
+		put_clean(stdout, *str(ev, "sentry") ? str(ev, "sentry") : "(none)");
 	} else if (!strcmp(type, "member")) {
 		printf("%s ", str(ev, "event"));
 		put_clean(stdout, str(ev, "name"));

@@ -156,9 +156,18 @@ import json, sys
 evs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 assert any(e.get("type") == "member" and e.get("event") == "left" and e.get("name") == "itest@127.0.0.63" for e in evs), evs
 assert any(e.get("type") == "state" and e.get("to") == "rehashing" for e in evs), evs
+# The stream opens with the status as of then (ready, 3 alive), and each
+# state event continues from the status before it.
+assert evs[0] == {"type": "status", "status": "ready", "alive": 3,
+                  "sentry": evs[0]["sentry"]} and evs[0]["sentry"], evs[0]
+cur = evs[0]["status"]
+for e in evs[1:]:
+    if e.get("type") == "state":
+        assert e["from"] == cur, (cur, e)
+        cur = e["to"]
 PY
 }
-check "monitor streamed the leave and the rehash" stream_left
+check "monitor streamed the current status, then the leave and the rehash" stream_left
 check "never 'failed'" bash -c "! grep -q '^failed itest@127.0.0.63' $WORK/members.log"
 # cloister join: a fourth agent with no sentry joins through a.
 start_agent d 127.0.0.64
