@@ -6,8 +6,11 @@
  * Failure detection (SWIM, Das et al. 2002).  Every probe period a node
  * pings one member, walking a shuffled list so each member is probed once
  * per round and rounds differ.  No ack within the probe timeout: it asks k
- * other members to ping the target for it (PING_REQ).  No ack, direct or
- * relayed, by the end of the period: the target becomes *suspect*, which
+ * other members to ping the target for it (PING_REQ) and, as memberlist
+ * does, sends the same ping once more over the stream transport (TCP in
+ * the runtime), whose retransmissions get through datagram loss that ate
+ * the ping or its ack.  No ack, direct, relayed or streamed, by the end of
+ * the period: the target becomes *suspect*, which
  * is gossiped; a suspect that hears of it refutes by gossiping an ALIVE
  * with a higher incarnation.  A suspicion nobody refutes in time becomes
  * *dead*.
@@ -64,6 +67,12 @@
  *     interval.
  *   - A cluster label in every packet: other clusters' packets are dropped
  *     before any message is read.
+ *   - The stream fallback ping rides in the probe's own state (same
+ *     sequence number, answered on the same connection) instead of a
+ *     separate channel that reports back; an ack that only the stream
+ *     delivered ends the probe without a suspicion and without moving
+ *     local health either way (memberlist logs it as a misconfigured
+ *     network; we count it: stream_ping_rescues).
  *
  * Structure
  * =========
