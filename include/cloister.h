@@ -80,6 +80,9 @@ CLOISTER_API const char *cloister_state_name(cloister_state s);
  *              1), shortnames (app@host), longnames (app@fqdn) [auto]
  *   discovery_interval  seconds between re-resolutions of the sentry [5]
  *   tcp_only   true: no UDP, every packet over TCP [false]
+ *   tcp_ping   a probe that got no ack in time is also sent over TCP,
+ *              beside the indirect probes: loss that ate the datagrams
+ *              rarely stops a live member answering that way [true]
  *   key        cluster key, 64 hex or base64 of 32 bytes: turns on
  *              authenticated encryption of every packet and stream
  *   key_file   a file holding the key (not group/world readable)

@@ -51,6 +51,9 @@ static const struct setting settings[] = {
 	 "seconds between re-resolutions of the sentry"},
 	{"tcp-only", NODE, false, true, "false",
 	 "no UDP: every packet over TCP (networks that block UDP)"},
+	{"tcp-ping", NODE, false, false, "true",
+	 "a probe unanswered in time is also sent over TCP (memberlist's "
+	 "TCP ping fallback)"},
 	{"key", NODE, false, false, "none",
 	 "cluster key: 64 hex digits or base64 of 32 bytes (prefer key-file "
 	 "or CLOISTER_KEY)"},

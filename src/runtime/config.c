@@ -183,6 +183,10 @@ int cloister_config_set(cloister_config_t *c, const char *key,
 		if (!parse_bool(value, &b))
 			return bad(c, "tcp_only \"%s\": true or false", value);
 		c->tcp_only = b;
+	} else if (!strcmp(key, "tcp_ping")) {
+		if (!parse_bool(value, &b))
+			return bad(c, "tcp_ping \"%s\": true or false", value);
+		c->no_tcp_ping = !b;
 	} else if (!strcmp(key, "key")) {
 		if (cl_key_parse(value, c->key) != 0)
 			return bad(c, "key: expected 64 hex digits or base64 of "

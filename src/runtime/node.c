@@ -329,6 +329,7 @@ cloister_t *cloister_new(const cloister_config_t *cfg, int *err)
 		 * its old self, so peers take the new one at once. */
 		.incarnation = (uint32_t)(start / 1000u),
 		.max_members = cfg->max_members,
+		.no_stream_ping = cfg->no_tcp_ping,
 	};
 	cl_swim_timing_profile(&sc.timing, cfg->profile);
 	c->cfg_mtu = sc.timing.mtu;

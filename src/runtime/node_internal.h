@@ -39,6 +39,7 @@ struct cloister_config {
 	char sentry[1024]; /* the sentry setting, parsed by the runtime */
 	enum cl_naming_mode_setting naming;
 	bool tcp_only;
+	bool no_tcp_ping; /* tcp_ping=false */
 	int64_t discovery_interval_us;
 	uint8_t key[32];
 	bool has_key;
