@@ -35,7 +35,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -47,6 +46,7 @@
 #include <jansson.h>
 
 #include "json.h"
+#include "pending_calls.h"
 #include "query.h"
 
 /* ------------------------------------------------------------------ */
@@ -68,17 +68,6 @@
 /* Multicalls in flight, one worker thread each (see SUBS_MAX). */
 #define MULTICALLS_MAX 24
 #define WORKER_STACK (256 * 1024)
-/* How long a call on an answered topic waits for POST /v1/reply.  The
- * handler runs on the node's event loop, which does nothing else while it
- * waits (no probes answered, no gossip): 2 s matches the default multicall
- * timeout, past which the caller has given up anyway, and stays well under
- * the LAN profile's suspicion timeout (4 probe periods), so a slow answer
- * costs at most a refuted suspicion. */
-#define CALL_WAIT_MS 2000
-/* Once a subscriber let a call time out, its next calls wait only this
- * long until it answers one in time again: a hung subscriber must not
- * stall the node for 2 s per call. */
-#define CALL_WAIT_LATE_MS 100
 /* Request line plus headers: the query string's 8 KiB and room for the
  * usual headers. */
 #define HEADERS_MAX (CL_REQ_QUERY_MAX + 8192)
@@ -136,21 +125,6 @@ struct conn {
 	struct job *job;
 };
 
-/* A call waiting in a handler for a subscriber's reply. */
-struct pcall {
-	struct pcall *next;
-	uint64_t id;
-	const char *topic;
-	bool answered;
-	void *reply;
-	size_t reply_len;
-};
-
-struct topic {
-	char *name;
-	unsigned refs; /* subscribers answering it */
-};
-
 struct cl_http_api {
 	struct event_base *base;
 	cloister_t *node;
@@ -161,8 +135,7 @@ struct cl_http_api {
 	ino_t unix_ino;
 	struct event *wake, *done_ev;
 	struct conn conns[CONN_MAX];
-	struct topic *topics; /* base thread */
-	size_t n_topics;
+	cl_topics topics; /* answered by subscribers (base thread) */
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond; /* replies, closing subscribers, workers */
@@ -172,9 +145,7 @@ struct cl_http_api {
 	size_t n_subs;
 	struct line *status; /* a new subscriber's first line (one ref) */
 	uint64_t dropped_total;
-	struct pcall *calls;
-	uint64_t next_call;
-	size_t in_handler;
+	cl_pending calls; /* waiting for POST /v1/reply */
 	struct job *done;
 	size_t running;
 };
@@ -463,58 +434,6 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* Topic handlers are shared: registered with the first subscriber that
- * answers a topic, removed with the last (base thread). */
-static void on_message(void *arg, const char *topic, const char *from,
-		       const void *payload, size_t len, void **reply,
-		       size_t *reply_len);
-
-static struct topic *topic_find(cl_http_api *api, const char *name)
-{
-	for (size_t i = 0; i < api->n_topics; i++)
-		if (!strcmp(api->topics[i].name, name))
-			return &api->topics[i];
-	return NULL;
-}
-
-static void topics_release(cl_http_api *api, char **names, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		struct topic *t = topic_find(api, names[i]);
-		if (!t || --t->refs > 0)
-			continue;
-		cloister_handle(api->node, t->name, NULL, NULL);
-		free(t->name);
-		*t = api->topics[--api->n_topics];
-	}
-}
-
-static int topics_acquire(cl_http_api *api, char **names, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		struct topic *t = topic_find(api, names[i]);
-		if (t) {
-			t->refs++;
-			continue;
-		}
-		struct topic *grown = realloc(api->topics, (api->n_topics + 1) *
-								   sizeof *grown);
-		char *name = strdup(names[i]);
-		int e = grown && name ? 0 : CLOISTER_ENOMEM;
-		if (grown)
-			api->topics = grown;
-		if (!e)
-			e = cloister_handle(api->node, name, on_message, api);
-		if (e) {
-			free(name);
-			topics_release(api, names, i);
-			return e;
-		}
-		api->topics[api->n_topics++] = (struct topic){name, 1};
-	}
-	return 0;
-}
-
 /* Ends a subscription.  end_req: the request is ours to finish if evhttp
  * detached it (the client went away); while still attached, evhttp frees
  * it with its connection. */
@@ -536,7 +455,7 @@ static void sub_close(struct sub *s, bool end_req)
 	/* Calls waiting for this subscriber may have nobody left. */
 	pthread_cond_broadcast(&api->cond);
 	pthread_mutex_unlock(&api->lock);
-	topics_release(api, s->answer, s->n_answer);
+	cl_topics_release(&api->topics, s->answer, s->n_answer);
 	if (end_req && s->req && !evhttp_request_get_connection(s->req))
 		evhttp_send_reply_end(s->req);
 	if (s->conn->sub == s)
@@ -564,7 +483,7 @@ static void serve_events(cl_http_api *api, struct conn *c,
 		reply_error(req, 500, "out of memory");
 		return;
 	}
-	int e = topics_acquire(api, r->answer, r->n_answer);
+	int e = cl_topics_acquire(&api->topics, r->answer, r->n_answer);
 	if (e) {
 		free(s);
 		if (e == CLOISTER_ELIMIT)
@@ -609,19 +528,6 @@ static void serve_events(cl_http_api *api, struct conn *c,
 /* Calls answered by subscribers                                       */
 /* ------------------------------------------------------------------ */
 
-static struct timespec deadline_in(int ms)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	t.tv_sec += ms / 1000;
-	t.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (t.tv_nsec >= 1000000000L) {
-		t.tv_sec++;
-		t.tv_nsec -= 1000000000L;
-	}
-	return t;
-}
-
 /* Subscribers answering topic, and whether every one of them is late
  * (api->lock held). */
 static size_t answerers(cl_http_api *api, const char *topic, bool *all_late)
@@ -634,6 +540,19 @@ static size_t answerers(cl_http_api *api, const char *topic, bool *all_late)
 			*all_late &= s->late;
 		}
 	return n;
+}
+
+struct call_wait {
+	cl_http_api *api;
+	const char *topic;
+};
+
+/* Whether a call still has somebody to answer it (api->lock held). */
+static bool call_wanted(void *arg)
+{
+	struct call_wait *w = arg;
+	bool late;
+	return !w->api->closing && answerers(w->api, w->topic, &late) > 0;
 }
 
 static char *call_event(uint64_t id, const char *topic, const char *from,
@@ -657,8 +576,9 @@ static char *call_event(uint64_t id, const char *topic, const char *from,
  * Runs on the node's thread for every message on a topic some subscriber
  * answers.  A cast becomes a "message" event for every subscriber; a call
  * becomes a "call" event for those answering the topic, and this waits
- * (at most CALL_WAIT_MS, see there) for the first POST /v1/reply with its
- * id.  While it waits, the node's loop does nothing else.
+ * (at most CL_CALL_WAIT_MS, see pending_calls.h) for the first POST
+ * /v1/reply with its id.  While it waits, the node's loop does nothing
+ * else.
  */
 static void on_message(void *arg, const char *topic, const char *from,
 		       const void *payload, size_t len, void **reply,
@@ -672,10 +592,10 @@ static void on_message(void *arg, const char *topic, const char *from,
 		free(ev);
 		return;
 	}
-	bool late;
+	struct call_wait w = {api, topic};
 	pthread_mutex_lock(&api->lock);
-	uint64_t id = ++api->next_call;
-	bool wanted = !api->closing && answerers(api, topic, &late) > 0;
+	uint64_t id = cl_pending_next_id(&api->calls);
+	bool wanted = call_wanted(&w);
 	pthread_mutex_unlock(&api->lock);
 	if (!wanted)
 		return;
@@ -685,7 +605,7 @@ static void on_message(void *arg, const char *topic, const char *from,
 	if (!l)
 		return;
 
-	struct pcall pc = {.id = id, .topic = topic};
+	cl_pcall pc = {.id = id};
 	pthread_mutex_lock(&api->lock);
 	for (struct sub *s = api->subs; s; s = s->next)
 		if (answers(s, topic))
@@ -696,26 +616,16 @@ static void on_message(void *arg, const char *topic, const char *from,
 		return;
 	}
 	event_active(api->wake, EV_READ, 0);
-	pc.next = api->calls;
-	api->calls = &pc;
-	api->in_handler++;
+	cl_pending_add(&api->calls, &pc);
+	bool late;
 	answerers(api, topic, &late);
-	struct timespec until = deadline_in(late ? CALL_WAIT_LATE_MS : CALL_WAIT_MS);
-	while (!pc.answered && !api->closing && answerers(api, topic, &late) &&
-	       pthread_cond_timedwait(&api->cond, &api->lock, &until) != ETIMEDOUT)
-		;
-	for (struct pcall **pp = &api->calls; *pp; pp = &(*pp)->next)
-		if (*pp == &pc) {
-			*pp = pc.next;
-			break;
-		}
+	bool answered = cl_pending_wait(&api->calls, &pc, cl_call_wait_ms(late),
+					call_wanted, &w);
 	for (struct sub *s = api->subs; s; s = s->next)
 		if (answers(s, topic))
-			s->late = !pc.answered;
-	api->in_handler--;
-	pthread_cond_broadcast(&api->cond);
+			s->late = !answered;
 	pthread_mutex_unlock(&api->lock);
-	if (pc.answered) {
+	if (answered) {
 		*reply = pc.reply;
 		*reply_len = pc.reply_len;
 	}
@@ -724,30 +634,16 @@ static void on_message(void *arg, const char *topic, const char *from,
 static void serve_reply(cl_http_api *api, struct evhttp_request *req,
 			cl_request *r)
 {
-	void *copy = malloc(r->data_len ? r->data_len : 1);
-	if (!copy) {
+	int e = cl_pending_answer(&api->calls, r->id, r->data, r->data_len);
+	if (e == CLOISTER_ENOMEM) {
 		reply_error(req, 500, "out of memory");
 		return;
 	}
-	memcpy(copy, r->data, r->data_len);
-	bool taken = false;
-	pthread_mutex_lock(&api->lock);
-	for (struct pcall *pc = api->calls; pc; pc = pc->next)
-		if (pc->id == r->id && !pc->answered) {
-			pc->reply = copy;
-			pc->reply_len = r->data_len;
-			pc->answered = true;
-			taken = true;
-			pthread_cond_broadcast(&api->cond);
-			break;
-		}
-	pthread_mutex_unlock(&api->lock);
-	if (!taken) {
-		free(copy);
+	if (e) {
 		reply_error(req, 404,
 			    "no call %" PRIu64 " is waiting for a reply: it was "
 			    "answered already or timed out (calls wait %d ms)",
-			    r->id, CALL_WAIT_MS);
+			    r->id, CL_CALL_WAIT_MS);
 		return;
 	}
 	reply_json(req, 200, json_pack("{s:I}", "id", (json_int_t)r->id));
@@ -1644,12 +1540,8 @@ cl_http_api *cl_http_api_new(struct event_base *base, cloister_t *node,
 	api->node = node;
 	for (size_t i = 0; i < CONN_MAX; i++)
 		api->conns[i].api = api;
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&api->cond, &ca);
-	pthread_condattr_destroy(&ca);
-	pthread_mutex_init(&api->lock, NULL);
+	cl_pending_init(&api->calls, &api->lock, &api->cond);
+	cl_topics_init(&api->topics, node, on_message, api);
 	api->http = evhttp_new(base);
 	api->wake = event_new(base, -1, 0, on_wake, api);
 	api->done_ev = event_new(base, -1, 0, on_done, api);
@@ -1696,13 +1588,7 @@ void cl_http_api_free(cl_http_api *api)
 	pthread_mutex_unlock(&api->lock);
 
 	/* No handler of ours may start after this... */
-	for (size_t i = 0; i < api->n_topics; i++) {
-		cloister_handle(api->node, api->topics[i].name, NULL, NULL);
-		free(api->topics[i].name);
-	}
-	free(api->topics);
-	api->topics = NULL;
-	api->n_topics = 0;
+	cl_topics_clear(&api->topics);
 	/* ...and none, nor any listener call (the listener publishes
 	 * here), is still running after this: it waits for the node's
 	 * delivery in progress.  Clearing the listener is the price. */
@@ -1740,8 +1626,7 @@ void cl_http_api_free(cl_http_api *api)
 	    st.st_dev == api->unix_dev && st.st_ino == api->unix_ino)
 		unlink(api->unix_path); /* still ours, not a successor's */
 	free(api->unix_path);
-	pthread_cond_destroy(&api->cond);
-	pthread_mutex_destroy(&api->lock);
+	cl_pending_destroy(&api->calls);
 	if (api->status)
 		line_unref(api->status);
 	free(api);

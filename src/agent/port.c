@@ -35,7 +35,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #ifdef CLOISTER_HAVE_EI
@@ -44,6 +43,7 @@
 #include <event2/bufferevent.h>
 #include <ei.h>
 
+#include "pending_calls.h"
 #include "port_etf.h"
 
 /* Output held for a BEAM that does not read: past this, frames are
@@ -53,20 +53,7 @@
 #define SKIP_CHUNK (64u * 1024u)
 #define MULTICALLS_MAX 24
 #define WORKER_STACK (256 * 1024)
-/* A call on an answered topic waits this long for the BEAM's reply: see
- * http_api.c's CALL_WAIT_MS for why 2 s, and _LATE_MS for a BEAM that let
- * the previous call time out. */
-#define CALL_WAIT_MS 2000
-#define CALL_WAIT_LATE_MS 100
 #define TOPICS_MAX CL_REQ_ANSWER_MAX
-
-struct pcall {
-	struct pcall *next;
-	uint64_t id;
-	bool answered;
-	void *reply;
-	size_t reply_len;
-};
 
 struct cl_port {
 	struct event_base *base;
@@ -81,15 +68,13 @@ struct cl_port {
 	int in_fd, in_flags; /* restored: stdin's description is shared */
 	uint64_t dropped; /* under the out bufferevent's lock */
 	uint64_t bad;     /* refused requests (base thread) */
-	char *topics[TOPICS_MAX]; /* answered topics (base thread) */
-	size_t n_topics;
+	cl_topics topics; /* answered by the BEAM (base thread) */
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool closing;
-	struct pcall *calls;
-	uint64_t next_call;
-	bool late;
+	cl_pending calls; /* waiting for the BEAM's reply */
+	bool late;        /* the BEAM let a call time out */
 	size_t running;
 };
 
@@ -126,42 +111,52 @@ static int x_key(ei_x_buff *x, const char *k)
 	return ei_x_encode_atom(x, k);
 }
 
+/* {event, #{type => Type, ...}}: the caller encodes the other fields - 1
+ * pairs after this.  Nonzero: nothing to free. */
+static int event_head(ei_x_buff *x, const char *type, long fields)
+{
+	int e = ei_x_new_with_version(x);
+	if (e)
+		return e;
+	e |= ei_x_encode_tuple_header(x, 2);
+	e |= ei_x_encode_atom(x, "event");
+	e |= ei_x_encode_map_header(x, fields);
+	e |= x_key(x, "type");
+	e |= ei_x_encode_atom(x, type);
+	if (e)
+		ei_x_free(x);
+	return e;
+}
+
+/* The 4-byte big-endian length, then the term. */
+static void add_frame(struct evbuffer *o, const char *buf, size_t len)
+{
+	unsigned char hdr[4] = {(unsigned char)(len >> 24),
+				(unsigned char)(len >> 16),
+				(unsigned char)(len >> 8), (unsigned char)len};
+	evbuffer_add(o, hdr, 4);
+	evbuffer_add(o, buf, len);
+}
+
 /* Appends one frame: whole or not at all. */
 static void send_frame(cl_port *p, const char *buf, size_t len)
 {
 	if (atomic_load(&p->dead))
 		return;
-	unsigned char hdr[4] = {(unsigned char)(len >> 24),
-				(unsigned char)(len >> 16),
-				(unsigned char)(len >> 8), (unsigned char)len};
 	bufferevent_lock(p->out);
 	struct evbuffer *o = bufferevent_get_output(p->out);
 	if (evbuffer_get_length(o) + len + 64 > OUT_MAX) {
 		p->dropped++;
 	} else {
-		if (p->dropped) {
-			ei_x_buff d;
-			if (ei_x_new_with_version(&d) == 0) {
-				ei_x_encode_tuple_header(&d, 2);
-				ei_x_encode_atom(&d, "event");
-				ei_x_encode_map_header(&d, 2);
-				x_key(&d, "type");
-				ei_x_encode_atom(&d, "dropped");
-				x_key(&d, "count");
-				ei_x_encode_ulonglong(&d, p->dropped);
-				unsigned char dh[4] = {
-					(unsigned char)((unsigned)d.index >> 24),
-					(unsigned char)((unsigned)d.index >> 16),
-					(unsigned char)((unsigned)d.index >> 8),
-					(unsigned char)d.index};
-				evbuffer_add(o, dh, 4);
-				evbuffer_add(o, d.buff, (size_t)d.index);
-				ei_x_free(&d);
-				p->dropped = 0;
-			}
+		ei_x_buff d;
+		if (p->dropped && event_head(&d, "dropped", 2) == 0) {
+			x_key(&d, "count");
+			ei_x_encode_ulonglong(&d, p->dropped);
+			add_frame(o, d.buff, (size_t)d.index);
+			ei_x_free(&d);
+			p->dropped = 0;
 		}
-		evbuffer_add(o, hdr, 4);
-		evbuffer_add(o, buf, len);
+		add_frame(o, buf, len);
 	}
 	bufferevent_unlock(p->out);
 }
@@ -197,7 +192,8 @@ static const char *err_atom(int e)
 	}
 }
 
-/* {reply, Ref, ...}: the caller encodes Result after this. */
+/* {reply, Ref, ...}: the caller encodes Result after this.  Nonzero:
+ * nothing to free. */
 static int reply_head(ei_x_buff *x, const unsigned char *ref, size_t ref_len)
 {
 	int e = ei_x_new_with_version(x);
@@ -206,6 +202,23 @@ static int reply_head(ei_x_buff *x, const unsigned char *ref, size_t ref_len)
 	e |= ei_x_encode_tuple_header(x, 3);
 	e |= ei_x_encode_atom(x, "reply");
 	e |= ei_x_append_buf(x, (const char *)ref, (int)ref_len);
+	if (e)
+		ei_x_free(x);
+	return e;
+}
+
+/* {reply, Ref, {ok, ...}}: the caller encodes the tuple's other arity - 1
+ * elements after this.  Nonzero: nothing to free. */
+static int ok_head(ei_x_buff *x, const unsigned char *ref, size_t ref_len,
+		   int arity)
+{
+	int e = reply_head(x, ref, ref_len);
+	if (e)
+		return e;
+	e |= ei_x_encode_tuple_header(x, arity);
+	e |= ei_x_encode_atom(x, "ok");
+	if (e)
+		ei_x_free(x);
 	return e;
 }
 
@@ -250,6 +263,16 @@ static void send_refusal(cl_port *p, const unsigned char *ref, size_t ref_len,
 		e |= ei_x_encode_atom(&x, "undefined");
 	e |= x_text(&x, why);
 	send_x(p, &x, e);
+}
+
+/* {reply, Ref, ok}, or {reply, Ref, {error, Reason}} for a cloister error. */
+static void reply_result(cl_port *p, const unsigned char *ref, size_t ref_len,
+			 int e)
+{
+	if (e)
+		reply_err(p, ref, ref_len, err_atom(e));
+	else
+		reply_atom(p, ref, ref_len, "ok");
 }
 
 /* ------------------------------------------------------------------ */
@@ -339,14 +362,9 @@ void cl_port_state(cl_port *p, cloister_state from, cloister_state to,
 		   const cloister_snapshot *s)
 {
 	ei_x_buff x;
-	if (!p || ei_x_new_with_version(&x))
+	if (!p || event_head(&x, "state", 5))
 		return;
-	int e = ei_x_encode_tuple_header(&x, 2);
-	e |= ei_x_encode_atom(&x, "event");
-	e |= ei_x_encode_map_header(&x, 5);
-	e |= x_key(&x, "type");
-	e |= ei_x_encode_atom(&x, "state");
-	e |= x_key(&x, "from");
+	int e = x_key(&x, "from");
 	e |= ei_x_encode_atom(&x, cloister_state_name(from));
 	e |= x_key(&x, "to");
 	e |= ei_x_encode_atom(&x, cloister_state_name(to));
@@ -361,14 +379,9 @@ void cl_port_member(cl_port *p, int event, const char *event_name,
 		    const cloister_member *m)
 {
 	ei_x_buff x;
-	if (!p || ei_x_new_with_version(&x))
+	if (!p || event_head(&x, "member", 2 + MEMBER_FIELDS))
 		return;
-	int e = ei_x_encode_tuple_header(&x, 2);
-	e |= ei_x_encode_atom(&x, "event");
-	e |= ei_x_encode_map_header(&x, 2 + MEMBER_FIELDS);
-	e |= x_key(&x, "type");
-	e |= ei_x_encode_atom(&x, "member");
-	e |= x_key(&x, "event");
+	int e = x_key(&x, "event");
 	e |= ei_x_encode_atom(&x, event_name);
 	e |= x_member_fields(&x, m);
 	send_x(p, &x, e);
@@ -377,35 +390,24 @@ void cl_port_member(cl_port *p, int event, const char *event_name,
 void cl_port_sentry(cl_port *p, const char *sentry)
 {
 	ei_x_buff x;
-	if (!p || ei_x_new_with_version(&x))
+	if (!p || event_head(&x, "sentry", 2))
 		return;
-	int e = ei_x_encode_tuple_header(&x, 2);
-	e |= ei_x_encode_atom(&x, "event");
-	e |= ei_x_encode_map_header(&x, 2);
-	e |= x_key(&x, "type");
-	e |= ei_x_encode_atom(&x, "sentry");
-	e |= x_key(&x, "sentry");
+	int e = x_key(&x, "sentry");
 	e |= x_text_or_undefined(&x, sentry);
 	send_x(p, &x, e);
 }
 
-static struct timespec deadline_in(int ms)
+/* Whether the BEAM may still answer a call (p->lock held). */
+static bool call_wanted(void *arg)
 {
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	t.tv_sec += ms / 1000;
-	t.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (t.tv_nsec >= 1000000000L) {
-		t.tv_sec++;
-		t.tv_nsec -= 1000000000L;
-	}
-	return t;
+	cl_port *p = arg;
+	return !p->closing && !atomic_load(&p->dead);
 }
 
 /*
  * Node's thread, for every message on an answered topic.  A cast becomes
  * {message, ...}; a call becomes {call, Id, ...} and this waits (bounded,
- * see CALL_WAIT_MS) for {Ref, reply, {Id, Data}}, the node's loop idle
+ * see CL_CALL_WAIT_MS) for {Ref, reply, {Id, Data}}, the node's loop idle
  * meanwhile.  The call is registered before it is written, so a reply
  * that comes back at once still finds it.
  */
@@ -428,16 +430,15 @@ static void on_message(void *arg, const char *topic, const char *from,
 		send_x(p, &x, e);
 		return;
 	}
-	struct pcall pc = {0};
+	cl_pcall pc = {0};
 	pthread_mutex_lock(&p->lock);
 	if (p->closing) {
 		pthread_mutex_unlock(&p->lock);
 		return;
 	}
-	pc.id = ++p->next_call;
-	pc.next = p->calls;
-	p->calls = &pc;
-	int wait_ms = p->late ? CALL_WAIT_LATE_MS : CALL_WAIT_MS;
+	pc.id = cl_pending_next_id(&p->calls);
+	cl_pending_add(&p->calls, &pc);
+	int wait_ms = cl_call_wait_ms(p->late);
 	pthread_mutex_unlock(&p->lock);
 
 	int e = ei_x_new_with_version(&x);
@@ -451,19 +452,13 @@ static void on_message(void *arg, const char *topic, const char *from,
 		send_x(p, &x, e);
 	}
 
-	struct timespec until = deadline_in(wait_ms);
 	pthread_mutex_lock(&p->lock);
-	while (!e && !pc.answered && !p->closing && !atomic_load(&p->dead) &&
-	       pthread_cond_timedwait(&p->cond, &p->lock, &until) != ETIMEDOUT)
-		;
-	for (struct pcall **pp = &p->calls; *pp; pp = &(*pp)->next)
-		if (*pp == &pc) {
-			*pp = pc.next;
-			break;
-		}
-	p->late = !pc.answered;
+	bool answered = e ? cl_pending_withdraw(&p->calls, &pc)
+			  : cl_pending_wait(&p->calls, &pc, wait_ms,
+					    call_wanted, p);
+	p->late = !answered;
 	pthread_mutex_unlock(&p->lock);
-	if (pc.answered) {
+	if (answered) {
 		*reply = pc.reply;
 		*reply_len = pc.reply_len;
 	}
@@ -482,25 +477,16 @@ static void do_status(cl_port *p, const cl_port_req *r)
 		return;
 	}
 	ei_x_buff x;
-	if ((e = reply_head(&x, r->ref, r->ref_len)) == 0) {
-		e |= ei_x_encode_tuple_header(&x, 2);
-		e |= ei_x_encode_atom(&x, "ok");
-		e |= x_status(&x, p->node, s);
-		send_x(p, &x, e);
-	}
+	if (ok_head(&x, r->ref, r->ref_len, 2) == 0)
+		send_x(p, &x, x_status(&x, p->node, s));
 	cloister_snapshot_free(s);
 }
 
 static void do_members(cl_port *p, const cl_port_req *r)
 {
 	ei_x_buff x;
-	int e = reply_head(&x, r->ref, r->ref_len);
-	if (e)
-		return;
-	e |= ei_x_encode_tuple_header(&x, 2);
-	e |= ei_x_encode_atom(&x, "ok");
-	e |= x_members(&x, p->node);
-	send_x(p, &x, e);
+	if (ok_head(&x, r->ref, r->ref_len, 2) == 0)
+		send_x(p, &x, x_members(&x, p->node));
 }
 
 static void do_whois(cl_port *p, const cl_port_req *r)
@@ -519,11 +505,8 @@ static void do_whois(cl_port *p, const cl_port_req *r)
 		return;
 	}
 	ei_x_buff x;
-	int e = reply_head(&x, r->ref, r->ref_len);
-	if (!e) {
-		e |= ei_x_encode_tuple_header(&x, 2);
-		e |= ei_x_encode_atom(&x, "ok");
-		e |= ei_x_encode_list_header(&x, got);
+	if (ok_head(&x, r->ref, r->ref_len, 2) == 0) {
+		int e = ei_x_encode_list_header(&x, got);
 		for (int i = 0; i < got; i++)
 			e |= x_text(&x, owners[i]);
 		e |= ei_x_encode_empty_list(&x);
@@ -540,13 +523,8 @@ static void do_mine(cl_port *p, const cl_port_req *r)
 		return;
 	}
 	ei_x_buff x;
-	int e = reply_head(&x, r->ref, r->ref_len);
-	if (e)
-		return;
-	e |= ei_x_encode_tuple_header(&x, 2);
-	e |= ei_x_encode_atom(&x, "ok");
-	e |= ei_x_encode_boolean(&x, m == 1);
-	send_x(p, &x, e);
+	if (ok_head(&x, r->ref, r->ref_len, 2) == 0)
+		send_x(p, &x, ei_x_encode_boolean(&x, m == 1));
 }
 
 static void do_multicast(cl_port *p, const cl_port_req *r)
@@ -558,13 +536,8 @@ static void do_multicast(cl_port *p, const cl_port_req *r)
 		return;
 	}
 	ei_x_buff x;
-	int e = reply_head(&x, r->ref, r->ref_len);
-	if (e)
-		return;
-	e |= ei_x_encode_tuple_header(&x, 2);
-	e |= ei_x_encode_atom(&x, "ok");
-	e |= ei_x_encode_long(&x, q);
-	send_x(p, &x, e);
+	if (ok_head(&x, r->ref, r->ref_len, 2) == 0)
+		send_x(p, &x, ei_x_encode_long(&x, q));
 }
 
 static void job_free(struct job *j)
@@ -573,6 +546,16 @@ static void job_free(struct job *j)
 	free(j->topic);
 	free(j->data);
 	free(j);
+}
+
+/* A multicall worker ended, or never started. */
+static void worker_done(cl_port *p)
+{
+	pthread_mutex_lock(&p->lock);
+	p->running--;
+	pthread_cond_broadcast(&p->cond);
+	/* Nothing of p is touched past this unlock: free waits for it. */
+	pthread_mutex_unlock(&p->lock);
 }
 
 static void *job_main(void *arg)
@@ -586,10 +569,8 @@ static void *job_main(void *arg)
 		reply_err(p, j->ref, j->ref_len, err_atom(err));
 	} else {
 		ei_x_buff x;
-		int e = reply_head(&x, j->ref, j->ref_len);
-		if (!e) {
-			e |= ei_x_encode_tuple_header(&x, 3);
-			e |= ei_x_encode_atom(&x, "ok");
+		if (ok_head(&x, j->ref, j->ref_len, 3) == 0) {
+			int e = 0;
 			if (res->n_replies)
 				e |= ei_x_encode_list_header(&x, (long)res->n_replies);
 			for (size_t i = 0; i < res->n_replies; i++) {
@@ -609,11 +590,7 @@ static void *job_main(void *arg)
 	}
 	cloister_multicall_free(res);
 	job_free(j);
-	pthread_mutex_lock(&p->lock);
-	p->running--;
-	pthread_cond_broadcast(&p->cond);
-	/* Nothing of p is touched past this unlock: free waits for it. */
-	pthread_mutex_unlock(&p->lock);
+	worker_done(p); /* the last use of p: free waits for it */
 	return NULL;
 }
 
@@ -649,72 +626,40 @@ static void do_multicall(cl_port *p, cl_port_req *r)
 	}
 	free(j);
 	free(ref);
-	pthread_mutex_lock(&p->lock);
-	p->running--;
-	pthread_cond_broadcast(&p->cond);
-	pthread_mutex_unlock(&p->lock);
+	worker_done(p);
 	reply_err(p, r->ref, r->ref_len, e == ENOMEM ? "enomem" : "no_thread");
 }
 
+/* Answering a topic again is a no-op: the topic stays answered until the
+ * port ends. */
 static void do_answer(cl_port *p, const cl_port_req *r)
 {
-	for (size_t i = 0; i < p->n_topics; i++)
-		if (!strcmp(p->topics[i], r->topic)) {
-			reply_atom(p, r->ref, r->ref_len, "ok");
-			return;
-		}
-	if (p->n_topics == TOPICS_MAX) {
-		reply_err(p, r->ref, r->ref_len, "limit");
-		return;
+	int e = 0;
+	if (!cl_topics_has(&p->topics, r->topic)) {
+		e = p->topics.n == TOPICS_MAX
+			    ? CLOISTER_ELIMIT
+			    : cl_topics_acquire(&p->topics, &r->topic, 1);
 	}
-	char *t = strdup(r->topic);
-	int e = t ? cloister_handle(p->node, t, on_message, p) : CLOISTER_ENOMEM;
-	if (e) {
-		free(t);
-		reply_err(p, r->ref, r->ref_len, err_atom(e));
-		return;
-	}
-	p->topics[p->n_topics++] = t;
-	reply_atom(p, r->ref, r->ref_len, "ok");
+	reply_result(p, r->ref, r->ref_len, e);
 }
 
 static void do_reply(cl_port *p, const cl_port_req *r)
 {
-	void *copy = malloc(r->data_len ? r->data_len : 1);
-	if (!copy) {
-		reply_err(p, r->ref, r->ref_len, "enomem");
-		return;
-	}
-	memcpy(copy, r->data, r->data_len);
-	bool taken = false;
-	pthread_mutex_lock(&p->lock);
-	for (struct pcall *pc = p->calls; pc; pc = pc->next)
-		if (pc->id == r->id && !pc->answered) {
-			pc->reply = copy;
-			pc->reply_len = r->data_len;
-			pc->answered = true;
-			taken = true;
-			pthread_cond_broadcast(&p->cond);
-			break;
-		}
-	pthread_mutex_unlock(&p->lock);
-	if (!taken) {
-		free(copy);
+	int e = cl_pending_answer(&p->calls, r->id, r->data, r->data_len);
+	if (e == CLOISTER_ENOENT)
 		reply_err(p, r->ref, r->ref_len, "not_waiting");
-		return;
-	}
-	reply_atom(p, r->ref, r->ref_len, "ok");
+	else
+		reply_result(p, r->ref, r->ref_len, e);
 }
 
 static void do_join(cl_port *p, const cl_port_req *r)
 {
 	int e = cloister_join_addrs(p->node, (const char *const *)r->names,
 				    r->n_names);
-	if (e)
-		reply_err(p, r->ref, r->ref_len,
-			  e == CLOISTER_ESTATE ? "nonode" : err_atom(e));
+	if (e == CLOISTER_ESTATE)
+		reply_err(p, r->ref, r->ref_len, "nonode");
 	else
-		reply_atom(p, r->ref, r->ref_len, "ok");
+		reply_result(p, r->ref, r->ref_len, e);
 }
 
 static void do_keys(cl_port *p, const cl_port_req *r)
@@ -742,12 +687,9 @@ static void do_keys(cl_port *p, const cl_port_req *r)
 		}
 	}
 	ei_x_buff x;
-	int e = reply_head(&x, r->ref, r->ref_len);
-	if (e)
+	if (ok_head(&x, r->ref, r->ref_len, 2))
 		return;
-	e |= ei_x_encode_tuple_header(&x, 2);
-	e |= ei_x_encode_atom(&x, "ok");
-	e |= ei_x_encode_map_header(&x, 2);
+	int e = ei_x_encode_map_header(&x, 2);
 	e |= x_key(&x, "keys");
 	if (n)
 		e |= ei_x_encode_list_header(&x, (long)n);
@@ -796,14 +738,9 @@ static void handle(cl_port *p, const unsigned char *frame, size_t len)
 	case CL_PCMD_JOIN:
 		do_join(p, &r);
 		break;
-	case CL_PCMD_LEAVE: {
-		int e = cloister_leave(p->node);
-		if (e)
-			reply_err(p, r.ref, r.ref_len, err_atom(e));
-		else
-			reply_atom(p, r.ref, r.ref_len, "ok");
+	case CL_PCMD_LEAVE:
+		reply_result(p, r.ref, r.ref_len, cloister_leave(p->node));
 		break;
-	}
 	case CL_PCMD_KEYS:
 		do_keys(p, &r);
 		break;
@@ -932,12 +869,8 @@ cl_port *cl_port_new(struct event_base *base, cloister_t *node, int in_fd,
 	p->on_closed = on_closed;
 	p->arg = arg;
 	atomic_init(&p->dead, false);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&p->cond, &ca);
-	pthread_condattr_destroy(&ca);
-	pthread_mutex_init(&p->lock, NULL);
+	cl_pending_init(&p->calls, &p->lock, &p->cond);
+	cl_topics_init(&p->topics, node, on_message, p);
 	p->in_fd = in_fd;
 	p->in_flags = fcntl(in_fd, F_GETFL);
 	if (evutil_make_socket_nonblocking(in_fd) != 0 ||
@@ -978,10 +911,7 @@ void cl_port_free(cl_port *p)
 	/* No handler of ours starts after this, and none nor any listener
 	 * call is still running after cloister_set_listener (it waits for
 	 * the node's delivery in progress). */
-	for (size_t i = 0; i < p->n_topics; i++) {
-		cloister_handle(p->node, p->topics[i], NULL, NULL);
-		free(p->topics[i]);
-	}
+	cl_topics_clear(&p->topics);
 	if (p->out)
 		cloister_set_listener(p->node, NULL);
 	/* Multicalls cannot be cancelled: each ends within its timeout. */
@@ -1005,8 +935,7 @@ void cl_port_free(cl_port *p)
 	}
 	if (p->closed_ev)
 		event_free(p->closed_ev);
-	pthread_cond_destroy(&p->cond);
-	pthread_mutex_destroy(&p->lock);
+	cl_pending_destroy(&p->calls);
 	free(p);
 }
 

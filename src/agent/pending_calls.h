@@ -1,0 +1,133 @@
+/*
+ * pending_calls.h — calls on topics that a local subscriber answers.
+ *
+ * Both of the agent's transports let a client answer calls: the HTTP API
+ * (GET /v1/events?answer=T, then POST /v1/reply) and the Erlang port
+ * ({answer, Topic}, then {reply, {Id, Data}}).  Each registers a handler
+ * on the node for the answered topics, turns every call on them into an
+ * event for its client, and blocks the node's thread until the client
+ * answers by id, the wait runs out, or nobody is left to answer.  This is
+ * that machinery, once: the handler table (cl_topics), the call ids, the
+ * list of waiting calls, handing an answer to its waiter, and how long a
+ * call waits.  How a call is announced, and who counts as still able to
+ * answer, stay with each transport.
+ *
+ * Threads.  A cl_pending has no lock of its own: it lives under its
+ * owner's mutex and condition variable (set up by cl_pending_init),
+ * because the owner's own state (subscribers, a closed output) decides how
+ * long a call waits and is guarded by the same lock.  cl_pending_answer
+ * takes the lock; every other cl_pending_* function after init is called
+ * with it held.  The lock is innermost: no cloister_* call happens under
+ * it.  A cl_topics is used on one thread only (the owner's event base) and
+ * is not locked.
+ */
+#ifndef CLOISTER_AGENT_PENDING_CALLS_H
+#define CLOISTER_AGENT_PENDING_CALLS_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cloister.h"
+
+/* How long a call on an answered topic waits for its answer.  The handler
+ * runs on the node's event loop, which does nothing else while it waits
+ * (no probes answered, no gossip): 2 s matches the default multicall
+ * timeout, past which the caller has given up anyway, and stays well under
+ * the LAN profile's suspicion timeout (4 probe periods), so a slow answer
+ * costs at most a refuted suspicion. */
+#define CL_CALL_WAIT_MS 2000
+/* Once a subscriber let a call time out, its next calls wait only this
+ * long until it answers one in time again: a hung subscriber must not
+ * stall the node for 2 s per call. */
+#define CL_CALL_WAIT_LATE_MS 100
+
+/* The wait for a call whose answerers are late (or not). */
+static inline int cl_call_wait_ms(bool late)
+{
+	return late ? CL_CALL_WAIT_LATE_MS : CL_CALL_WAIT_MS;
+}
+
+/* ------------------------------------------------------------------ */
+/* Waiting calls                                                       */
+/* ------------------------------------------------------------------ */
+
+/* A call waiting for its answer; it lives on the waiting handler's stack. */
+typedef struct cl_pcall {
+	struct cl_pcall *next;
+	uint64_t id;
+	bool answered;
+	void *reply; /* malloc'd, once answered: the handler's *reply */
+	size_t reply_len;
+} cl_pcall;
+
+typedef struct cl_pending {
+	pthread_mutex_t *lock; /* the owner's */
+	pthread_cond_t *cond;
+	cl_pcall *calls;
+	uint64_t next_id;
+} cl_pending;
+
+/* Initializes the owner's *lock and *cond (the condition on
+ * CLOCK_MONOTONIC, which the waits use) and an empty list under them.
+ * The owner guards its own state with them too, wakes waits with
+ * pthread_cond_broadcast(cond) when that state changes, and ends them with
+ * cl_pending_destroy. */
+void cl_pending_init(cl_pending *pd, pthread_mutex_t *lock,
+		     pthread_cond_t *cond);
+void cl_pending_destroy(cl_pending *pd);
+
+/* A new call id: 1, 2, ... (lock held). */
+uint64_t cl_pending_next_id(cl_pending *pd);
+
+/* Registers pc, its id set (lock held): an answer is taken from now on, so
+ * register before the call is announced. */
+void cl_pending_add(cl_pending *pd, cl_pcall *pc);
+
+/* Waits (lock held) until pc is answered, still_wanted(arg) is false (it
+ * is asked with the lock held, before each wait) or wait_ms have passed;
+ * then withdraws pc.  True when answered: pc->reply is the caller's. */
+bool cl_pending_wait(cl_pending *pd, cl_pcall *pc, int wait_ms,
+		     bool (*still_wanted)(void *arg), void *arg);
+
+/* Withdraws pc without waiting (lock held); true when it was answered. */
+bool cl_pending_withdraw(cl_pending *pd, cl_pcall *pc);
+
+/* Hands a copy of data to the call waiting under id and wakes it (takes
+ * the lock).  0; CLOISTER_ENOMEM; or CLOISTER_ENOENT when no call with
+ * that id is waiting (answered already, timed out, or never made). */
+int cl_pending_answer(cl_pending *pd, uint64_t id, const void *data,
+		      size_t len);
+
+/* ------------------------------------------------------------------ */
+/* Answered topics                                                     */
+/* ------------------------------------------------------------------ */
+
+/* The node's handler for each answered topic, registered with the first
+ * answerer of a topic and removed with the last. */
+typedef struct cl_topics {
+	cloister_t *node;
+	cloister_handler_fn fn;
+	void *arg;
+	struct cl_topic *v;
+	size_t n; /* topics registered */
+} cl_topics;
+
+void cl_topics_init(cl_topics *t, cloister_t *node, cloister_handler_fn fn,
+		    void *arg);
+
+bool cl_topics_has(const cl_topics *t, const char *name);
+
+/* One more answerer for each of names: all or none.  0, or the error of
+ * cloister_handle (CLOISTER_ELIMIT: the node's handler table is full) or
+ * CLOISTER_ENOMEM. */
+int cl_topics_acquire(cl_topics *t, char *const *names, size_t n);
+
+/* One answerer fewer for each of names (each acquired before). */
+void cl_topics_release(cl_topics *t, char *const *names, size_t n);
+
+/* Removes every handler; t is empty (and reusable) after. */
+void cl_topics_clear(cl_topics *t);
+
+#endif
