@@ -655,8 +655,19 @@ static int api(const struct opts *o, const char *method, const char *path,
 }
 
 /* ------------------------------------------------------------------ */
-/* Output helpers                                                      */
+/* Command helpers                                                     */
 /* ------------------------------------------------------------------ */
+
+/* The start of every command: its options, then --help.  True when the
+ * command ends here, with *code (a usage error, or the help printed). */
+static bool begin(struct opts *o, const char *cmd, int argc, char **argv,
+		  unsigned allowed, const char *usage, int *code)
+{
+	*code = parse_opts(o, cmd, argc, argv, allowed);
+	if (!*code && o->help)
+		*code = help(usage);
+	return *code || o->help;
+}
 
 /* Text from the network for a terminal: control characters become '?'. */
 static void put_clean(FILE *f, const char *s)
@@ -678,6 +689,35 @@ static void put_raw(const char *raw)
 	size_t n = strlen(raw);
 	if (n == 0 || raw[n - 1] != '\n')
 		fputc('\n', stdout);
+}
+
+/* Prints a 2xx answer for a reader. */
+typedef void (*print_fn)(const struct opts *o, json_t *r);
+
+/* A request whose answer is printed: as the API gave it with --json,
+ * else by print.  EXIT_DONE, with the parsed answer in *keep when asked
+ * for (the caller frees it), or the request's failure (printed; see
+ * api()).  body is consumed. */
+static int api_print(const struct opts *o, const char *method,
+		     const char *path, json_t *body, int timeout_ms,
+		     print_fn print, json_t **keep)
+{
+	json_t *r;
+	char *raw = NULL;
+	int e = api(o, method, path, body, timeout_ms, &r,
+		    o->json ? &raw : NULL);
+	if (e)
+		return e;
+	if (o->json)
+		put_raw(raw);
+	else
+		print(o, r);
+	free(raw);
+	if (keep)
+		*keep = r;
+	else
+		json_decref(r);
+	return EXIT_DONE;
 }
 
 /* DATA, or stdin for "-" (bounded like a message payload). */
@@ -703,129 +743,130 @@ static char *read_data(const struct opts *o, const char *arg, size_t *len)
 	return p;
 }
 
-static json_t *data_json(const char *p, size_t len)
+/* {"topic": TOPIC, "data": DATA} from the positionals TOPIC DATA, or NULL
+ * with the exit code in *code (the failure printed). */
+static json_t *topic_data_body(const struct opts *o, int *code)
 {
+	size_t len;
+	char *data = read_data(o, o->pos[1], &len);
+	if (!data) {
+		*code = EXIT_FAILED;
+		return NULL;
+	}
 	/* The API takes text: bytes that are not UTF-8 cannot be sent. */
-	return json_stringn(p, len);
+	json_t *body = json_pack("{s:s,s:o}", "topic", o->pos[0], "data",
+				 json_stringn(data, len));
+	free(data);
+	if (!body)
+		*code = usage_error(o, "TOPIC and DATA must be UTF-8 text");
+	return body;
 }
 
 /* ------------------------------------------------------------------ */
 /* members, status, whois                                              */
 /* ------------------------------------------------------------------ */
 
+static void print_members(const struct opts *o, json_t *list)
+{
+	int w[4] = {4, 4, 6, 11};
+	size_t i;
+	json_t *m;
+	char inc[24];
+	json_array_foreach(list, i, m) {
+		int l[3] = {(int)strlen(str(m, "name")),
+			    (int)strlen(str(m, "addr")),
+			    (int)strlen(str(m, "status"))};
+		for (int k = 0; k < 3; k++)
+			w[k] = l[k] > w[k] ? l[k] : w[k];
+	}
+	printf("%-*s  %-*s  %-*s  %-*s  %s\n", w[0], "NAME", w[1], "ADDR",
+	       w[2], "STATUS", w[3], "INCARNATION", "TAGS");
+	json_array_foreach(list, i, m) {
+		const char *f[3] = {str(m, "name"), str(m, "addr"),
+				    str(m, "status")};
+		for (int k = 0; k < 3; k++) {
+			put_clean(stdout, f[k]);
+			printf("%*s  ", w[k] - (int)strlen(f[k]), "");
+		}
+		snprintf(inc, sizeof inc, "%lld",
+			 (long long)json_integer_value(
+				 json_object_get(m, "incarnation")));
+		printf("%-*s  ", w[3], inc);
+		const char *k;
+		json_t *v;
+		bool first = true;
+		json_object_foreach(json_object_get(m, "tags"), k, v) {
+			printf("%s", first ? "" : ",");
+			put_clean(stdout, k);
+			putchar('=');
+			put_clean(stdout, json_string_value(v));
+			first = false;
+		}
+		printf("%s\n", first ? "-" : "");
+	}
+}
+
 int cmd_members(int argc, char **argv)
 {
 	struct opts o;
-	int e = parse_opts(&o, "members", argc, argv, OPT_JSON);
-	if (e)
+	int e;
+	if (begin(&o, "members", argc, argv, OPT_JSON,
+		  "usage: cloister members [--json]\n\n"
+		  "Lists every member the agent knows, itself first, "
+		  "tombstones included:\nNAME ADDR STATUS INCARNATION "
+		  "TAGS, or the API's JSON with --json.\n",
+		  &e))
 		return e;
-	if (o.help)
-		return help("usage: cloister members [--json]\n\n"
-			    "Lists every member the agent knows, itself first, "
-			    "tombstones included:\nNAME ADDR STATUS INCARNATION "
-			    "TAGS, or the API's JSON with --json.\n");
 	if (o.npos)
 		return usage_error(&o, "members takes no arguments");
-	json_t *list;
-	char *raw;
-	if ((e = api(&o, "GET", "/v1/members", NULL, REQUEST_TIMEOUT_MS, &list,
-		     &raw)))
-		return e;
-	if (o.json) {
-		put_raw(raw);
-	} else {
-		int w[4] = {4, 4, 6, 11};
-		size_t i;
-		json_t *m;
-		char inc[24];
-		json_array_foreach(list, i, m) {
-			int l[3] = {(int)strlen(str(m, "name")),
-				    (int)strlen(str(m, "addr")),
-				    (int)strlen(str(m, "status"))};
-			for (int k = 0; k < 3; k++)
-				w[k] = l[k] > w[k] ? l[k] : w[k];
-		}
-		printf("%-*s  %-*s  %-*s  %-*s  %s\n", w[0], "NAME", w[1], "ADDR",
-		       w[2], "STATUS", w[3], "INCARNATION", "TAGS");
-		json_array_foreach(list, i, m) {
-			const char *f[3] = {str(m, "name"), str(m, "addr"),
-					    str(m, "status")};
-			for (int k = 0; k < 3; k++) {
-				put_clean(stdout, f[k]);
-				printf("%*s  ", w[k] - (int)strlen(f[k]), "");
-			}
-			snprintf(inc, sizeof inc, "%lld",
-				 (long long)json_integer_value(
-					 json_object_get(m, "incarnation")));
-			printf("%-*s  ", w[3], inc);
-			const char *k;
-			json_t *v;
-			bool first = true;
-			json_object_foreach(json_object_get(m, "tags"), k, v) {
-				printf("%s", first ? "" : ",");
-				put_clean(stdout, k);
-				putchar('=');
-				put_clean(stdout, json_string_value(v));
-				first = false;
-			}
-			printf("%s\n", first ? "-" : "");
-		}
+	return api_print(&o, "GET", "/v1/members", NULL, REQUEST_TIMEOUT_MS,
+			 print_members, NULL);
+}
+
+static void print_status(const struct opts *o, json_t *s)
+{
+	json_t *c = json_object_get(s, "consensus");
+	printf("node       ");
+	put_clean(stdout, str(s, "node"));
+	printf("\naddress    %s\n", *str(s, "address") ? str(s, "address")
+						       : "(none: nonode)");
+	printf("status     %s\n", str(s, "status"));
+	if (json_is_integer(c))
+		printf("consensus  %lld\n", (long long)json_integer_value(c));
+	else
+		printf("consensus  %s\n", json_string_value(c));
+	printf("alive      %lld\n",
+	       (long long)json_integer_value(json_object_get(s, "alive")));
+	printf("sentry     ");
+	put_clean(stdout, json_is_string(json_object_get(s, "sentry"))
+				  ? str(s, "sentry")
+				  : "(none)");
+	printf("\nrings     ");
+	const char *k;
+	json_t *v;
+	json_object_foreach(json_object_get(s, "rings"), k, v) {
+		printf(" ");
+		put_clean(stdout, *k ? k : "(default)");
+		printf("=%s", json_string_value(v));
 	}
-	free(raw);
-	json_decref(list);
-	return EXIT_DONE;
+	printf("\nversion    %s\n", str(s, "version"));
 }
 
 int cmd_status(int argc, char **argv)
 {
 	struct opts o;
-	int e = parse_opts(&o, "status", argc, argv, OPT_JSON);
-	if (e)
+	int e;
+	if (begin(&o, "status", argc, argv, OPT_JSON,
+		  "usage: cloister status [--json]\n\n"
+		  "Shows the agent's node: name, address, status, "
+		  "consensus, live members,\nsentry and ring "
+		  "checksums (equal on nodes that agree).\n",
+		  &e))
 		return e;
-	if (o.help)
-		return help("usage: cloister status [--json]\n\n"
-			    "Shows the agent's node: name, address, status, "
-			    "consensus, live members,\nsentry and ring "
-			    "checksums (equal on nodes that agree).\n");
 	if (o.npos)
 		return usage_error(&o, "status takes no arguments");
-	json_t *s;
-	char *raw;
-	if ((e = api(&o, "GET", "/v1/status", NULL, REQUEST_TIMEOUT_MS, &s,
-		     &raw)))
-		return e;
-	if (o.json) {
-		put_raw(raw);
-	} else {
-		json_t *c = json_object_get(s, "consensus");
-		printf("node       ");
-		put_clean(stdout, str(s, "node"));
-		printf("\naddress    %s\n", *str(s, "address") ? str(s, "address")
-							       : "(none: nonode)");
-		printf("status     %s\n", str(s, "status"));
-		if (json_is_integer(c))
-			printf("consensus  %lld\n", (long long)json_integer_value(c));
-		else
-			printf("consensus  %s\n", json_string_value(c));
-		printf("alive      %lld\n",
-		       (long long)json_integer_value(json_object_get(s, "alive")));
-		printf("sentry     ");
-		put_clean(stdout, json_is_string(json_object_get(s, "sentry"))
-					  ? str(s, "sentry")
-					  : "(none)");
-		printf("\nrings     ");
-		const char *k;
-		json_t *v;
-		json_object_foreach(json_object_get(s, "rings"), k, v) {
-			printf(" ");
-			put_clean(stdout, *k ? k : "(default)");
-			printf("=%s", json_string_value(v));
-		}
-		printf("\nversion    %s\n", str(s, "version"));
-	}
-	free(raw);
-	json_decref(s);
-	return EXIT_DONE;
+	return api_print(&o, "GET", "/v1/status", NULL, REQUEST_TIMEOUT_MS,
+			 print_status, NULL);
 }
 
 /* RFC 3986 percent-encoding of everything but unreserved characters. */
@@ -844,17 +885,27 @@ static void url_encode(struct buf *b, const char *s)
 	}
 }
 
+static void print_owners(const struct opts *o, json_t *r)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(r, "owners"), i, v) {
+		put_clean(stdout, json_string_value(v));
+		putchar('\n');
+	}
+}
+
 int cmd_whois(int argc, char **argv)
 {
 	struct opts o;
-	int e = parse_opts(&o, "whois", argc, argv, OPT_JSON | OPT_RING | OPT_N);
-	if (e)
+	int e;
+	if (begin(&o, "whois", argc, argv, OPT_JSON | OPT_RING | OPT_N,
+		  "usage: cloister whois KEY [--ring R] [-n N] [--json]\n\n"
+		  "Prints the member owning KEY on the default ring (or "
+		  "ring R, from the\ngroups tag); with -n N, up to N "
+		  "owners in ring order (replicas, 1..64).\n",
+		  &e))
 		return e;
-	if (o.help)
-		return help("usage: cloister whois KEY [--ring R] [-n N] [--json]\n\n"
-			    "Prints the member owning KEY on the default ring (or "
-			    "ring R, from the\ngroups tag); with -n N, up to N "
-			    "owners in ring order (replicas, 1..64).\n");
 	if (o.npos != 1)
 		return usage_error(&o, "give exactly one KEY");
 	if (o.n && (strspn(o.n, "0123456789") != strlen(o.n) || !*o.n ||
@@ -875,25 +926,10 @@ int cmd_whois(int argc, char **argv)
 		fprintf(stderr, "cloister whois: out of memory\n");
 		return EXIT_FAILED;
 	}
-	json_t *r;
-	char *raw;
-	e = api(&o, "GET", path.p, NULL, REQUEST_TIMEOUT_MS, &r, &raw);
+	e = api_print(&o, "GET", path.p, NULL, REQUEST_TIMEOUT_MS, print_owners,
+		      NULL);
 	free(path.p);
-	if (e)
-		return e;
-	if (o.json) {
-		put_raw(raw);
-	} else {
-		size_t i;
-		json_t *v;
-		json_array_foreach(json_object_get(r, "owners"), i, v) {
-			put_clean(stdout, json_string_value(v));
-			putchar('\n');
-		}
-	}
-	free(raw);
-	json_decref(r);
-	return EXIT_DONE;
+	return e;
 }
 
 /* ------------------------------------------------------------------ */
@@ -903,16 +939,16 @@ int cmd_whois(int argc, char **argv)
 int cmd_wait(int argc, char **argv)
 {
 	struct opts o;
-	int e = parse_opts(&o, "wait", argc, argv, OPT_TIMEOUT);
-	if (e)
+	int e;
+	if (begin(&o, "wait", argc, argv, OPT_TIMEOUT,
+		  "usage: cloister wait ready [--timeout S]\n\n"
+		  "Waits until the agent's node is ready (its /ready "
+		  "answers 200), checking\nevery 200 ms, for at most S "
+		  "seconds (default 60; 0 checks once).  An agent\n"
+		  "that is not listening yet is waited for too.  "
+		  "Exit 1 on timeout.\n",
+		  &e))
 		return e;
-	if (o.help)
-		return help("usage: cloister wait ready [--timeout S]\n\n"
-			    "Waits until the agent's node is ready (its /ready "
-			    "answers 200), checking\nevery 200 ms, for at most S "
-			    "seconds (default 60; 0 checks once).  An agent\n"
-			    "that is not listening yet is waited for too.  "
-			    "Exit 1 on timeout.\n");
 	if (o.npos != 1 || strcmp(o.pos[0], "ready"))
 		return usage_error(&o, "the only condition is `ready`: cloister "
 				       "wait ready");
@@ -959,78 +995,82 @@ int cmd_wait(int argc, char **argv)
 }
 
 /* ------------------------------------------------------------------ */
+
+/* ------------------------------------------------------------------ */
 /* join, leave, multicast, multicall                                   */
 /* ------------------------------------------------------------------ */
+
+static void print_joining(const struct opts *o, json_t *r)
+{
+	printf("joining through %d address%s\n", o->npos,
+	       o->npos == 1 ? "" : "es");
+}
 
 int cmd_join(int argc, char **argv)
 {
 	struct opts o;
-	int e = parse_opts(&o, "join", argc, argv, 0);
-	if (e)
+	int e;
+	if (begin(&o, "join", argc, argv, 0,
+		  "usage: cloister join ADDR...\n\n"
+		  "Has the agent's node join the cluster through "
+		  "these members (IP:PORT,\nup to 64): it exchanges "
+		  "state with each in the background.\n",
+		  &e))
 		return e;
-	if (o.help)
-		return help("usage: cloister join ADDR...\n\n"
-			    "Has the agent's node join the cluster through "
-			    "these members (IP:PORT,\nup to 64): it exchanges "
-			    "state with each in the background.\n");
 	if (o.npos < 1)
 		return usage_error(&o, "give at least one ADDR (IP:PORT)");
 	json_t *addrs = json_array();
 	for (int i = 0; i < o.npos; i++)
 		json_array_append_new(addrs, json_string(o.pos[i]));
-	json_t *r;
-	if ((e = api(&o, "POST", "/v1/join", json_pack("{s:o}", "addrs", addrs),
-		     REQUEST_TIMEOUT_MS, &r, NULL)))
-		return e;
-	printf("joining through %d address%s\n", o.npos, o.npos == 1 ? "" : "es");
-	json_decref(r);
-	return EXIT_DONE;
+	return api_print(&o, "POST", "/v1/join",
+			 json_pack("{s:o}", "addrs", addrs), REQUEST_TIMEOUT_MS,
+			 print_joining, NULL);
+}
+
+static void print_leaving(const struct opts *o, json_t *r)
+{
+	printf("leaving the cluster (status: %s)\n", str(r, "status"));
 }
 
 int cmd_leave(int argc, char **argv)
 {
 	struct opts o;
-	int e = parse_opts(&o, "leave", argc, argv, 0);
-	if (e)
+	int e;
+	if (begin(&o, "leave", argc, argv, 0,
+		  "usage: cloister leave\n\n"
+		  "Has the agent's node leave the cluster gracefully: "
+		  "peers learn it left\nrather than failed.  The agent "
+		  "keeps running, stopped.\n",
+		  &e))
 		return e;
-	if (o.help)
-		return help("usage: cloister leave\n\n"
-			    "Has the agent's node leave the cluster gracefully: "
-			    "peers learn it left\nrather than failed.  The agent "
-			    "keeps running, stopped.\n");
 	if (o.npos)
 		return usage_error(&o, "leave takes no arguments");
-	json_t *r;
-	if ((e = api(&o, "POST", "/v1/leave", json_object(), REQUEST_TIMEOUT_MS,
-		     &r, NULL)))
-		return e;
-	printf("leaving the cluster (status: %s)\n", str(r, "status"));
-	json_decref(r);
-	return EXIT_DONE;
+	return api_print(&o, "POST", "/v1/leave", json_object(),
+			 REQUEST_TIMEOUT_MS, print_leaving, NULL);
+}
+
+static void print_queued(const struct opts *o, json_t *r)
+{
+	long long n = (long long)json_integer_value(json_object_get(r, "queued"));
+	printf("queued for %lld member%s\n", n, n == 1 ? "" : "s");
 }
 
 int cmd_multicast(int argc, char **argv)
 {
 	struct opts o;
-	int e = parse_opts(&o, "multicast", argc, argv, OPT_MEMBERS);
-	if (e)
+	int e;
+	if (begin(&o, "multicast", argc, argv, OPT_MEMBERS,
+		  "usage: cloister multicast TOPIC DATA [--members A,B]\n\n"
+		  "Sends DATA (text; - reads stdin) on TOPIC to every "
+		  "other alive member,\nor to the named ones.  Prints "
+		  "how many were queued.\n",
+		  &e))
 		return e;
-	if (o.help)
-		return help("usage: cloister multicast TOPIC DATA [--members A,B]\n\n"
-			    "Sends DATA (text; - reads stdin) on TOPIC to every "
-			    "other alive member,\nor to the named ones.  Prints "
-			    "how many were queued.\n");
 	if (o.npos != 2)
 		return usage_error(&o, "give TOPIC and DATA");
-	size_t len;
-	char *data = read_data(&o, o.pos[1], &len);
-	if (!data)
-		return EXIT_FAILED;
-	json_t *body = json_pack("{s:s,s:o}", "topic", o.pos[0], "data",
-				 data_json(data, len));
-	free(data);
+	json_t *body = topic_data_body(&o, &e);
 	if (!body)
-		return usage_error(&o, "TOPIC and DATA must be UTF-8 text");
+		return e;
 	if (o.members) {
 		json_t *m = json_array();
 		char *copy = strdup(o.members), *save = NULL;
@@ -1040,81 +1080,68 @@ int cmd_multicast(int argc, char **argv)
 		free(copy);
 		json_object_set_new(body, "members", m);
 	}
-	json_t *r;
-	if ((e = api(&o, "POST", "/v1/multicast", body, REQUEST_TIMEOUT_MS, &r,
-		     NULL)))
-		return e;
-	long long n = (long long)json_integer_value(json_object_get(r, "queued"));
-	printf("queued for %lld member%s\n", n, n == 1 ? "" : "s");
-	json_decref(r);
-	return EXIT_DONE;
+	return api_print(&o, "POST", "/v1/multicast", body, REQUEST_TIMEOUT_MS,
+			 print_queued, NULL);
+}
+
+static void print_replies(const struct opts *o, json_t *r)
+{
+	json_t *missing = json_object_get(r, "missing");
+	size_t i;
+	json_t *v;
+	int w = 6;
+	json_array_foreach(json_object_get(r, "replies"), i, v)
+		if ((int)strlen(str(v, "member")) > w)
+			w = (int)strlen(str(v, "member"));
+	json_array_foreach(missing, i, v)
+		if ((int)strlen(json_string_value(v)) > w)
+			w = (int)strlen(json_string_value(v));
+	json_array_foreach(json_object_get(r, "replies"), i, v) {
+		put_clean(stdout, str(v, "member"));
+		printf("%*s  ", w - (int)strlen(str(v, "member")), "");
+		put_clean(stdout, str(v, "data"));
+		putchar('\n');
+	}
+	json_array_foreach(missing, i, v) {
+		put_clean(stdout, json_string_value(v));
+		printf("%*s  (no reply)\n",
+		       w - (int)strlen(json_string_value(v)), "");
+	}
 }
 
 int cmd_multicall(int argc, char **argv)
 {
 	struct opts o;
-	int e = parse_opts(&o, "multicall", argc, argv, OPT_TIMEOUT | OPT_JSON);
-	if (e)
+	int e;
+	if (begin(&o, "multicall", argc, argv, OPT_TIMEOUT | OPT_JSON,
+		  "usage: cloister multicall TOPIC DATA [--timeout S] "
+		  "[--json]\n\n"
+		  "Calls every alive member (this one included) on "
+		  "TOPIC with DATA (- reads\nstdin) and waits up to S "
+		  "seconds (default 2, at most 60) for replies.\n"
+		  "Prints MEMBER and reply per line, then those that "
+		  "did not answer.\nExit 1 when some did not answer.\n",
+		  &e))
 		return e;
-	if (o.help)
-		return help("usage: cloister multicall TOPIC DATA [--timeout S] "
-			    "[--json]\n\n"
-			    "Calls every alive member (this one included) on "
-			    "TOPIC with DATA (- reads\nstdin) and waits up to S "
-			    "seconds (default 2, at most 60) for replies.\n"
-			    "Prints MEMBER and reply per line, then those that "
-			    "did not answer.\nExit 1 when some did not answer.\n");
 	if (o.npos != 2)
 		return usage_error(&o, "give TOPIC and DATA");
 	int timeout_ms = 2000;
 	if (o.timeout && (timeout_ms = parse_seconds(o.timeout, 1, 60000)) < 0)
 		return usage_error(&o, "--timeout takes seconds, from 0.001 to 60");
-	size_t len;
-	char *data = read_data(&o, o.pos[1], &len);
-	if (!data)
-		return EXIT_FAILED;
-	json_t *body = json_pack("{s:s,s:o,s:i}", "topic", o.pos[0], "data",
-				 data_json(data, len), "timeout_ms", timeout_ms);
-	free(data);
+	json_t *body = topic_data_body(&o, &e);
 	if (!body)
-		return usage_error(&o, "TOPIC and DATA must be UTF-8 text");
-	json_t *r;
-	char *raw;
-	/* The agent answers when the call's own timeout ends. */
-	if ((e = api(&o, "POST", "/v1/multicall", body,
-		     timeout_ms + REQUEST_TIMEOUT_MS, &r, &raw)))
 		return e;
-	json_t *missing = json_object_get(r, "missing");
-	if (o.json) {
-		put_raw(raw);
-	} else {
-		size_t i;
-		json_t *v;
-		int w = 6;
-		json_array_foreach(json_object_get(r, "replies"), i, v)
-			if ((int)strlen(str(v, "member")) > w)
-				w = (int)strlen(str(v, "member"));
-		json_array_foreach(missing, i, v)
-			if ((int)strlen(json_string_value(v)) > w)
-				w = (int)strlen(json_string_value(v));
-		json_array_foreach(json_object_get(r, "replies"), i, v) {
-			put_clean(stdout, str(v, "member"));
-			printf("%*s  ", w - (int)strlen(str(v, "member")), "");
-			put_clean(stdout, str(v, "data"));
-			putchar('\n');
-		}
-		json_array_foreach(missing, i, v) {
-			put_clean(stdout, json_string_value(v));
-			printf("%*s  (no reply)\n",
-			       w - (int)strlen(json_string_value(v)), "");
-		}
-	}
-	size_t n_missing = json_array_size(missing);
+	json_object_set_new(body, "timeout_ms", json_integer(timeout_ms));
+	json_t *r;
+	/* The agent answers when the call's own timeout ends. */
+	if ((e = api_print(&o, "POST", "/v1/multicall", body,
+			   timeout_ms + REQUEST_TIMEOUT_MS, print_replies, &r)))
+		return e;
+	size_t n_missing = json_array_size(json_object_get(r, "missing"));
 	if (n_missing)
 		fprintf(stderr, "cloister multicall: %zu member%s did not answer "
 				"in %.3g s\n",
 			n_missing, n_missing == 1 ? "" : "s", timeout_ms / 1000.0);
-	free(raw);
 	json_decref(r);
 	return n_missing ? EXIT_FAILED : EXIT_DONE;
 }
@@ -1205,15 +1232,15 @@ static void on_interrupt(int sig)
 int cmd_monitor(int argc, char **argv)
 {
 	struct opts o;
-	int e = parse_opts(&o, "monitor", argc, argv, OPT_JSON);
-	if (e)
+	int e;
+	if (begin(&o, "monitor", argc, argv, OPT_JSON,
+		  "usage: cloister monitor [--json]\n\n"
+		  "Streams the agent's events until interrupted (Ctrl-C "
+		  "ends it with exit 0):\nstatus changes, member events, "
+		  "sentry changes, messages; one readable line\neach, "
+		  "or the raw JSON lines with --json.\n",
+		  &e))
 		return e;
-	if (o.help)
-		return help("usage: cloister monitor [--json]\n\n"
-			    "Streams the agent's events until interrupted (Ctrl-C "
-			    "ends it with exit 0):\nstatus changes, member events, "
-			    "sentry changes, messages; one readable line\neach, "
-			    "or the raw JSON lines with --json.\n");
 	if (o.npos)
 		return usage_error(&o, "monitor takes no arguments");
 	struct sigaction sa = {.sa_handler = on_interrupt};
@@ -1241,21 +1268,32 @@ int cmd_monitor(int argc, char **argv)
 /* keys                                                                */
 /* ------------------------------------------------------------------ */
 
+static void print_keys(const struct opts *o, json_t *r)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(r, "keys"), i, v)
+		printf("%s%s\n", json_string_value(v),
+		       i == 0 ? "  (primary)" : "");
+	if (!json_array_size(json_object_get(r, "keys")))
+		printf("no keys: traffic is not encrypted\n");
+}
+
 int cmd_keys(int argc, char **argv)
 {
 	struct opts o;
-	int e = parse_opts(&o, "keys", argc, argv, OPT_JSON);
-	if (e)
+	int e;
+	if (begin(&o, "keys", argc, argv, OPT_JSON,
+		  "usage: cloister keys list [--json]\n"
+		  "       cloister keys install|use|remove KEY\n\n"
+		  "Key rotation without downtime: install the new key "
+		  "on every agent, `use`\nit on every agent, then remove "
+		  "the old one.  KEY is 64 hex digits or base64\nof 32 "
+		  "bytes; - reads it from stdin (keeps it out of `ps`). "
+		  " Prints the\nfingerprints of the installed keys, "
+		  "primary first.\n",
+		  &e))
 		return e;
-	if (o.help)
-		return help("usage: cloister keys list [--json]\n"
-			    "       cloister keys install|use|remove KEY\n\n"
-			    "Key rotation without downtime: install the new key "
-			    "on every agent, `use`\nit on every agent, then remove "
-			    "the old one.  KEY is 64 hex digits or base64\nof 32 "
-			    "bytes; - reads it from stdin (keeps it out of `ps`). "
-			    " Prints the\nfingerprints of the installed keys, "
-			    "primary first.\n");
 	if (o.npos < 1)
 		return usage_error(&o, "give list, install, use or remove");
 	const char *op = o.pos[0];
@@ -1267,42 +1305,24 @@ int cmd_keys(int argc, char **argv)
 	if (o.npos != (list ? 1 : 2))
 		return usage_error(&o, list ? "keys list takes no KEY"
 					    : "give exactly one KEY");
-	json_t *r;
-	char *raw;
-	if (list) {
-		e = api(&o, "GET", "/v1/keys", NULL, REQUEST_TIMEOUT_MS, &r, &raw);
-	} else {
-		char key[512];
-		const char *k = o.pos[1];
-		if (!strcmp(k, "-")) {
-			if (!fgets(key, sizeof key, stdin)) {
-				fprintf(stderr, "cloister keys: no KEY on stdin\n");
-				return EXIT_FAILED;
-			}
-			key[strcspn(key, "\r\n")] = '\0';
-			k = key;
+	if (list)
+		return api_print(&o, "GET", "/v1/keys", NULL, REQUEST_TIMEOUT_MS,
+				 print_keys, NULL);
+	char key[512];
+	const char *k = o.pos[1];
+	if (!strcmp(k, "-")) {
+		if (!fgets(key, sizeof key, stdin)) {
+			fprintf(stderr, "cloister keys: no KEY on stdin\n");
+			return EXIT_FAILED;
 		}
-		e = api(&o, "POST", "/v1/keys",
-			json_pack("{s:s,s:s}", "op", op, "key", k),
-			REQUEST_TIMEOUT_MS, &r, &raw);
-		memset(key, 0, sizeof key);
+		key[strcspn(key, "\r\n")] = '\0';
+		k = key;
 	}
-	if (e)
-		return e;
-	if (o.json) {
-		put_raw(raw);
-	} else {
-		size_t i;
-		json_t *v;
-		json_array_foreach(json_object_get(r, "keys"), i, v)
-			printf("%s%s\n", json_string_value(v),
-			       i == 0 ? "  (primary)" : "");
-		if (!json_array_size(json_object_get(r, "keys")))
-			printf("no keys: traffic is not encrypted\n");
-	}
-	free(raw);
-	json_decref(r);
-	return EXIT_DONE;
+	e = api_print(&o, "POST", "/v1/keys",
+		      json_pack("{s:s,s:s}", "op", op, "key", k),
+		      REQUEST_TIMEOUT_MS, print_keys, NULL);
+	memset(key, 0, sizeof key);
+	return e;
 }
 
 /* ------------------------------------------------------------------ */
