@@ -371,18 +371,27 @@ static int name(cur *c, const char *what, char **out, char *why, size_t whylen)
 	return *out ? 0 : pe_fail(why, whylen, "out of memory");
 }
 
-static int data(cur *c, cl_port_req *r, char *why, size_t whylen)
+/* A binary of at most max bytes, copied: Data and Key. */
+static int bounded_binary(cur *c, const char *what, size_t max,
+			  char **out, size_t *len, char *why,
+			  size_t whylen)
 {
 	const unsigned char *b;
 	size_t n;
 	if (!binary(c, &b, &n))
-		return pe_fail(why, whylen, "Data must be a binary");
-	if (n > CL_REQ_BODY_MAX)
-		return pe_fail(why, whylen, "Data is %zu bytes; at most %u", n,
-			    CL_REQ_BODY_MAX);
-	r->data = dup_bytes(b, n);
-	r->data_len = n;
-	return r->data ? 0 : pe_fail(why, whylen, "out of memory");
+		return pe_fail(why, whylen, "%s must be a binary", what);
+	if (n > max)
+		return pe_fail(why, whylen, "%s is %zu bytes; at most %zu", what,
+			    n, max);
+	*out = dup_bytes(b, n);
+	*len = n;
+	return *out ? 0 : pe_fail(why, whylen, "out of memory");
+}
+
+static int data(cur *c, cl_port_req *r, char *why, size_t whylen)
+{
+	return bounded_binary(c, "Data", CL_REQ_BODY_MAX, &r->data,
+			      &r->data_len, why, whylen);
 }
 
 /* The ring: <<>> or the atom default for the default ring, else a name. */
@@ -402,16 +411,8 @@ static int ring(cur *c, cl_port_req *r, char *why, size_t whylen)
 
 static int key(cur *c, cl_port_req *r, char *why, size_t whylen)
 {
-	const unsigned char *b;
-	size_t n;
-	if (!binary(c, &b, &n))
-		return pe_fail(why, whylen, "Key must be a binary");
-	if (n > CL_REQ_KEY_MAX)
-		return pe_fail(why, whylen, "Key is %zu bytes; at most %u", n,
-			    CL_REQ_KEY_MAX);
-	r->key = dup_bytes(b, n);
-	r->key_len = n;
-	return r->key ? 0 : pe_fail(why, whylen, "out of memory");
+	return bounded_binary(c, "Key", CL_REQ_KEY_MAX, &r->key, &r->key_len,
+			      why, whylen);
 }
 
 /* Integer within [lo, hi]. */
