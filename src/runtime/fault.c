@@ -29,6 +29,10 @@ struct held {
 	struct held *prev, *next;
 	struct sockaddr_storage to;
 	socklen_t tolen;
+	/* A stream frame: handed back to the runtime instead of sendto(). */
+	cl_fault_fire_fn fire;
+	void *fire_arg;
+	uint8_t tag[64];
 	size_t len;
 	uint8_t buf[];
 };
@@ -82,8 +86,12 @@ static void on_fire(evutil_socket_t fd, short what, void *arg)
 {
 	struct held *h = arg;
 	struct cl_fault *f = h->f;
-	bool ok = sendto(f->fd, h->buf, h->len, 0, (struct sockaddr *)&h->to,
-			 h->tolen) >= 0;
+	bool ok = true;
+	if (h->fire)
+		h->fire(h->fire_arg, h->buf, h->len, h->tag);
+	else
+		ok = sendto(f->fd, h->buf, h->len, 0, (struct sockaddr *)&h->to,
+			    h->tolen) >= 0;
 	pthread_mutex_lock(&f->lock);
 	unlink_held(f, h);
 	if (ok)
@@ -115,7 +123,7 @@ static void reread(evutil_socket_t fd, short what, void *arg)
 	f->jitter_ms = j;
 	pthread_mutex_unlock(&f->lock);
 	if (changed)
-		fprintf(stderr, "fault injection: outbound UDP delay now %u ± %u ms\n",
+		fprintf(stderr, "fault injection: outbound delay now %u ± %u ms\n",
 			d, j);
 }
 
@@ -152,15 +160,17 @@ struct cl_fault *cl_fault_new(struct event_base *base, evutil_socket_t fd)
 		reread(-1, 0, f);
 	}
 	fprintf(stderr,
-		"fault injection: outbound UDP delay %u ± %u ms%s%s "
+		"fault injection: outbound delay %u ± %u ms%s%s "
 		"(test build)\n",
 		f->delay_ms, f->jitter_ms, f->file ? ", controlled by " : "",
 		f->file ? f->file : "");
 	return f;
 }
 
-bool cl_fault_sendto(struct cl_fault *f, const uint8_t *buf, size_t len,
-		     const struct sockaddr *to, socklen_t tolen)
+/* Queues one datagram (to) or stream frame (fire); see fault.h. */
+static bool hold(struct cl_fault *f, const uint8_t *buf, size_t len,
+		 const struct sockaddr *to, socklen_t tolen, const void *tag,
+		 size_t tag_len, cl_fault_fire_fn fire, void *fire_arg)
 {
 	if (!f)
 		return false;
@@ -172,7 +182,8 @@ bool cl_fault_sendto(struct cl_fault *f, const uint8_t *buf, size_t len,
 	}
 	if (f->n_held >= FAULT_MAX_HELD ||
 	    f->bytes_held + len > FAULT_MAX_BYTES ||
-	    tolen > (socklen_t)sizeof(struct sockaddr_storage)) {
+	    tolen > (socklen_t)sizeof(struct sockaddr_storage) ||
+	    tag_len > sizeof ((struct held *)0)->tag) {
 		f->dropped_full++;
 		pthread_mutex_unlock(&f->lock);
 		return true;
@@ -189,7 +200,12 @@ bool cl_fault_sendto(struct cl_fault *f, const uint8_t *buf, size_t len,
 	h->f = f;
 	h->len = len;
 	h->tolen = tolen;
-	memcpy(&h->to, to, tolen);
+	if (to)
+		memcpy(&h->to, to, tolen);
+	h->fire = fire;
+	h->fire_arg = fire_arg;
+	if (tag_len)
+		memcpy(h->tag, tag, tag_len);
 	memcpy(h->buf, buf, len);
 	h->prev = NULL;
 	h->ev = event_new(f->base, -1, 0, on_fire, h);
@@ -216,6 +232,19 @@ drop:
 	return true;
 }
 
+bool cl_fault_sendto(struct cl_fault *f, const uint8_t *buf, size_t len,
+		     const struct sockaddr *to, socklen_t tolen)
+{
+	return hold(f, buf, len, to, tolen, NULL, 0, NULL, NULL);
+}
+
+bool cl_fault_defer(struct cl_fault *f, const uint8_t *buf, size_t len,
+		    const void *tag, size_t tag_len, cl_fault_fire_fn fire,
+		    void *arg)
+{
+	return hold(f, buf, len, NULL, 0, tag, tag_len, fire, arg);
+}
+
 void cl_fault_free(struct cl_fault *f)
 {
 	if (!f)
@@ -230,7 +259,7 @@ void cl_fault_free(struct cl_fault *f)
 	if (f->reread)
 		event_free(f->reread);
 	fprintf(stderr,
-		"fault injection: %llu datagrams delayed, %llu sent, %llu "
+		"fault injection: %llu datagrams and frames delayed, %llu sent, %llu "
 		"dropped (queue full), %llu send errors, %zu unsent at exit\n",
 		(unsigned long long)f->delayed, (unsigned long long)f->sent,
 		(unsigned long long)f->dropped_full,

@@ -17,9 +17,13 @@
  * past either, a datagram is dropped and counted (a full queue is what a
  * slow link does too).  Totals are printed to stderr when the loop ends.
  *
- * TCP frames are not delayed: a frame is written to a connection that may
- * be gone by the time a timer fires, and push-pull (the only TCP traffic
- * besides large messages) has no deadline the delay could break.
+ * Stream frames are held too (cl_fault_defer): the runtime's stream
+ * fallback ping would otherwise rescue, undelayed, every probe the delayed
+ * datagrams make late, and the scenario would measure nothing.  The
+ * runtime's callback finds the connection again when the timer fires (it
+ * may be gone: the frame is then dropped, as a reset would lose it).
+ * Frames on one connection may be reordered by the jitter, like datagrams;
+ * each frame is a whole sealed packet, so nothing breaks but the order.
  */
 #ifndef CLOISTER_RUNTIME_FAULT_H
 #define CLOISTER_RUNTIME_FAULT_H
@@ -43,6 +47,15 @@ struct cl_fault *cl_fault_new(struct event_base *base, evutil_socket_t fd);
  * Safe from any thread (the base is thread-aware). */
 bool cl_fault_sendto(struct cl_fault *f, const uint8_t *buf, size_t len,
 		     const struct sockaddr *to, socklen_t tolen);
+/* Stream frames: if a delay is in force, copies buf and tag (tag_len <=
+ * 64 bytes, e.g. the connection and its peer) and calls fire(arg, buf,
+ * len, tag) on the loop thread after the delay; returns true (also when it
+ * dropped the frame, queue full).  False: write it now yourself. */
+typedef void (*cl_fault_fire_fn)(void *arg, const uint8_t *buf, size_t len,
+				 const void *tag);
+bool cl_fault_defer(struct cl_fault *f, const uint8_t *buf, size_t len,
+		    const void *tag, size_t tag_len, cl_fault_fire_fn fire,
+		    void *arg);
 /* Frees what is still held (unsent) and prints the totals.  NULL is fine.
  * Call before the base is freed. */
 void cl_fault_free(struct cl_fault *f);

@@ -321,6 +321,30 @@ static void conn_write(struct conn *k, const uint8_t *buf, size_t len)
 	bufferevent_write(k->bev, buf, len);
 }
 
+#ifdef CLOISTER_FAULT_INJECTION
+/* A stream frame the fault hook held (test builds, fault.h): written if
+ * its connection is still open to the same peer, else lost as a reset
+ * would lose it. */
+struct fault_tag {
+	struct conn *k;
+	cl_addr peer;
+	bool outbound;
+};
+static void fault_stream_fire(void *arg, const uint8_t *buf, size_t len,
+			      const void *tag)
+{
+	cl_loop *l = arg;
+	struct fault_tag t;
+	memcpy(&t, tag, sizeof t);
+	for (struct conn *x = l->conns; x; x = x->next)
+		if (x == t.k && x->outbound == t.outbound &&
+		    cl_addr_equal(&x->peer, &t.peer)) {
+			conn_write(x, buf, len);
+			return;
+		}
+}
+#endif
+
 /* ------------------------------------------------------------------ */
 /* Sending (called under the node's lock)                              */
 /* ------------------------------------------------------------------ */
@@ -355,6 +379,12 @@ void cl_loop_send(cl_loop *l, const cl_addr *to, const uint8_t *buf,
 					 cl_addr_equal(&l->reply_conn->peer, to)
 				 ? l->reply_conn
 				 : conn_to(l, to);
+#ifdef CLOISTER_FAULT_INJECTION
+		struct fault_tag t = {k, k ? k->peer : *to, k && k->outbound};
+		if (k && cl_fault_defer(l->fault, out, olen, &t, sizeof t,
+					fault_stream_fire, l))
+			k = NULL;
+#endif
 		if (k)
 			conn_write(k, out, olen);
 	} else if (to->family == CL_AF_INET4 || to->family == CL_AF_INET6) {

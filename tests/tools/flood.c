@@ -194,7 +194,7 @@ static int cmd_send(int argc, char **argv)
 	       replay ? "replay" : "random", (unsigned long long)sent,
 	       (unsigned long long)bytes, took, (double)sent / took,
 	       (double)bytes / took / 1e6, (unsigned long long)errors, p.n,
-	       replay ? "captured packets" : "pool buffers (counter-stamped)");
+	       replay ? "packets replayed from the file" : "pool buffers (counter-stamped)");
 	return 0;
 }
 
