@@ -105,6 +105,12 @@
 /* Highest retransmit count a broadcast can reach: lambda*log10(N+1) with
  * lambda <= 8 and N <= 65536 stays below 48. */
 #define TRANSMIT_BUCKETS 48
+/* Periodic push-pulls skipped in a row while every ping agrees with our
+ * checksum (which a missed update would break at once, triggering a sync
+ * of its own).  3: a full exchange at least every 4 periods (2 to 4 min
+ * by default) still catches the rare XOR collision and spreads tombstones;
+ * at N = 100 it cuts the idle anti-entropy bytes by three quarters. */
+#define PUSHPULL_MAX_SKIPS 3
 /* Piggyback scan: stop after this many queued updates that do not fit, so
  * filling a packet stays cheap when the queue is long. */
 #define PIGGYBACK_MISFITS 32
@@ -229,6 +235,10 @@ struct cl_swim {
 	/* Timers. */
 	cl_usec next_probe, next_gossip, next_pushpull, next_dead_retry;
 	cl_usec next_reap, next_join_retry, last_sync, leave_deadline;
+	/* Anti-entropy that agreement makes redundant: the last ping whose
+	 * checksum differed from ours, and periodic syncs skipped since. */
+	cl_usec last_mismatch;
+	unsigned pushpull_skips;
 
 	/* Broadcasts, bucketed by transmit count. */
 	struct bcast *bq[TRANSMIT_BUCKETS];
@@ -1234,6 +1244,8 @@ static void on_ping(cl_swim *s, const cl_wire_msg *msg, const cl_addr *from,
 	 * one piggybacked update at a time). */
 	size_t ours = alive_estimate(s);
 	bool behind = msg->u.ping.member_count > ours + ours / 64 + 2;
+	if (msg->u.ping.checksum != s->checksum)
+		s->last_mismatch = now;
 	if (msg->u.ping.checksum != s->checksum &&
 	    (s->bq_len == 0 || behind) &&
 	    now - s->last_sync >=
@@ -1536,10 +1548,22 @@ void cl_swim_tick(cl_swim *s, cl_usec now)
 		s->next_gossip = now + t->gossip_interval;
 	}
 	if (now >= s->next_pushpull) {
+		cl_usec period = pushpull_period(s);
+		/* Every ping of the last period carried our checksum: the views
+		 * agree, and a full state would repeat what both hold.  Still
+		 * sync every PUSHPULL_MAX_SKIPS+1 periods, against checksum
+		 * collisions and for what the checksum leaves out (tombstones). */
+		bool agreed = now - s->last_mismatch >= period &&
+			      s->pushpull_skips < PUSHPULL_MAX_SKIPS;
 		struct member *peer;
-		if (pick_random(s, &peer, 1, NULL) == 1)
+		if (agreed) {
+			s->pushpull_skips++;
+			s->stats.pushpulls_skipped++;
+		} else if (pick_random(s, &peer, 1, NULL) == 1) {
+			s->pushpull_skips = 0;
 			send_pushpull(s, &peer->addr, 0);
-		s->next_pushpull = now + pushpull_period(s);
+		}
+		s->next_pushpull = now + period;
 	}
 	if (now >= s->next_join_retry) {
 		s->next_join_retry = CL_NEVER;
@@ -1678,6 +1702,7 @@ cl_swim *cl_swim_new(const cl_swim_config *cfg, const cl_swim_io *io,
 	s->next_reap = now + CL_SEC;
 	s->next_join_retry = CL_NEVER;
 	s->last_sync = now - t->sync_min_interval;
+	s->last_mismatch = now; /* the first period after start always syncs */
 	s->leave_deadline = CL_NEVER;
 	s->probe_idx = 1;
 	return s;

@@ -126,6 +126,7 @@ typedef struct cl_swim_stats {
 	uint64_t stream_ping_rescues; /* probes only the stream answered */
 	uint64_t suspicions, refutations, deaths_declared;
 	uint64_t pushpulls, checksum_syncs, dead_retries;
+	uint64_t pushpulls_skipped;   /* periodic syncs the checksums made moot */
 	uint64_t events_dropped;  /* event queue overflow (never expected) */
 	uint64_t members_refused; /* max_members reached */
 	uint64_t drops[CL_DROP__COUNT];

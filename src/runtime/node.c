@@ -1043,6 +1043,7 @@ int cloister_counters(cloister_t *c, cloister_counter *out, size_t max,
 	COUNTER("deaths_declared", st->deaths_declared);
 	COUNTER("pushpulls", st->pushpulls);
 	COUNTER("checksum_syncs", st->checksum_syncs);
+	COUNTER("pushpulls_skipped", st->pushpulls_skipped);
 	COUNTER("members_refused", st->members_refused);
 	for (int r = 1; r < CL_DROP__COUNT; r++) {
 		static char names[CL_DROP__COUNT][32];
