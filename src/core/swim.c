@@ -111,6 +111,10 @@
  * by default) still catches the rare XOR collision and spreads tombstones;
  * at N = 100 it cuts the idle anti-entropy bytes by three quarters. */
 #define PUSHPULL_MAX_SKIPS 3
+/* Agreement is judged on the pings of this many probe intervals: a node is
+ * pinged about once an interval by a random peer, so ten agreeing pings
+ * sample ten views (a disagreeing one also triggers its own sync). */
+#define AGREEMENT_PINGS 10
 /* Piggyback scan: stop after this many queued updates that do not fit, so
  * filling a packet stays cheap when the queue is long. */
 #define PIGGYBACK_MISFITS 32
@@ -1549,11 +1553,13 @@ void cl_swim_tick(cl_swim *s, cl_usec now)
 	}
 	if (now >= s->next_pushpull) {
 		cl_usec period = pushpull_period(s);
-		/* Every ping of the last period carried our checksum: the views
-		 * agree, and a full state would repeat what both hold.  Still
-		 * sync every PUSHPULL_MAX_SKIPS+1 periods, against checksum
-		 * collisions and for what the checksum leaves out (tombstones). */
-		bool agreed = now - s->last_mismatch >= period &&
+		/* The last AGREEMENT_PINGS probe intervals' pings, from as many
+		 * random peers, all carried our checksum: the views agree, and
+		 * a full state would repeat what both hold.  Still sync every
+		 * PUSHPULL_MAX_SKIPS+1 periods, against checksum collisions and
+		 * for what the checksum leaves out (tombstones). */
+		bool agreed = now - s->last_mismatch >=
+				      AGREEMENT_PINGS * s->cfg.timing.probe_interval &&
 			      s->pushpull_skips < PUSHPULL_MAX_SKIPS;
 		struct member *peer;
 		if (agreed) {
@@ -1702,7 +1708,7 @@ cl_swim *cl_swim_new(const cl_swim_config *cfg, const cl_swim_io *io,
 	s->next_reap = now + CL_SEC;
 	s->next_join_retry = CL_NEVER;
 	s->last_sync = now - t->sync_min_interval;
-	s->last_mismatch = now; /* the first period after start always syncs */
+	s->last_mismatch = now; /* no evidence of agreement yet */
 	s->leave_deadline = CL_NEVER;
 	s->probe_idx = 1;
 	return s;
