@@ -264,23 +264,34 @@ def main():
     log(f"{system} N={n}: {json.dumps(res)}")
 
 
-def run(cl, a, res):
+def join(cl, work):
+    """Join convergence: the seed first, then every other agent at once;
+    seconds from the last start until every agent lists N alive, or None
+    if some did not within 120 s."""
     n, system = cl.n, cl.system
     busy = [i for i in range(1, n + 1) if cl.members(i) is not None]
     if busy:
         raise SystemExit(f"{system}: something already answers on {cl.ip(busy[0])}: stale agents?")
-    # --- join convergence: the seed first, then every other agent at once ---
     cl.start(1)
     if not cl.wait_up(1):
-        raise SystemExit(f"{system} agent 1 did not start: see {a.work}")
+        raise SystemExit(f"{system} agent 1 did not start: see {work}")
     for i in range(2, n + 1):
         cl.start(i)
     t_last = time.monotonic()
     first = until_all(cl, range(1, n + 1),
                       lambda m: sum(s == "alive" for s in m.values()) >= n, 120)
     if len(first) < n:
-        raise SystemExit(f"{system}: only {len(first)} of {n} agents saw {n} alive in 120 s")
-    res["converge_s"] = round(max(first.values()) - t_last, 3)
+        log(f"{system}: only {len(first)} of {n} agents saw {n} alive in 120 s")
+        return None
+    return round(max(first.values()) - t_last, 3)
+
+
+def run(cl, a, res):
+    n, system = cl.n, cl.system
+    converge = join(cl, a.work)
+    if converge is None:
+        raise SystemExit(f"{system}: not every agent saw {n} alive in 120 s")
+    res["converge_s"] = converge
     log(f"{system} N={n}: converged in {res['converge_s']} s")
 
     # --- idle cost: nothing polls the agents during the window ---

@@ -19,25 +19,13 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench import ROOT, Cluster, log, until_all  # noqa: E402
+from bench import ROOT, Cluster, join, log  # noqa: E402
 
 
 def one_join(system, n, binary, work, pidfile):
     cl = Cluster(system, n, work, pidfile, binary)
     try:
-        if any(cl.members(i) is not None for i in range(1, n + 1)):
-            raise SystemExit(f"{system}: something already answers: stale agents?")
-        cl.start(1)
-        if not cl.wait_up(1):
-            raise SystemExit(f"{system} agent 1 did not start: see {work}")
-        for i in range(2, n + 1):
-            cl.start(i)
-        t_last = time.monotonic()
-        first = until_all(cl, range(1, n + 1),
-                          lambda m: sum(s == "alive" for s in m.values()) >= n, 120)
-        if len(first) < n:
-            return None
-        return round(max(first.values()) - t_last, 3)
+        return join(cl, work)
     finally:
         cl.stop_all()
         time.sleep(1)  # ports free again before the next trial
