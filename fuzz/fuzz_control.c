@@ -21,15 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "agent/query.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define REQUIRE(x)                                                             \
-	do {                                                                   \
-		if (!(x))                                                      \
-			abort();                                               \
-	} while (0)
 
 /* Past the body bound the parser refuses at once: nothing new there. */
 #define INPUT_MAX (CL_REQ_BODY_MAX + CL_REQ_QUERY_MAX + 64)

@@ -20,16 +20,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "fuzz.h"
 #include "cloister.h"
 #include "runtime/keyring.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define REQUIRE(x)                                                             \
-	do {                                                                   \
-		if (!(x))                                                      \
-			abort();                                               \
-	} while (0)
 
 static cl_keyring *ring, *second;
 

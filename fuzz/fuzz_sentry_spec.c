@@ -18,15 +18,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "fuzz.h"
 #include "runtime/sentry_spec.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define REQUIRE(x)                                                             \
-	do {                                                                   \
-		if (!(x))                                                      \
-			abort();                                               \
-	} while (0)
 
 /* Past the parser's own text bound there is nothing new to find. */
 #define INPUT_MAX (CL_SENTRY_TEXT_MAX + 16)

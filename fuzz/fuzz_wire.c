@@ -15,9 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "core/wire.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define LABEL "fuzz"
 #define LABEL_LEN 4
@@ -25,12 +24,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * rather than stop at "too big". */
 #define DGRAM_MAX 65507
 #define SMALL_MAX_MSGS 3
-
-#define REQUIRE(x)                                                             \
-	do {                                                                   \
-		if (!(x))                                                      \
-			abort();                                               \
-	} while (0)
 
 static cl_wire_msg msgs[CL_WIRE_MAX_MSGS];
 static cl_wire_msg again[CL_WIRE_MAX_MSGS];
