@@ -43,41 +43,13 @@ N=5
 NS=() IP=() GEN=()
 for i in $(seq 0 $((N - 1))); do NS+=("${TAG}n$i"); IP+=("198.19.0.$((i + 1))"); GEN+=(0); done
 DNSNAME=svc.chaos.test
-HOSTS=$WORK/hosts
 CONSENSUS=3
 
-netns_cleanup() {
-	local n
-	for n in "${NS[@]}" "$HUB"; do
-		ip netns del "$n" 2>/dev/null
-		rm -rf "/etc/netns/$n"
-	done
-	rmdir /etc/netns 2>/dev/null
-}
-trap 'cleanup; netns_cleanup' EXIT
-
-if ! ip netns add "$HUB" 2>/dev/null; then
-	echo "SKIP: cannot create network namespaces here"
-	exit 77
-fi
-ip -n "$HUB" link add br0 type bridge
-ip -n "$HUB" addr add 198.19.0.254/24 dev br0
-ip -n "$HUB" link set br0 up
-ip -n "$HUB" link set lo up
+source "$(dirname "$0")/../netns/netns_lib.sh"
+netns_hub "$HUB" 198.19.0
 for i in $(seq 0 $((N - 1))); do
-	n=${NS[$i]}
-	ip netns add "$n"
-	ip link add "${n}v" type veth peer name "${n}p"
-	ip link set "${n}v" netns "$n"
-	ip link set "${n}p" netns "$HUB"
-	ip -n "$HUB" link set "${n}p" master br0 up
-	ip -n "$n" link set lo up
-	ip -n "$n" link set "${n}v" name eth0
-	ip -n "$n" addr add "${IP[$i]}/24" dev eth0
-	ip -n "$n" link set eth0 up
-	mkdir -p "/etc/netns/$n"
-	echo "nameserver 198.19.0.254" >"/etc/netns/$n/resolv.conf"
-	ip netns exec "$n" nft -f - <<'NFT'
+	netns_node "${NS[$i]}" "${IP[$i]}"
+	ip netns exec "${NS[$i]}" nft -f - <<'NFT'
 table inet chx {
 	chain input {
 		type filter hook input priority 0; policy accept;
@@ -85,15 +57,7 @@ table inet chx {
 }
 NFT
 done
-
-write_hosts() { local ip; : >"$HOSTS"; for ip in "$@"; do echo "$ip $DNSNAME" >>"$HOSTS"; done; }
-write_hosts "${IP[@]}"
-ip netns exec "$HUB" dnsmasq --no-daemon --no-resolv --no-hosts --addn-hosts="$HOSTS" \
-	--listen-address=198.19.0.254 --bind-interfaces --local-ttl=1 --local=/chaos.test/ \
-	--log-facility="$WORK/dnsmasq.log" &
-DNSMASQ=$!
-PIDS+=($DNSMASQ)
-dns_reload() { kill -HUP "$DNSMASQ"; }
+netns_dns "$DNSNAME" "${IP[@]}"
 
 # start_node I: (re)starts node I's agent; its logs are per process.
 declare -A RUNNING=()

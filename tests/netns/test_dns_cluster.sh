@@ -20,45 +20,11 @@ HUB=${TAG}hub
 NS=("${TAG}a" "${TAG}b" "${TAG}c")
 IPS=(198.18.0.1 198.18.0.2 198.18.0.3)
 NAME=svc.cloister.test
-HOSTS=$WORK/hosts
 
-netns_cleanup() {
-	local n
-	for n in "${NS[@]}" "$HUB"; do ip netns del "$n" 2>/dev/null; rm -rf "/etc/netns/$n"; done
-	rmdir /etc/netns 2>/dev/null
-}
-trap 'cleanup; netns_cleanup' EXIT
-
-if ! ip netns add "$HUB" 2>/dev/null; then
-	echo "SKIP: cannot create network namespaces here"
-	exit 77
-fi
-ip -n "$HUB" link add br0 type bridge
-ip -n "$HUB" addr add 198.18.0.254/24 dev br0
-ip -n "$HUB" link set br0 up
-ip -n "$HUB" link set lo up
-for i in 0 1 2; do
-	n=${NS[$i]}
-	ip netns add "$n"
-	ip link add "${n}v" type veth peer name "${n}p"
-	ip link set "${n}v" netns "$n"
-	ip link set "${n}p" netns "$HUB"
-	ip -n "$HUB" link set "${n}p" master br0 up
-	ip -n "$n" link set lo up
-	ip -n "$n" link set "${n}v" name eth0
-	ip -n "$n" addr add "${IPS[$i]}/24" dev eth0
-	ip -n "$n" link set eth0 up
-	mkdir -p "/etc/netns/$n"
-	echo "nameserver 198.18.0.254" >"/etc/netns/$n/resolv.conf"
-done
-
-write_hosts() { local ip; : >"$HOSTS"; for ip in "$@"; do echo "$ip $NAME" >>"$HOSTS"; done; }
-write_hosts "${IPS[@]}"
-ip netns exec "$HUB" dnsmasq --no-daemon --no-resolv --no-hosts --addn-hosts="$HOSTS" \
-	--listen-address=198.18.0.254 --bind-interfaces --local-ttl=1 --local=/cloister.test/ \
-	--log-facility="$WORK/dnsmasq.log" &
-DNSMASQ=$!
-PIDS+=($DNSMASQ)
+source "$(dirname "$0")/netns_lib.sh"
+netns_hub "$HUB" 198.18.0
+for i in 0 1 2; do netns_node "${NS[$i]}" "${IPS[$i]}"; done
+netns_dns "$NAME" "${IPS[@]}"
 
 # agent NODE-INDEX LOGNAME: an agent that knows only the DNS name.
 agent() {
@@ -94,7 +60,7 @@ kill -KILL "${AGENT_PID[a2]}"
 ip -n "${NS[2]}" addr del 198.18.0.3/24 dev eth0
 ip -n "${NS[2]}" addr add 198.18.0.13/24 dev eth0
 write_hosts 198.18.0.1 198.18.0.2 198.18.0.13
-kill -HUP "$DNSMASQ"
+dns_reload
 agent 2 a2b
 healed() {
 	local i
