@@ -45,6 +45,7 @@
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 
+#include "core/addr.h"
 #include "json.h"
 #include "pending_calls.h"
 #include "query.h"
@@ -1403,17 +1404,13 @@ static int listen_tcp(cl_http_api *api, const char *spec, char *why,
 		      size_t whylen)
 {
 	char host[128];
-	const char *colon = strrchr(spec, ':');
-	const char *h = spec;
-	size_t hlen = colon ? (size_t)(colon - spec) : 0;
-	if (hlen >= 2 && spec[0] == '[' && spec[hlen - 1] == ']') {
-		h++;
-		hlen -= 2;
-	}
-	char *end;
-	long port = colon ? strtol(colon + 1, &end, 10) : -1;
-	if (!colon || hlen == 0 || hlen >= sizeof host || !colon[1] || *end ||
-	    port < 0 || port > 65535) {
+	const char *h, *ptext;
+	size_t hlen;
+	bool split = cl_split_host_port(spec, &h, &hlen, &ptext);
+	char *end = NULL;
+	long port = split ? strtol(ptext, &end, 10) : -1;
+	if (!split || hlen >= sizeof host || !*ptext || *end || port < 0 ||
+	    port > 65535) {
 		snprintf(why, whylen,
 			 "'%s' is not HOST:PORT (e.g. 127.0.0.1:7947 or "
 			 "[::1]:7947)",

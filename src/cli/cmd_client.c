@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "core/addr.h"
 #include "http_client.h"
 #include "cloister.h"
 
@@ -96,21 +97,17 @@ static int usage_error(const struct opts *o, const char *fmt, ...)
 static int target_http(struct opts *o, const char *spec)
 {
 	struct target *t = &o->t;
-	const char *colon = strrchr(spec, ':');
-	const char *h = spec;
-	size_t hlen = colon ? (size_t)(colon - spec) : 0;
-	if (hlen >= 2 && spec[0] == '[' && spec[hlen - 1] == ']') {
-		h++;
-		hlen -= 2;
-	}
-	size_t plen = colon ? strlen(colon + 1) : 0;
-	if (!colon || hlen == 0 || hlen >= sizeof t->host || plen == 0 ||
-	    plen >= sizeof t->port || strspn(colon + 1, "0123456789") != plen)
+	const char *h, *port;
+	size_t hlen;
+	bool split = cl_split_host_port(spec, &h, &hlen, &port);
+	size_t plen = split ? strlen(port) : 0;
+	if (!split || hlen >= sizeof t->host || plen == 0 ||
+	    plen >= sizeof t->port || strspn(port, "0123456789") != plen)
 		return usage_error(o, "'%s' is not HOST:PORT (e.g. %s)", spec,
 				   DEFAULT_AGENT);
 	memset(t, 0, sizeof *t);
 	memcpy(t->host, h, hlen);
-	memcpy(t->port, colon + 1, plen);
+	memcpy(t->port, port, plen);
 	snprintf(t->label, sizeof t->label, "%s", spec);
 	return 0;
 }

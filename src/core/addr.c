@@ -96,3 +96,21 @@ int cl_addr_parse(const char *text, uint16_t default_port, cl_addr *out)
 	*out = a;
 	return 0;
 }
+
+bool cl_split_host_port(const char *spec, const char **host, size_t *host_len,
+			const char **port)
+{
+	const char *colon = strrchr(spec, ':');
+	if (!colon)
+		return false;
+	const char *h = spec;
+	size_t hlen = (size_t)(colon - spec);
+	if (hlen >= 2 && spec[0] == '[' && spec[hlen - 1] == ']') {
+		h++;
+		hlen -= 2;
+	}
+	*host = h;
+	*host_len = hlen;
+	*port = colon + 1;
+	return hlen > 0;
+}

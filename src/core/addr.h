@@ -57,4 +57,11 @@ char *cl_addr_format(const cl_addr *a, char *buf, size_t size);
  * Returns 0 or a negative CLOISTER_E* code. */
 int cl_addr_parse(const char *text, uint16_t default_port, cl_addr *out);
 
+/* Splits "HOST:PORT" or "[V6]:PORT" (hosts may be names) at the last
+ * colon: *host points at the host without brackets, *host_len bytes long
+ * (not NUL-terminated), *port at the text after the colon, which the
+ * caller validates.  false without a colon or with an empty host. */
+bool cl_split_host_port(const char *spec, const char **host, size_t *host_len,
+			const char **port);
+
 #endif
