@@ -183,6 +183,7 @@ struct relay {
 	bool want_nack;
 	uint32_t local_seq;
 	uint32_t origin_seq;
+	uint64_t origin_id;
 	cl_addr origin;
 	cl_usec deadline;
 };
@@ -233,6 +234,7 @@ struct cl_swim {
 	/* Partition healing: the dead member pinged last, and its ping's
 	 * sequence number; an ack turns into a full push-pull. */
 	uint32_t retry_seq;
+	uint64_t retry_id;
 	cl_addr retry_addr;
 	cl_usec retry_deadline;
 
@@ -807,7 +809,8 @@ static void begin(cl_swim *s, cl_wbuf *w)
 	cl_wire_begin(w, s->pkt, s->cfg.timing.mtu, s->label, s->label_len);
 }
 
-static void transmit(cl_swim *s, const cl_addr *to, cl_wbuf *w, bool stream)
+static void transmit(cl_swim *s, const cl_addr *to, uint64_t to_id,
+		     cl_wbuf *w, bool stream)
 {
 	if (stream) {
 		s->stats.streams_out++;
@@ -815,10 +818,11 @@ static void transmit(cl_swim *s, const cl_addr *to, cl_wbuf *w, bool stream)
 		s->stats.packets_out++;
 	}
 	s->stats.bytes_out += w->len;
-	s->io.send(s->io.ctx, to, w->buf, w->len, stream);
+	s->io.send(s->io.ctx, to, to_id, w->buf, w->len, stream);
 }
 
-static void send_ack(cl_swim *s, const cl_addr *to, uint8_t type, uint32_t seq,
+static void send_ack(cl_swim *s, const cl_addr *to, uint64_t to_id,
+		     uint8_t type, uint32_t seq,
 		     const struct member *dead_source, bool stream)
 {
 	cl_wbuf w;
@@ -828,7 +832,7 @@ static void send_ack(cl_swim *s, const cl_addr *to, uint8_t type, uint32_t seq,
 				   mname_bytes(dead_source), mname_bytes(self(s)));
 	cl_wire_put_ack(&w, type, seq);
 	piggyback(s, &w);
-	transmit(s, to, &w, stream);
+	transmit(s, to, to_id, &w, stream);
 }
 
 static void send_ping(cl_swim *s, const cl_addr *to, uint32_t seq,
@@ -844,11 +848,12 @@ static void send_ping(cl_swim *s, const cl_addr *to, uint32_t seq,
 	cl_wire_put_ping(&w, seq, target, mname_bytes(self(s)), &self(s)->addr,
 			 s->checksum, (uint32_t)alive_estimate(s));
 	piggyback(s, &w);
-	transmit(s, to, &w, stream);
+	transmit(s, to, name_hash(target.ptr, target.len), &w, stream);
 }
 
 /* Full state over a stream: every member, self included. */
-static void send_pushpull(cl_swim *s, const cl_addr *to, uint8_t flags)
+static void send_pushpull(cl_swim *s, const cl_addr *to, uint64_t to_id,
+			  uint8_t flags)
 {
 	/* Exact size: a member is 1+4+8 + 1+name + addr (<= 19) + 2+tags. */
 	size_t cap = 16 + CL_WIRE_LABEL_MAX;
@@ -877,7 +882,7 @@ static void send_pushpull(cl_swim *s, const cl_addr *to, uint8_t flags)
 	}
 	cl_wire_pushpull_end(&w);
 	s->stats.pushpulls++;
-	transmit(s, to, &w, true);
+	transmit(s, to, to_id, &w, true);
 	free(buf);
 }
 
@@ -1171,7 +1176,7 @@ static void probe_indirect(cl_swim *s, cl_usec now)
 				     mname_bytes(self(s)), &self(s)->addr,
 				     CL_PINGREQ_WANT_NACK);
 		piggyback(s, &w);
-		transmit(s, &relays[i]->addr, &w, false);
+		transmit(s, &relays[i]->addr, relays[i]->hash, &w, false);
 		s->stats.indirect_probes++;
 	}
 	/* Stream fallback (as memberlist's TCP ping): the same ping, same
@@ -1240,7 +1245,9 @@ static void on_ping(cl_swim *s, const cl_wire_msg *msg, const cl_addr *from,
 			? src
 			: NULL;
 	/* A stream ping is answered on its own connection. */
-	send_ack(s, from, CL_MSG_ACK, msg->u.ping.seq, dead_src, stream);
+	send_ack(s, from,
+		 name_hash(msg->u.ping.source.ptr, msg->u.ping.source.len),
+		 CL_MSG_ACK, msg->u.ping.seq, dead_src, stream);
 
 	/* Anti-entropy on disagreement: once gossip has nothing left to say,
 	 * or at once when the peer knows clearly more members than we do (a
@@ -1257,7 +1264,10 @@ static void on_ping(cl_swim *s, const cl_wire_msg *msg, const cl_addr *from,
 	    !s->leaving) {
 		s->last_sync = now;
 		s->stats.checksum_syncs++;
-		send_pushpull(s, &msg->u.ping.source_addr, 0);
+		send_pushpull(s, &msg->u.ping.source_addr,
+			      name_hash(msg->u.ping.source.ptr,
+					msg->u.ping.source.len),
+			      0);
 	}
 }
 
@@ -1280,6 +1290,8 @@ static void on_ping_req(cl_swim *s, const cl_wire_msg *msg, cl_usec now)
 	r->local_seq = ++s->seq;
 	r->origin_seq = msg->u.ping_req.seq;
 	r->origin = msg->u.ping_req.origin_addr;
+	r->origin_id = name_hash(msg->u.ping_req.origin.ptr,
+				 msg->u.ping_req.origin.len);
 	r->want_nack = msg->u.ping_req.flags & CL_PINGREQ_WANT_NACK;
 	r->deadline = now + s->cfg.timing.probe_timeout;
 	send_ping(s, &msg->u.ping_req.target_addr, r->local_seq,
@@ -1309,7 +1321,7 @@ static void on_ack(cl_swim *s, uint8_t type, uint32_t seq, bool stream,
 	if (s->retry_seq && seq == s->retry_seq && now < s->retry_deadline) {
 		/* A member we hold dead answers: the partition is over. */
 		s->retry_seq = 0;
-		send_pushpull(s, &s->retry_addr, 0);
+		send_pushpull(s, &s->retry_addr, s->retry_id, 0);
 		return;
 	}
 	for (size_t i = 0; i < RELAYS_MAX; i++) {
@@ -1319,7 +1331,7 @@ static void on_ack(cl_swim *s, uint8_t type, uint32_t seq, bool stream,
 			begin(s, &w);
 			cl_wire_put_ack(&w, CL_MSG_ACK, r->origin_seq);
 			piggyback(s, &w);
-			transmit(s, &r->origin, &w, false);
+			transmit(s, &r->origin, r->origin_id, &w, false);
 			r->used = false;
 			s->relays_used--;
 			return;
@@ -1340,7 +1352,7 @@ static void on_pushpull(cl_swim *s, const cl_wire_msg *msg, const cl_addr *from,
 	/* Answer after merging, so our reply already carries any refutation
 	 * the merge caused. */
 	if (!(msg->u.pushpull.flags & CL_PUSHPULL_REPLY))
-		send_pushpull(s, from, CL_PUSHPULL_REPLY);
+		send_pushpull(s, from, 0, CL_PUSHPULL_REPLY);
 }
 
 void cl_swim_feed(cl_swim *s, cl_usec now, const cl_addr *from,
@@ -1421,7 +1433,7 @@ static void gossip_round(cl_swim *s)
 		cl_wbuf w;
 		begin(s, &w);
 		piggyback(s, &w);
-		transmit(s, &to[i]->addr, &w, false);
+		transmit(s, &to[i]->addr, to[i]->hash, &w, false);
 	}
 }
 
@@ -1487,6 +1499,7 @@ static void dead_retry(cl_swim *s, cl_usec now)
 			s->stats.dead_retries++;
 			s->retry_seq = ++s->seq;
 			s->retry_addr = m->addr;
+			s->retry_id = m->hash;
 			s->retry_deadline = now + s->cfg.timing.probe_interval;
 			send_ping(s, &m->addr, s->retry_seq, mname_bytes(m), NULL,
 				  false);
@@ -1519,7 +1532,7 @@ void cl_swim_tick(cl_swim *s, cl_usec now)
 				cl_wbuf w;
 				begin(s, &w);
 				cl_wire_put_ack(&w, CL_MSG_NACK, r->origin_seq);
-				transmit(s, &r->origin, &w, false);
+				transmit(s, &r->origin, r->origin_id, &w, false);
 				s->stats.nacks_sent++;
 			}
 			r->used = false;
@@ -1567,7 +1580,7 @@ void cl_swim_tick(cl_swim *s, cl_usec now)
 			s->stats.pushpulls_skipped++;
 		} else if (pick_random(s, &peer, 1, NULL) == 1) {
 			s->pushpull_skips = 0;
-			send_pushpull(s, &peer->addr, 0);
+			send_pushpull(s, &peer->addr, peer->hash, 0);
 		}
 		s->next_pushpull = now + period;
 	}
@@ -1575,7 +1588,8 @@ void cl_swim_tick(cl_swim *s, cl_usec now)
 		s->next_join_retry = CL_NEVER;
 		if (alive_estimate(s) <= 1 && s->n_seeds > 0) {
 			for (size_t i = 0; i < s->n_seeds; i++)
-				send_pushpull(s, &s->seeds[i], CL_PUSHPULL_JOIN);
+				send_pushpull(s, &s->seeds[i], 0,
+					      CL_PUSHPULL_JOIN);
 			s->next_join_retry = now + t->dead_retry_interval / 3;
 		}
 	}
@@ -1757,7 +1771,7 @@ int cl_swim_join(cl_swim *s, cl_usec now, const cl_addr *seeds, size_t n)
 			dup |= cl_addr_equal(&s->seeds[j], &seeds[i]);
 		if (!dup && s->n_seeds < SEEDS_MAX)
 			s->seeds[s->n_seeds++] = seeds[i];
-		send_pushpull(s, &seeds[i], CL_PUSHPULL_JOIN);
+		send_pushpull(s, &seeds[i], 0, CL_PUSHPULL_JOIN);
 	}
 	s->next_join_retry = now + s->cfg.timing.dead_retry_interval / 3;
 	return 0;
@@ -1802,6 +1816,11 @@ int cl_swim_set_tags(cl_swim *s, cl_usec now, const uint8_t *tags, size_t len)
 const char *cl_swim_name(const cl_swim *s)
 {
 	return mname(self(s));
+}
+
+uint64_t cl_swim_name_id(const void *name, size_t len)
+{
+	return name_hash(name, len);
 }
 
 uint32_t cl_swim_incarnation(const cl_swim *s)

@@ -81,8 +81,11 @@ typedef struct cl_swim_config {
 typedef struct cl_swim_io {
 	void *ctx;
 	uint64_t (*rand)(void *ctx);
-	void (*send)(void *ctx, const cl_addr *to, const uint8_t *buf,
-		     size_t len, bool stream);
+	/* to_id names the member the packet is for (cl_swim_name_id() of
+	 * its name), 0 when unknown (a seed's address, a reply on an
+	 * inbound stream): the runtime binds sealed packets to it. */
+	void (*send)(void *ctx, const cl_addr *to, uint64_t to_id,
+		     const uint8_t *buf, size_t len, bool stream);
 	/* Optional: an application message (USER) arrived in a valid packet
 	 * of our cluster.  The views point into the packet; copy what you
 	 * keep.  Without it, USER messages are counted as unexpected. */
@@ -166,6 +169,9 @@ int cl_swim_set_tags(cl_swim *s, cl_usec now, const uint8_t *tags,
 /* ------------------------------------------------------------------ */
 
 const char *cl_swim_name(const cl_swim *s);
+/* A member's 64-bit id: XXH3-64 of its name (never 0 for a valid name in
+ * practice; 0 means "unknown" in cl_swim_io.send). */
+uint64_t cl_swim_name_id(const void *name, size_t len);
 uint32_t cl_swim_incarnation(const cl_swim *s);
 /* Members known in each status, self included (self is alive). */
 size_t cl_swim_count(const cl_swim *s, enum cl_member_status st);

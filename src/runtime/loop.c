@@ -349,8 +349,8 @@ static void fault_stream_fire(void *arg, const uint8_t *buf, size_t len,
 /* Sending (called under the node's lock)                              */
 /* ------------------------------------------------------------------ */
 
-void cl_loop_send(cl_loop *l, const cl_addr *to, const uint8_t *buf,
-		  size_t len, bool stream)
+void cl_loop_send(cl_loop *l, const cl_addr *to, uint64_t to_id,
+		  const uint8_t *buf, size_t len, bool stream)
 {
 	cloister_t *c = l->node;
 	const uint8_t *out = buf;

@@ -320,7 +320,7 @@ static void send_one(cloister_t *c, struct umsg *u)
 	if (cl_wire_begin(&w, buf, need, c->cfg.app, label_len) &&
 	    cl_wire_put_user(&w, u->kind, u->id, topic, sender,
 			     (cl_bytes){u->payload, u->len})) {
-		node_transmit(c, &u->to, buf, w.len, stream);
+		node_transmit(c, &u->to, 0, buf, w.len, stream);
 		c->msg->stats.out++;
 	}
 	if (stream)

@@ -39,11 +39,11 @@ static uint64_t node_rand(void *ctx)
 	return z ^ (z >> 31);
 }
 
-void node_transmit(cloister_t *c, const cl_addr *to, const uint8_t *buf,
-		   size_t len, bool stream)
+void node_transmit(cloister_t *c, const cl_addr *to, uint64_t to_id,
+		   const uint8_t *buf, size_t len, bool stream)
 {
 	if (c->loop) {
-		cl_loop_send(c->loop, to, buf, len, stream);
+		cl_loop_send(c->loop, to, to_id, buf, len, stream);
 	} else if (c->send) {
 		char text[CL_ADDR_STRLEN];
 		cl_addr_format(to, text, sizeof text);
@@ -51,10 +51,10 @@ void node_transmit(cloister_t *c, const cl_addr *to, const uint8_t *buf,
 	}
 }
 
-static void node_send(void *ctx, const cl_addr *to, const uint8_t *buf,
-		      size_t len, bool stream)
+static void node_send(void *ctx, const cl_addr *to, uint64_t to_id,
+		      const uint8_t *buf, size_t len, bool stream)
 {
-	node_transmit(ctx, to, buf, len, stream);
+	node_transmit(ctx, to, to_id, buf, len, stream);
 }
 
 static void node_user(void *ctx, const cl_addr *from, const cl_wire_msg *msg,

@@ -85,8 +85,8 @@ struct cloister {
 
 /* Sends a packet the way this node sends: its runtime, or the program's
  * own transport (node lock held). */
-void node_transmit(cloister_t *c, const cl_addr *to, const uint8_t *buf,
-		   size_t len, bool stream);
+void node_transmit(cloister_t *c, const cl_addr *to, uint64_t to_id,
+		   const uint8_t *buf, size_t len, bool stream);
 
 /* Logging, logfmt: "level=info msg=... k=v". */
 void node_log(cloister_t *c, int level, const char *fmt, ...)
@@ -97,8 +97,8 @@ void node_log(cloister_t *c, int level, const char *fmt, ...)
 void node_finish_step(cloister_t *c);
 
 /* The core's send hook goes here when a runtime is attached. */
-void cl_loop_send(struct cl_loop *l, const cl_addr *to, const uint8_t *buf,
-		  size_t len, bool stream);
+void cl_loop_send(struct cl_loop *l, const cl_addr *to, uint64_t to_id,
+		  const uint8_t *buf, size_t len, bool stream);
 /* After any step: the core's next deadline may have moved. */
 void cl_loop_rearm(struct cl_loop *l);
 

@@ -322,8 +322,8 @@ static uint64_t node_rand(void *ctx)
 	return sim_rng_next(&nd->rng);
 }
 
-static void node_send(void *ctx, const cl_addr *to, const uint8_t *buf,
-		      size_t len, bool stream)
+static void node_send(void *ctx, const cl_addr *to, uint64_t to_id,
+		      const uint8_t *buf, size_t len, bool stream)
 {
 	struct sim_node *src = ctx;
 	cl_sim *s = src->sim;
