@@ -87,6 +87,9 @@ CLOISTER_API const char *cloister_state_name(cloister_state s);
  *              authenticated encryption of every packet and stream
  *   key_file   a file holding the key (not group/world readable)
  *   passphrase derive the key from a passphrase (like an Erlang cookie)
+ *   insecure   true: allow running without a key on a non-loopback
+ *              address (plaintext; anyone reaching the port can join)
+ *              [false]
  *   consensus  N, or majority:N (ready only while > N/2 of N are live) [1]
  *   profile    timing: lan, local or wan [lan]
  *   tag        KEY=VALUE, repeatable: member metadata gossiped with the

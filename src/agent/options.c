@@ -61,6 +61,9 @@ static const struct setting settings[] = {
 	 "file holding the cluster key (mode 0600)"},
 	{"passphrase", NODE, false, false, "none",
 	 "derive the cluster key from a passphrase (like an Erlang cookie)"},
+	{"insecure", NODE, false, true, "false",
+	 "allow plaintext gossip on a non-loopback address (no cluster key): "
+	 "anyone who can reach the port can then join and drive the node"},
 	{"max-members", NODE, false, false, "65536", "bound on the member table"},
 	{"tags-max", NODE, false, false, "512", "bound on a member's tags, bytes"},
 	{"user-queue-max", NODE, false, false, "1024",

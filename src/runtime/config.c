@@ -197,6 +197,10 @@ int cloister_config_set(cloister_config_t *c, const char *key,
 		if (cl_key_from_file(value, c->key, why, sizeof why) != 0)
 			return bad(c, "key_file \"%s\": %s", value, why);
 		c->has_key = true;
+	} else if (!strcmp(key, "insecure")) {
+		if (!parse_bool(value, &b))
+			return bad(c, "insecure \"%s\": true or false", value);
+		c->insecure = b;
 	} else if (!strcmp(key, "passphrase")) {
 		/* Derived in cloister_new(), once app is known for certain. */
 		if (!*value || strlen(value) >= sizeof c->passphrase)

@@ -43,6 +43,7 @@ struct cloister_config {
 	int64_t discovery_interval_us;
 	uint8_t key[32];
 	bool has_key;
+	bool insecure;     /* plaintext allowed off loopback, asked for */
 	char passphrase[256];
 	cl_cluster_config cluster;
 	enum cl_profile profile;
