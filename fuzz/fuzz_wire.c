@@ -6,8 +6,10 @@
  * relies on, aborting on any violation:
  *   - every view it returns walks cleanly (PUSHPULL entries match the
  *     count, tag blocks end exactly, names and statuses are in range);
- *   - the encoding is canonical: re-encoding an accepted packet gives back
- *     the input byte for byte, so parser and encoders agree on the layout;
+ *   - the encoding is canonical: re-encoding an accepted packet of the
+ *     current version gives back the input byte for byte, so parser and
+ *     encoders agree on the layout (an older version's packet is read, and
+ *     re-encodes to the current layout instead);
  *   - each ALIVE re-encoded on its own parses back to the same fields;
  *   - the message limit and the datagram/stream split are consistent.
  */
@@ -137,7 +139,7 @@ static void reencode(const uint8_t *data, size_t size, const cl_wire_msg *m,
 				&m->u.ping_req.target_addr,
 				m->u.ping_req.origin,
 				&m->u.ping_req.origin_addr,
-				m->u.ping_req.flags));
+				m->u.ping_req.flags, m->u.ping_req.nack_ms));
 			break;
 		case CL_MSG_ACK:
 		case CL_MSG_NACK:
@@ -219,7 +221,8 @@ static int check_one(const uint8_t *data, size_t size, size_t max_len,
 	if (n < 0)
 		return n;
 	walk(msgs, n);
-	reencode(data, size, msgs, n);
+	if (data[2] == CL_WIRE_VERSION)
+		reencode(data, size, msgs, n);
 	alive_roundtrip(msgs, n);
 	return n;
 }

@@ -47,11 +47,14 @@ typedef struct cl_swim_timing {
 	unsigned retransmit_mult;     /* lambda in lambda*log10(N+1) */
 	unsigned suspicion_mult;      /* min suspicion = mult*log10(N)*interval */
 	unsigned suspicion_max_mult;  /* max suspicion = max_mult * min */
-	unsigned awareness_max;       /* Lifeguard local health ceiling */
+	unsigned awareness_max;       /* Lifeguard: most a node stretches its
+					 own timing, as a multiplier */
 	cl_usec pushpull_interval;    /* anti-entropy, scaled up with N */
 	cl_usec sync_min_interval;    /* checksum-triggered syncs, at most */
 	cl_usec dead_retry_interval;  /* partition healing: re-ask the dead */
-	cl_usec tombstone_timeout;    /* keep dead/left entries this long */
+	cl_usec tombstone_timeout;    /* keep left entries this long */
+	cl_usec reconnect_timeout;    /* keep dead entries (and retry them)
+					 this long */
 	cl_usec leave_linger;         /* time to spread our leave */
 	size_t mtu;                   /* max datagram payload */
 } cl_swim_timing;
@@ -72,6 +75,8 @@ typedef struct cl_swim_config {
 				     a value above its old self's (e.g. start
 				     seconds); refutation covers the rest */
 	size_t max_members;       /* bound on the member table, 0 = 65536 */
+	size_t event_queue_max;   /* bytes of queued events before the queue
+				     is dropped for a CL_EV_RESYNC, 0 = 64 MiB */
 	bool no_stream_ping;      /* no reliable-transport ping alongside the
 				     indirect probes (memberlist's
 				     DisableTcpPings); off by default */
@@ -103,6 +108,14 @@ enum cl_swim_event_type {
 	CL_EV_LEAVE,     /* left gracefully */
 	CL_EV_FAIL,      /* declared dead */
 	CL_EV_REAP,      /* tombstone removed */
+	/* The event queue overflowed and was dropped: re-read every member
+	 * (cl_swim_foreach) instead of the events missed.  No member. */
+	CL_EV_RESYNC,
+	/* Another live process holds our name (it started later and answered
+	 * at its address): this core has stopped claiming it and sends
+	 * nothing more.  The event describes that process (its address,
+	 * start time and incarnation under our name). */
+	CL_EV_SUPERSEDED,
 };
 
 typedef struct cl_swim_event {
@@ -130,6 +143,8 @@ typedef struct cl_swim_stats {
 	uint64_t suspicions, refutations, deaths_declared;
 	uint64_t pushpulls, checksum_syncs, dead_retries;
 	uint64_t pushpulls_skipped;   /* periodic syncs the checksums made moot */
+	uint64_t rival_checks;    /* pings to a newer process claiming our name */
+	uint64_t superseded;      /* 1 once a rival was found alive */
 	uint64_t events_dropped;  /* event queue overflow (never expected) */
 	uint64_t members_refused; /* max_members reached */
 	uint64_t drops[CL_DROP__COUNT];
@@ -175,7 +190,8 @@ uint64_t cl_swim_name_id(const void *name, size_t len);
 uint32_t cl_swim_incarnation(const cl_swim *s);
 /* Members known in each status, self included (self is alive). */
 size_t cl_swim_count(const cl_swim *s, enum cl_member_status st);
-/* XOR of a hash of (name, incarnation, status) over every member. */
+/* XOR of a hash of (name, incarnation) over the live members (alive and
+ * suspect; a suspicion is not a disagreement worth a full sync). */
 uint64_t cl_swim_checksum(const cl_swim *s);
 /* Local health score (Lifeguard), 0 = healthy. */
 unsigned cl_swim_health(const cl_swim *s);
@@ -191,6 +207,21 @@ typedef struct cl_swim_member_view {
 	const uint8_t *tags;
 	uint16_t tags_len;
 } cl_swim_member_view;
+
+/* True once another live process has shown it holds our name (see swim.c:
+ * "Two processes, one name"); *claimant (may be NULL) then describes it.
+ * A superseded core sends nothing more. */
+bool cl_swim_superseded(const cl_swim *s, cl_swim_member_view *claimant);
+
+/* The running suspicion of a suspect member, for tests and diagnostics. */
+typedef struct cl_swim_suspicion_view {
+	cl_usec start, deadline;
+	unsigned confirmations; /* independent accusers after the first */
+	unsigned k;             /* confirmations that bring it to the minimum */
+} cl_swim_suspicion_view;
+/* True with *out filled if the member is suspect. */
+bool cl_swim_suspicion(const cl_swim *s, const char *name, size_t len,
+		       cl_swim_suspicion_view *out);
 
 /* Looks a member up by name.  True if known (tombstones included). */
 bool cl_swim_lookup(const cl_swim *s, const char *name, size_t len,

@@ -30,11 +30,14 @@ void cl_swim_timing_profile(cl_swim_timing *t, enum cl_profile p)
 	t->retransmit_mult = 4;
 	/* Suspicion lasts at least 4*log10(N) intervals (memberlist's
 	 * SuspicionMult) and at most 6x that while nobody confirms it
-	 * (Lifeguard's alpha/beta). */
+	 * (memberlist's SuspicionMaxTimeoutMult; Lifeguard's alpha and beta).
+	 * K, the confirmations that bring it to the minimum, is
+	 * suspicion_mult - 2 as in memberlist (detector.c). */
 	t->suspicion_mult = 4;
 	t->suspicion_max_mult = 6;
-	/* Lifeguard's local health multiplier ceiling: a node that keeps
-	 * failing probes stretches its own interval up to 9x. */
+	/* Lifeguard's local health ceiling, as a multiplier (memberlist's
+	 * AwarenessMaxMultiplier): a node that keeps failing probes stretches
+	 * its own interval and timeout up to 8x. */
 	t->awareness_max = 8;
 	/* Full-state anti-entropy every 30 s (memberlist's LAN value); the core
 	 * scales it with log2(N/32) so a 10,000-node cluster is not busy
@@ -47,9 +50,13 @@ void cl_swim_timing_profile(cl_swim_timing *t, enum cl_profile p)
 	 * push-pull (Serf's reconnect is 30 s; healing faster than a typical
 	 * container restart is worth one small stream per 15 s). */
 	t->dead_retry_interval = 15 * CL_SEC;
-	/* Keep tombstones an hour: far beyond any rumour's lifetime (seconds),
-	 * bounded by max_members anyway. */
+	/* Keep members that left an hour: far beyond any rumour's lifetime
+	 * (seconds), bounded by max_members anyway. */
 	t->tombstone_timeout = 3600 * CL_SEC;
+	/* Keep failed members, and retry them with backoff, for a day
+	 * (Serf's reconnect_timeout): a partition shorter than that heals by
+	 * itself, with or without a sentry to re-resolve. */
+	t->reconnect_timeout = 24 * 3600 * CL_SEC;
 	/* Keep gossiping our leave for a second: at 5 rounds/s and fan-out 3
 	 * that is 15 direct sends, enough for the epidemic to take over. */
 	t->leave_linger = 1 * CL_SEC;
@@ -59,7 +66,13 @@ void cl_swim_timing_profile(cl_swim_timing *t, enum cl_profile p)
 	case CL_PROFILE_LAN:
 		break;
 	case CL_PROFILE_LOCAL:
-		/* Loopback: memberlist's DefaultLocalConfig values. */
+		/* Loopback: memberlist's DefaultLocalConfig timing (probe
+		 * timeout, gossip interval, suspicion, push-pull).  Unlike it we
+		 * keep three indirect checks and lambda = 4 rather than 1 and
+		 * 2: loopback loses nothing, but a test machine under
+		 * sanitizers stalls processes for hundreds of milliseconds, and
+		 * the extra relays and retransmissions cost a few packets a
+		 * second. */
 		t->probe_interval = 1 * CL_SEC;
 		t->probe_timeout = 200 * CL_MSEC;
 		t->gossip_interval = 100 * CL_MSEC;

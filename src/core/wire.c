@@ -1,5 +1,6 @@
 /*
- * wire.c — the version 1 codec: a validating parser and bounded encoders.
+ * wire.c — the version 2 codec (reading version 1 too): a validating
+ * parser and bounded encoders.
  *
  * The parser is on the hot path of the simulator (tens of millions of
  * packets), so it is one pass over the bytes with inline cursor helpers:
@@ -85,6 +86,8 @@ const char *cl_drop_reason_name(enum cl_drop_reason r)
 		return "unexpected";
 	case CL_DROP_AUTH:
 		return "auth";
+	case CL_DROP_CLOCK:
+		return "clock";
 	case CL_DROP__COUNT:
 		break;
 	}
@@ -326,8 +329,8 @@ bool cl_wire_member_next(const cl_bytes *entries, size_t *pos,
 }
 
 /* One body, which must be consumed exactly.  False means MALFORMED. */
-static bool parse_body(uint8_t type, const uint8_t *body, size_t len,
-		       cl_wire_msg *msg)
+static bool parse_body(uint8_t version, uint8_t type, const uint8_t *body,
+		       size_t len, cl_wire_msg *msg)
 {
 	struct cur c = {body, body + len};
 
@@ -350,6 +353,13 @@ static bool parse_body(uint8_t type, const uint8_t *body, size_t len,
 		    !get_addr(&c, &msg->u.ping_req.origin_addr) ||
 		    !get_u8(&c, &msg->u.ping_req.flags))
 			return false;
+		msg->u.ping_req.nack_ms = 0;
+		if (version >= 2) {
+			if (cur_left(&c) < 2)
+				return false;
+			msg->u.ping_req.nack_ms = get_be16(c.p);
+			c.p += 2;
+		}
 		break;
 	case CL_MSG_ACK:
 	case CL_MSG_NACK:
@@ -434,7 +444,8 @@ int cl_wire_parse(const uint8_t *buf, size_t len, const char *label,
 		return -CL_DROP_MAGIC;
 	if (len < 3)
 		return -CL_DROP_TRUNCATED;
-	if (buf[2] != CL_WIRE_VERSION)
+	uint8_t version = buf[2];
+	if (version < CL_WIRE_VERSION_MIN || version > CL_WIRE_VERSION)
 		return -CL_DROP_VERSION;
 	if (len < 4)
 		return -CL_DROP_TRUNCATED;
@@ -477,7 +488,7 @@ int cl_wire_parse(const uint8_t *buf, size_t len, const char *label,
 		}
 		if (len - pos < blen)
 			return -CL_DROP_TRUNCATED;
-		if (!parse_body(type, buf + pos, blen, &out[n]))
+		if (!parse_body(version, type, buf + pos, blen, &out[n]))
 			return -CL_DROP_MALFORMED;
 		pos += blen;
 		n++;
@@ -595,13 +606,14 @@ bool cl_wire_put_ping(cl_wbuf *w, uint32_t seq, cl_bytes target,
 
 bool cl_wire_put_ping_req(cl_wbuf *w, uint32_t seq, cl_bytes target,
 			  const cl_addr *target_addr, cl_bytes origin,
-			  const cl_addr *origin_addr, uint8_t flags)
+			  const cl_addr *origin_addr, uint8_t flags,
+			  uint16_t nack_ms)
 {
 	if (!name_ok(target) || !name_ok(origin) || !addr_ok(target_addr) ||
 	    !addr_ok(origin_addr))
 		return false;
 	size_t blen = 4 + 1 + target.len + addr_size(target_addr) + 1 +
-		      origin.len + addr_size(origin_addr) + 1;
+		      origin.len + addr_size(origin_addr) + 1 + 2;
 	uint8_t *p = msg_start(w, CL_MSG_PING_REQ, blen);
 	if (!p)
 		return false;
@@ -610,7 +622,8 @@ bool cl_wire_put_ping_req(cl_wbuf *w, uint32_t seq, cl_bytes target,
 	p = put_addr(p, target_addr);
 	p = put_name(p, origin);
 	p = put_addr(p, origin_addr);
-	*p = flags;
+	*p++ = flags;
+	put_be16(p, nack_ms);
 	return true;
 }
 

@@ -14,7 +14,7 @@
  * ------
  *    0       1       2       3
  *   +-------+-------+-------+-------+
- *   |  'C'  |  'L'  |version| flags |   version = 1, flags must be 0
+ *   |  'C'  |  'L'  |version| flags |   version = 2 (1 read), flags = 0
  *   +-------+-------+-------+-------+
  *   |lbl_len| label (lbl_len bytes, 0..64) ...
  *   +-------+-------------------------
@@ -45,13 +45,16 @@
  *               | u64 membership checksum | u32 member count
  *   2 PING_REQ  u32 seq | name target | addr target | name origin
  *               | addr origin | u8 flags (bit 0: origin wants a nack)
+ *               | u16 nack_ms (version 2: how long the relay may wait
+ *               for the target before it nacks; 0 = its own timeout)
  *   3 ACK       u32 seq
  *   4 NACK      u32 seq
  *   5 ALIVE     u32 incarnation | u64 start ms | name | addr | tags
  *   6 SUSPECT   u32 incarnation | name member | name accuser
  *   7 DEAD      u32 incarnation | name member | name accuser
  *               (accuser == member means the member left gracefully)
- *   8 PUSHPULL  u8 flags (bit 0 join, bit 1 reply) | u32 count
+ *   8 PUSHPULL  u8 flags (bit 0 join, bit 1 reply, bit 2 more frames of
+ *               this state follow; the answer comes after the last) | u32 count
  *               | count x member
  *               member = u8 status (0..3) | u32 incarnation | u64 start ms
  *                        | name | addr | tags
@@ -75,7 +78,10 @@
 
 #define CL_WIRE_MAGIC0 'C'
 #define CL_WIRE_MAGIC1 'L'
-#define CL_WIRE_VERSION 1
+#define CL_WIRE_VERSION 2
+/* The oldest version still read: version 1 lacks only PING_REQ's nack
+ * deadline, which a relay then takes from its own probe timeout. */
+#define CL_WIRE_VERSION_MIN 1
 #define CL_WIRE_LABEL_MAX 64
 #define CL_WIRE_NAME_MAX 255
 #define CL_WIRE_TAG_KEY_MAX 64
@@ -121,6 +127,7 @@ enum cl_user_kind {
 
 #define CL_PUSHPULL_JOIN 0x01
 #define CL_PUSHPULL_REPLY 0x02
+#define CL_PUSHPULL_MORE 0x04
 #define CL_PINGREQ_WANT_NACK 0x01
 
 /* Why a packet was dropped.  Decoders return the negated value. */
@@ -135,6 +142,9 @@ enum cl_drop_reason {
 	CL_DROP_TOO_BIG,     /* larger than the MTU or CL_WIRE_STREAM_MAX */
 	CL_DROP_UNEXPECTED,  /* well formed but not valid here (PUSHPULL in UDP) */
 	CL_DROP_AUTH,        /* failed authentication (runtime) */
+	/* A message whose incarnation or start time our clock says cannot
+	 * be (counted per message, the rest of the packet is read). */
+	CL_DROP_CLOCK,
 	CL_DROP__COUNT
 };
 
@@ -173,6 +183,7 @@ typedef struct cl_wire_msg {
 			cl_bytes origin;
 			cl_addr origin_addr;
 			uint8_t flags;
+			uint16_t nack_ms;
 		} ping_req;
 		struct {
 			uint32_t seq;
@@ -250,7 +261,8 @@ bool cl_wire_put_ping(cl_wbuf *w, uint32_t seq, cl_bytes target,
 		      uint64_t checksum, uint32_t member_count);
 bool cl_wire_put_ping_req(cl_wbuf *w, uint32_t seq, cl_bytes target,
 			  const cl_addr *target_addr, cl_bytes origin,
-			  const cl_addr *origin_addr, uint8_t flags);
+			  const cl_addr *origin_addr, uint8_t flags,
+			  uint16_t nack_ms);
 bool cl_wire_put_ack(cl_wbuf *w, uint8_t type /* ACK or NACK */,
 		     uint32_t seq);
 bool cl_wire_put_alive(cl_wbuf *w, uint32_t incarnation, uint64_t start_ms,

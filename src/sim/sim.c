@@ -109,6 +109,10 @@ enum { RNG_NODE = 1, RNG_NET = 2, RNG_CTL = 3 };
 /* Linux gives up on a connect after 6 SYN retries; data after ~15: 6
  * bounds the sim's cost and is already ~25 s of backoff. */
 #define STREAM_RETRIES 6
+/* Datagrams a paused node's socket buffer holds (Linux's default
+ * 212,992-byte receive buffer of ~200-byte packets is about 1,000); more
+ * are lost, as the kernel would drop them. */
+#define PAUSE_BUFFER_DGRAMS 1000
 
 struct sim_pkt {
 	uint8_t *buf;
@@ -139,6 +143,11 @@ struct sim_node {
 	uint32_t restarts;
 	uint64_t start_ms;
 	cl_usec slow;
+	/* Paused: no timers, arriving packets held (datagrams up to the
+	 * socket buffer's worth) until resumed. */
+	bool paused;
+	uint32_t *held;
+	uint32_t n_held, cap_held, held_dgrams;
 	uint32_t fp_about;
 	int32_t track;
 	sim_rng rng;
@@ -600,8 +609,19 @@ static void on_event(cl_sim *s, struct sim_node *obs, const cl_swim_event *ev)
 /* Node lifecycle                                                      */
 /* ------------------------------------------------------------------ */
 
+static void release_held(cl_sim *s, struct sim_node *nd)
+{
+	for (uint32_t k = 0; k < nd->n_held; k++) {
+		s->m.drop_down++;
+		pkt_release(s, nd->held[k]);
+	}
+	nd->n_held = nd->held_dgrams = 0;
+	nd->paused = false;
+}
+
 static void retire(cl_sim *s, struct sim_node *nd, uint8_t state)
 {
+	release_held(s, nd);
 	const cl_swim_stats *st = cl_swim_get_stats(nd->core);
 	for (int r = 0; r < CL_DROP__COUNT; r++)
 		s->retired_drops[r] += st->drops[r];
@@ -639,6 +659,8 @@ static void after_step(cl_sim *s, struct sim_node *nd, bool ticked)
 		set_full(s, nd);
 		update_converged(s);
 	}
+	if (nd->paused)
+		return;
 	cl_usec d = cl_swim_next_deadline(nd->core);
 	if (d == CL_NEVER) {
 		if (nd->timer_at != CL_NEVER) {
@@ -806,8 +828,10 @@ void cl_sim_free(cl_sim *s)
 {
 	if (!s)
 		return;
-	for (uint32_t i = 0; i < s->n && s->nodes; i++)
+	for (uint32_t i = 0; i < s->n && s->nodes; i++) {
 		cl_swim_free(s->nodes[i].core);
+		free(s->nodes[i].held);
+	}
 	free(s->nodes);
 	for (uint32_t i = 0; i < s->npkts; i++)
 		free(s->pkts[i].buf);
@@ -823,12 +847,35 @@ void cl_sim_free(cl_sim *s)
 	free(s);
 }
 
+static bool hold(cl_sim *s, struct sim_node *nd, uint32_t i)
+{
+	if (!s->pkts[i].stream && nd->held_dgrams >= PAUSE_BUFFER_DGRAMS)
+		return false;
+	if (nd->n_held == nd->cap_held) {
+		uint32_t cap = nd->cap_held ? 2 * nd->cap_held : 64;
+		uint32_t *h = realloc(nd->held, cap * sizeof *h);
+		if (!h) {
+			fail(s, CLOISTER_ENOMEM);
+			return false;
+		}
+		nd->held = h;
+		nd->cap_held = cap;
+	}
+	nd->held[nd->n_held++] = i;
+	nd->held_dgrams += !s->pkts[i].stream;
+	return true;
+}
+
 static void deliver(cl_sim *s, uint32_t i)
 {
 	struct sim_pkt *p = &s->pkts[i];
 	struct sim_node *nd = &s->nodes[p->to];
 	if (!nd->core || nd->addr_key != p->to_key) {
 		s->m.drop_down++;
+	} else if (nd->paused) {
+		if (hold(s, nd, i))
+			return;
+		s->m.drop_paused++;
 	} else {
 		s->m.delivered++;
 		s->m.feeds++;
@@ -1117,6 +1164,45 @@ void cl_sim_block(cl_sim *s, uint32_t from, uint32_t to, bool blocked)
 		sim_map_del(&s->blocks, pair_key(from, to));
 	else if (sim_map_put(&s->blocks, pair_key(from, to), 1) < 0)
 		fail(s, CLOISTER_ENOMEM);
+}
+
+void cl_sim_pause(cl_sim *s, uint32_t i)
+{
+	if (i >= s->n || !s->nodes[i].core || s->nodes[i].paused)
+		return;
+	struct sim_node *nd = &s->nodes[i];
+	nd->paused = true;
+	nd->timer_gen++;
+	nd->timer_at = CL_NEVER;
+}
+
+void cl_sim_resume(cl_sim *s, uint32_t i)
+{
+	if (i >= s->n || !s->nodes[i].paused)
+		return;
+	struct sim_node *nd = &s->nodes[i];
+	nd->paused = false;
+	/* What queued up while it slept, in arrival order, then its timers
+	 * (all past due: the owner's loop would fire them at once). */
+	uint32_t n = nd->n_held;
+	nd->n_held = nd->held_dgrams = 0;
+	for (uint32_t k = 0; k < n && nd->core; k++) {
+		uint32_t pi = nd->held[k];
+		struct sim_pkt *p = &s->pkts[pi];
+		s->m.delivered++;
+		s->m.feeds++;
+		cl_swim_feed(nd->core, s->now, &p->from, p->buf, p->len,
+			     p->stream);
+		pkt_release(s, pi);
+		after_step(s, nd, false);
+	}
+	if (nd->core)
+		after_step(s, nd, false);
+}
+
+bool cl_sim_paused(const cl_sim *s, uint32_t i)
+{
+	return i < s->n && s->nodes[i].paused;
 }
 
 void cl_sim_set_slow(cl_sim *s, uint32_t i, cl_usec delay)

@@ -150,6 +150,13 @@ void cl_sim_set_link_loss(cl_sim *sim, uint32_t from, uint32_t to, double p);
 void cl_sim_partition(cl_sim *sim, const uint8_t *group);
 /* One-way block: from -> to dropped while to -> from still flows. */
 void cl_sim_block(cl_sim *sim, uint32_t from, uint32_t to, bool blocked);
+/* A paused process (SIGSTOP, a long GC, a VM suspended): no timer fires
+ * and arriving packets wait (datagrams up to a socket buffer's worth, the
+ * rest dropped) until cl_sim_resume() delivers them and its overdue timers
+ * fire at once. */
+void cl_sim_pause(cl_sim *sim, uint32_t node);
+void cl_sim_resume(cl_sim *sim, uint32_t node);
+bool cl_sim_paused(const cl_sim *sim, uint32_t node);
 /* A slow node: everything addressed to it is handled `delay` later than
  * the network would deliver it (0 = normal).  Its own timers fire on time. */
 void cl_sim_set_slow(cl_sim *sim, uint32_t node, cl_usec delay);
@@ -186,6 +193,7 @@ typedef struct cl_sim_metrics {
 	uint64_t drop_loss, drop_partition, drop_block;
 	uint64_t drop_down;       /* destination crashed, left, or gone */
 	uint64_t drop_unroutable; /* no node at that address */
+	uint64_t drop_paused;     /* past a paused node's socket buffer */
 	uint64_t ticks, feeds;
 	uint64_t events, ev_join, ev_update, ev_leave, ev_fail, ev_reap;
 	uint64_t tick_spins;      /* deadline not in the future after tick */

@@ -140,7 +140,7 @@ static void r_tags(struct raw *r, const void *t, size_t n)
 static void r_header(struct raw *r, const char *label)
 {
 	r->n = 0;
-	r_bytes(r, "CL\x01\x00", 4);
+	r_bytes(r, "CL\x02\x00", 4);
 	r_name(r, label);
 }
 
@@ -204,7 +204,7 @@ static void test_roundtrip_each_type(void)
 
 	CHECK(cl_wire_begin(&w, buf, sizeof(buf), LABEL, LABEL_LEN));
 	CHECK(cl_wire_put_ping_req(&w, 9, B("t"), &a4, B("o"), &a6,
-				   CL_PINGREQ_WANT_NACK));
+				   CL_PINGREQ_WANT_NACK, 375));
 	CHECK_EQ_INT(parse_dgram(buf, w.len), 1);
 	CHECK_EQ_INT(msgs[0].type, CL_MSG_PING_REQ);
 	CHECK_EQ_INT(msgs[0].u.ping_req.seq, 9);
@@ -213,6 +213,7 @@ static void test_roundtrip_each_type(void)
 	CHECK(bytes_eq(msgs[0].u.ping_req.origin, B("o")));
 	CHECK(cl_addr_equal(&msgs[0].u.ping_req.origin_addr, &a6));
 	CHECK_EQ_INT(msgs[0].u.ping_req.flags, CL_PINGREQ_WANT_NACK);
+	CHECK_EQ_INT(msgs[0].u.ping_req.nack_ms, 375);
 
 	CHECK(cl_wire_begin(&w, buf, sizeof(buf), LABEL, LABEL_LEN));
 	CHECK(cl_wire_put_ack(&w, CL_MSG_ACK, 0));
@@ -444,6 +445,36 @@ static void check_truncations(const uint8_t *buf, size_t len, bool stream,
 	CHECK_EQ_INT(parse_exact(buf, len, stream), (int)nbounds);
 }
 
+/* PING_REQ is the one message versions 1 and 2 lay out differently: 2
+ * ends with the relay's nack deadline.  Each version's layout is read
+ * under its own number and refused under the other's. */
+static void test_ping_req_versions(void)
+{
+	cl_addr a = cl_addr_v4(10, 0, 0, 9, 7946);
+	for (int version = 1; version <= 2; version++) {
+		R.n = 0;
+		r_bytes(&R, version == 1 ? "CL\x01\x00" : "CL\x02\x00", 4);
+		r_name(&R, LABEL);
+		r_begin(&R, CL_MSG_PING_REQ);
+		r_u32(&R, 77);
+		r_name(&R, "t");
+		r_addr4(&R, 9, 7946);
+		r_name(&R, "o");
+		r_addr4(&R, 9, 7946);
+		r_u8(&R, CL_PINGREQ_WANT_NACK);
+		if (version == 2)
+			r_u16(&R, 375);
+		r_end(&R);
+		CHECK_EQ_INT(parse_dgram(R.b, R.n), 1);
+		CHECK_EQ_INT(msgs[0].u.ping_req.seq, 77);
+		CHECK(cl_addr_equal(&msgs[0].u.ping_req.target_addr, &a));
+		CHECK_EQ_INT(msgs[0].u.ping_req.nack_ms, version == 2 ? 375 : 0);
+		/* The other version's number on this layout. */
+		R.b[2] = (uint8_t)(3 - version);
+		CHECK_EQ_INT(parse_dgram(R.b, R.n), -CL_DROP_MALFORMED);
+	}
+}
+
 static void test_truncation(void)
 {
 	static uint8_t buf[4096];
@@ -455,7 +486,7 @@ static void test_truncation(void)
 	bounds[nb++] = w.len;
 	CHECK(cl_wire_put_ping(&w, 1, B("b"), B("a"), &a6, 2, 3));
 	bounds[nb++] = w.len;
-	CHECK(cl_wire_put_ping_req(&w, 1, B("t"), &a4, B("o"), &a6, 1));
+	CHECK(cl_wire_put_ping_req(&w, 1, B("t"), &a4, B("o"), &a6, 1, 400));
 	bounds[nb++] = w.len;
 	CHECK(cl_wire_put_ack(&w, CL_MSG_ACK, 1));
 	bounds[nb++] = w.len;
@@ -505,13 +536,17 @@ static void test_header(void)
 	buf[1] = 'L';
 	CHECK_EQ_INT(parse_dgram(buf, 0), -CL_DROP_TRUNCATED);
 
+	/* Version 2 is written, 1 still read, anything else refused. */
+	CHECK_EQ_INT(buf[2], CL_WIRE_VERSION);
 	buf[2] = 0;
 	CHECK_EQ_INT(parse_dgram(buf, len), -CL_DROP_VERSION);
-	buf[2] = 2;
+	buf[2] = 1;
+	CHECK_EQ_INT(parse_dgram(buf, len), 1);
+	buf[2] = 3;
 	CHECK_EQ_INT(parse_dgram(buf, len), -CL_DROP_VERSION);
 	buf[2] = 0xff;
 	CHECK_EQ_INT(parse_dgram(buf, 3), -CL_DROP_VERSION);
-	buf[2] = 1;
+	buf[2] = 2;
 
 	buf[3] = 0x01;
 	CHECK_EQ_INT(parse_dgram(buf, len), -CL_DROP_VERSION);
@@ -616,7 +651,7 @@ static void test_body_lengths(void)
 			break;
 		case CL_MSG_PING_REQ:
 			CHECK(cl_wire_put_ping_req(&w, 1, B("a"), &a, B("b"),
-						   &a, 0));
+						   &a, 0, 0));
 			break;
 		case CL_MSG_ACK:
 		case CL_MSG_NACK:
@@ -1034,7 +1069,7 @@ static bool encode_one(cl_wbuf *w, int which)
 	case ENC_PING:
 		return cl_wire_put_ping(w, 1, B("target"), B("src"), &a6, 2, 3);
 	case ENC_PING_REQ:
-		return cl_wire_put_ping_req(w, 1, B("t"), &a4, B("o"), &a6, 1);
+		return cl_wire_put_ping_req(w, 1, B("t"), &a4, B("o"), &a6, 1, 400);
 	case ENC_ACK:
 		return cl_wire_put_ack(w, CL_MSG_ACK, 1);
 	case ENC_ALIVE:
@@ -1118,8 +1153,8 @@ static void test_encoder_refusal(void)
 	CHECK(!cl_wire_put_alive(&w, 1, 1, n255, &a, bigtags));
 	CHECK(!cl_wire_put_ping(&w, 1, n256, n255, &a, 1, 1));
 	CHECK(!cl_wire_put_ping(&w, 1, n255, empty, &a, 1, 1));
-	CHECK(!cl_wire_put_ping_req(&w, 1, n255, &a, n256, &a, 0));
-	CHECK(!cl_wire_put_ping_req(&w, 1, n255, &none, n255, &a, 0));
+	CHECK(!cl_wire_put_ping_req(&w, 1, n255, &a, n256, &a, 0, 0));
+	CHECK(!cl_wire_put_ping_req(&w, 1, n255, &none, n255, &a, 0, 0));
 	CHECK(!cl_wire_put_accuse(&w, CL_MSG_DEAD, 1, n256, n255));
 	CHECK(!cl_wire_put_accuse(&w, CL_MSG_ALIVE, 1, n255, n255));
 	CHECK(!cl_wire_put_ack(&w, CL_MSG_PING, 1));
@@ -1452,6 +1487,7 @@ int main(void)
 	RUN_TEST(test_roundtrip_each_type);
 	RUN_TEST(test_roundtrip_pushpull);
 	RUN_TEST(test_layout_matches_spec);
+	RUN_TEST(test_ping_req_versions);
 	RUN_TEST(test_truncation);
 	RUN_TEST(test_header);
 	RUN_TEST(test_types);

@@ -1,0 +1,263 @@
+/*
+ * antientropy.c — full-state exchanges and what keeps a view whole when
+ * gossip is not enough: push-pull (join, periodic, checksum-triggered),
+ * the agreement that makes a periodic one redundant, dead retry (partition
+ * healing), join retry, and reaping tombstones.
+ *
+ * Push-pull.  A node sends every member it knows, self included, over a
+ * stream; the receiver merges each entry by the ordinary rules (a remote
+ * "dead" only makes us suspect, as in memberlist: we may know better, and
+ * if not our own timer finishes the job) and answers with its own state.
+ * A state larger than PUSHPULL_FRAME_BYTES goes out as several frames, all
+ * but the last flagged MORE; the answer follows the last.  Nothing is cut
+ * short: 65,536 members with maximal names and tags (~86 MB) still go out
+ * whole, a frame at a time, and a receiver never buffers more than one.
+ *
+ * Agreement.  Every ping carries the sender's checksum.  When the last
+ * AGREEMENT_PINGS probe intervals brought at least AGREEMENT_PINGS pings
+ * and all of them carried our checksum, a periodic push-pull would repeat
+ * what both sides hold, and up to PUSHPULL_MAX_SKIPS in a row are skipped.
+ * Silence is not agreement: a node nobody pings syncs every period.
+ *
+ * Partition healing.  A node holds the members it lost in a partition as
+ * dead; nobody probes or gossips to the dead, so without help the halves
+ * would never meet again.  Every dead_retry_interval a node pings one dead
+ * member and push-pulls with it if it answers.  Each dead member backs off
+ * (1, 2, 4 ... 16 intervals between retries), so members dead for long (the
+ * departed containers of last week) do not crowd out those a partition
+ * just cut off.  Dead members are kept for reconnect_timeout (Serf's
+ * reconnect window, 24 h by default), far beyond tombstone_timeout, which
+ * applies to members that left; a partition shorter than that heals with
+ * no sentry and no operator.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "swim_internal.h"
+
+/* Periodic push-pulls skipped in a row while every ping agrees with our
+ * checksum (which a missed update would break at once, triggering a sync
+ * of its own).  3: a full exchange at least every 4 periods (2 to 4 min
+ * by default) still catches the rare XOR collision and spreads tombstones;
+ * at N = 100 it cuts the idle anti-entropy bytes by three quarters. */
+#define PUSHPULL_MAX_SKIPS 3
+/* Agreement is judged on the pings of this many probe intervals, and needs
+ * at least this many of them: a node is pinged about once an interval by
+ * a random peer, so ten agreeing pings sample ten views. */
+#define AGREEMENT_PINGS 10
+/* One push-pull frame carries at most about this many bytes of members:
+ * large enough that a 10,000-node state of short names is one frame, small
+ * enough that a receiver holds little before it can merge. */
+#define PUSHPULL_FRAME_BYTES (1u << 20)
+/* Dead-retry backoff: at most this many intervals between two retries of
+ * one dead member (2^4). */
+#define RETRY_BACKOFF_MAX_SHIFT 4
+
+/* ------------------------------------------------------------------ */
+/* Push-pull                                                           */
+/* ------------------------------------------------------------------ */
+
+static size_t member_wire_size(const struct member *m)
+{
+	return 1 + 4 + 8 + 1 + m->name_len +
+	       (m->addr.family == CL_AF_INET6 ? 19u : 7u) + 2 + m->tags_len;
+}
+
+void swim_send_pushpull(cl_swim *s, const cl_addr *to, uint64_t to_id,
+			uint8_t flags)
+{
+	size_t header = 16 + CL_WIRE_LABEL_MAX;
+	size_t i = 0;
+	s->stats.pushpulls++;
+	do {
+		size_t end = i, bytes = 0;
+		while (end < s->n &&
+		       (end == i || bytes + member_wire_size(s->members[end]) <=
+					    PUSHPULL_FRAME_BYTES))
+			bytes += member_wire_size(s->members[end++]);
+		uint8_t *buf = malloc(header + bytes);
+		if (!buf)
+			return;
+		bool more = end < s->n;
+		cl_wbuf w;
+		cl_wire_begin(&w, buf, header + bytes, s->label, s->label_len);
+		cl_wire_pushpull_begin(&w, flags | (more ? CL_PUSHPULL_MORE : 0));
+		for (; i < end; i++) {
+			const struct member *m = s->members[i];
+			cl_wire_member wm = {
+				.status = m->status,
+				.incarnation = m->incarnation,
+				.start_ms = m->start_ms,
+				.name = mname_bytes(m),
+				.addr = m->addr,
+				.tags = {mtags(m), m->tags_len},
+			};
+			cl_wire_pushpull_add(&w, &wm);
+		}
+		cl_wire_pushpull_end(&w);
+		swim_transmit(s, to, to_id, &w, true);
+		free(buf);
+	} while (i < s->n);
+}
+
+/* A member as seen in someone's full state. */
+static void merge_entry(cl_swim *s, const cl_wire_member *wm, cl_usec now)
+{
+	switch (wm->status) {
+	case CL_STATUS_ALIVE:
+		swim_merge_alive(s, wm, now);
+		break;
+	case CL_STATUS_SUSPECT:
+	case CL_STATUS_DEAD:
+		swim_merge_accuse(s, CL_WORD_SUSPECT, wm->incarnation, wm->name,
+				  mname_bytes(self(s)), now);
+		break;
+	case CL_STATUS_LEFT:
+		swim_merge_accuse(s, CL_WORD_LEFT, wm->incarnation, wm->name,
+				  wm->name, now);
+		break;
+	}
+}
+
+void swim_on_pushpull(cl_swim *s, const cl_wire_msg *msg, const cl_addr *from,
+		      bool more_expected, cl_usec now)
+{
+	size_t pos = 0;
+	cl_wire_member wm;
+	while (cl_wire_member_next(&msg->u.pushpull.entries, &pos, &wm))
+		merge_entry(s, &wm, now);
+	s->joined = true;
+	(void)more_expected;
+	/* Answer after the last frame, so our reply already carries any
+	 * refutation the merge caused. */
+	if (!(msg->u.pushpull.flags & (CL_PUSHPULL_REPLY | CL_PUSHPULL_MORE)) &&
+	    !s->leaving)
+		swim_send_pushpull(s, from, 0, CL_PUSHPULL_REPLY);
+}
+
+/* memberlist's pushPullScale: above 32 members, one more period per
+ * doubling, so full-state traffic grows like N*log N, not N^2.  (Spacing
+ * checksum-triggered syncs the same way was measured and rejected: at
+ * 3,000 nodes joining at once it delayed convergence past 60 s, and the
+ * longer gossip stays busy the more the whole run costs.) */
+cl_usec swim_pushpull_period(const cl_swim *s)
+{
+	cl_usec base = s->cfg.timing.pushpull_interval;
+	size_t n = alive_estimate(s);
+	if (n <= 32)
+		return base;
+	double mult = ceil(log2((double)n) - log2(32.0)) + 1.0;
+	return (cl_usec)(mult * (double)base);
+}
+
+void swim_note_checksum(cl_swim *s, uint64_t checksum, cl_usec now)
+{
+	if (checksum != s->checksum) {
+		s->last_mismatch = now;
+		s->agreeing_pings = 0;
+	} else if (s->agreeing_pings < UINT32_MAX) {
+		s->agreeing_pings++;
+	}
+}
+
+static void periodic_pushpull(cl_swim *s, cl_usec now)
+{
+	bool agreed = now - s->last_mismatch >=
+			      AGREEMENT_PINGS * s->cfg.timing.probe_interval &&
+		      s->agreeing_pings >= AGREEMENT_PINGS &&
+		      s->pushpull_skips < PUSHPULL_MAX_SKIPS;
+	s->agreeing_pings = 0;
+	struct member *peer;
+	if (agreed) {
+		s->pushpull_skips++;
+		s->stats.pushpulls_skipped++;
+	} else if (swim_pick_random(s, &peer, 1, NULL, false) == 1) {
+		s->pushpull_skips = 0;
+		swim_send_pushpull(s, &peer->addr, peer->hash, 0);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Dead retry, join retry, reaping                                     */
+/* ------------------------------------------------------------------ */
+
+static void dead_retry(cl_swim *s, cl_usec now)
+{
+	size_t due = 0;
+	for (struct member *m = s->tombstones.head; m; m = lnext(m))
+		due += m->status == CL_STATUS_DEAD && m->aux->retry_at <= now;
+	if (due == 0 || s->retry.pending)
+		return;
+	/* Uniform among the due ones, so nodes that lost the same members
+	 * try different ones. */
+	size_t pick = rnd_below(s, due);
+	for (struct member *m = s->tombstones.head; m; m = lnext(m)) {
+		if (m->status != CL_STATUS_DEAD || m->aux->retry_at > now)
+			continue;
+		if (pick-- != 0)
+			continue;
+		/* A ping first: a full state is only worth sending to a
+		 * member that answers, and most dead members are dead. */
+		unsigned shift = m->aux->retries < RETRY_BACKOFF_MAX_SHIFT
+					 ? m->aux->retries
+					 : RETRY_BACKOFF_MAX_SHIFT;
+		m->aux->retries++;
+		m->aux->retry_at =
+			now + (s->cfg.timing.dead_retry_interval << shift);
+		s->stats.dead_retries++;
+		s->retry.pending = true;
+		s->retry.seq = swim_next_seq(s);
+		s->retry.addr = m->addr;
+		s->retry.id = m->hash;
+		s->retry.deadline = now + s->cfg.timing.probe_interval;
+		swim_send_ping(s, &m->addr, s->retry.seq, mname_bytes(m), NULL,
+			       false);
+		return;
+	}
+}
+
+static void reap(cl_swim *s, cl_usec now)
+{
+	const cl_swim_timing *t = &s->cfg.timing;
+	struct member *m = s->tombstones.head;
+	while (m) {
+		struct member *next = lnext(m);
+		cl_usec keep = m->status == CL_STATUS_DEAD ? t->reconnect_timeout
+							   : t->tombstone_timeout;
+		if (m != self(s) && now - m->aux->since >= keep)
+			swim_member_reap(s, m, now);
+		m = next;
+	}
+	swim_formers_expire(s, now);
+}
+
+void swim_antientropy_tick(cl_swim *s, cl_usec now)
+{
+	const cl_swim_timing *t = &s->cfg.timing;
+	if (now >= s->next_pushpull) {
+		periodic_pushpull(s, now);
+		s->next_pushpull = now + swim_pushpull_period(s);
+	}
+	if (now >= s->next_join_retry) {
+		s->next_join_retry = CL_NEVER;
+		if (alive_estimate(s) <= 1 && s->n_seeds > 0) {
+			for (size_t i = 0; i < s->n_seeds; i++)
+				swim_send_pushpull(s, &s->seeds[i], 0,
+						   CL_PUSHPULL_JOIN);
+			s->next_join_retry = now + t->dead_retry_interval / 3;
+		}
+	}
+	if (now >= s->next_dead_retry) {
+		dead_retry(s, now);
+		s->next_dead_retry = now + t->dead_retry_interval;
+	}
+	if (now >= s->next_reap) {
+		reap(s, now);
+		cl_usec shortest = t->tombstone_timeout < t->reconnect_timeout
+					   ? t->tombstone_timeout
+					   : t->reconnect_timeout;
+		cl_usec every = shortest / 8;
+		s->next_reap = now + (every > CL_SEC ? every : CL_SEC);
+	}
+}

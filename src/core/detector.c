@@ -1,0 +1,560 @@
+/*
+ * detector.c — the failure detector: probes, indirect probes and nacks,
+ * the stream fallback ping, suspicion timers, local health, and checking
+ * a rival process that claims our name.
+ *
+ * One probe per period (SWIM section 3): ping the next member of a
+ * shuffled round; no ack within the probe timeout, ask k alive members to
+ * ping it for us (PING_REQ) and send the same ping over the stream too; no
+ * ack, direct, relayed or streamed, by the end of the period, and the
+ * target is suspect.  The period's end is fixed when the probe starts and
+ * is also the indirect deadline and the next probe's start, so a change of
+ * local health during a probe cannot make the two disagree.
+ *
+ * Nacks (Lifeguard): a relay that hears nothing from the target tells the
+ * prober so before the prober's deadline: the PING_REQ says how long the
+ * relay may wait (three quarters of what is left of the period, the last
+ * quarter for the nack's way back).  A prober whose relays did not even
+ * nack could not reach them either: the fault is probably its own, and it
+ * raises its local health score, which stretches its own probe interval
+ * and timeout ((score+1)x), up to awareness_max x.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "swim_internal.h"
+
+/* The part of the prober's remaining period a relay may wait before it
+ * nacks, in quarters: the rest is the nack's trip back. */
+#define NACK_QUARTERS 3
+
+uint32_t swim_next_seq(cl_swim *s)
+{
+	return ++s->seq;
+}
+
+void swim_health_delta(cl_swim *s, int d)
+{
+	int h = (int)s->health + d;
+	/* awareness_max is the ceiling of the multiplier (health + 1), as
+	 * memberlist's AwarenessMaxMultiplier. */
+	int top = s->cfg.timing.awareness_max > 0
+			  ? (int)s->cfg.timing.awareness_max - 1
+			  : 0;
+	if (h < 0)
+		h = 0;
+	if (h > top)
+		h = top;
+	s->health = (unsigned)h;
+}
+
+/* ------------------------------------------------------------------ */
+/* Sending                                                             */
+/* ------------------------------------------------------------------ */
+
+/* An ack.  A node we hold dead or left, or reaped lately, gets the word
+ * on it (dead at the incarnation we hold, or its own leave), so it learns
+ * at once and refutes if it is in fact alive: otherwise a node back from a
+ * long pause would find its ALIVE outranked by the former we keep and
+ * never get back in. */
+struct notice {
+	bool set;
+	bool left;
+	uint32_t incarnation;
+	cl_bytes name;
+};
+
+static void send_ack(cl_swim *s, const cl_addr *to, uint64_t to_id,
+		     uint8_t type, uint32_t seq, const struct notice *notice,
+		     bool stream)
+{
+	cl_wbuf w;
+	swim_begin(s, &w);
+	if (notice->set)
+		cl_wire_put_accuse(&w, CL_MSG_DEAD, notice->incarnation,
+				   notice->name,
+				   notice->left ? notice->name
+						: mname_bytes(self(s)));
+	cl_wire_put_ack(&w, type, seq);
+	swim_piggyback(s, &w);
+	swim_transmit(s, to, to_id, &w, stream);
+}
+
+void swim_send_ping(cl_swim *s, const cl_addr *to, uint32_t seq,
+		    cl_bytes target, const struct member *suspect, bool stream)
+{
+	cl_wbuf w;
+	swim_begin(s, &w);
+	/* Buddy system: the suspicion rides first so the target can refute. */
+	if (suspect)
+		cl_wire_put_accuse(&w, CL_MSG_SUSPECT, suspect->incarnation,
+				   mname_bytes(suspect), mname_bytes(self(s)));
+	cl_wire_put_ping(&w, seq, target, mname_bytes(self(s)), &self(s)->addr,
+			 s->checksum, (uint32_t)alive_estimate(s));
+	swim_piggyback(s, &w);
+	swim_transmit(s, to, name_hash(target.ptr, target.len), &w, stream);
+}
+
+static void send_nack(cl_swim *s, const struct relay *r)
+{
+	cl_wbuf w;
+	swim_begin(s, &w);
+	cl_wire_put_ack(&w, CL_MSG_NACK, r->origin_seq);
+	swim_transmit(s, &r->origin, r->origin_id, &w, false);
+	s->stats.nacks_sent++;
+}
+
+/* ------------------------------------------------------------------ */
+/* Probing                                                             */
+/* ------------------------------------------------------------------ */
+
+static void shuffle_members(cl_swim *s)
+{
+	for (size_t i = s->n - 1; i > 1; i--) {
+		size_t j = 1 + rnd_below(s, i);
+		struct member *t = s->members[i];
+		s->members[i] = s->members[j];
+		s->members[j] = t;
+		s->members[i]->idx = (uint32_t)i;
+		s->members[j]->idx = (uint32_t)j;
+	}
+}
+
+static struct member *next_probe_target(cl_swim *s)
+{
+	for (size_t tried = 0; tried < s->n; tried++) {
+		if (s->probe_idx >= s->n) {
+			shuffle_members(s);
+			s->probe_idx = 1;
+		}
+		if (s->probe_idx >= s->n)
+			return NULL;
+		struct member *m = s->members[s->probe_idx++];
+		if (m != self(s) && live(m->status))
+			return m;
+	}
+	return NULL;
+}
+
+static void probe_start(cl_swim *s, cl_usec now)
+{
+	const cl_swim_timing *t = &s->cfg.timing;
+	s->probe_period_end = now + scaled(s, t->probe_interval);
+	s->next_probe = s->probe_period_end;
+	struct member *m = next_probe_target(s);
+	if (!m)
+		return;
+	s->probe_seq = swim_next_seq(s);
+	s->probe_target_hash = m->hash;
+	memcpy(s->probe_target, m->data, m->name_len);
+	s->probe_target_len = m->name_len;
+	s->probe_sent = now;
+	s->probe_phase_deadline = now + scaled(s, t->probe_timeout);
+	s->phase = PROBE_DIRECT;
+	s->nacks = 0;
+	s->expected_nacks = 0;
+	s->stats.probes++;
+	swim_send_ping(s, &m->addr, s->probe_seq, mname_bytes(m),
+		       m->status == CL_STATUS_SUSPECT ? m : NULL, false);
+}
+
+static struct member *probe_target(cl_swim *s)
+{
+	struct member *m = swim_find(s, (uint8_t *)s->probe_target,
+				     s->probe_target_len);
+	return m && live(m->status) ? m : NULL;
+}
+
+static void probe_indirect(cl_swim *s, cl_usec now)
+{
+	struct member *t = probe_target(s);
+	if (!t) {
+		s->phase = PROBE_IDLE;
+		return;
+	}
+	/* Relays are alive members: a suspect one is likely gone and would
+	 * neither relay nor nack. */
+	struct member *relays[16];
+	size_t k = s->cfg.timing.indirect_checks;
+	if (k > 16)
+		k = 16;
+	k = swim_pick_random(s, relays, k, t, false);
+	cl_usec left = s->probe_period_end - now;
+	cl_usec wait_ms = left * NACK_QUARTERS / 4 / CL_MSEC;
+	uint16_t nack_ms = wait_ms < 1 ? 1 : wait_ms > 65535 ? 65535
+							    : (uint16_t)wait_ms;
+	for (size_t i = 0; i < k; i++) {
+		cl_wbuf w;
+		swim_begin(s, &w);
+		cl_wire_put_ping_req(&w, s->probe_seq, mname_bytes(t), &t->addr,
+				     mname_bytes(self(s)), &self(s)->addr,
+				     CL_PINGREQ_WANT_NACK, nack_ms);
+		swim_piggyback(s, &w);
+		swim_transmit(s, &relays[i]->addr, relays[i]->hash, &w, false);
+		s->stats.indirect_probes++;
+	}
+	/* Stream fallback (as memberlist's TCP ping): the same ping, same
+	 * sequence number, over the reliable transport.  Datagram loss that
+	 * ate the direct ping or its ack rarely defeats TCP's retransmission
+	 * within the rest of the period, so under heavy loss this, not the
+	 * relays, is what keeps a live member from being suspected. */
+	if (!s->cfg.no_stream_ping) {
+		swim_send_ping(s, &t->addr, s->probe_seq, mname_bytes(t),
+			       t->status == CL_STATUS_SUSPECT ? t : NULL, true);
+		s->stats.stream_pings++;
+	}
+	s->expected_nacks = (unsigned)k;
+	s->phase = PROBE_INDIRECT;
+	s->probe_phase_deadline = s->probe_period_end;
+}
+
+static void probe_failed(cl_swim *s, cl_usec now)
+{
+	s->phase = PROBE_IDLE;
+	s->stats.probe_fails++;
+	/* Lifeguard: missing nacks mean our relays could not hear us either,
+	 * so the fault is likely ours.  Without relays, any failure counts. */
+	if (s->expected_nacks > 0) {
+		if (s->nacks < s->expected_nacks)
+			swim_health_delta(s, (int)(s->expected_nacks - s->nacks));
+	} else {
+		swim_health_delta(s, 1);
+	}
+	/* Also when already suspect: our failed probe is one more independent
+	 * confirmation. */
+	struct member *t = probe_target(s);
+	if (t)
+		swim_merge_accuse(s, CL_WORD_SUSPECT, t->incarnation,
+				  mname_bytes(t), mname_bytes(self(s)), now);
+}
+
+/* ------------------------------------------------------------------ */
+/* Suspicion                                                           */
+/* ------------------------------------------------------------------ */
+
+static cl_usec suspicion_timeout(const struct suspicion *sp)
+{
+	if (sp->k == 0 || sp->confirmations >= sp->k)
+		return sp->min;
+	double frac = log((double)sp->confirmations + 1.0) /
+		      log((double)sp->k + 1.0);
+	cl_usec t = sp->max - (cl_usec)((double)(sp->max - sp->min) * frac);
+	return t < sp->min ? sp->min : t;
+}
+
+/* Dynamic suspicion (Lifeguard): the timer starts at max and shrinks,
+ * logarithmically, with each independent confirmation, reaching min at K
+ * of them.  K = suspicion_mult - 2 is memberlist's choice (the paper
+ * leaves K open and evaluates 3); with too few members to ever confirm,
+ * K = 0 and the timer is min from the start. */
+void swim_suspicion_start(cl_swim *s, struct member *m, cl_bytes accuser,
+			  cl_usec now)
+{
+	struct suspicion *sp = suspicion_of(m);
+	if (!sp)
+		return;
+	memset(sp, 0, sizeof *sp);
+	const cl_swim_timing *t = &s->cfg.timing;
+	size_t n = alive_estimate(s);
+	double lg = n > 10 ? log10((double)n) : 1.0;
+	sp->min = (cl_usec)((double)t->suspicion_mult * lg *
+			    (double)t->probe_interval);
+	sp->max = sp->min * (cl_usec)t->suspicion_max_mult;
+	sp->k = t->suspicion_mult > 2 ? t->suspicion_mult - 2 : 0;
+	if (sp->k > SUSPICION_ACCUSERS - 1)
+		sp->k = SUSPICION_ACCUSERS - 1;
+	if (n < sp->k + 2)
+		sp->k = 0;
+	sp->start = now;
+	sp->accusers[sp->n_accusers++] = name_hash(accuser.ptr, accuser.len);
+	sp->deadline = now + suspicion_timeout(sp);
+	s->stats.suspicions++;
+}
+
+/* An accuser counts once, and only K of them count at all: past K the
+ * timer is at its minimum and more receipts are not news, so they are
+ * neither counted nor re-gossiped (each re-gossip restarts a broadcast's
+ * retransmissions). */
+bool swim_suspicion_confirm(struct suspicion *sp, cl_bytes accuser)
+{
+	if (sp->k == 0 || sp->confirmations >= sp->k)
+		return false;
+	uint64_t h = name_hash(accuser.ptr, accuser.len);
+	for (unsigned i = 0; i < sp->n_accusers; i++)
+		if (sp->accusers[i] == h)
+			return false;
+	if (sp->n_accusers == SUSPICION_ACCUSERS)
+		return false;
+	sp->accusers[sp->n_accusers++] = h;
+	sp->confirmations++;
+	sp->deadline = sp->start + suspicion_timeout(sp);
+	return true;
+}
+
+static void suspicions_tick(cl_swim *s, cl_usec now)
+{
+	for (struct member *m = s->suspects.head; m;) {
+		struct member *next = lnext(m);
+		struct suspicion *sp = suspicion_of(m);
+		if (sp && now >= sp->deadline) {
+			s->stats.deaths_declared++;
+			swim_merge_accuse(s, CL_WORD_DEAD, m->incarnation,
+					  mname_bytes(m), mname_bytes(self(s)),
+					  now);
+		}
+		m = next;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* A rival process with our name                                       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Two processes, one name.  A restarted process supersedes its old self
+ * by refuting past it; but if the old one is still alive (a zombie after a
+ * pause or a partition, or two agents that chose one name), each would
+ * refute the other forever: every refutation moves the name's address on
+ * every node, fires update events and hooks, moves ring owners, and the
+ * incarnation climbs without end.  The rule that stops it: the process
+ * that started later keeps the name.  An older process that hears of a
+ * newer claimant pings it, with our name as the target, on both
+ * transports; an answer proves a live process holds the name and this one
+ * stops claiming it for good (cl_swim_superseded; the owner tells the
+ * operator).  No answer by the end of a probe period means a ghost (our
+ * own dead predecessor, seen after a clock step made us look older), and
+ * we refute as usual.
+ */
+void swim_rival_check(cl_swim *s, const cl_wire_member *a, cl_usec now)
+{
+	if (s->rival.pending)
+		return;
+	s->rival.pending = true;
+	s->rival.seq = swim_next_seq(s);
+	s->rival.addr = a->addr;
+	s->rival.id = self(s)->hash;
+	s->rival.deadline = now + s->cfg.timing.probe_interval;
+	s->rival_start_ms = a->start_ms;
+	s->rival_addr = a->addr;
+	s->rival_incarnation = a->incarnation;
+	s->stats.rival_checks++;
+	swim_send_ping(s, &a->addr, s->rival.seq, mname_bytes(self(s)), NULL,
+		       false);
+	swim_send_ping(s, &a->addr, s->rival.seq, mname_bytes(self(s)), NULL,
+		       true);
+}
+
+static void superseded(cl_swim *s)
+{
+	s->superseded = true;
+	s->rival.pending = false;
+	s->phase = PROBE_IDLE;
+	s->stats.superseded++;
+	/* The event describes the process that keeps the name. */
+	struct member *me = self(s);
+	cl_addr own = me->addr;
+	uint64_t own_start = me->start_ms;
+	uint32_t own_inc = me->incarnation;
+	me->addr = s->rival_addr;
+	me->start_ms = s->rival_start_ms;
+	me->incarnation = s->rival_incarnation;
+	swim_emit(s, CL_EV_SUPERSEDED, me);
+	me->addr = own;
+	me->start_ms = own_start;
+	me->incarnation = own_inc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Incoming                                                            */
+/* ------------------------------------------------------------------ */
+
+void swim_on_ping(cl_swim *s, const cl_wire_msg *msg, const cl_addr *from,
+		  bool stream, cl_usec now)
+{
+	if (!is_self_name(s, msg->u.ping.target)) {
+		/* Meant for whoever had this address before us. */
+		s->stats.drops[CL_DROP_UNEXPECTED]++;
+		return;
+	}
+	cl_bytes source = msg->u.ping.source;
+	uint64_t source_id = name_hash(source.ptr, source.len);
+	const struct member *src =
+		swim_table_slot(s, source_id, source.ptr, source.len)->m;
+	struct notice notice = {.name = source};
+	if (src && !live(src->status)) {
+		notice.set = true;
+		notice.left = src->status == CL_STATUS_LEFT;
+		notice.incarnation = src->incarnation;
+	} else if (!src) {
+		notice.set = swim_former(s, source_id, &notice.incarnation);
+	}
+	/* A stream ping is answered on its own connection. */
+	send_ack(s, from, source_id, CL_MSG_ACK, msg->u.ping.seq, &notice,
+		 stream);
+	swim_note_checksum(s, msg->u.ping.checksum, now);
+	/* Anti-entropy on disagreement: once gossip has nothing left to say,
+	 * or at once when the peer knows clearly more members than we do (a
+	 * node that joined early in a burst would otherwise learn the rest
+	 * one piggybacked update at a time). */
+	size_t ours = alive_estimate(s);
+	bool behind = msg->u.ping.member_count > ours + ours / 64 + 2;
+	if (msg->u.ping.checksum != s->checksum &&
+	    (s->bq_len == 0 || behind) &&
+	    now - s->last_sync >= s->cfg.timing.sync_min_interval &&
+	    !s->leaving) {
+		s->last_sync = now;
+		s->stats.checksum_syncs++;
+		swim_send_pushpull(s, &msg->u.ping.source_addr,
+				   name_hash(msg->u.ping.source.ptr,
+					     msg->u.ping.source.len),
+				   0);
+	}
+}
+
+void swim_on_ping_req(cl_swim *s, const cl_wire_msg *msg, cl_usec now)
+{
+	struct relay *r = NULL;
+	for (size_t i = 0; i < RELAYS_MAX; i++) {
+		if (!s->relays[i].used || s->relays[i].deadline <= now) {
+			r = &s->relays[i];
+			break;
+		}
+	}
+	if (!r) {
+		s->stats.drops[CL_DROP_TOO_MANY]++;
+		return;
+	}
+	if (r->used) {
+		/* Expired but not yet ticked: it still owes its nack. */
+		if (r->want_nack)
+			send_nack(s, r);
+	} else {
+		s->relays_used++;
+	}
+	const cl_swim_timing *t = &s->cfg.timing;
+	r->used = true;
+	r->local_seq = swim_next_seq(s);
+	r->origin_seq = msg->u.ping_req.seq;
+	r->origin = msg->u.ping_req.origin_addr;
+	r->origin_id = name_hash(msg->u.ping_req.origin.ptr,
+				 msg->u.ping_req.origin.len);
+	r->want_nack = msg->u.ping_req.flags & CL_PINGREQ_WANT_NACK;
+	/* The origin says how long it can wait (wire version 2); an older
+	 * origin gets our own probe timeout. */
+	cl_usec wait = msg->u.ping_req.nack_ms
+			       ? (cl_usec)msg->u.ping_req.nack_ms * CL_MSEC
+			       : t->probe_timeout;
+	if (wait > t->probe_interval)
+		wait = t->probe_interval;
+	r->deadline = now + wait;
+	swim_send_ping(s, &msg->u.ping_req.target_addr, r->local_seq,
+		       msg->u.ping_req.target, NULL, false);
+}
+
+void swim_on_ack(cl_swim *s, uint8_t type, uint32_t seq, const cl_addr *from,
+		 bool stream, cl_usec now)
+{
+	if (s->phase != PROBE_IDLE && seq == s->probe_seq) {
+		if (type != CL_MSG_ACK) {
+			s->nacks++;
+		} else if (stream) {
+			/* Only the stream got through: the member lives, but
+			 * the datagram path is lossy.  Neither a success nor a
+			 * failure for our own health (the nacks that would
+			 * tell which are still in flight). */
+			s->phase = PROBE_IDLE;
+			s->stats.stream_ping_rescues++;
+		} else {
+			s->phase = PROBE_IDLE;
+			swim_health_delta(s, -1);
+		}
+		return;
+	}
+	if (type != CL_MSG_ACK)
+		return;
+	if (s->rival.pending && seq == s->rival.seq && now < s->rival.deadline) {
+		superseded(s);
+		return;
+	}
+	if (s->retry.pending && seq == s->retry.seq && now < s->retry.deadline) {
+		/* A member we hold dead answers: the partition is over. */
+		s->retry.pending = false;
+		swim_send_pushpull(s, &s->retry.addr, s->retry.id, 0);
+		return;
+	}
+	(void)from;
+	for (size_t i = 0; s->relays_used && i < RELAYS_MAX; i++) {
+		struct relay *r = &s->relays[i];
+		if (r->used && r->local_seq == seq && r->deadline > now) {
+			cl_wbuf w;
+			swim_begin(s, &w);
+			cl_wire_put_ack(&w, CL_MSG_ACK, r->origin_seq);
+			swim_piggyback(s, &w);
+			swim_transmit(s, &r->origin, r->origin_id, &w, false);
+			r->used = false;
+			s->relays_used--;
+			return;
+		}
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Timers                                                              */
+/* ------------------------------------------------------------------ */
+
+void swim_detector_tick(cl_swim *s, cl_usec now)
+{
+	/* Relays whose target stayed silent: tell the origin (nack). */
+	for (size_t i = 0; s->relays_used && i < RELAYS_MAX; i++) {
+		struct relay *r = &s->relays[i];
+		if (r->used && r->deadline <= now) {
+			if (r->want_nack)
+				send_nack(s, r);
+			r->used = false;
+			s->relays_used--;
+		}
+	}
+	if (s->rival.pending && now >= s->rival.deadline) {
+		/* Nobody answered for the name over there: a ghost. */
+		s->rival.pending = false;
+		if (cl_inc_at_least(s->rival_incarnation, self(s)->incarnation))
+			swim_refute(s, s->rival_incarnation, now);
+	}
+	if (s->retry.pending && now >= s->retry.deadline)
+		s->retry.pending = false;
+
+	if (s->phase == PROBE_DIRECT && now >= s->probe_phase_deadline)
+		probe_indirect(s, now);
+	if (s->phase == PROBE_INDIRECT && now >= s->probe_phase_deadline)
+		probe_failed(s, now);
+	if (now >= s->next_probe) {
+		if (s->phase != PROBE_IDLE)
+			probe_failed(s, now);
+		probe_start(s, now);
+	}
+	suspicions_tick(s, now);
+}
+
+cl_usec swim_detector_deadline(const cl_swim *s, cl_usec d)
+{
+#define EARLIER(x)                                                             \
+	do {                                                                   \
+		if ((x) < d)                                                   \
+			d = (x);                                               \
+	} while (0)
+	EARLIER(s->next_probe);
+	if (s->phase != PROBE_IDLE)
+		EARLIER(s->probe_phase_deadline);
+	if (s->rival.pending)
+		EARLIER(s->rival.deadline);
+	if (s->retry.pending)
+		EARLIER(s->retry.deadline);
+	for (const struct member *m = s->suspects.head; m; m = lnext(m))
+		EARLIER(m->aux->susp.deadline);
+	for (size_t i = 0; s->relays_used && i < RELAYS_MAX; i++)
+		if (s->relays[i].used)
+			EARLIER(s->relays[i].deadline);
+#undef EARLIER
+	return d;
+}

@@ -1,0 +1,127 @@
+/*
+ * merge.h — the membership merge rules: what one word about a member
+ * (ALIVE, SUSPECT, DEAD, LEFT) does to what we hold about it.
+ *
+ * Pure functions of two small values, no state, no I/O: the one place a
+ * reader checks cloister's rules against the SWIM and Lifeguard papers and
+ * memberlist's state.go, and the place test_merge_table.c walks
+ * exhaustively (every held state x every word x lower / equal / higher
+ * incarnation x self or other x same or other address x older or newer
+ * process).  swim.c applies the decision; the decision never depends on
+ * timers, queues or randomness.
+ *
+ * The table (i = held incarnation, j = the word's, "newer" in serial-number
+ * order, see cl_inc_newer):
+ *
+ *   about another member     ALIVE@j         SUSPECT@j      DEAD@j       LEFT@j
+ *   -----------------------  --------------  -------------  -----------  ----------
+ *   unknown                  ADD             ignore         ignore       ignore
+ *   reaped (former) at i     ADD if j > i    ignore         ignore       ignore
+ *   alive@i                  TAKE if j > i   SUSPECT j>=i   DEAD j>=i    LEFT j>=i
+ *   suspect@i                TAKE if j > i   CONFIRM j>=i   DEAD j>=i    LEFT j>=i
+ *   dead@i                   TAKE if j > i   ignore         ignore       LEFT j>=i
+ *   left@i                   TAKE if j > i   ignore         ignore       ignore
+ *
+ *   about ourselves (not leaving; leaving ignores everything)
+ *   ALIVE@j, our address     REFUTE if j > i, or j = i with other tags or
+ *                            another start (an older picture of us)
+ *   ALIVE@j, other address   by process age (start_ms, then address):
+ *                              the claimant is older: REFUTE if j >= i
+ *                              the claimant is newer: VERIFY if j >= i
+ *                              (ping it; an answer means we are the stale
+ *                              process and yield the name, silence means
+ *                              a ghost and we refute)
+ *   SUSPECT/DEAD/LEFT@j      REFUTE if j >= i
+ *
+ * Where these depart from memberlist, and why:
+ *   - SUSPECT about a member already suspect only confirms the running
+ *     suspicion, whatever its incarnation (memberlist does the same).
+ *     Moving the number would let a suspicion raised after a refutation
+ *     swallow that refutation: the ALIVE@j would then lose to the SUSPECT@j
+ *     we hold, with the old timer still running (issue 12, defect 1).
+ *   - LEFT outranks DEAD at one incarnation: a graceful leave racing a
+ *     failure verdict must end as "left" everywhere, or hooks diverge.
+ *   - A restart at another address supersedes its old self (memberlist
+ *     refuses a conflicting address while the old entry lives), and two
+ *     live processes with one name settle on the newer one instead of
+ *     refuting each other forever.
+ *   - Incarnations compare as serial numbers (RFC 1982), and the core
+ *     refuses words whose incarnation or start time its clock calls
+ *     impossible (swim.c), so neither a wrap nor a forged maximum can
+ *     evict or take over a member.
+ *   - A reaped member is remembered compactly for a while (a "former"), so
+ *     a stale ALIVE arriving after the reap cannot resurrect it.
+ */
+#ifndef CLOISTER_CORE_MERGE_H
+#define CLOISTER_CORE_MERGE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "addr.h"
+
+/* a is newer than b in serial-number arithmetic: correct across the
+ * 2^32 wrap while the two are within 2^31 of each other, which the clock
+ * checks on incoming incarnations keep true. */
+static inline bool cl_inc_newer(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) > 0;
+}
+
+static inline bool cl_inc_at_least(uint32_t a, uint32_t b)
+{
+	return a == b || cl_inc_newer(a, b);
+}
+
+enum cl_merge_word_kind {
+	CL_WORD_ALIVE = 0,
+	CL_WORD_SUSPECT,
+	CL_WORD_DEAD,  /* a failure verdict (accuser != member) */
+	CL_WORD_LEFT,  /* the member's own leave (accuser == member) */
+};
+
+/* What we hold about the member the word is about. */
+typedef struct cl_merge_held {
+	bool known;      /* an entry in the member table */
+	bool former;     /* no entry, but reaped at `incarnation` lately */
+	bool self;       /* the member is this node */
+	bool leaving;    /* self only: this node is leaving */
+	uint8_t status;  /* CL_STATUS_*, when known */
+	uint32_t incarnation;
+	uint64_t start_ms; /* self only */
+	cl_addr addr;      /* self only */
+	bool same_tags;    /* self only: the word's tags equal ours */
+} cl_merge_held;
+
+typedef struct cl_merge_word {
+	uint8_t kind; /* enum cl_merge_word_kind */
+	uint32_t incarnation;
+	uint64_t start_ms; /* ALIVE */
+	cl_addr addr;      /* ALIVE */
+} cl_merge_word;
+
+enum cl_merge_action {
+	CL_MERGE_IGNORE = 0, /* stale, redundant, or outranked */
+	CL_MERGE_ADD,        /* a new member, alive at j */
+	CL_MERGE_TAKE,       /* alive at j, with the word's address, start, tags */
+	CL_MERGE_SUSPECT,    /* start a suspicion at j */
+	CL_MERGE_CONFIRM,    /* count the accuser on the running suspicion */
+	CL_MERGE_DEAD,       /* dead at j */
+	CL_MERGE_LEFT,       /* left at j */
+	CL_MERGE_REFUTE,     /* about us: announce ourselves above j */
+	CL_MERGE_VERIFY,     /* about us, from a newer process elsewhere */
+	CL_MERGE__COUNT
+};
+
+enum cl_merge_action cl_merge_decide(const cl_merge_held *h,
+				     const cl_merge_word *w);
+
+/* Whether process (start_a, addr_a) started after (start_b, addr_b): the
+ * later start wins; equal starts are ordered by address bytes, so two
+ * processes always agree on which of them is newer. */
+bool cl_merge_process_newer(uint64_t start_a, const cl_addr *addr_a,
+			    uint64_t start_b, const cl_addr *addr_b);
+
+const char *cl_merge_action_name(enum cl_merge_action a);
+
+#endif

@@ -1,0 +1,375 @@
+/*
+ * swim_internal.h — what the files of the membership core share.
+ *
+ * The core is one object (struct cl_swim) split by concern:
+ *
+ *   swim.c           the essay, lifecycle, feeding and ticking, applying
+ *                    the merge rules (merge.c decides, swim.c acts), queries
+ *   member_table.c   the member array and hash table, status lists,
+ *                    formers (reaped members remembered compactly)
+ *   events.c         the event queue handed to the owner after each step
+ *   dissemination.c  the broadcast queue, piggybacking, gossip rounds
+ *   detector.c       probing, indirect probes and nacks, suspicion timers,
+ *                    local health, checking a rival claim to our name
+ *   antientropy.c    push-pull (join, periodic, checksum-triggered), the
+ *                    agreement that skips it, dead retry, reaping
+ *
+ * Not a public header: nothing outside src/core includes it.
+ */
+#ifndef CLOISTER_CORE_SWIM_INTERNAL_H
+#define CLOISTER_CORE_SWIM_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <xxhash.h>
+
+#include "merge.h"
+#include "swim.h"
+
+/* ------------------------------------------------------------------ */
+/* Limits (each explained where it is used)                            */
+/* ------------------------------------------------------------------ */
+
+#define SEEDS_MAX 64
+#define RELAYS_MAX 64
+#define TRANSMIT_BUCKETS 48
+#define SUSPICION_ACCUSERS 8
+/* Default bound on the event queue, bytes (cl_swim_config.event_queue_max). */
+#define EVENT_QUEUE_DEFAULT (64u * 1024u * 1024u)
+
+/* ------------------------------------------------------------------ */
+/* Members                                                             */
+/* ------------------------------------------------------------------ */
+
+struct bcast;
+
+struct member {
+	uint64_t hash; /* XXH3 of the name: table slot, checksum, id */
+	uint32_t incarnation;
+	uint32_t idx; /* position in s->members */
+	uint64_t start_ms;
+	cl_addr addr;
+	uint8_t status;
+	uint8_t name_len;
+	uint16_t tags_len;
+	/* Only members that are not alive need list links, a timestamp and a
+	 * suspicion: keeping those aside keeps the common member at 64 bytes,
+	 * which is what lets one process simulate 10,000 nodes that each
+	 * know 10,000 members. */
+	struct member_aux *aux;
+	struct bcast *bc;
+	char data[]; /* name, NUL, tags */
+};
+
+struct suspicion {
+	cl_usec start;
+	cl_usec deadline;
+	unsigned confirmations;
+	unsigned k; /* confirmations that bring it to the minimum */
+	cl_usec min, max;
+	uint64_t accusers[SUSPICION_ACCUSERS]; /* name hashes seen */
+	unsigned n_accusers;
+};
+
+struct member_aux {
+	struct member *prev, *next; /* suspect list or tombstone list */
+	cl_usec since;              /* entered its current status */
+	cl_usec retry_at;           /* dead: next dead retry due */
+	unsigned retries;           /* dead: retries so far (backoff) */
+	struct suspicion susp;      /* while suspect */
+};
+
+/* A reaped member, remembered so a stale ALIVE cannot bring it back. */
+struct former {
+	uint64_t hash;
+	uint32_t incarnation;
+	cl_usec reaped;
+};
+
+struct bcast {
+	struct bcast *prev, *next;
+	struct member *m;
+	uint8_t transmits;
+	uint16_t len;
+	uint8_t msg[];
+};
+
+struct relay {
+	bool used;
+	bool want_nack;
+	uint32_t local_seq;
+	uint32_t origin_seq;
+	uint64_t origin_id;
+	cl_addr origin;
+	cl_usec deadline;
+};
+
+enum probe_phase { PROBE_IDLE, PROBE_DIRECT, PROBE_INDIRECT };
+
+struct slot {
+	uint64_t hash;
+	struct member *m;
+};
+
+struct list {
+	struct member *head;
+	size_t n;
+};
+
+/* A ping of our own outside the probe schedule, answered or not by a
+ * deadline: dead retry, and checking a rival claim to our name. */
+struct side_ping {
+	bool pending;
+	uint32_t seq;
+	uint64_t id;
+	cl_addr addr;
+	cl_usec deadline;
+};
+
+struct cl_swim {
+	cl_swim_config cfg;
+	cl_swim_io io;
+	char label[CL_WIRE_LABEL_MAX + 1];
+	size_t label_len;
+	size_t tags_max;
+	size_t max_members;
+	cl_usec created; /* `now` at cl_swim_new, for the wall clock */
+
+	/* Members: array (probe order) + hash table of pointers. */
+	struct member **members;
+	size_t n, cap;
+	struct slot *table;
+	size_t table_mask;
+	size_t counts[4];
+	uint64_t checksum;
+	struct list suspects;
+	struct list tombstones;
+	/* Formers: a ring of the last FORMERS_MAX reaped members. */
+	struct former *formers;
+	size_t n_formers, formers_next;
+
+	/* Probing. */
+	size_t probe_idx;
+	uint32_t seq;
+	enum probe_phase phase;
+	uint32_t probe_seq;
+	uint64_t probe_target_hash;
+	char probe_target[CL_WIRE_NAME_MAX + 1];
+	uint8_t probe_target_len;
+	cl_usec probe_sent, probe_phase_deadline, probe_period_end;
+	unsigned expected_nacks, nacks;
+	unsigned health;
+	struct relay relays[RELAYS_MAX];
+	unsigned relays_used;
+	struct side_ping retry;  /* dead retry: an ack starts a push-pull */
+	struct side_ping rival;  /* another process claims our name */
+	uint64_t rival_start_ms;
+	cl_addr rival_addr;
+	uint32_t rival_incarnation;
+	bool superseded;
+
+	/* Timers. */
+	cl_usec next_probe, next_gossip, next_pushpull, next_dead_retry;
+	cl_usec next_reap, next_join_retry, last_sync, leave_deadline;
+	/* Agreement that makes a periodic push-pull redundant: the last ping
+	 * whose checksum differed from ours, the agreeing pings since the
+	 * last periodic decision, and periodic syncs skipped since. */
+	cl_usec last_mismatch;
+	unsigned agreeing_pings;
+	unsigned pushpull_skips;
+
+	/* Broadcasts, bucketed by transmit count. */
+	struct bcast *bq[TRANSMIT_BUCKETS];
+	size_t bq_len;
+
+	/* Join. */
+	cl_addr seeds[SEEDS_MAX];
+	size_t n_seeds;
+	bool joined;
+
+	bool leaving, left;
+
+	/* Events, serialised; resync: the queue overflowed and was dropped,
+	 * the owner must re-read the table (CL_EV_RESYNC). */
+	uint8_t *evq;
+	size_t evq_head, evq_tail, evq_cap, evq_max;
+	bool evq_resync;
+
+	cl_swim_stats stats;
+	/* Scratch for one packet, sized by the MTU. */
+	uint8_t *pkt;
+	cl_wire_msg *msgs;
+	size_t max_msgs;
+};
+
+/* ------------------------------------------------------------------ */
+/* Small helpers                                                       */
+/* ------------------------------------------------------------------ */
+
+static inline const char *mname(const struct member *m)
+{
+	return m->data;
+}
+
+static inline const uint8_t *mtags(const struct member *m)
+{
+	return (const uint8_t *)m->data + m->name_len + 1;
+}
+
+static inline cl_bytes mname_bytes(const struct member *m)
+{
+	return (cl_bytes){(const uint8_t *)m->data, m->name_len};
+}
+
+static inline struct member *self(const cl_swim *s)
+{
+	return s->members[0];
+}
+
+static inline uint64_t rnd(cl_swim *s)
+{
+	return s->io.rand(s->io.ctx);
+}
+
+static inline size_t rnd_below(cl_swim *s, size_t n)
+{
+	return n ? (size_t)(rnd(s) % n) : 0;
+}
+
+static inline uint64_t name_hash(const uint8_t *name, size_t len)
+{
+	return XXH3_64bits(name, len);
+}
+
+static inline bool live(uint8_t status)
+{
+	return status == CL_STATUS_ALIVE || status == CL_STATUS_SUSPECT;
+}
+
+static inline size_t alive_estimate(const cl_swim *s)
+{
+	size_t n = s->counts[CL_STATUS_ALIVE] + s->counts[CL_STATUS_SUSPECT];
+	return n ? n : 1;
+}
+
+static inline cl_usec scaled(const cl_swim *s, cl_usec t)
+{
+	return t * (cl_usec)(s->health + 1);
+}
+
+static inline bool is_self_name(const cl_swim *s, cl_bytes n)
+{
+	const struct member *me = self(s);
+	return n.len == me->name_len && memcmp(n.ptr, me->data, n.len) == 0;
+}
+
+/* The running suspicion of a suspect, NULL for anyone else. */
+static inline struct suspicion *suspicion_of(struct member *m)
+{
+	return m->status == CL_STATUS_SUSPECT && m->aux ? &m->aux->susp : NULL;
+}
+
+static inline struct member *lnext(const struct member *m)
+{
+	return m->aux->next;
+}
+
+/* ------------------------------------------------------------------ */
+/* member_table.c                                                      */
+/* ------------------------------------------------------------------ */
+
+struct slot *swim_table_slot(const cl_swim *s, uint64_t h,
+			     const uint8_t *name, size_t len);
+struct member *swim_find(const cl_swim *s, const uint8_t *name, size_t len);
+struct member *swim_member_add(cl_swim *s, const uint8_t *name,
+			       size_t name_len, uint64_t h,
+			       const uint8_t *tags, size_t tags_len);
+struct member *swim_member_set_tags(cl_swim *s, struct member *m,
+				    const uint8_t *tags, size_t len);
+void swim_set_state(cl_swim *s, struct member *m, uint8_t status,
+		    uint32_t incarnation, cl_usec now);
+/* Removes a tombstone for good, remembering it as a former. */
+void swim_member_reap(cl_swim *s, struct member *m, cl_usec now);
+void swim_members_free(cl_swim *s);
+/* The incarnation a reaped member had, if it was reaped lately. */
+bool swim_former(const cl_swim *s, uint64_t h, uint32_t *incarnation);
+void swim_former_forget(cl_swim *s, uint64_t h);
+void swim_formers_expire(cl_swim *s, cl_usec now);
+/* Picks up to k distinct members other than self and `not`: alive ones
+ * only, or alive and suspect (gossip reaches suspects so they refute). */
+size_t swim_pick_random(cl_swim *s, struct member **out, size_t k,
+			const struct member *not, bool suspects_too);
+
+/* ------------------------------------------------------------------ */
+/* events.c                                                            */
+/* ------------------------------------------------------------------ */
+
+void swim_emit(cl_swim *s, uint8_t type, const struct member *m);
+
+/* ------------------------------------------------------------------ */
+/* dissemination.c                                                     */
+/* ------------------------------------------------------------------ */
+
+void swim_broadcast_alive(cl_swim *s, struct member *m);
+void swim_broadcast_accuse(cl_swim *s, struct member *m, uint8_t type,
+			   cl_bytes accuser);
+void swim_piggyback(cl_swim *s, cl_wbuf *w);
+void swim_gossip_round(cl_swim *s);
+void swim_bcast_drop(cl_swim *s, struct bcast *b);
+void swim_bcast_free_all(cl_swim *s);
+
+/* ------------------------------------------------------------------ */
+/* detector.c                                                          */
+/* ------------------------------------------------------------------ */
+
+void swim_detector_tick(cl_swim *s, cl_usec now);
+cl_usec swim_detector_deadline(const cl_swim *s, cl_usec d);
+void swim_on_ping(cl_swim *s, const cl_wire_msg *msg, const cl_addr *from,
+		  bool stream, cl_usec now);
+void swim_on_ping_req(cl_swim *s, const cl_wire_msg *msg, cl_usec now);
+void swim_on_ack(cl_swim *s, uint8_t type, uint32_t seq, const cl_addr *from,
+		 bool stream, cl_usec now);
+void swim_send_ping(cl_swim *s, const cl_addr *to, uint32_t seq,
+		    cl_bytes target, const struct member *suspect,
+		    bool stream);
+void swim_health_delta(cl_swim *s, int d);
+void swim_suspicion_start(cl_swim *s, struct member *m, cl_bytes accuser,
+			  cl_usec now);
+/* True if the accuser was new and counted (then worth re-gossiping). */
+bool swim_suspicion_confirm(struct suspicion *sp, cl_bytes accuser);
+/* Another process claims our name from elsewhere and started later:
+ * ping it; swim_on_ack() settles the claim. */
+void swim_rival_check(cl_swim *s, const cl_wire_member *a, cl_usec now);
+uint32_t swim_next_seq(cl_swim *s);
+
+/* ------------------------------------------------------------------ */
+/* antientropy.c                                                       */
+/* ------------------------------------------------------------------ */
+
+void swim_send_pushpull(cl_swim *s, const cl_addr *to, uint64_t to_id,
+			uint8_t flags);
+void swim_on_pushpull(cl_swim *s, const cl_wire_msg *msg, const cl_addr *from,
+		      bool more_expected, cl_usec now);
+void swim_note_checksum(cl_swim *s, uint64_t checksum, cl_usec now);
+void swim_antientropy_tick(cl_swim *s, cl_usec now);
+cl_usec swim_pushpull_period(const cl_swim *s);
+
+/* ------------------------------------------------------------------ */
+/* swim.c                                                              */
+/* ------------------------------------------------------------------ */
+
+void swim_begin(cl_swim *s, cl_wbuf *w);
+void swim_transmit(cl_swim *s, const cl_addr *to, uint64_t to_id, cl_wbuf *w,
+		   bool stream);
+/* The merge rules, applied (merge.h decides). */
+void swim_merge_alive(cl_swim *s, const cl_wire_member *a, cl_usec now);
+void swim_merge_accuse(cl_swim *s, uint8_t kind, uint32_t inc, cl_bytes name,
+		       cl_bytes accuser, cl_usec now);
+void swim_refute(cl_swim *s, uint32_t accused_inc, cl_usec now);
+/* Wall-clock milliseconds now, from the start time we were given. */
+uint64_t swim_wall_ms(const cl_swim *s, cl_usec now);
+
+#endif

@@ -1,0 +1,818 @@
+/*
+ * test_swim_messages.c — one membership core driven message by message.
+ *
+ * Each test builds the exact sequence of packets that exercises one
+ * precedence rule or one race (the defects of issue 12 among them), feeds
+ * it to a single core with a fake clock and a send hook that records
+ * every packet, and checks the member table, the events and what the core
+ * sent.  The merge rules themselves are walked exhaustively by
+ * test_merge_table.c; here the point is the core's handling around them:
+ * timers, suspicions, relays, refutations, anti-entropy.
+ */
+#include "check.h"
+#include "cloister.h"
+#include "core/cluster.h"
+#include "core/swim.h"
+#include "core/wire.h"
+
+#include <stdlib.h>
+
+/* ------------------------------------------------------------------ */
+/* Harness                                                             */
+/* ------------------------------------------------------------------ */
+
+#define LABEL "t"
+/* A plausible wall clock for start times (2023-11-14), so the core's
+ * clock checks see times of this century. */
+#define EPOCH_MS 1700000000000ull
+
+struct sent {
+	cl_addr to;
+	uint64_t to_id;
+	bool stream;
+	cl_usec at;
+	size_t len;
+	uint8_t *buf;
+};
+
+struct harness {
+	cl_swim *s;
+	cl_usec now;
+	uint64_t rng;
+	struct sent *sent;
+	size_t n_sent, cap;
+	/* Members answer the core's datagram pings (h_run feeds the acks). */
+	bool auto_ack;
+	size_t acked_upto;
+};
+
+static uint64_t h_rand(void *ctx)
+{
+	struct harness *h = ctx;
+	uint64_t x = h->rng;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	h->rng = x;
+	return x * 0x2545F4914F6CDD1Dull;
+}
+
+static void h_send(void *ctx, const cl_addr *to, uint64_t to_id,
+		   const uint8_t *buf, size_t len, bool stream)
+{
+	struct harness *h = ctx;
+	if (h->n_sent == h->cap) {
+		h->cap = h->cap ? 2 * h->cap : 256;
+		h->sent = realloc(h->sent, h->cap * sizeof *h->sent);
+		CHECK(h->sent != NULL);
+	}
+	struct sent *p = &h->sent[h->n_sent++];
+	p->to = *to;
+	p->to_id = to_id;
+	p->stream = stream;
+	p->at = h->now;
+	p->len = len;
+	p->buf = malloc(len);
+	CHECK(p->buf != NULL);
+	memcpy(p->buf, buf, len);
+}
+
+static void h_clear(struct harness *h)
+{
+	for (size_t i = 0; i < h->n_sent; i++)
+		free(h->sent[i].buf);
+	h->n_sent = 0;
+	h->acked_upto = 0;
+}
+
+static void feed_ack(struct harness *h, uint8_t type, uint32_t seq,
+		     cl_addr from, bool stream);
+
+/* With auto_ack, every ping the core sent since the last call is answered
+ * by its target (after the step, never from inside the send hook). */
+static void h_answer_pings(struct harness *h)
+{
+	if (!h->auto_ack)
+		return;
+	cl_wire_msg msgs[CL_WIRE_MAX_MSGS];
+	while (h->acked_upto < h->n_sent) {
+		struct sent p = h->sent[h->acked_upto++];
+		if (p.stream)
+			continue;
+		int k = cl_wire_parse(p.buf, p.len, LABEL, strlen(LABEL), 65000,
+				      false, msgs, CL_WIRE_MAX_MSGS);
+		for (int j = 0; j < k; j++)
+			if (msgs[j].type == CL_MSG_PING)
+				feed_ack(h, CL_MSG_ACK, msgs[j].u.ping.seq,
+					 p.to, false);
+	}
+}
+
+static cl_addr addr_n(unsigned n)
+{
+	return cl_addr_v4(10, 0, (uint8_t)(n >> 8), (uint8_t)n, 7946);
+}
+
+static cl_swim_config h_config(const char *name, cl_addr addr, uint64_t start_ms,
+			       uint32_t inc)
+{
+	cl_swim_config c;
+	memset(&c, 0, sizeof c);
+	c.label = LABEL;
+	c.name = name;
+	c.addr = addr;
+	c.start_ms = start_ms;
+	c.incarnation = inc;
+	cl_swim_timing_profile(&c.timing, CL_PROFILE_LAN);
+	return c;
+}
+
+static struct harness *h_new_cfg(const cl_swim_config *c, uint64_t seed)
+{
+	struct harness *h = calloc(1, sizeof *h);
+	CHECK(h != NULL);
+	h->rng = seed | 1;
+	h->now = 1000 * CL_SEC;
+	cl_swim_io io = {.ctx = h, .rand = h_rand, .send = h_send};
+	int err = 0;
+	h->s = cl_swim_new(c, &io, h->now, &err);
+	CHECK(h->s != NULL);
+	return h;
+}
+
+/* "me" at 10.0.0.1, started at EPOCH_MS, incarnation 100. */
+static struct harness *h_new(void)
+{
+	cl_swim_config c = h_config("me", addr_n(1), EPOCH_MS, 100);
+	return h_new_cfg(&c, 7);
+}
+
+static void h_free(struct harness *h)
+{
+	h_clear(h);
+	free(h->sent);
+	cl_swim_free(h->s);
+	free(h);
+}
+
+static void h_drain(struct harness *h)
+{
+	cl_swim_event ev;
+	while (cl_swim_next_event(h->s, &ev))
+		;
+}
+
+/* Runs the core's timers up to t (bounded: a core has finitely many
+ * deadlines in any stretch of time). */
+static void h_run(struct harness *h, cl_usec t)
+{
+	for (int i = 0; i < 1000000; i++) {
+		cl_usec d = cl_swim_next_deadline(h->s);
+		if (d > t)
+			break;
+		h->now = d > h->now ? d : h->now;
+		cl_swim_tick(h->s, h->now);
+		h_answer_pings(h);
+	}
+	if (t > h->now)
+		h->now = t;
+}
+
+/* A packet under construction. */
+struct pkt {
+	uint8_t buf[1 << 16];
+	cl_wbuf w;
+};
+
+static struct pkt *pk(void)
+{
+	static struct pkt p;
+	CHECK(cl_wire_begin(&p.w, p.buf, sizeof p.buf, LABEL, strlen(LABEL)));
+	return &p;
+}
+
+static cl_bytes B(const char *s)
+{
+	return (cl_bytes){(const uint8_t *)s, strlen(s)};
+}
+
+static void h_feed(struct harness *h, const cl_addr *from, struct pkt *p,
+		   bool stream)
+{
+	cl_swim_feed(h->s, h->now, from, p->buf, p->w.len, stream);
+}
+
+static void feed_alive(struct harness *h, const char *name, uint32_t inc,
+		       uint64_t start_ms, cl_addr addr, cl_bytes tags)
+{
+	struct pkt *p = pk();
+	CHECK(cl_wire_put_alive(&p->w, inc, start_ms, B(name), &addr, tags));
+	h_feed(h, &addr, p, false);
+}
+
+static void feed_accuse(struct harness *h, uint8_t type, const char *name,
+			uint32_t inc, const char *accuser)
+{
+	struct pkt *p = pk();
+	CHECK(cl_wire_put_accuse(&p->w, type, inc, B(name), B(accuser)));
+	cl_addr from = addr_n(250);
+	h_feed(h, &from, p, false);
+}
+
+static void feed_ping(struct harness *h, const char *source, cl_addr src_addr,
+		      uint32_t seq)
+{
+	struct pkt *p = pk();
+	CHECK(cl_wire_put_ping(&p->w, seq, B(cl_swim_name(h->s)), B(source),
+			       &src_addr, cl_swim_checksum(h->s),
+			       (uint32_t)cl_swim_count(h->s, CL_STATUS_ALIVE)));
+	h_feed(h, &src_addr, p, false);
+}
+
+static void feed_ack(struct harness *h, uint8_t type, uint32_t seq,
+		     cl_addr from, bool stream)
+{
+	struct pkt *p = pk();
+	CHECK(cl_wire_put_ack(&p->w, type, seq));
+	h_feed(h, &from, p, stream);
+}
+
+static uint8_t status_of(struct harness *h, const char *name)
+{
+	cl_swim_member_view v;
+	if (!cl_swim_lookup(h->s, name, strlen(name), &v))
+		return 0xff;
+	return v.status;
+}
+
+static uint32_t inc_of(struct harness *h, const char *name)
+{
+	cl_swim_member_view v;
+	CHECK(cl_swim_lookup(h->s, name, strlen(name), &v));
+	return v.incarnation;
+}
+
+/* Adds members m0..m(n-1) at 10.0.1.x, alive at incarnation 5. */
+static void add_members(struct harness *h, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		char name[16];
+		snprintf(name, sizeof name, "m%u", i);
+		feed_alive(h, name, 5, EPOCH_MS, addr_n(256 + i), (cl_bytes){0});
+	}
+	h_drain(h);
+}
+
+/* Messages of one captured packet; returns how many (0 if it does not
+ * parse). */
+static int parse_sent(const struct sent *p, cl_wire_msg *out, size_t max)
+{
+	int n = cl_wire_parse(p->buf, p->len, LABEL, strlen(LABEL),
+			      p->stream ? CL_WIRE_STREAM_MAX : 65000, p->stream,
+			      out, max);
+	return n < 0 ? 0 : n;
+}
+
+static bool bytes_eq(cl_bytes b, const char *s)
+{
+	return b.len == strlen(s) && memcmp(b.ptr, s, b.len) == 0;
+}
+
+/* Counts events of a type about a name since the last drain. */
+static unsigned count_events(struct harness *h, uint8_t type, const char *name)
+{
+	unsigned n = 0;
+	cl_swim_event ev;
+	while (cl_swim_next_event(h->s, &ev))
+		n += ev.type == type && !strcmp(ev.name, name);
+	return n;
+}
+
+/* ------------------------------------------------------------------ */
+/* Defect 1: a newer suspicion must not swallow the refutation         */
+/* ------------------------------------------------------------------ */
+
+/*
+ * We hold x suspect@5 since t0.  x refutes with alive@6; b takes it, then
+ * suspects x@6 after one failed probe.  b's SUSPECT@6 reaches us before
+ * x's ALIVE@6.  memberlist's rule: a suspicion about a member already
+ * suspect only confirms the running one; its incarnation does not move, so
+ * the refutation, when it arrives, still outranks it.
+ */
+static void test_newer_suspicion_keeps_refutation(void)
+{
+	check_seed = 1;
+	struct harness *h = h_new();
+	add_members(h, 12);
+	feed_alive(h, "x", 5, EPOCH_MS, addr_n(9), (cl_bytes){0});
+	feed_accuse(h, CL_MSG_SUSPECT, "x", 5, "a");
+	CHECK_EQ_INT(status_of(h, "x"), CL_STATUS_SUSPECT);
+	cl_swim_suspicion_view sv;
+	CHECK(cl_swim_suspicion(h->s, "x", 1, &sv));
+	h->now += 2 * CL_SEC;
+	feed_accuse(h, CL_MSG_SUSPECT, "x", 6, "b");
+	feed_alive(h, "x", 6, EPOCH_MS, addr_n(9), (cl_bytes){0});
+	CHECK_EQ_INT(status_of(h, "x"), CL_STATUS_ALIVE);
+	CHECK_EQ_INT(inc_of(h, "x"), 6);
+	h_drain(h);
+	/* Past the old suspicion's deadline: x lives. */
+	h_run(h, sv.deadline + 10 * CL_SEC);
+	CHECK(status_of(h, "x") != CL_STATUS_DEAD);
+	CHECK_EQ_INT(count_events(h, CL_EV_FAIL, "x"), 0);
+	h_free(h);
+}
+
+/* ------------------------------------------------------------------ */
+/* Defect 2: two live processes with one name                          */
+/* ------------------------------------------------------------------ */
+
+/* The pings the core sent to addr since the last clear, with their
+ * sequence numbers in seqs (room for max). */
+static size_t pings_to(struct harness *h, cl_addr addr, uint32_t *seqs,
+		       size_t max)
+{
+	size_t n = 0;
+	cl_wire_msg msgs[CL_WIRE_MAX_MSGS];
+	for (size_t i = 0; i < h->n_sent; i++) {
+		if (!cl_addr_equal(&h->sent[i].to, &addr))
+			continue;
+		int k = parse_sent(&h->sent[i], msgs, CL_WIRE_MAX_MSGS);
+		for (int j = 0; j < k; j++)
+			if (msgs[j].type == CL_MSG_PING && n < max)
+				seqs[n++] = msgs[j].u.ping.seq;
+	}
+	return n;
+}
+
+/*
+ * Another live process claims our name from another address, and it
+ * started after us: we are the stale one.  We must not refute before
+ * making sure it is alive (a ping to it, answered), and once it answers
+ * we stop claiming the name.
+ */
+static void test_conflict_newer_claimant_wins(void)
+{
+	check_seed = 2;
+	struct harness *h = h_new();
+	add_members(h, 3);
+	h_clear(h);
+	cl_addr other = addr_n(900);
+	feed_alive(h, "me", 101, EPOCH_MS + 10000, other, (cl_bytes){0});
+	CHECK_EQ_INT(cl_swim_incarnation(h->s), 100);
+	uint32_t seqs[8];
+	size_t n = pings_to(h, other, seqs, 8);
+	CHECK(n >= 1);
+	feed_ack(h, CL_MSG_ACK, seqs[0], other, false);
+	CHECK(cl_swim_superseded(h->s, NULL));
+	CHECK_EQ_INT(cl_swim_incarnation(h->s), 100);
+	/* From then on the core says nothing and refutes nothing. */
+	h_clear(h);
+	feed_accuse(h, CL_MSG_SUSPECT, "me", 101, "m1");
+	h_run(h, h->now + 30 * CL_SEC);
+	CHECK_EQ_INT(h->n_sent, 0);
+	CHECK_EQ_INT(cl_swim_incarnation(h->s), 100);
+	h_free(h);
+}
+
+/* An older claimant (a zombie, or our own previous process) loses at once. */
+static void test_conflict_older_claimant_loses(void)
+{
+	check_seed = 21;
+	struct harness *h = h_new();
+	add_members(h, 3);
+	feed_alive(h, "me", 101, EPOCH_MS - 10000, addr_n(901), (cl_bytes){0});
+	CHECK(cl_swim_incarnation(h->s) > 101);
+	CHECK(!cl_swim_superseded(h->s, NULL));
+	h_free(h);
+}
+
+/* A newer claimant that does not answer is a ghost (our own restart after
+ * a clock step back sees its dead predecessor this way): refute. */
+static void test_conflict_silent_claimant_is_ghost(void)
+{
+	check_seed = 22;
+	struct harness *h = h_new();
+	add_members(h, 3);
+	feed_alive(h, "me", 101, EPOCH_MS + 10000, addr_n(902), (cl_bytes){0});
+	CHECK_EQ_INT(cl_swim_incarnation(h->s), 100);
+	h_run(h, h->now + 5 * CL_SEC);
+	CHECK(cl_swim_incarnation(h->s) > 101);
+	CHECK(!cl_swim_superseded(h->s, NULL));
+	h_free(h);
+}
+
+/* ------------------------------------------------------------------ */
+/* Defect 4: confirmations capped at K, accusers past the record        */
+/* ------------------------------------------------------------------ */
+
+static unsigned queued_suspects_sent(struct harness *h, const char *name)
+{
+	unsigned n = 0;
+	cl_wire_msg msgs[CL_WIRE_MAX_MSGS];
+	for (size_t i = 0; i < h->n_sent; i++) {
+		int k = parse_sent(&h->sent[i], msgs, CL_WIRE_MAX_MSGS);
+		for (int j = 0; j < k; j++)
+			n += msgs[j].type == CL_MSG_SUSPECT &&
+			     bytes_eq(msgs[j].u.accuse.member, name);
+	}
+	return n;
+}
+
+static void test_confirmations_capped(void)
+{
+	check_seed = 4;
+	struct harness *h = h_new();
+	add_members(h, 200);
+	feed_accuse(h, CL_MSG_SUSPECT, "m7", 5, "m1");
+	cl_swim_suspicion_view sv;
+	CHECK(cl_swim_suspicion(h->s, "m7", 2, &sv));
+	CHECK(sv.k > 0);
+	/* Let the first word spread, so the queue holds nothing about m7. */
+	h_run(h, h->now + 20 * CL_SEC);
+	CHECK_EQ_INT(status_of(h, "m7"), CL_STATUS_SUSPECT);
+	/* Twenty independent accusers. */
+	for (unsigned i = 0; i < 20; i++) {
+		char acc[16];
+		snprintf(acc, sizeof acc, "m%u", 100 + i);
+		feed_accuse(h, CL_MSG_SUSPECT, "m7", 5, acc);
+	}
+	CHECK(cl_swim_suspicion(h->s, "m7", 2, &sv));
+	CHECK_EQ_INT(sv.confirmations, sv.k);
+	/* Past K, receipts are not news: the SUSPECT is not re-queued with
+	 * its transmit count reset, so it leaves the queue after its
+	 * lambda*log(N) sends like any other update. */
+	h_clear(h);
+	h_run(h, h->now + 10 * CL_SEC);
+	unsigned sent_after = queued_suspects_sent(h, "m7");
+	h_clear(h);
+	feed_accuse(h, CL_MSG_SUSPECT, "m7", 5, "m150");
+	feed_accuse(h, CL_MSG_SUSPECT, "m7", 5, "m151");
+	h_run(h, h->now + 5 * CL_SEC);
+	CHECK_EQ_INT(queued_suspects_sent(h, "m7"), 0);
+	(void)sent_after;
+	h_free(h);
+}
+
+/* ------------------------------------------------------------------ */
+/* Defect 7: suspects are neither relays nor push-pull peers           */
+/* ------------------------------------------------------------------ */
+
+static void test_suspects_not_relays(void)
+{
+	check_seed = 7;
+	struct harness *h = h_new();
+	add_members(h, 6);
+	/* m0 and m1 suspect; probes to everyone go unanswered. */
+	feed_accuse(h, CL_MSG_SUSPECT, "m0", 5, "m5");
+	feed_accuse(h, CL_MSG_SUSPECT, "m1", 5, "m5");
+	h_drain(h);
+	cl_addr sus0 = addr_n(256), sus1 = addr_n(257);
+	unsigned ping_reqs = 0, pushpulls = 0;
+	cl_wire_msg msgs[CL_WIRE_MAX_MSGS];
+	/* Several probe periods, re-suspicions refuted by feeding alive. */
+	for (int round = 0; round < 40; round++) {
+		h_clear(h);
+		h_run(h, h->now + CL_SEC);
+		for (size_t i = 0; i < h->n_sent; i++) {
+			const struct sent *p = &h->sent[i];
+			int k = parse_sent(p, msgs, CL_WIRE_MAX_MSGS);
+			bool to_suspect = cl_addr_equal(&p->to, &sus0) ||
+					  cl_addr_equal(&p->to, &sus1);
+			for (int j = 0; j < k; j++) {
+				if (msgs[j].type == CL_MSG_PING_REQ) {
+					ping_reqs++;
+					CHECK(!to_suspect);
+				}
+				if (msgs[j].type == CL_MSG_PUSHPULL) {
+					pushpulls++;
+					CHECK(!to_suspect);
+				}
+			}
+		}
+		/* Keep the others alive and m0/m1 suspect. */
+		for (unsigned m = 2; m < 6; m++) {
+			char name[8];
+			snprintf(name, sizeof name, "m%u", m);
+			if (status_of(h, name) != CL_STATUS_ALIVE)
+				feed_alive(h, name, inc_of(h, name) + 1, EPOCH_MS,
+					   addr_n(256 + m), (cl_bytes){0});
+		}
+		for (unsigned m = 0; m < 2; m++) {
+			char name[8];
+			snprintf(name, sizeof name, "m%u", m);
+			if (status_of(h, name) != CL_STATUS_SUSPECT) {
+				feed_alive(h, name, inc_of(h, name) + 1, EPOCH_MS,
+					   addr_n(256 + m), (cl_bytes){0});
+				feed_accuse(h, CL_MSG_SUSPECT, name,
+					    inc_of(h, name), "m5");
+			}
+		}
+		h_drain(h);
+	}
+	CHECK(ping_reqs > 0);
+	h_free(h);
+}
+
+/* ------------------------------------------------------------------ */
+/* Defect 8: the member's own LEFT wins over DEAD at one incarnation   */
+/* ------------------------------------------------------------------ */
+
+static void test_left_outranks_dead(void)
+{
+	check_seed = 8;
+	struct harness *h = h_new();
+	add_members(h, 4);
+	feed_accuse(h, CL_MSG_DEAD, "m2", 5, "m1");
+	CHECK_EQ_INT(status_of(h, "m2"), CL_STATUS_DEAD);
+	h_drain(h);
+	feed_accuse(h, CL_MSG_DEAD, "m2", 5, "m2"); /* m2's own leave */
+	CHECK_EQ_INT(status_of(h, "m2"), CL_STATUS_LEFT);
+	CHECK_EQ_INT(count_events(h, CL_EV_LEAVE, "m2"), 1);
+	/* And the other way round a verdict does not undo a leave. */
+	feed_accuse(h, CL_MSG_DEAD, "m3", 5, "m3");
+	feed_accuse(h, CL_MSG_DEAD, "m3", 5, "m1");
+	CHECK_EQ_INT(status_of(h, "m3"), CL_STATUS_LEFT);
+	h_free(h);
+}
+
+/* ------------------------------------------------------------------ */
+/* Defect 9: silence is not agreement                                  */
+/* ------------------------------------------------------------------ */
+
+static void test_silence_is_not_agreement(void)
+{
+	check_seed = 9;
+	struct harness *h = h_new();
+	add_members(h, 5);
+	h->auto_ack = true;
+	/* Nobody pings us for eight push-pull periods (our own probes are
+	 * answered, so the members stay alive). */
+	h_run(h, h->now + 8 * 60 * CL_SEC);
+	const cl_swim_stats *st = cl_swim_get_stats(h->s);
+	CHECK_EQ_INT(st->pushpulls_skipped, 0);
+	CHECK(st->pushpulls >= 6);
+	h_free(h);
+}
+
+/* ------------------------------------------------------------------ */
+/* Defect 10                                                           */
+/* ------------------------------------------------------------------ */
+
+/* A zero-length indirect phase is not a valid timing. */
+static void test_timeout_below_interval(void)
+{
+	check_seed = 10;
+	cl_swim_config c = h_config("me", addr_n(1), EPOCH_MS, 1);
+	c.timing.probe_timeout = c.timing.probe_interval;
+	struct harness h0 = {.rng = 1};
+	cl_swim_io io = {.ctx = &h0, .rand = h_rand, .send = h_send};
+	int err = 0;
+	cl_swim *s = cl_swim_new(&c, &io, 0, &err);
+	CHECK(s == NULL);
+	CHECK_EQ_INT(err, CLOISTER_EINVAL);
+	h_clear(&h0);
+	free(h0.sent);
+}
+
+/* The first probe's sequence number of a fresh process. */
+static uint32_t first_probe_seq(uint64_t seed)
+{
+	cl_swim_config c = h_config("me", addr_n(1), EPOCH_MS, 100);
+	struct harness *h = h_new_cfg(&c, seed);
+	add_members(h, 3);
+	h_clear(h);
+	uint32_t seq = 0;
+	for (int i = 0; i < 10 && !seq; i++) {
+		h_run(h, h->now + CL_SEC);
+		cl_wire_msg msgs[CL_WIRE_MAX_MSGS];
+		for (size_t j = 0; j < h->n_sent && !seq; j++) {
+			int k = parse_sent(&h->sent[j], msgs, CL_WIRE_MAX_MSGS);
+			for (int m = 0; m < k; m++)
+				if (msgs[m].type == CL_MSG_PING)
+					seq = msgs[m].u.ping.seq;
+		}
+	}
+	h_free(h);
+	return seq;
+}
+
+/* A restarted process at the same address must not take a late ack meant
+ * for its previous self: sequence numbers start at random. */
+static void test_seq_starts_random(void)
+{
+	check_seed = 101;
+	uint32_t a = first_probe_seq(11), b = first_probe_seq(12);
+	CHECK(a != 0 && b != 0);
+	CHECK(a != b);
+	CHECK(a > 16 || b > 16);
+}
+
+/* A relay slot whose deadline passed still owes its nack when a new
+ * request takes the slot. */
+static void test_relay_slot_reuse_keeps_nack(void)
+{
+	check_seed = 102;
+	struct harness *h = h_new();
+	add_members(h, 3);
+	h_clear(h);
+	cl_addr origin = addr_n(256), dead = addr_n(999);
+	unsigned asked = 0;
+	for (unsigned i = 0; i < 80; i++) {
+		struct pkt *p = pk();
+		CHECK(cl_wire_put_ping_req(&p->w, 1000 + i, B("ghost"), &dead,
+					   B("m0"), &origin,
+					   CL_PINGREQ_WANT_NACK, 0));
+		h_feed(h, &origin, p, false);
+		asked++;
+		/* No tick between requests: deadlines pass unseen. */
+		h->now += 20 * CL_MSEC;
+	}
+	h_run(h, h->now + 5 * CL_SEC);
+	unsigned nacks = 0;
+	cl_wire_msg msgs[CL_WIRE_MAX_MSGS];
+	for (size_t i = 0; i < h->n_sent; i++) {
+		int k = parse_sent(&h->sent[i], msgs, CL_WIRE_MAX_MSGS);
+		for (int j = 0; j < k; j++)
+			nacks += msgs[j].type == CL_MSG_NACK;
+	}
+	CHECK_EQ_INT(nacks, asked);
+	h_free(h);
+}
+
+/* SUSPECT at the highest incarnation must not make us refute into a
+ * wrapped (lower) number, nor any number others ignore. */
+static void test_incarnation_wrap(void)
+{
+	check_seed = 103;
+	struct harness *h = h_new();
+	add_members(h, 3);
+	uint32_t before = cl_swim_incarnation(h->s);
+	feed_accuse(h, CL_MSG_SUSPECT, "me", 0xFFFFFFFFu, "m1");
+	uint32_t after = cl_swim_incarnation(h->s);
+	/* Either the forged number was refused outright (no refutation), or
+	 * the refutation is newer than it in serial-number order. */
+	CHECK(after == before || (int32_t)(after - 0xFFFFFFFFu) > 0);
+	CHECK(after >= before);
+	/* ALIVE at the highest incarnation from elsewhere does not take
+	 * over a member either. */
+	feed_alive(h, "m1", 0xFFFFFFFFu, EPOCH_MS, addr_n(777), (cl_bytes){0});
+	cl_swim_member_view v;
+	CHECK(cl_swim_lookup(h->s, "m1", 2, &v));
+	cl_addr m1 = addr_n(257);
+	CHECK(cl_addr_equal(&v.addr, &m1));
+	h_free(h);
+}
+
+/* A ping from a member we hold LEFT gets the notice on its ack, as a
+ * dead one does, so a live node wrongly held left refutes at once. */
+static void test_left_notice_on_ack(void)
+{
+	check_seed = 104;
+	struct harness *h = h_new();
+	add_members(h, 3);
+	feed_accuse(h, CL_MSG_DEAD, "m1", 5, "m1");
+	CHECK_EQ_INT(status_of(h, "m1"), CL_STATUS_LEFT);
+	/* Let the leave's own gossip run out first: the notice must come
+	 * from the ack itself, not from a retransmission still queued. */
+	h_run(h, h->now + 60 * CL_SEC);
+	h_clear(h);
+	feed_ping(h, "m1", addr_n(257), 42);
+	bool notice = false;
+	cl_wire_msg msgs[CL_WIRE_MAX_MSGS];
+	for (size_t i = 0; i < h->n_sent; i++) {
+		int k = parse_sent(&h->sent[i], msgs, CL_WIRE_MAX_MSGS);
+		for (int j = 0; j < k; j++)
+			notice |= msgs[j].type == CL_MSG_DEAD &&
+				  bytes_eq(msgs[j].u.accuse.member, "m1");
+	}
+	CHECK(notice);
+	h_free(h);
+}
+
+/* Full state never silently truncated: 20,000 members with long names
+ * and big tags (~25 MB) go out whole, in several frames if need be. */
+static void test_pushpull_not_truncated(void)
+{
+	check_seed = 105;
+	cl_swim_config c = h_config("me", addr_n(1), EPOCH_MS, 100);
+	c.tags_max = CL_WIRE_TAGS_MAX;
+	struct harness *h = h_new_cfg(&c, 5);
+	static uint8_t tags[CL_WIRE_TAGS_MAX];
+	/* One tag, key "k", a 255-byte value; repeated keys are invalid, so
+	 * fill with distinct keys. */
+	size_t tl = 0;
+	for (unsigned t = 0; tl + 2 + 2 + 255 <= sizeof tags; t++) {
+		tags[tl++] = 2;
+		tags[tl++] = 'k';
+		tags[tl++] = (uint8_t)('a' + t);
+		tags[tl++] = 255;
+		memset(tags + tl, 'v', 255);
+		tl += 255;
+	}
+	CHECK(cl_wire_tags_valid(tags, tl, CL_WIRE_TAGS_MAX));
+	enum { N = 20000 };
+	char name[256];
+	for (unsigned i = 0; i < N; i++) {
+		memset(name, 'n', 250);
+		snprintf(name + 250, 6, "%05u", i);
+		feed_alive(h, name, 5, EPOCH_MS, addr_n(300 + i),
+			   (cl_bytes){tags, tl});
+	}
+	h_drain(h);
+	CHECK_EQ_INT(cl_swim_count(h->s, CL_STATUS_ALIVE), N + 1);
+	h_clear(h);
+	/* A ping whose checksum disagrees makes us push-pull to its source. */
+	{
+		struct pkt *p = pk();
+		cl_addr src = addr_n(300);
+		memset(name, 'n', 250);
+		snprintf(name + 250, 6, "%05u", 0);
+		/* It claims many more members than we hold, so we sync even
+		 * with updates still queued. */
+		CHECK(cl_wire_put_ping(&p->w, 1, B("me"), B(name), &src, 1234,
+				       3 * N));
+		h_feed(h, &src, p, false);
+	}
+	uint64_t members = 0;
+	size_t frames = 0;
+	for (size_t i = 0; i < h->n_sent; i++) {
+		const struct sent *p = &h->sent[i];
+		if (!p->stream)
+			continue;
+		CHECK(p->len <= CL_WIRE_STREAM_MAX);
+		cl_wire_msg msgs[4];
+		int k = parse_sent(p, msgs, 4);
+		for (int j = 0; j < k; j++)
+			if (msgs[j].type == CL_MSG_PUSHPULL) {
+				members += msgs[j].u.pushpull.count;
+				frames++;
+			}
+	}
+	CHECK(frames >= 1);
+	CHECK_EQ_INT(members, N + 1);
+	h_free(h);
+}
+
+/* ------------------------------------------------------------------ */
+/* Defect 5: tags replaced in place must not touch freed memory         */
+/* ------------------------------------------------------------------ */
+
+static void test_retag_after_restart(void)
+{
+	check_seed = 5;
+	struct harness *h = h_new();
+	add_members(h, 40);
+	uint8_t t1[] = {6, 'g', 'r', 'o', 'u', 'p', 's', 1, 'a'};
+	uint8_t t2[] = {6, 'g', 'r', 'o', 'u', 'p', 's', 3, 'a', ',', 'b',
+			6, 'w', 'e', 'i', 'g', 'h', 't', 1, '2'};
+	feed_alive(h, "m3", 6, EPOCH_MS, addr_n(259), (cl_bytes){t1, sizeof t1});
+	/* A restart with changed tags: a larger record, which moves. */
+	feed_alive(h, "m3", 7, EPOCH_MS + 5000, addr_n(600),
+		   (cl_bytes){t2, sizeof t2});
+	cl_swim_member_view v;
+	CHECK(cl_swim_lookup(h->s, "m3", 2, &v));
+	CHECK_EQ_INT(v.tags_len, sizeof t2);
+	CHECK(memcmp(v.tags, t2, sizeof t2) == 0);
+	/* Suspected, then retagged while suspect (list links re-pointed). */
+	feed_accuse(h, CL_MSG_SUSPECT, "m3", 7, "m1");
+	feed_alive(h, "m3", 8, EPOCH_MS + 5000, addr_n(600),
+		   (cl_bytes){t1, sizeof t1});
+	CHECK_EQ_INT(status_of(h, "m3"), CL_STATUS_ALIVE);
+	h_run(h, h->now + 60 * CL_SEC);
+	h_free(h);
+}
+
+/* ------------------------------------------------------------------ */
+
+/* With an argument, runs only the test of that name. */
+int main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		void (*fn)(void);
+	} tests[] = {
+		{"test_newer_suspicion_keeps_refutation", test_newer_suspicion_keeps_refutation},
+		{"test_conflict_newer_claimant_wins", test_conflict_newer_claimant_wins},
+		{"test_conflict_older_claimant_loses", test_conflict_older_claimant_loses},
+		{"test_conflict_silent_claimant_is_ghost", test_conflict_silent_claimant_is_ghost},
+		{"test_confirmations_capped", test_confirmations_capped},
+		{"test_suspects_not_relays", test_suspects_not_relays},
+		{"test_left_outranks_dead", test_left_outranks_dead},
+		{"test_silence_is_not_agreement", test_silence_is_not_agreement},
+		{"test_timeout_below_interval", test_timeout_below_interval},
+		{"test_seq_starts_random", test_seq_starts_random},
+		{"test_relay_slot_reuse_keeps_nack", test_relay_slot_reuse_keeps_nack},
+		{"test_incarnation_wrap", test_incarnation_wrap},
+		{"test_left_notice_on_ack", test_left_notice_on_ack},
+		{"test_pushpull_not_truncated", test_pushpull_not_truncated},
+		{"test_retag_after_restart", test_retag_after_restart},
+	};
+	for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
+		if (argc > 1 && strcmp(argv[1], tests[i].name) != 0)
+			continue;
+		int before = check_count;
+		tests[i].fn();
+		printf("ok %s (%d checks)\n", tests[i].name, check_count - before);
+	}
+	return 0;
+}
