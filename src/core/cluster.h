@@ -16,7 +16,8 @@
  *   down -> assembling -> rehashing -> ready
  *   ready -> rehashing        membership changed, or quorum lost
  *   rehashing -> ready        ring rebuilt and quorum held
- *   any -> stopping -> stopped   graceful leave
+ *   any -> stopping -> stopped   graceful leave, or our name taken by a
+ *                                newer live process (no leave announced)
  *
  * Quorum: at least `consensus` live members (alive or suspect, self
  * included) and, with majority:N, more than N/2 of them.  Suspects count:
@@ -52,12 +53,24 @@ typedef struct cl_cluster cl_cluster;
 #define CL_RING_WEIGHT_TAG "weight"
 #define CL_RING_WEIGHT_MAX 64
 #define CL_RINGS_MAX 32
+/* Groups of one member honoured by default: a member listing more is put
+ * on the first 8 only. */
+#define CL_RING_GROUPS_DEFAULT 8
+/* Points on all rings together, by default: 2^23 (about 100 MB of ring
+ * arrays at worst): the whole member table (65,536) on the default ring
+ * at 128 vnodes, or 1,000 members on 8 rings at weight 8.  A member that
+ * would pass it is left off the ring and counted
+ * (cl_cluster_ring_refusals), never allowed to exhaust memory. */
+#define CL_RING_POINTS_DEFAULT (1u << 23)
 
 typedef struct cl_cluster_config {
 	unsigned consensus;   /* >= 1 */
 	unsigned majority_of; /* 0, or N: quorum needs > N/2 live */
 	enum cl_ring_algorithm ring_algorithm;
 	unsigned vnodes;      /* 0 = CL_RING_DEFAULT_VNODES */
+	unsigned max_weight;  /* 0 = CL_RING_WEIGHT_MAX; heavier is cut to it */
+	unsigned max_groups;  /* 0 = CL_RING_GROUPS_DEFAULT, <= CL_RINGS_MAX-1 */
+	size_t max_points;    /* 0 = CL_RING_POINTS_DEFAULT, all rings */
 } cl_cluster_config;
 
 /* Parses "3" or "majority:5".  0 or CLOISTER_EINVAL. */
@@ -94,11 +107,17 @@ size_t cl_cluster_live(const cl_cluster *c);
 bool cl_cluster_quorum(const cl_cluster *c);
 /* The sentry's name, "" while none; valid until the next settle. */
 const char *cl_cluster_sentry(const cl_cluster *c);
+/* Once another live process has taken our name (the core's
+ * CL_EV_SUPERSEDED; the node is then stopped for good): that process's
+ * address, start time and incarnation.  NULL otherwise. */
+const cl_swim_event *cl_cluster_superseded(const cl_cluster *c);
 
 /* A ring by name ("" or NULL: the default ring); NULL if no member is in
  * such a group. */
 const cl_ring *cl_cluster_ring(const cl_cluster *c, const char *name);
 size_t cl_cluster_ring_count(const cl_cluster *c);
+/* Ring placements refused for the points budget, since creation. */
+uint64_t cl_cluster_ring_refusals(const cl_cluster *c);
 /* The i-th ring's name (the default ring is 0, named ""). */
 const char *cl_cluster_ring_name(const cl_cluster *c, size_t i);
 

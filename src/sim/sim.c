@@ -654,6 +654,10 @@ static void after_step(cl_sim *s, struct sim_node *nd, bool ticked)
 		retire(s, nd, CL_SIM_LEFT);
 		return;
 	}
+	if (cl_swim_superseded(nd->core, NULL)) {
+		retire(s, nd, CL_SIM_SUPERSEDED);
+		return;
+	}
 	nd->alive = (uint32_t)cl_swim_count(nd->core, CL_STATUS_ALIVE);
 	if (!s->pending_starts) {
 		set_full(s, nd);
@@ -1067,7 +1071,8 @@ int cl_sim_restart(cl_sim *s, uint32_t i, bool new_addr,
 	if (i >= s->n)
 		return CLOISTER_EINVAL;
 	struct sim_node *nd = &s->nodes[i];
-	if (nd->state != CL_SIM_CRASHED && nd->state != CL_SIM_LEFT)
+	if (nd->state != CL_SIM_CRASHED && nd->state != CL_SIM_LEFT &&
+	    nd->state != CL_SIM_SUPERSEDED)
 		return CLOISTER_ESTATE;
 	cl_addr addrs[16];
 	size_t n = 0;

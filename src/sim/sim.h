@@ -108,6 +108,8 @@ enum cl_sim_node_state {
 	CL_SIM_LEAVING,     /* running, cl_swim_leave() called */
 	CL_SIM_LEFT,        /* left gracefully, core freed */
 	CL_SIM_CRASHED,     /* crashed, core freed */
+	CL_SIM_SUPERSEDED,  /* another live process took its name; the core
+			       stopped claiming it and was freed */
 };
 
 uint32_t cl_sim_nodes(const cl_sim *sim);

@@ -753,6 +753,66 @@ static void test_pushpull_not_truncated(void)
 	h_free(h);
 }
 
+/* An owner that does not drain the event queue past its bound (64 MiB)
+ * loses events; it must be told to re-read the table, or its rings drift
+ * from the core's members for good. */
+static void test_event_overflow_resyncs(void)
+{
+	check_seed = 106;
+	cl_swim_config c = h_config("me", addr_n(1), EPOCH_MS, 100);
+	c.tags_max = CL_WIRE_TAGS_MAX;
+	struct harness *h = h_new_cfg(&c, 6);
+	static uint8_t tags[CL_WIRE_TAGS_MAX];
+	/* Tags of exactly CL_WIRE_TAGS_MAX bytes: pairs "k?" = 255 v's, the
+	 * last one shorter. */
+	size_t tl = 0;
+	for (unsigned t = 0; tl < sizeof tags; t++) {
+		size_t v = sizeof tags - tl - 4;
+		if (v > 255)
+			v = 255;
+		tags[tl++] = 2;
+		tags[tl++] = 'k';
+		tags[tl++] = (uint8_t)('a' + t);
+		tags[tl++] = (uint8_t)v;
+		memset(tags + tl, 'v', v);
+		tl += v;
+	}
+	CHECK(cl_wire_tags_valid(tags, tl, CL_WIRE_TAGS_MAX));
+	/* ~1.3 KB of event per member: 52,000 of them pass 64 MiB. */
+	enum { N = 52000 };
+	char name[256];
+	for (unsigned i = 0; i < N; i++) {
+		memset(name, 'e', 248);
+		snprintf(name + 248, 8, "%07u", i);
+		feed_alive(h, name, 5, EPOCH_MS, addr_n(300 + i),
+			   (cl_bytes){tags, tl});
+	}
+	CHECK_EQ_INT(cl_swim_count(h->s, CL_STATUS_ALIVE), N + 1);
+	cl_cluster_config cc = {.consensus = 1};
+	int err = 0;
+	cl_cluster *cl = cl_cluster_new(&cc, h->s, &err);
+	CHECK(cl != NULL);
+	cl_swim_event *ev = malloc(sizeof *ev);
+	CHECK(ev != NULL);
+	unsigned resyncs = 0;
+	while (cl_swim_next_event(h->s, ev)) {
+		resyncs += ev->type == CL_EV_RESYNC;
+		cl_cluster_apply(cl, ev);
+	}
+	free(ev);
+	cl_cluster_settle(cl);
+	const cl_ring *ring = cl_cluster_ring(cl, "");
+	CHECK(ring != NULL);
+	CHECK_EQ_INT(cl_ring_size(ring), N + 1);
+	CHECK_EQ_INT(resyncs, 1);
+	CHECK(cl_swim_get_stats(h->s)->events_dropped > 0);
+	/* Drained, it queues again as usual. */
+	feed_accuse(h, CL_MSG_DEAD, name, 5, "me");
+	CHECK_EQ_INT(count_events(h, CL_EV_FAIL, name), 1);
+	cl_cluster_free(cl);
+	h_free(h);
+}
+
 /* ------------------------------------------------------------------ */
 /* Defect 5: tags replaced in place must not touch freed memory         */
 /* ------------------------------------------------------------------ */
@@ -806,6 +866,7 @@ int main(int argc, char **argv)
 		{"test_left_notice_on_ack", test_left_notice_on_ack},
 		{"test_pushpull_not_truncated", test_pushpull_not_truncated},
 		{"test_retag_after_restart", test_retag_after_restart},
+		{"test_event_overflow_resyncs", test_event_overflow_resyncs},
 	};
 	for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
 		if (argc > 1 && strcmp(argv[1], tests[i].name) != 0)
