@@ -607,6 +607,83 @@ static void test_seq_starts_random(void)
 	CHECK(a > 16 || b > 16);
 }
 
+/* The first message of a type the core sent since the last clear. */
+static bool first_sent(struct harness *h, uint8_t type, cl_wire_msg *out,
+		       cl_usec *at)
+{
+	cl_wire_msg msgs[CL_WIRE_MAX_MSGS];
+	for (size_t i = 0; i < h->n_sent; i++) {
+		int k = parse_sent(&h->sent[i], msgs, CL_WIRE_MAX_MSGS);
+		for (int j = 0; j < k; j++)
+			if (msgs[j].type == type && !h->sent[i].stream) {
+				*out = msgs[j];
+				*at = h->sent[i].at;
+				return true;
+			}
+	}
+	return false;
+}
+
+/*
+ * Defects 3 and 10: a probe is judged no earlier than the deadline it gave
+ * its relays, and nacks sent by that deadline count, even when our local
+ * health changed in the middle of the probe (here: we were suspected and
+ * refuted during the direct phase).  Before, the relays nacked after their
+ * own probe timeout (late for the prober's window), and a health change
+ * moved the indirect deadline past the next probe, which judged the probe
+ * early: every missing nack raised our health.
+ */
+static void test_nacks_counted_across_health_change(void)
+{
+	check_seed = 107;
+	struct harness *h = h_new();
+	add_members(h, 6);
+	h_clear(h);
+	cl_wire_msg m;
+	cl_usec t0 = 0;
+	for (int i = 0; i < 20 && !first_sent(h, CL_MSG_PING, &m, &t0); i++)
+		h_run(h, h->now + 100 * CL_MSEC);
+	CHECK(t0 > 0);
+	uint32_t probe_seq = m.u.ping.seq;
+	uint64_t fails = cl_swim_get_stats(h->s)->probe_fails;
+	/* Suspected during the direct phase: we refute, health 1. */
+	h_run(h, t0 + 100 * CL_MSEC);
+	feed_accuse(h, CL_MSG_SUSPECT, "me", cl_swim_incarnation(h->s), "m1");
+	CHECK_EQ_INT(cl_swim_health(h->s), 1);
+	/* The direct phase ends: PING_REQs go out. */
+	h_clear(h);
+	cl_usec t1 = 0;
+	for (int i = 0; i < 40 && !first_sent(h, CL_MSG_PING_REQ, &m, &t1); i++)
+		h_run(h, h->now + 50 * CL_MSEC);
+	CHECK(t1 > 0);
+	unsigned relays = 0;
+	cl_wire_msg msgs[CL_WIRE_MAX_MSGS];
+	for (size_t i = 0; i < h->n_sent; i++) {
+		int k = parse_sent(&h->sent[i], msgs, CL_WIRE_MAX_MSGS);
+		for (int j = 0; j < k; j++)
+			relays += msgs[j].type == CL_MSG_PING_REQ;
+	}
+	CHECK(relays >= 1);
+	/* Each relay nacks at the deadline it was given (version 1 relays:
+	 * after their own 500 ms probe timeout). */
+	cl_usec wait = m.u.ping_req.nack_ms ? m.u.ping_req.nack_ms * CL_MSEC
+					    : 500 * CL_MSEC;
+	cl_usec nack_at = t1 + wait + CL_MSEC;
+	h_run(h, nack_at - CL_MSEC);
+	/* Not judged before the deadline the relays were given. */
+	CHECK_EQ_INT(cl_swim_get_stats(h->s)->probe_fails, fails);
+	h_run(h, nack_at);
+	for (unsigned r = 0; r < relays; r++)
+		feed_ack(h, CL_MSG_NACK, probe_seq, addr_n(256 + r), false);
+	/* Judged at the end of its period (1 s, fixed when it started);
+	 * the next probe, unanswered too, is judged later still. */
+	h_run(h, t0 + 1200 * CL_MSEC);
+	CHECK_EQ_INT(cl_swim_get_stats(h->s)->probe_fails, fails + 1);
+	/* Every relay nacked in time: the fault is not ours. */
+	CHECK(cl_swim_health(h->s) <= 1);
+	h_free(h);
+}
+
 /* A relay slot whose deadline passed still owes its nack when a new
  * request takes the slot. */
 static void test_relay_slot_reuse_keeps_nack(void)
@@ -861,6 +938,7 @@ int main(int argc, char **argv)
 		{"test_silence_is_not_agreement", test_silence_is_not_agreement},
 		{"test_timeout_below_interval", test_timeout_below_interval},
 		{"test_seq_starts_random", test_seq_starts_random},
+		{"test_nacks_counted_across_health_change", test_nacks_counted_across_health_change},
 		{"test_relay_slot_reuse_keeps_nack", test_relay_slot_reuse_keeps_nack},
 		{"test_incarnation_wrap", test_incarnation_wrap},
 		{"test_left_notice_on_ack", test_left_notice_on_ack},
