@@ -1,9 +1,13 @@
 /*
  * fuzz_control.c — the control API's request parser, cl_request_parse(),
- * on arbitrary requests.
+ * and its admission checks, cl_guard_check(), on arbitrary requests.
  *
  * Input: METHOD '\n' PATH '\n' QUERY '\n' BODY (the body is the rest and
- * may hold any bytes; a missing part is empty).
+ * may hold any bytes; a missing part is empty).  The same bytes are also
+ * read as a request's headers for the guard: each body line "Name: value"
+ * is a header (Host, Origin, Authorization and Content-Type are the ones
+ * it reads), the body's length picks the listener (HTTP, Unix, probe) and
+ * whether the request says HTTP/1.1.
  *
  * Beyond "does not crash", it checks what the HTTP layer relies on,
  * aborting on any violation:
@@ -14,15 +18,23 @@
  *     UTF-8 without control characters), counts and numbers within their
  *     bounds, data valid UTF-8 no longer than the body, strings
  *     NUL-terminated;
- *   - parsing is deterministic: the same input gives the same answer.
+ *   - parsing is deterministic: the same input gives the same answer;
+ *   - the guard admits an HTTP request only with exactly one Authorization
+ *     carrying the token, never with an Origin, a POST only with one
+ *     application/json Content-Type; it refuses with 400, 401, 403 or 415
+ *     and a printable message that never holds the token.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "fuzz.h"
 #include "agent/query.h"
+
+/* The guard is pure and small; compiled into this target alone. */
+#include "agent/api_guard.c"
 
 /* Past the body bound the parser refuses at once: nothing new there. */
 #define INPUT_MAX (CL_REQ_BODY_MAX + CL_REQ_QUERY_MAX + 64)
@@ -82,7 +94,10 @@ static void check_ok(const cl_request *r, const char *method, size_t body_len)
 			REQUIRE(r->members == NULL);
 		break;
 	case CL_ROUTE_REPLY:
-		REQUIRE(r->id >= 1 && r->id <= CL_REQ_ID_MAX);
+		REQUIRE(r->id != 0);
+		REQUIRE(strlen(r->subscriber) == CL_REQ_SUBSCRIBER_HEX);
+		REQUIRE(strspn(r->subscriber, "0123456789abcdef") ==
+			CL_REQ_SUBSCRIBER_HEX);
 		REQUIRE(r->data_len <= body_len);
 		REQUIRE(cl_utf8_valid(r->data, r->data_len));
 		break;
@@ -120,6 +135,82 @@ static void check_err(const cl_request *r, const cl_req_error *e)
 		REQUIRE(e->msg[i] >= 0x20 && e->msg[i] < 0x7f);
 	REQUIRE(!r->key && !r->ring && !r->answer && !r->addrs && !r->topic &&
 		!r->data && !r->members && !r->keytext);
+}
+
+#define GUARD_TOKEN "fuzz-token-0123456789abcdef"
+#define GUARD_HEADERS_MAX 32
+
+/* The guard on the body read as header lines. */
+static void fuzz_guard(const char *method, const uint8_t *body, size_t len)
+{
+	static const cl_front fronts[] = {CL_FRONT_HTTP, CL_FRONT_UNIX,
+					  CL_FRONT_PROBE};
+	static const char *const hosts[] = {"127.0.0.1", "0.0.0.0", "::1",
+					    "node.internal"};
+	char *copy = malloc(len + 1);
+	REQUIRE(copy != NULL);
+	memcpy(copy, body, len);
+	copy[len] = '\0';
+	cl_guard g = {fronts[len % 3], hosts[(len / 3) % 4], GUARD_TOKEN};
+	cl_guard_req r = {.method = method, .http11 = (len / 12) % 2 == 0};
+	char *save = NULL;
+	unsigned lines = 0;
+	for (char *l = strtok_r(copy, "\n", &save);
+	     l && lines < GUARD_HEADERS_MAX; l = strtok_r(NULL, "\n", &save)) {
+		lines++;
+		char *colon = strchr(l, ':');
+		if (!colon)
+			continue;
+		*colon = '\0';
+		const char *v = colon + 1;
+		const char **slot = NULL;
+		unsigned *n = NULL;
+		if (!strcasecmp(l, "Host")) {
+			slot = &r.host;
+			n = &r.n_host;
+		} else if (!strcasecmp(l, "Origin")) {
+			slot = &r.origin;
+			n = &r.n_origin;
+		} else if (!strcasecmp(l, "Authorization")) {
+			slot = &r.authorization;
+			n = &r.n_authorization;
+		} else if (!strcasecmp(l, "Content-Type")) {
+			slot = &r.content_type;
+			n = &r.n_content_type;
+		}
+		if (n && (*n)++ == 0)
+			*slot = v;
+	}
+	cl_req_error e, e2;
+	cl_guard_why w = cl_guard_check(&g, &r, &e);
+	REQUIRE(cl_guard_check(&g, &r, &e2) == w);
+	if (w == CL_GUARD_OK) {
+		REQUIRE(r.n_origin == 0);
+		if (g.front == CL_FRONT_HTTP)
+			REQUIRE(r.n_authorization == 1 &&
+				strstr(r.authorization, GUARD_TOKEN));
+		if (g.front != CL_FRONT_UNIX)
+			REQUIRE(r.n_host == 1 || (r.n_host == 0 && !r.http11));
+		if (!strcmp(method, "POST")) {
+			REQUIRE(r.n_content_type == 1);
+			const char *t = r.content_type + strspn(r.content_type,
+								 " \t");
+			REQUIRE(!strncasecmp(t, "application/json", 16));
+		}
+	} else {
+		REQUIRE(e.status == 400 || e.status == 401 || e.status == 403 ||
+			e.status == 415);
+		REQUIRE(e.status == e2.status && !strcmp(e.msg, e2.msg));
+		size_t n = strlen(e.msg);
+		REQUIRE(n > 0 && n < sizeof e.msg);
+		for (size_t i = 0; i < n; i++)
+			REQUIRE(e.msg[i] >= 0x20 && e.msg[i] < 0x7f);
+		REQUIRE(strstr(e.msg, GUARD_TOKEN) == NULL);
+	}
+	/* The helpers on arbitrary text. */
+	cl_token_ok(copy, strlen(copy));
+	cl_host_is_loopback(copy);
+	free(copy);
 }
 
 /* The next '\n'-terminated part as a C string (malloc'd). */
@@ -181,6 +272,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		REQUIRE(q.buf == NULL && q.n == 0);
 		REQUIRE(e.status == 400 || e.status == 414 || e.status == 500);
 	}
+
+	fuzz_guard(method, body, body_len);
 
 	free(body);
 	free(method);

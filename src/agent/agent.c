@@ -20,12 +20,18 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <jansson.h>
+#include <sodium.h>
 
+#include "api_guard.h"
+#include "api_token.h"
 #include "cli/cli.h"
 #include "cloister.h"
+#include "core/addr.h"
 #include "hooks.h"
 #include "http_api.h"
+#include "json.h"
 #include "options.h"
+#include "pending_calls.h"
 #include "port.h"
 
 /* A node that cannot finish leaving in this long (its peers unreachable)
@@ -40,7 +46,13 @@ struct agent {
 	struct event_base *base;
 	cl_http_api *api;
 	cl_port *port; /* --stdio etf */
+	cl_topics topics; /* answered topics: the API's, the port's, ours */
 	hooks *hooks;
+	/* The control API's token; a generated one's file, removed at exit. */
+	char token[CL_TOKEN_MAX + 1];
+	char token_path[CL_TOKEN_PATH_MAX];
+	dev_t token_dev;
+	ino_t token_ino;
 	struct event *sigterm, *sigint, *sighup, *tick;
 	bool leaving;
 	int64_t leave_started;
@@ -91,7 +103,9 @@ static void log_line(void *arg, int level, const char *line)
 				val[vl++] = *p++;
 		}
 		val[vl] = '\0';
-		json_object_set_new(o, key, json_string(val));
+		/* Names from the network may hold bytes that are not UTF-8:
+		 * jansson refuses those, and the line would lose the field. */
+		json_object_set_new(o, key, cl_json_text(val, vl));
 	}
 	char *s = json_dumps(o, JSON_COMPACT);
 	if (s)
@@ -129,31 +143,31 @@ static void sd_notify_text(const char *text)
 /* Listener: runs on the node's thread, only queues                    */
 /* ------------------------------------------------------------------ */
 
+/* Names, addresses and tags come from the network and may hold bytes
+ * that are not UTF-8: json_pack("s") refuses them, and the event would
+ * vanish.  Every such text goes through cl_json_text, which writes each
+ * bad byte as U+FFFD, the same way /v1/members does. */
+static json_t *text(const char *s)
+{
+	return cl_json_text(s, strlen(s));
+}
+
 static void publish(struct agent *a, json_t *ev)
 {
-	char *s = json_dumps(ev, JSON_COMPACT);
+	char *s = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
 	if (s && a->api)
 		cl_http_api_publish(a->api, s);
 	free(s);
 	json_decref(ev);
 }
 
-static json_t *tags_json(const cloister_member *m)
-{
-	json_t *t = json_object();
-	for (size_t i = 0; i < m->n_tags; i++)
-		json_object_set_new(t, m->tags[i].key,
-				    json_string(m->tags[i].value));
-	return t;
-}
-
 /* The status line a new /v1/events subscriber starts with. */
 static void publish_status(struct agent *a, json_t *ev, cloister_state now,
 			   size_t alive, const char *sentry)
 {
-	json_t *st = json_pack("{s:s,s:s,s:I,s:s}", "type", "status", "status",
+	json_t *st = json_pack("{s:s,s:s,s:I,s:o}", "type", "status", "status",
 			       cloister_state_name(now), "alive",
-			       (json_int_t)alive, "sentry", sentry);
+			       (json_int_t)alive, "sentry", text(sentry));
 	char *evs = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
 	char *sts = st ? json_dumps(st, JSON_COMPACT) : NULL;
 	if (a->api && sts)
@@ -168,10 +182,11 @@ static void on_state(void *arg, cloister_state from, cloister_state to,
 		     const cloister_snapshot *s)
 {
 	struct agent *a = arg;
-	publish_status(a, json_pack("{s:s,s:s,s:s,s:I,s:s}", "type", "state",
+	publish_status(a, json_pack("{s:s,s:s,s:s,s:I,s:o}", "type", "state",
 				    "from", cloister_state_name(from), "to",
 				    cloister_state_name(to), "alive",
-				    (json_int_t)s->alive, "sentry", s->sentry),
+				    (json_int_t)s->alive, "sentry",
+				    text(s->sentry)),
 		       to, s->alive, s->sentry);
 	char status[128];
 	snprintf(status, sizeof status, "STATUS=%s, %zu alive, sentry %s%s",
@@ -193,11 +208,10 @@ static void on_member(void *arg, cloister_member_event ev,
 	static const char *const names[] = {"", "joined", "updated", "left",
 					    "failed", "reaped"};
 	struct agent *a = arg;
-	publish(a, json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:o}", "type", "member",
-			     "event", names[ev], "name", m->name, "addr", m->addr,
-			     "status", cloister_member_status_name(m->status),
-			     "incarnation", (json_int_t)m->incarnation, "tags",
-			     tags_json(m)));
+	char *line = cl_json_member_event(ev, m);
+	if (line && a->api)
+		cl_http_api_publish(a->api, line);
+	free(line);
 	cl_port_member(a->port, (int)ev, names[ev], m);
 	hooks_member_event(a->hooks, names[ev], m);
 	if (a->opt.on_member[0])
@@ -207,7 +221,7 @@ static void on_member(void *arg, cloister_member_event ev,
 static void on_sentry(void *arg, const char *sentry)
 {
 	struct agent *a = arg;
-	publish(a, json_pack("{s:s,s:s}", "type", "sentry", "sentry", sentry));
+	publish(a, json_pack("{s:s,s:o}", "type", "sentry", "sentry", text(sentry)));
 	cl_port_sentry(a->port, sentry);
 }
 
@@ -379,6 +393,93 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 }
 
 /* ------------------------------------------------------------------ */
+/* The control API's token                                             */
+/* ------------------------------------------------------------------ */
+
+/* The token the HTTP listener will require, into a->token: given
+ * (CLOISTER_TOKEN, then token-file) or generated.  0, or -1 with the
+ * reason printed.  *generated: it is to be written for the clients once
+ * the listener is up. */
+static int token_setup(struct agent *a, bool *generated)
+{
+	char why[CL_TOKEN_PATH_MAX + 200];
+	*generated = false;
+	if (a->opt.token[0]) {
+		snprintf(a->token, sizeof a->token, "%s", a->opt.token);
+		return 0;
+	}
+	if (a->opt.token_file[0]) {
+		bool missing;
+		/* Private like a key file: the token is the agent. */
+		if (cl_token_read(a->opt.token_file, CL_TOKEN_PRIVATE, a->token,
+				  sizeof a->token, &missing, why,
+				  sizeof why) != 0) {
+			fprintf(stderr, "cloister agent: token-file: %s\n", why);
+			return -1;
+		}
+		return 0;
+	}
+	const char *h, *port;
+	size_t hlen;
+	char host[128] = "";
+	if (cl_split_host_port(a->opt.http, &h, &hlen, &port) &&
+	    hlen < sizeof host) {
+		memcpy(host, h, hlen);
+		host[hlen] = '\0';
+	}
+	if (!cl_host_is_loopback(host)) {
+		fprintf(stderr,
+			"cloister agent: the control API would listen on %s, "
+			"off loopback, where other machines reach it: give it a "
+			"token its clients also hold, with token-file (mode 0600, "
+			"e.g. a mounted secret) or CLOISTER_TOKEN, or keep --http "
+			"on a loopback address (the default 127.0.0.1:7947); "
+			"--probe serves /ready, /health and /metrics without "
+			"one\n",
+			a->opt.http);
+		return -1;
+	}
+	if (cl_token_generate(a->token) != 0) {
+		fprintf(stderr, "cloister agent: cannot generate the control "
+				"API's token: no randomness available\n");
+		return -1;
+	}
+	*generated = true;
+	return 0;
+}
+
+/* Writes a generated token where the client commands look (api_token.h).
+ * 0, or -1 with the reason printed: without it no client could use the
+ * API. */
+static int token_publish(struct agent *a)
+{
+	char name[300], dirs[CL_TOKEN_DIRS_MAX][CL_TOKEN_PATH_MAX];
+	char why[CL_TOKEN_PATH_MAX + 200];
+	size_t n = cl_token_dirs(dirs, CL_TOKEN_DIRS_MAX);
+	if (cl_token_file_name(a->opt.http, name, sizeof name) != 0 || n == 0) {
+		fprintf(stderr, "cloister agent: no place to write the control "
+				"API's token for %s\n",
+			a->opt.http);
+		return -1;
+	}
+	if (cl_token_write(dirs[0], name, a->token, a->token_path,
+			   &a->token_dev, &a->token_ino, why,
+			   sizeof why) != 0) {
+		fprintf(stderr,
+			"cloister agent: cannot write the control API's token: "
+			"%s; give the agent one with token-file or "
+			"CLOISTER_TOKEN, or set XDG_RUNTIME_DIR to a private "
+			"directory\n",
+			why);
+		return -1;
+	}
+	fprintf(stderr, "level=info msg=\"control API token written for the "
+			"client commands\" path=\"%s\"\n",
+		a->token_path);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
 
 int cmd_agent(int argc, char **argv)
 {
@@ -419,14 +520,28 @@ int cmd_agent(int argc, char **argv)
 		fprintf(stderr, "cloister agent: out of memory\n");
 		return 1;
 	}
+	cl_topics_init(&a.topics, a.node);
 	char why[256] = "";
-	if (a.opt.http[0] || a.opt.ctl[0]) {
-		a.api = cl_http_api_new(a.base, a.node,
-					a.opt.http[0] ? a.opt.http : NULL,
-					a.opt.ctl[0] ? a.opt.ctl : NULL, why,
-					sizeof why);
+	bool generated = false;
+	if (a.opt.http[0] && token_setup(&a, &generated) != 0)
+		return 1;
+	if (a.opt.http[0] || a.opt.ctl[0] || a.opt.probe[0]) {
+		cl_http_api_config api = {
+			.tcp_listen = a.opt.http[0] ? a.opt.http : NULL,
+			.unix_path = a.opt.ctl[0] ? a.opt.ctl : NULL,
+			.probe_listen = a.opt.probe[0] ? a.opt.probe : NULL,
+			.token = a.opt.http[0] ? a.token : NULL,
+			.topics = &a.topics,
+		};
+		a.api = cl_http_api_new(a.base, a.node, &api, why, sizeof why);
 		if (!a.api) {
 			fprintf(stderr, "cloister agent: control API: %s\n", why);
+			return 1;
+		}
+		/* Only once listening: an agent that cannot have the address
+		 * must not replace the token of the one that has it. */
+		if (generated && token_publish(&a) != 0) {
+			cl_http_api_free(a.api);
 			return 1;
 		}
 		/* Before the node starts: the status until its first change. */
@@ -442,8 +557,8 @@ int cmd_agent(int argc, char **argv)
 				strerror(errno));
 			return 1;
 		}
-		a.port = cl_port_new(a.base, a.node, STDIN_FILENO, out,
-				     on_port_closed, &a, why, sizeof why);
+		a.port = cl_port_new(a.base, a.node, &a.topics, STDIN_FILENO,
+				     out, on_port_closed, &a, why, sizeof why);
 		if (!a.port) {
 			fprintf(stderr, "cloister agent: --stdio etf: %s\n", why);
 			return 1;
@@ -451,7 +566,9 @@ int cmd_agent(int argc, char **argv)
 	}
 	cloister_listener l = {&a, on_state, on_member, on_sentry};
 	cloister_set_listener(a.node, &l);
-	cloister_handle(a.node, "cloister.ping", on_ping, &a);
+	char *ping[] = {"cloister.ping"};
+	cl_topics_acquire(&a.topics, cl_topics_new_owner(&a.topics), ping, 1,
+			  on_ping, &a, NULL);
 	e = cloister_start(a.node);
 	if (e != 0) {
 		fprintf(stderr, "cloister agent: cannot start: %s (is the "
@@ -477,6 +594,9 @@ int cmd_agent(int argc, char **argv)
 	save_peers(&a);
 	cl_http_api_free(a.api);
 	cl_port_free(a.port);
+	cl_topics_clear(&a.topics);
+	cl_token_remove(a.token_path, a.token_dev, a.token_ino);
+	sodium_memzero(a.token, sizeof a.token);
 	hooks_free(a.hooks);
 	cloister_free(a.node);
 	event_free(a.sigterm);

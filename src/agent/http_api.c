@@ -14,13 +14,23 @@
  * Lock order: api->lock is innermost, and no cloister_* function is ever
  * called with it held (they take the node's locks).
  *
+ * Listeners ("fronts").  The TCP listener, the Unix socket and the probe
+ * listener are three evhttp servers, each with its own connection records
+ * and its own admission rules (api_guard.h), so one cannot starve another.
+ *
  * Connections.  evhttp 2.1 has no connection limit (evhttp_set_max_
- * connections came in 2.2) and no hook that sees a connection both open
- * and close, so connections are counted from their first request: a slot
- * is taken then and given back by the connection's close callback.  A
- * connection that never sends a request holds no slot and is closed by
- * the 30 s timeout.
+ * connections came in 2.2) and no callback at accept, but it asks us for
+ * each accepted connection's bufferevent (evhttp_set_bevcb).  That is
+ * where a connection takes its record: the record holds a reference on
+ * the bufferevent until the "adopt" event, queued at that moment, runs in
+ * the same loop iteration, after evhttp has finished setting the
+ * connection up and before any byte is read from it.  Adopting finds the
+ * evhttp connection (the bufferevent's callback argument), sets its close
+ * callback (which frees the record) and arms the request deadline.  When
+ * every record is taken the listener stops accepting (later connections
+ * wait in the kernel's backlog) until one is freed.
  */
+#define _GNU_SOURCE /* struct ucred, SO_PEERCRED */
 #include "http_api.h"
 
 #include <arpa/inet.h>
@@ -41,10 +51,13 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
-#include <event2/listener.h>
+#include <event2/http_struct.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <jansson.h>
+#include <sodium.h>
 
+#include "api_guard.h"
 #include "core/addr.h"
 #include "json.h"
 #include "pending_calls.h"
@@ -54,18 +67,28 @@
 /* Bounds                                                              */
 /* ------------------------------------------------------------------ */
 
-/* A control API serves a handful of local clients; 64 connections is
- * generous for them and caps what a runaway client can hold. */
+/* A control API serves a handful of local clients; 64 connections per
+ * listener is generous for them and caps what a runaway client can hold. */
 #define CONN_MAX 64
+/* Probes and scrapers come one at a time. */
+#define PROBE_CONN_MAX 16
+/* Past the served slots, this many more connections are taken only to be
+ * told 503 and closed, so a client learns why; past those, the listener
+ * stops accepting until a record frees. */
+#define CONN_SPARE 16
 /* Streams and multicalls hold their connection for long: each kind may
  * take 3/8 of them, so together they leave a quarter for quick requests. */
 #define SUBS_MAX 24
 /* Events held per subscriber before the oldest are dropped: a burst of a
- * few seconds of churn in a large cluster. */
+ * few seconds of churn in a large cluster... */
 #define SUB_QUEUE_MAX 1024
-/* Events written per chunk: bounds what sits in a connection's output
- * buffer, so the per-subscriber queue is the only backlog. */
+/* ...and their bytes: one event is at most ~6 MiB (a 1 MiB payload of
+ * control characters, each escaped as \uXXXX), so one always fits. */
+#define SUB_QUEUE_BYTES (8u << 20)
+/* Events and bytes written per chunk: bounds what sits in a connection's
+ * output buffer, so the per-subscriber queue is the only backlog. */
 #define FLUSH_BATCH 256
+#define FLUSH_BYTES (256u << 10)
 /* Multicalls in flight, one worker thread each (see SUBS_MAX). */
 #define MULTICALLS_MAX 24
 #define WORKER_STACK (256 * 1024)
@@ -76,9 +99,22 @@
  * up to twice ours means a body just over the limit still gets a JSON
  * error from us, at the cost of reading at most 2 MiB. */
 #define EVHTTP_BODY_MAX (2 * CL_REQ_BODY_MAX)
+/* Probes send no bodies. */
+#define PROBE_BODY_MAX 4096
 /* Read/write timeout of a connection; for a stream, only the write side
  * (a subscriber that stops reading is dropped after this long). */
 #define TIMEOUT_S 30
+/* A connection must deliver each complete request this long after it was
+ * accepted or its previous request was taken: evhttp's own timeout starts
+ * again with every byte, so without this a client sending one header byte
+ * every 29 s keeps its descriptor for ever.  Our clients send a request
+ * at once; 10 s is for a slow machine. */
+#define REQUEST_DEADLINE_MS 10000
+/* A spare connection only waits for its request to be told 503. */
+#define SPARE_DEADLINE_MS 2000
+/* After accept() fails (descriptors exhausted, say), a listener pauses
+ * this long instead of retrying at once in a loop that floods the log. */
+#define ACCEPT_BACKOFF_MS 100
 
 /* ------------------------------------------------------------------ */
 /* State                                                               */
@@ -92,17 +128,22 @@ struct line {
 };
 
 struct conn;
+struct front;
 
 struct sub {
 	struct sub *next;
 	struct conn *conn;
 	struct evhttp_request *req;
+	uint64_t owner; /* of its topics in api->topics, and of its calls */
+	/* Given to the subscriber in its "answering" event; a reply must
+	 * carry it (hex, lowercase). */
+	char secret[CL_REQ_SUBSCRIBER_HEX + 1];
 	char **answer;
 	size_t n_answer;
 	bool in_flight; /* a chunk is being written (base thread) */
 	/* Under api->lock: */
 	struct line *q[SUB_QUEUE_MAX];
-	size_t head, n;
+	size_t head, n, bytes;
 	uint64_t dropped; /* since the last "dropped" event */
 	bool late;        /* let a call time out, has not answered since */
 };
@@ -119,24 +160,65 @@ struct job {
 	cloister_multicall_result *res;
 };
 
+enum conn_state { CONN_FREE, CONN_ADOPTING, CONN_OPEN };
+
 struct conn {
-	cl_http_api *api;
-	struct evhttp_connection *evcon; /* NULL: a free slot */
+	struct front *f;
+	enum conn_state state;
+	bool spare;    /* past the served slots: told 503, then closed */
+	bool stranger; /* Unix socket: a peer of another uid, refused */
+	struct bufferevent *bev;         /* while adopting (one reference) */
+	struct evhttp_connection *evcon; /* once open */
+	struct event *deadline;
 	struct sub *sub;
 	struct job *job;
+};
+
+/* Requests refused, by reason, for /metrics. */
+enum refusal {
+	REFUSED_TOKEN,
+	REFUSED_HOST,
+	REFUSED_ORIGIN,
+	REFUSED_TYPE,
+	REFUSED_MALFORMED,
+	REFUSED_PEER,
+	REFUSED_BUSY,
+	REFUSED_DEADLINE,
+	REFUSALS
+};
+
+static const char *const refusal_names[REFUSALS] = {
+	"token", "host", "origin", "content_type", "malformed", "peer",
+	"busy", "deadline",
+};
+
+struct front {
+	cl_http_api *api;
+	cl_front kind;
+	const char *name; /* "http", "unix", "probe": for metrics */
+	struct evhttp *http;
+	struct evconnlistener *lis;
+	bool full;    /* every record taken: not accepting */
+	bool backoff; /* accept() failed: not accepting for a moment */
+	struct event *adopt, *resume;
+	struct conn *conns;
+	size_t slots, n_conns, used;
+	char host[128];
+	cl_guard guard;
+	int port;
 };
 
 struct cl_http_api {
 	struct event_base *base;
 	cloister_t *node;
-	struct evhttp *http;
-	int tcp_port;
+	cl_topics *topics;
+	struct front fronts[3]; /* by cl_front; .http NULL when not listening */
+	char *token;
 	char *unix_path;
 	dev_t unix_dev;
 	ino_t unix_ino;
 	struct event *wake, *done_ev;
-	struct conn conns[CONN_MAX];
-	cl_topics topics; /* answered by subscribers (base thread) */
+	uint64_t refused[REFUSALS]; /* base thread */
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond; /* replies, closing subscribers, workers */
@@ -164,6 +246,8 @@ static const char *reason(int code)
 		return "Accepted";
 	case 400:
 		return "Bad Request";
+	case 401:
+		return "Unauthorized";
 	case 403:
 		return "Forbidden";
 	case 404:
@@ -176,6 +260,8 @@ static const char *reason(int code)
 		return "Payload Too Large";
 	case 414:
 		return "URI Too Long";
+	case 415:
+		return "Unsupported Media Type";
 	case 429:
 		return "Too Many Requests";
 	case 503:
@@ -247,41 +333,157 @@ static void reply_error(struct evhttp_request *req, int code,
 
 static void sub_close(struct sub *s, bool end_req);
 
+static void timer_in(struct event *ev, int ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	event_add(ev, &tv);
+}
+
+/* The request deadline starts (again) now; see REQUEST_DEADLINE_MS. */
+static void conn_arm(struct conn *c)
+{
+	if (c->state == CONN_OPEN && !c->sub && !c->job)
+		timer_in(c->deadline, c->spare ? SPARE_DEADLINE_MS
+					       : REQUEST_DEADLINE_MS);
+}
+
+/* Lets listeners accept again once a record is free. */
+static void front_accept(struct front *f, bool on)
+{
+	if (!f->lis)
+		return;
+	if (on && !f->full && !f->backoff)
+		evconnlistener_enable(f->lis);
+	else if (!on)
+		evconnlistener_disable(f->lis);
+}
+
+static void conn_release(struct conn *c)
+{
+	struct front *f = c->f;
+	event_del(c->deadline);
+	c->state = CONN_FREE;
+	c->evcon = NULL;
+	c->bev = NULL;
+	c->sub = NULL;
+	c->job = NULL;
+	c->spare = c->stranger = false;
+	f->used--;
+	if (f->full) {
+		f->full = false;
+		front_accept(f, true);
+	}
+}
+
 static void on_conn_close(struct evhttp_connection *evcon, void *arg)
 {
 	struct conn *c = arg;
-	if (c->evcon != evcon)
+	if (c->state != CONN_OPEN || c->evcon != evcon)
 		return;
 	if (c->sub)
 		sub_close(c->sub, true);
 	if (c->job)
 		c->job->conn = NULL; /* it still owns its request */
-	c->evcon = NULL;
-	c->sub = NULL;
-	c->job = NULL;
+	conn_release(c);
 }
 
-/* The slot of evcon, taking a free one on its first request; NULL when
- * all are taken. */
-static struct conn *conn_slot(cl_http_api *api, struct evhttp_connection *evcon)
+/* evhttp asks for an accepted connection's bufferevent: the connection
+ * takes its record here (see the top of this file). */
+static struct bufferevent *on_accept(struct event_base *base, void *arg)
 {
-	struct conn *free_slot = NULL;
-	for (size_t i = 0; i < CONN_MAX; i++) {
-		if (api->conns[i].evcon == evcon) {
-			/* Again, in case a connection closed unseen and this
-			 * one reuses its address. */
-			evhttp_connection_set_closecb(evcon, on_conn_close,
-						      &api->conns[i]);
-			return &api->conns[i];
+	struct front *f = arg;
+	struct conn *c = NULL;
+	size_t served = 0;
+	for (size_t i = 0; i < f->n_conns; i++) {
+		if (f->conns[i].state == CONN_FREE && !c)
+			c = &f->conns[i];
+		else if (f->conns[i].state != CONN_FREE && !f->conns[i].spare)
+			served++;
+	}
+	struct bufferevent *bev = bufferevent_socket_new(base, -1, 0);
+	/* Without a record (only when out of memory: the listener stops
+	 * accepting when they are all taken) the request is told 503. */
+	if (!c || !bev)
+		return bev;
+	c->state = CONN_ADOPTING;
+	c->bev = bev;
+	c->spare = served >= f->slots;
+	bufferevent_incref(bev);
+	if (++f->used == f->n_conns) {
+		f->full = true;
+		front_accept(f, false);
+	}
+	event_active(f->adopt, EV_READ, 0);
+	return bev;
+}
+
+/* Whether the peer of a Unix socket connection may use the API: the
+ * agent's own uid, or root (DESIGN.md's trust model: the socket's owner).
+ * The file's mode keeps others from connecting; this holds even when an
+ * operator loosened it. */
+static bool peer_trusted(int fd)
+{
+	struct ucred cr;
+	socklen_t len = sizeof cr;
+	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0)
+		return false;
+	return cr.uid == geteuid() || cr.uid == 0;
+}
+
+static void on_adopt(evutil_socket_t fd, short what, void *arg)
+{
+	struct front *f = arg;
+	for (size_t i = 0; i < f->n_conns; i++) {
+		struct conn *c = &f->conns[i];
+		if (c->state != CONN_ADOPTING)
+			continue;
+		struct bufferevent *bev = c->bev;
+		bufferevent_data_cb rd, wr;
+		bufferevent_event_cb ev;
+		void *cbarg = NULL;
+		bufferevent_getcb(bev, &rd, &wr, &ev, &cbarg);
+		if (!cbarg) {
+			/* evhttp gave up on it already (freeing cleared its
+			 * callbacks): ours is the last reference. */
+			bufferevent_decref(bev);
+			conn_release(c);
+			continue;
 		}
-		if (!api->conns[i].evcon && !free_slot)
-			free_slot = &api->conns[i];
+		struct evhttp_connection *evcon = cbarg;
+		/* A record still holding this address belongs to a connection
+		 * that closed unseen: let it go. */
+		for (size_t k = 0; k < f->n_conns; k++)
+			if (k != i && f->conns[k].state == CONN_OPEN &&
+			    f->conns[k].evcon == evcon)
+				on_conn_close(evcon, &f->conns[k]);
+		c->state = CONN_OPEN;
+		c->evcon = evcon;
+		c->bev = NULL;
+		evhttp_connection_set_closecb(evcon, on_conn_close, c);
+		if (f->kind == CL_FRONT_UNIX)
+			c->stranger = !peer_trusted(bufferevent_getfd(bev));
+		bufferevent_decref(bev);
+		conn_arm(c);
 	}
-	if (free_slot) {
-		free_slot->evcon = evcon;
-		evhttp_connection_set_closecb(evcon, on_conn_close, free_slot);
-	}
-	return free_slot;
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	if (c->state != CONN_OPEN || c->sub || c->job)
+		return;
+	if (!c->spare)
+		c->f->api->refused[REFUSED_DEADLINE]++;
+	/* Its close callback frees the record. */
+	evhttp_connection_free(c->evcon);
+}
+
+static struct conn *conn_of(struct front *f, struct evhttp_connection *evcon)
+{
+	for (size_t i = 0; i < f->n_conns; i++)
+		if (f->conns[i].state == CONN_OPEN && f->conns[i].evcon == evcon)
+			return &f->conns[i];
+	return NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -294,18 +496,32 @@ static void line_unref(struct line *l)
 		free(l);
 }
 
-/* Queues l for s, dropping the oldest past the bound (api->lock held). */
+/* Drops s's oldest event, counted (api->lock held). */
+static void sub_drop_oldest(cl_http_api *api, struct sub *s)
+{
+	struct line *old = s->q[s->head];
+	s->head = (s->head + 1) % SUB_QUEUE_MAX;
+	s->n--;
+	s->bytes -= old->len;
+	s->dropped++;
+	api->dropped_total++;
+	line_unref(old);
+}
+
+/* Queues l for s, dropping the oldest past either bound (api->lock held).
+ * An event larger than the whole queue is dropped itself. */
 static void sub_push(cl_http_api *api, struct sub *s, struct line *l)
 {
-	if (s->n == SUB_QUEUE_MAX) {
-		line_unref(s->q[s->head]);
-		s->head = (s->head + 1) % SUB_QUEUE_MAX;
-		s->n--;
+	if (l->len > SUB_QUEUE_BYTES) {
 		s->dropped++;
 		api->dropped_total++;
+		return;
 	}
+	while (s->n == SUB_QUEUE_MAX || s->bytes + l->len > SUB_QUEUE_BYTES)
+		sub_drop_oldest(api, s);
 	s->q[(s->head + s->n) % SUB_QUEUE_MAX] = l;
 	s->n++;
+	s->bytes += l->len;
 	l->refs++;
 }
 
@@ -385,7 +601,7 @@ static void on_chunk_sent(struct evhttp_connection *evcon, void *arg);
 /* Writes the next batch of s's queue unless one is still going out. */
 static void sub_flush(struct sub *s)
 {
-	cl_http_api *api = s->conn->api;
+	cl_http_api *api = s->conn->f->api;
 	if (s->in_flight || !s->req)
 		return;
 	if (!evhttp_request_get_connection(s->req)) {
@@ -402,10 +618,15 @@ static void sub_flush(struct sub *s)
 				       "}\n", s->dropped);
 		s->dropped = 0;
 	}
+	size_t out = 0;
 	for (int k = 0; k < FLUSH_BATCH && s->n; k++) {
 		struct line *l = s->q[s->head];
+		if (k > 0 && out + l->len > FLUSH_BYTES)
+			break;
 		s->head = (s->head + 1) % SUB_QUEUE_MAX;
 		s->n--;
+		s->bytes -= l->len;
+		out += l->len;
 		evbuffer_add(b, l->text, l->len);
 		line_unref(l);
 	}
@@ -440,7 +661,7 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
  * it with its connection. */
 static void sub_close(struct sub *s, bool end_req)
 {
-	cl_http_api *api = s->conn->api;
+	cl_http_api *api = s->conn->f->api;
 	pthread_mutex_lock(&api->lock);
 	for (struct sub **pp = &api->subs; *pp; pp = &(*pp)->next)
 		if (*pp == s) {
@@ -453,10 +674,10 @@ static void sub_close(struct sub *s, bool end_req)
 		s->head = (s->head + 1) % SUB_QUEUE_MAX;
 		s->n--;
 	}
-	/* Calls waiting for this subscriber may have nobody left. */
+	/* Calls waiting for this subscriber have nobody left. */
 	pthread_cond_broadcast(&api->cond);
 	pthread_mutex_unlock(&api->lock);
-	cl_topics_release(&api->topics, s->answer, s->n_answer);
+	cl_topics_release(api->topics, s->owner);
 	if (end_req && s->req && !evhttp_request_get_connection(s->req))
 		evhttp_send_reply_end(s->req);
 	if (s->conn->sub == s)
@@ -464,8 +685,31 @@ static void sub_close(struct sub *s, bool end_req)
 	for (size_t i = 0; i < s->n_answer; i++)
 		free(s->answer[i]);
 	free(s->answer);
+	sodium_memzero(s->secret, sizeof s->secret);
 	free(s);
 }
+
+/* {"type":"answering","topics":[...],"subscriber":SECRET}: what a
+ * subscriber answering topics is told first. */
+static struct line *answering_line(const struct sub *s)
+{
+	json_t *o = json_object(), *t = json_array();
+	for (size_t i = 0; i < s->n_answer; i++)
+		json_array_append_new(t, cl_json_text(s->answer[i],
+						      strlen(s->answer[i])));
+	json_object_set_new(o, "type", json_string("answering"));
+	json_object_set_new(o, "topics", t);
+	json_object_set_new(o, "subscriber", json_string(s->secret));
+	char *text = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	struct line *l = text ? line_new(text) : NULL;
+	free(text);
+	return l;
+}
+
+static void on_message(void *arg, const char *topic, const char *from,
+		       const void *payload, size_t len, void **reply,
+		       size_t *reply_len);
 
 static void serve_events(cl_http_api *api, struct conn *c,
 			 struct evhttp_request *req, cl_request *r)
@@ -484,10 +728,20 @@ static void serve_events(cl_http_api *api, struct conn *c,
 		reply_error(req, 500, "out of memory");
 		return;
 	}
-	int e = cl_topics_acquire(&api->topics, r->answer, r->n_answer);
+	s->owner = cl_topics_new_owner(api->topics);
+	size_t taken = 0;
+	int e = cl_topics_acquire(api->topics, s->owner, r->answer, r->n_answer,
+				  on_message, api, &taken);
 	if (e) {
 		free(s);
-		if (e == CLOISTER_ELIMIT)
+		if (e == CLOISTER_EEXIST)
+			reply_error(req, 409,
+				    "topic '%s' is already answered by another "
+				    "subscriber (or the Erlang port): a topic has "
+				    "one answerer, and it is free again when that "
+				    "one's stream closes",
+				    r->answer[taken]);
+		else if (e == CLOISTER_ELIMIT)
 			reply_error(req, 503,
 				    "the node's handler table is full: answer "
 				    "fewer topics");
@@ -496,6 +750,10 @@ static void serve_events(cl_http_api *api, struct conn *c,
 				    cloister_strerror(e));
 		return;
 	}
+	unsigned char secret[CL_REQ_SUBSCRIBER_HEX / 2];
+	randombytes_buf(secret, sizeof secret);
+	sodium_bin2hex(s->secret, sizeof s->secret, secret, sizeof secret);
+	sodium_memzero(secret, sizeof secret);
 	s->answer = r->answer;
 	s->n_answer = r->n_answer;
 	r->answer = NULL;
@@ -503,6 +761,8 @@ static void serve_events(cl_http_api *api, struct conn *c,
 	s->conn = c;
 	s->req = req;
 	c->sub = s;
+	event_del(c->deadline);
+	struct line *hello = s->n_answer ? answering_line(s) : NULL;
 
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	evhttp_add_header(h, "Content-Type", "application/x-ndjson");
@@ -518,9 +778,13 @@ static void serve_events(cl_http_api *api, struct conn *c,
 	s->next = api->subs;
 	api->subs = s;
 	api->n_subs++;
+	if (hello)
+		sub_push(api, s, hello);
 	if (api->status)
 		sub_push(api, s, api->status);
 	pthread_mutex_unlock(&api->lock);
+	if (hello && hello->refs == 0)
+		free(hello);
 	evhttp_send_reply_start(req, 200, "OK");
 	sub_flush(s);
 }
@@ -529,31 +793,34 @@ static void serve_events(cl_http_api *api, struct conn *c,
 /* Calls answered by subscribers                                       */
 /* ------------------------------------------------------------------ */
 
-/* Subscribers answering topic, and whether every one of them is late
- * (api->lock held). */
-static size_t answerers(cl_http_api *api, const char *topic, bool *all_late)
+/* The subscriber answering topic: one at most, the topic table sees to
+ * that (api->lock held). */
+static struct sub *answerer(cl_http_api *api, const char *topic)
 {
-	size_t n = 0;
-	*all_late = true;
+	for (struct sub *s = api->closing ? NULL : api->subs; s; s = s->next)
+		if (answers(s, topic))
+			return s;
+	return NULL;
+}
+
+static struct sub *sub_by_owner(cl_http_api *api, uint64_t owner)
+{
 	for (struct sub *s = api->subs; s; s = s->next)
-		if (answers(s, topic)) {
-			n++;
-			*all_late &= s->late;
-		}
-	return n;
+		if (s->owner == owner)
+			return s;
+	return NULL;
 }
 
 struct call_wait {
 	cl_http_api *api;
-	const char *topic;
+	uint64_t owner;
 };
 
-/* Whether a call still has somebody to answer it (api->lock held). */
+/* Whether a call's subscriber is still there to answer (api->lock held). */
 static bool call_wanted(void *arg)
 {
 	struct call_wait *w = arg;
-	bool late;
-	return !w->api->closing && answerers(w->api, w->topic, &late) > 0;
+	return !w->api->closing && sub_by_owner(w->api, w->owner) != NULL;
 }
 
 static char *call_event(uint64_t id, const char *topic, const char *from,
@@ -562,8 +829,10 @@ static char *call_event(uint64_t id, const char *topic, const char *from,
 	json_t *o = json_object();
 	if (!o)
 		return NULL;
+	char hex[CL_REQ_CALL_ID_HEX + 1];
+	snprintf(hex, sizeof hex, "%016" PRIx64, id);
 	json_object_set_new(o, "type", json_string("call"));
-	json_object_set_new(o, "id", json_integer((json_int_t)id));
+	json_object_set_new(o, "id", json_string(hex));
 	json_object_set_new(o, "topic", cl_json_text(topic, strlen(topic)));
 	json_object_set_new(o, "from", cl_json_text(from, strlen(from)));
 	char *s = cl_json_set_data(o, payload, len) == 0
@@ -574,12 +843,12 @@ static char *call_event(uint64_t id, const char *topic, const char *from,
 }
 
 /*
- * Runs on the node's thread for every message on a topic some subscriber
+ * Runs on the node's thread for every message on a topic a subscriber
  * answers.  A cast becomes a "message" event for every subscriber; a call
- * becomes a "call" event for those answering the topic, and this waits
- * (at most CL_CALL_WAIT_MS, see pending_calls.h) for the first POST
- * /v1/reply with its id.  While it waits, the node's loop does nothing
- * else.
+ * becomes a "call" event for the one answering the topic, under a random
+ * id, and this waits (at most CL_CALL_WAIT_MS, see pending_calls.h) for
+ * the POST /v1/reply with that id from that subscriber.  While it waits,
+ * the node's loop does nothing else.
  */
 static void on_message(void *arg, const char *topic, const char *from,
 		       const void *payload, size_t len, void **reply,
@@ -593,12 +862,12 @@ static void on_message(void *arg, const char *topic, const char *from,
 		free(ev);
 		return;
 	}
-	struct call_wait w = {api, topic};
 	pthread_mutex_lock(&api->lock);
-	uint64_t id = cl_pending_next_id(&api->calls);
-	bool wanted = call_wanted(&w);
+	struct sub *s = answerer(api, topic);
+	struct call_wait w = {api, s ? s->owner : 0};
+	uint64_t id = s ? cl_pending_random_id(&api->calls) : 0;
 	pthread_mutex_unlock(&api->lock);
-	if (!wanted)
+	if (!s)
 		return;
 	char *text = call_event(id, topic, from, payload, len);
 	struct line *l = text ? line_new(text) : NULL;
@@ -606,11 +875,12 @@ static void on_message(void *arg, const char *topic, const char *from,
 	if (!l)
 		return;
 
-	cl_pcall pc = {.id = id};
+	cl_pcall pc = {.id = id, .owner = w.owner};
 	pthread_mutex_lock(&api->lock);
-	for (struct sub *s = api->subs; s; s = s->next)
-		if (answers(s, topic))
-			sub_push(api, s, l);
+	/* The subscriber may have gone while the event was made. */
+	s = call_wanted(&w) ? sub_by_owner(api, w.owner) : NULL;
+	if (s)
+		sub_push(api, s, l);
 	if (l->refs == 0) {
 		free(l);
 		pthread_mutex_unlock(&api->lock);
@@ -618,13 +888,10 @@ static void on_message(void *arg, const char *topic, const char *from,
 	}
 	event_active(api->wake, EV_READ, 0);
 	cl_pending_add(&api->calls, &pc);
-	bool late;
-	answerers(api, topic, &late);
-	bool answered = cl_pending_wait(&api->calls, &pc, cl_call_wait_ms(late),
+	bool answered = cl_pending_wait(&api->calls, &pc, cl_call_wait_ms(s->late),
 					call_wanted, &w);
-	for (struct sub *s = api->subs; s; s = s->next)
-		if (answers(s, topic))
-			s->late = !answered;
+	if ((s = sub_by_owner(api, w.owner)))
+		s->late = !answered;
 	pthread_mutex_unlock(&api->lock);
 	if (answered) {
 		*reply = pc.reply;
@@ -632,22 +899,43 @@ static void on_message(void *arg, const char *topic, const char *from,
 	}
 }
 
+/* The open subscriber whose secret this is (base thread, where the list
+ * changes): every secret is compared, in constant time. */
+static struct sub *sub_by_secret(cl_http_api *api, const char *secret)
+{
+	struct sub *found = NULL;
+	for (struct sub *s = api->subs; s; s = s->next)
+		if (cl_token_equal(s->secret, strlen(s->secret), secret,
+				   strlen(secret)))
+			found = s;
+	return found;
+}
+
 static void serve_reply(cl_http_api *api, struct evhttp_request *req,
 			cl_request *r)
 {
-	int e = cl_pending_answer(&api->calls, r->id, r->data, r->data_len);
+	struct sub *s = sub_by_secret(api, r->subscriber);
+	int e = s ? cl_pending_answer(&api->calls, r->id, s->owner, r->data,
+				      r->data_len)
+		  : CLOISTER_ENOENT;
 	if (e == CLOISTER_ENOMEM) {
 		reply_error(req, 500, "out of memory");
 		return;
 	}
 	if (e) {
+		/* One answer for an id never issued, a call of another
+		 * subscriber, a subscriber that does not exist: nothing to
+		 * learn from the difference. */
 		reply_error(req, 404,
-			    "no call %" PRIu64 " is waiting for a reply: it was "
-			    "answered already or timed out (calls wait %d ms)",
+			    "no call %016" PRIx64 " is waiting for a reply from "
+			    "this subscriber: it was answered, timed out (calls "
+			    "wait %d ms), or was never sent to it",
 			    r->id, CL_CALL_WAIT_MS);
 		return;
 	}
-	reply_json(req, 200, json_pack("{s:I}", "id", (json_int_t)r->id));
+	char hex[CL_REQ_CALL_ID_HEX + 1];
+	snprintf(hex, sizeof hex, "%016" PRIx64, r->id);
+	reply_json(req, 200, json_pack("{s:s}", "id", hex));
 }
 
 /* ------------------------------------------------------------------ */
@@ -724,12 +1012,16 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 	while (list) {
 		struct job *j = list;
 		list = j->next;
-		if (j->conn)
-			j->conn->job = NULL;
+		struct conn *c = j->conn;
+		if (c)
+			c->job = NULL;
 		/* A request whose client left is detached; replying frees it. */
 		if (j->req)
 			job_reply(j);
 		job_free(j);
+		/* The connection may carry another request now. */
+		if (c && !api->closing)
+			conn_arm(c);
 	}
 }
 
@@ -782,6 +1074,7 @@ static void serve_multicall(cl_http_api *api, struct conn *c,
 		return;
 	}
 	c->job = j;
+	event_del(c->deadline);
 }
 
 /* ------------------------------------------------------------------ */
@@ -791,6 +1084,22 @@ static void serve_multicall(cl_http_api *api, struct conn *c,
 static json_t *text(const char *s)
 {
 	return cl_json_text(s, strlen(s));
+}
+
+/* Whether the node runs without a cluster key off loopback, because
+ * plaintext was asked for: the runtime reports it as the counter
+ * "insecure" (1), and a runtime that does not report it has no such
+ * mode. */
+static bool node_insecure(cl_http_api *api)
+{
+	cloister_counter cs[128];
+	size_t n = 0;
+	if (cloister_counters(api->node, cs, 128, &n) != 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(cs[i].name, "insecure"))
+			return cs[i].value != 0;
+	return false;
 }
 
 static void serve_status(cl_http_api *api, struct evhttp_request *req)
@@ -827,6 +1136,7 @@ static void serve_status(cl_http_api *api, struct evhttp_request *req)
 	}
 	json_object_set_new(o, "rings", rings);
 	json_object_set_new(o, "version", json_string(cloister_version()));
+	json_object_set_new(o, "insecure", json_boolean(node_insecure(api)));
 	cloister_snapshot_free(s);
 	reply_json(req, 200, o);
 }
@@ -967,7 +1277,7 @@ static bool metric_name_ok(const char *s)
 /* Counters the runtime reports that are levels, not totals. */
 static bool is_gauge(const char *name)
 {
-	return !strcmp(name, "health");
+	return !strcmp(name, "health") || !strcmp(name, "insecure");
 }
 
 static void serve_metrics(cl_http_api *api, struct evhttp_request *req)
@@ -996,10 +1306,14 @@ static void serve_metrics(cl_http_api *api, struct evhttp_request *req)
 		char name[128], help[160];
 		if (is_gauge(cs[i].name)) {
 			snprintf(name, sizeof name, "cloister_%s", cs[i].name);
-			snprintf(help, sizeof help,
-				 "Current value of the node's %s level "
-				 "(Lifeguard local health: 0 is healthy).",
-				 cs[i].name);
+			snprintf(help, sizeof help, "%s",
+				 !strcmp(cs[i].name, "insecure")
+					 ? "1 when the node gossips in plaintext "
+					   "off loopback (asked for with "
+					   "insecure), else 0."
+					 : "Current value of the node's health "
+					   "level (Lifeguard local health: 0 is "
+					   "healthy).");
 			family(b, name, "gauge", help);
 		} else {
 			snprintf(name, sizeof name, "cloister_%s_total",
@@ -1058,12 +1372,31 @@ static void serve_metrics(cl_http_api *api, struct evhttp_request *req)
 	       "Open /v1/events streams.");
 	evbuffer_add_printf(b, "cloister_api_subscribers %zu\n", subs);
 	family(b, "cloister_api_events_dropped_total", "counter",
-	       "Events dropped because a subscriber fell 1024 behind.");
+	       "Events dropped because a subscriber fell 1024 events or 8 MiB "
+	       "behind.");
 	evbuffer_add_printf(b, "cloister_api_events_dropped_total %" PRIu64 "\n",
 			    dropped);
 	family(b, "cloister_api_multicalls", "gauge",
 	       "Multicalls running for API clients.");
 	evbuffer_add_printf(b, "cloister_api_multicalls %zu\n", running);
+	family(b, "cloister_api_connections", "gauge",
+	       "Open control API connections, by listener.");
+	for (int k = 0; k < 3; k++)
+		if (api->fronts[k].http)
+			evbuffer_add_printf(b,
+					    "cloister_api_connections{listener=\"%s\"} "
+					    "%zu\n",
+					    api->fronts[k].name, api->fronts[k].used);
+	family(b, "cloister_api_refused_total", "counter",
+	       "Control API requests and connections refused, by reason "
+	       "(token, host, origin, content_type, malformed, peer: another "
+	       "uid on the Unix socket, busy: every connection slot taken, "
+	       "deadline: no complete request in time).");
+	for (int k = 0; k < REFUSALS; k++)
+		evbuffer_add_printf(b,
+				    "cloister_api_refused_total{reason=\"%s\"} "
+				    "%" PRIu64 "\n",
+				    refusal_names[k], api->refused[k]);
 
 	family(b, "cloister_info", "gauge",
 	       "Always 1; the labels name the node and the cloister version.");
@@ -1257,34 +1590,82 @@ static const char *method_name(enum evhttp_cmd_type t)
 	return "?";
 }
 
+
 /* evhttp calls the request callback a second time, without a URI, when a
  * connection fails in some ways while we still hold its request; it
  * expects that request to be finished. */
 static bool finish_owned(cl_http_api *api, struct evhttp_request *req)
 {
-	for (size_t i = 0; i < CONN_MAX; i++) {
-		struct conn *c = &api->conns[i];
-		if (c->sub && c->sub->req == req) {
-			struct sub *s = c->sub;
-			s->req = NULL;
-			sub_close(s, false);
-			evhttp_send_reply_end(req);
-			return true;
-		}
-		if (c->job && c->job->req == req) {
-			c->job->req = NULL;
-			c->job->conn = NULL;
-			c->job = NULL;
-			evhttp_send_error(req, 400, NULL);
-			return true;
+	for (int k = 0; k < 3; k++) {
+		struct front *f = &api->fronts[k];
+		for (size_t i = 0; f->http && i < f->n_conns; i++) {
+			struct conn *c = &f->conns[i];
+			if (c->sub && c->sub->req == req) {
+				struct sub *s = c->sub;
+				s->req = NULL;
+				sub_close(s, false);
+				evhttp_send_reply_end(req);
+				return true;
+			}
+			if (c->job && c->job->req == req) {
+				c->job->req = NULL;
+				c->job->conn = NULL;
+				c->job = NULL;
+				evhttp_send_error(req, 400, NULL);
+				return true;
+			}
 		}
 	}
 	return false;
 }
 
+/* The headers the guard reads: each one's first value and its count. */
+static void guard_request(struct evhttp_request *req, cl_guard_req *g)
+{
+	memset(g, 0, sizeof *g);
+	g->method = method_name(evhttp_request_get_command(req));
+	g->http11 = req->major > 1 || (req->major == 1 && req->minor >= 1);
+	struct evkeyvalq *hs = evhttp_request_get_input_headers(req);
+	for (struct evkeyval *kv = hs->tqh_first; kv; kv = kv->next.tqe_next) {
+		const char **v = NULL;
+		unsigned *n = NULL;
+		if (!strcasecmp(kv->key, "Host")) {
+			v = &g->host;
+			n = &g->n_host;
+		} else if (!strcasecmp(kv->key, "Origin")) {
+			v = &g->origin;
+			n = &g->n_origin;
+		} else if (!strcasecmp(kv->key, "Authorization")) {
+			v = &g->authorization;
+			n = &g->n_authorization;
+		} else if (!strcasecmp(kv->key, "Content-Type")) {
+			v = &g->content_type;
+			n = &g->n_content_type;
+		}
+		if (n && (*n)++ == 0)
+			*v = kv->value;
+	}
+}
+
+/* Answers and closes: for requests a connection may not make. */
+static void refuse_and_close(struct evhttp_request *req, int code,
+			     const char *msg)
+{
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Connection",
+			  "close");
+	reply_error(req, code, "%s", msg);
+}
+
+static bool probe_route(cl_route r)
+{
+	return r == CL_ROUTE_READY || r == CL_ROUTE_HEALTH ||
+	       r == CL_ROUTE_METRICS;
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
-	cl_http_api *api = arg;
+	struct front *f = arg;
+	cl_http_api *api = f->api;
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	if (!uri || !evcon) {
@@ -1292,32 +1673,76 @@ static void on_request(struct evhttp_request *req, void *arg)
 			evhttp_send_error(req, 400, NULL);
 		return;
 	}
-	struct conn *c = conn_slot(api, evcon);
-	if (!c) {
-		evhttp_add_header(evhttp_request_get_output_headers(req),
-				  "Connection", "close");
-		reply_error(req, 503,
-			    "too many connections (%d): close idle ones and "
-			    "retry",
-			    CONN_MAX);
+	struct conn *c = conn_of(f, evcon);
+	if (!c || c->spare) {
+		char msg[128];
+		api->refused[REFUSED_BUSY]++;
+		snprintf(msg, sizeof msg,
+			 "too many connections (%zu): close idle ones and retry",
+			 f->slots);
+		refuse_and_close(req, 503, msg);
 		return;
 	}
+	if (c->stranger) {
+		char msg[160];
+		api->refused[REFUSED_PEER]++;
+		snprintf(msg, sizeof msg,
+			 "this agent's Unix socket serves its own user (uid %u) "
+			 "and root only: run the client as one of them",
+			 (unsigned)geteuid());
+		refuse_and_close(req, 403, msg);
+		return;
+	}
+	event_del(c->deadline);
+
+	cl_guard_req gr;
+	cl_req_error err;
+	guard_request(req, &gr);
+	cl_guard_why why = cl_guard_check(&f->guard, &gr, &err);
+	if (why != CL_GUARD_OK) {
+		static const enum refusal counted[] = {
+			[CL_GUARD_MALFORMED] = REFUSED_MALFORMED,
+			[CL_GUARD_HOST] = REFUSED_HOST,
+			[CL_GUARD_ORIGIN] = REFUSED_ORIGIN,
+			[CL_GUARD_TOKEN] = REFUSED_TOKEN,
+			[CL_GUARD_TYPE] = REFUSED_TYPE,
+		};
+		api->refused[counted[why]]++;
+		if (err.status == 401)
+			evhttp_add_header(evhttp_request_get_output_headers(req),
+					  "WWW-Authenticate",
+					  "Bearer realm=\"cloister\"");
+		reply_error(req, err.status, "%s", err.msg);
+		conn_arm(c);
+		return;
+	}
+
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	size_t len = evbuffer_get_length(in);
 	const unsigned char *body = len ? evbuffer_pullup(in, -1) : NULL;
 	if (len && !body) {
 		reply_error(req, 500, "out of memory reading the body");
+		conn_arm(c);
 		return;
 	}
 	cl_request r;
-	cl_req_error err;
-	if (cl_request_parse(method_name(evhttp_request_get_command(req)),
-			     evhttp_uri_get_path(uri), evhttp_uri_get_query(uri),
-			     body, len, &r, &err) != 0) {
+	if (cl_request_parse(gr.method, evhttp_uri_get_path(uri),
+			     evhttp_uri_get_query(uri), body, len, &r,
+			     &err) != 0) {
 		if (err.status == 405 && err.allow)
 			evhttp_add_header(evhttp_request_get_output_headers(req),
 					  "Allow", err.allow);
 		reply_error(req, err.status, "%s", err.msg);
+		conn_arm(c);
+		return;
+	}
+	if (f->kind == CL_FRONT_PROBE && !probe_route(r.route)) {
+		reply_error(req, 404,
+			    "the probe listener serves only /ready, /health and "
+			    "/metrics: the rest of the API is on the main "
+			    "listener, with its token");
+		cl_request_free(&r);
+		conn_arm(c);
 		return;
 	}
 	switch (r.route) {
@@ -1363,53 +1788,113 @@ static void on_request(struct evhttp_request *req, void *arg)
 		break;
 	}
 	cl_request_free(&r);
+	if (c->state == CONN_OPEN && c->evcon == evcon)
+		conn_arm(c);
 }
 
 /* ------------------------------------------------------------------ */
 /* Listening                                                           */
 /* ------------------------------------------------------------------ */
 
-
-/* ------------------------------------------------------------------ */
-/* Listener back-off                                                   */
-/* ------------------------------------------------------------------ */
-
 /* When accept() fails (out of file descriptors, say, because clients hold
  * idle connections), libevent's listener is called again at once and logs
  * each failure: a busy loop that floods the log.  Instead the listener
- * pauses for 100 ms, so the loop keeps serving the connections it has and
- * tries again when some may have closed. */
-static void listener_resume(evutil_socket_t fd, short what, void *arg)
+ * pauses, so the loop keeps serving the connections it has and tries
+ * again when some may have closed.  libevent gives the error callback the
+ * listener and the evhttp, not our front, hence this table (base thread). */
+static struct front *listening[8];
+
+static void on_resume(evutil_socket_t fd, short what, void *arg)
 {
-	evconnlistener_enable(arg);
+	struct front *f = arg;
+	f->backoff = false;
+	front_accept(f, true);
 }
 
 static void listener_error(struct evconnlistener *lis, void *arg)
 {
-	static const struct timeval pause = {0, 100000};
-	evconnlistener_disable(lis);
-	event_base_once(evconnlistener_get_base(lis), -1, EV_TIMEOUT,
-			listener_resume, lis, &pause);
+	for (size_t i = 0; i < sizeof listening / sizeof *listening; i++) {
+		struct front *f = listening[i];
+		if (f && f->lis == lis) {
+			f->backoff = true;
+			front_accept(f, false);
+			timer_in(f->resume, ACCEPT_BACKOFF_MS);
+			return;
+		}
+	}
+	evconnlistener_disable(lis); /* not ours: cannot happen */
 }
 
-static void guard_listener(struct evhttp_bound_socket *bs)
+static void front_listening(struct front *f, struct evhttp_bound_socket *bs,
+			    bool on)
 {
-	struct evconnlistener *lis = bs ? evhttp_bound_socket_get_listener(bs)
-					: NULL;
-	if (lis)
-		evconnlistener_set_error_cb(lis, listener_error);
+	for (size_t i = 0; i < sizeof listening / sizeof *listening; i++)
+		if (on ? !listening[i] : listening[i] == f) {
+			listening[i] = on ? f : NULL;
+			if (on)
+				break;
+		}
+	if (!on)
+		return;
+	f->lis = evhttp_bound_socket_get_listener(bs);
+	if (f->lis)
+		evconnlistener_set_error_cb(f->lis, listener_error);
 }
 
-static int listen_tcp(cl_http_api *api, const char *spec, char *why,
-		      size_t whylen)
+static int front_init(cl_http_api *api, cl_front kind, size_t slots,
+		      size_t body_max, char *why, size_t whylen)
 {
-	char host[128];
+	static const char *const names[] = {"http", "unix", "probe"};
+	struct front *f = &api->fronts[kind];
+	f->api = api;
+	f->kind = kind;
+	f->name = names[kind];
+	f->slots = slots;
+	f->n_conns = slots + CONN_SPARE;
+	f->http = evhttp_new(api->base);
+	f->adopt = event_new(api->base, -1, 0, on_adopt, f);
+	f->resume = evtimer_new(api->base, on_resume, f);
+	f->conns = calloc(f->n_conns, sizeof *f->conns);
+	bool ok = f->http && f->adopt && f->resume && f->conns;
+	for (size_t i = 0; ok && i < f->n_conns; i++) {
+		f->conns[i].f = f;
+		f->conns[i].deadline =
+			evtimer_new(api->base, on_deadline, &f->conns[i]);
+		ok = f->conns[i].deadline != NULL;
+	}
+	if (!ok) {
+		snprintf(why, whylen, "out of memory");
+		return -1;
+	}
+	f->guard = (cl_guard){.front = kind, .host = f->host,
+			      .token = api->token};
+	evhttp_set_timeout(f->http, TIMEOUT_S);
+	evhttp_set_max_headers_size(f->http, HEADERS_MAX);
+	evhttp_set_max_body_size(f->http, body_max);
+	/* Every method reaches us, so the wrong one gets 405 with Allow
+	 * rather than evhttp's bare 501. */
+	evhttp_set_allowed_methods(f->http,
+				   EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+					   EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
+					   EVHTTP_REQ_DELETE |
+					   EVHTTP_REQ_OPTIONS |
+					   EVHTTP_REQ_TRACE |
+					   EVHTTP_REQ_CONNECT |
+					   EVHTTP_REQ_PATCH);
+	evhttp_set_gencb(f->http, on_request, f);
+	evhttp_set_bevcb(f->http, on_accept, f);
+	return 0;
+}
+
+static int listen_tcp(struct front *f, const char *spec, const char *flag,
+		      char *why, size_t whylen)
+{
 	const char *h, *ptext;
 	size_t hlen;
 	bool split = cl_split_host_port(spec, &h, &hlen, &ptext);
 	char *end = NULL;
 	long port = split ? strtol(ptext, &end, 10) : -1;
-	if (!split || hlen >= sizeof host || !*ptext || *end || port < 0 ||
+	if (!split || hlen >= sizeof f->host || !*ptext || *end || port < 0 ||
 	    port > 65535) {
 		snprintf(why, whylen,
 			 "'%s' is not HOST:PORT (e.g. 127.0.0.1:7947 or "
@@ -1417,37 +1902,40 @@ static int listen_tcp(cl_http_api *api, const char *spec, char *why,
 			 spec);
 		return -1;
 	}
-	memcpy(host, h, hlen);
-	host[hlen] = '\0';
-	struct evhttp_bound_socket *bs =
-		evhttp_bind_socket_with_handle(api->http, host, (ev_uint16_t)port);
+	memcpy(f->host, h, hlen);
+	f->host[hlen] = '\0';
+	struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(
+		f->http, f->host, (ev_uint16_t)port);
 	if (!bs) {
 		snprintf(why, whylen,
 			 "cannot listen on %s: %s (is another agent running? "
-			 "pick another address with --http)",
-			 spec, strerror(errno));
+			 "pick another address with --%s)",
+			 spec, strerror(errno), flag);
 		return -1;
 	}
-	guard_listener(bs);
+	front_listening(f, bs, true);
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof ss;
 	if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss,
 			&sl) == 0)
-		api->tcp_port = ntohs(ss.ss_family == AF_INET6
-					      ? ((struct sockaddr_in6 *)&ss)->sin6_port
-					      : ((struct sockaddr_in *)&ss)->sin_port);
+		f->port = ntohs(ss.ss_family == AF_INET6
+					? ((struct sockaddr_in6 *)&ss)->sin6_port
+					: ((struct sockaddr_in *)&ss)->sin_port);
 	return 0;
 }
 
 /*
  * The Unix socket: a stale file from a dead agent is replaced, a live
- * socket or a non-socket is left alone.  Permissions: bound, then chmod
- * 0600, then listen — before listen() every connect is refused, so the
- * moment the file carries the umask's mode is harmless.
+ * socket or a non-socket is left alone.  Permissions: the file is created
+ * 0600 by bind() itself, under umask 0177 (and, on Linux, from the
+ * socket's own mode, set first), so there is no moment, before listen()
+ * or after it, when it carries a looser mode: nothing is chmod-ed by path
+ * after the fact, which a swapped path could redirect.
  */
 static int listen_unix(cl_http_api *api, const char *path, char *why,
 		       size_t whylen)
 {
+	struct front *f = &api->fronts[CL_FRONT_UNIX];
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	if (strlen(path) >= sizeof sa.sun_path) {
 		snprintf(why, whylen,
@@ -1487,24 +1975,29 @@ static int listen_unix(cl_http_api *api, const char *path, char *why,
 		}
 	}
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
-	    chmod(path, 0600) != 0 || listen(fd, 128) != 0 ||
-	    stat(path, &st) != 0) {
+	mode_t old = umask(0177);
+	bool bound = fd >= 0 && fchmod(fd, 0600) == 0 &&
+		     bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+	int e = errno;
+	umask(old);
+	if (!bound || listen(fd, 128) != 0 || stat(path, &st) != 0) {
 		snprintf(why, whylen, "cannot listen on %s: %s", path,
-			 strerror(errno));
+			 strerror(bound ? errno : e));
 		if (fd >= 0)
 			close(fd);
+		if (bound)
+			unlink(path);
 		return -1;
 	}
 	struct evhttp_bound_socket *ubs =
-		evhttp_accept_socket_with_handle(api->http, fd);
+		evhttp_accept_socket_with_handle(f->http, fd);
 	if (!ubs) {
 		snprintf(why, whylen, "cannot serve on %s", path);
 		close(fd);
 		unlink(path);
 		return -1;
 	}
-	guard_listener(ubs);
+	front_listening(f, ubs, true);
 	api->unix_path = strdup(path);
 	api->unix_dev = st.st_dev;
 	api->unix_ino = st.st_ino;
@@ -1516,16 +2009,20 @@ static int listen_unix(cl_http_api *api, const char *path, char *why,
 /* ------------------------------------------------------------------ */
 
 cl_http_api *cl_http_api_new(struct event_base *base, cloister_t *node,
-			     const char *tcp_listen, const char *unix_path,
-			     char *why, size_t whylen)
+			     const cl_http_api_config *cfg, char *why,
+			     size_t whylen)
 {
 	char dummy[8];
 	if (!why) {
 		why = dummy;
 		whylen = sizeof dummy;
 	}
-	if (!base || !node) {
-		snprintf(why, whylen, "no event base or node");
+	if (!base || !node || !cfg || !cfg->topics) {
+		snprintf(why, whylen, "no event base, node or topic table");
+		return NULL;
+	}
+	if (cfg->tcp_listen && !cl_token_ok(cfg->token, cfg->token ? strlen(cfg->token) : 0)) {
+		snprintf(why, whylen, "the HTTP listener needs a token");
 		return NULL;
 	}
 	cl_http_api *api = calloc(1, sizeof *api);
@@ -1535,34 +2032,30 @@ cl_http_api *cl_http_api_new(struct event_base *base, cloister_t *node,
 	}
 	api->base = base;
 	api->node = node;
-	for (size_t i = 0; i < CONN_MAX; i++)
-		api->conns[i].api = api;
+	api->topics = cfg->topics;
 	cl_pending_init(&api->calls, &api->lock, &api->cond);
-	cl_topics_init(&api->topics, node, on_message, api);
-	api->http = evhttp_new(base);
 	api->wake = event_new(base, -1, 0, on_wake, api);
 	api->done_ev = event_new(base, -1, 0, on_done, api);
-	if (!api->http || !api->wake || !api->done_ev) {
+	api->token = cfg->token ? strdup(cfg->token) : NULL;
+	if (!api->wake || !api->done_ev || (cfg->token && !api->token)) {
 		snprintf(why, whylen, "out of memory");
 		cl_http_api_free(api);
 		return NULL;
 	}
-	evhttp_set_timeout(api->http, TIMEOUT_S);
-	evhttp_set_max_headers_size(api->http, HEADERS_MAX);
-	evhttp_set_max_body_size(api->http, EVHTTP_BODY_MAX);
-	/* Every method reaches us, so the wrong one gets 405 with Allow
-	 * rather than evhttp's bare 501. */
-	evhttp_set_allowed_methods(api->http,
-				   EVHTTP_REQ_GET | EVHTTP_REQ_POST |
-					   EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
-					   EVHTTP_REQ_DELETE |
-					   EVHTTP_REQ_OPTIONS |
-					   EVHTTP_REQ_TRACE |
-					   EVHTTP_REQ_CONNECT |
-					   EVHTTP_REQ_PATCH);
-	evhttp_set_gencb(api->http, on_request, api);
-	if ((tcp_listen && listen_tcp(api, tcp_listen, why, whylen) != 0) ||
-	    (unix_path && listen_unix(api, unix_path, why, whylen) != 0)) {
+	if ((cfg->tcp_listen &&
+	     (front_init(api, CL_FRONT_HTTP, CONN_MAX, EVHTTP_BODY_MAX, why,
+			 whylen) != 0 ||
+	      listen_tcp(&api->fronts[CL_FRONT_HTTP], cfg->tcp_listen, "http",
+			 why, whylen) != 0)) ||
+	    (cfg->unix_path &&
+	     (front_init(api, CL_FRONT_UNIX, CONN_MAX, EVHTTP_BODY_MAX, why,
+			 whylen) != 0 ||
+	      listen_unix(api, cfg->unix_path, why, whylen) != 0)) ||
+	    (cfg->probe_listen &&
+	     (front_init(api, CL_FRONT_PROBE, PROBE_CONN_MAX, PROBE_BODY_MAX,
+			 why, whylen) != 0 ||
+	      listen_tcp(&api->fronts[CL_FRONT_PROBE], cfg->probe_listen,
+			 "probe", why, whylen) != 0))) {
 		cl_http_api_free(api);
 		return NULL;
 	}
@@ -1572,7 +2065,33 @@ cl_http_api *cl_http_api_new(struct event_base *base, cloister_t *node,
 
 int cl_http_api_tcp_port(const cl_http_api *api)
 {
-	return api ? api->tcp_port : 0;
+	return api ? api->fronts[CL_FRONT_HTTP].port : 0;
+}
+
+int cl_http_api_probe_port(const cl_http_api *api)
+{
+	return api ? api->fronts[CL_FRONT_PROBE].port : 0;
+}
+
+static void front_free(struct front *f)
+{
+	front_listening(f, NULL, false);
+	/* evhttp_free frees the listener first: nothing may enable it after. */
+	f->lis = NULL;
+	if (f->http)
+		evhttp_free(f->http); /* close callbacks free the records */
+	for (size_t i = 0; f->conns && i < f->n_conns; i++) {
+		if (f->conns[i].state == CONN_ADOPTING)
+			bufferevent_decref(f->conns[i].bev);
+		if (f->conns[i].deadline)
+			event_free(f->conns[i].deadline);
+	}
+	free(f->conns);
+	if (f->adopt)
+		event_free(f->adopt);
+	if (f->resume)
+		event_free(f->resume);
+	memset(f, 0, sizeof *f);
 }
 
 void cl_http_api_free(cl_http_api *api)
@@ -1585,7 +2104,8 @@ void cl_http_api_free(cl_http_api *api)
 	pthread_mutex_unlock(&api->lock);
 
 	/* No handler of ours may start after this... */
-	cl_topics_clear(&api->topics);
+	for (struct sub *s = api->subs; s; s = s->next)
+		cl_topics_release(api->topics, s->owner);
 	/* ...and none, nor any listener call (the listener publishes
 	 * here), is still running after this: it waits for the node's
 	 * delivery in progress.  Clearing the listener is the price. */
@@ -1608,12 +2128,13 @@ void cl_http_api_free(cl_http_api *api)
 		pthread_cond_wait(&api->cond, &api->lock);
 	pthread_mutex_unlock(&api->lock);
 	on_done(-1, 0, api);
-	for (size_t i = 0; i < CONN_MAX; i++) {
-		api->conns[i].sub = NULL;
-		api->conns[i].job = NULL;
+	for (int k = 0; k < 3; k++) {
+		for (size_t i = 0; i < api->fronts[k].n_conns; i++) {
+			api->fronts[k].conns[i].sub = NULL;
+			api->fronts[k].conns[i].job = NULL;
+		}
+		front_free(&api->fronts[k]);
 	}
-	if (api->http)
-		evhttp_free(api->http);
 	if (api->wake)
 		event_free(api->wake);
 	if (api->done_ev)
@@ -1626,5 +2147,9 @@ void cl_http_api_free(cl_http_api *api)
 	cl_pending_destroy(&api->calls);
 	if (api->status)
 		line_unref(api->status);
+	if (api->token) {
+		sodium_memzero(api->token, strlen(api->token));
+		free(api->token);
+	}
 	free(api);
 }

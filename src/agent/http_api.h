@@ -16,20 +16,39 @@
  *   POST /v1/leave      graceful leave (202)
  *   POST /v1/multicast  {"topic","data","members":[...]?}
  *   POST /v1/multicall  {"topic","data","timeout_ms"?}
- *   POST /v1/reply      {"id","data"}: answers a "call" event
+ *   POST /v1/reply      {"id","subscriber","data"}: answers a "call" event
  *   GET  /v1/keys       key fingerprints, primary first
  *   POST /v1/keys       {"op":"install|use|remove","key"}
  *   GET  /ready         200 when ready, else 503 (for probes)
  *   GET  /health        200 while the node runs
  *   GET  /metrics       Prometheus text format 0.0.4
  *
- * The API has no authentication: anyone who can connect controls the
- * node.  Keep the TCP listener on loopback (expose /metrics through a
- * proxy if it must leave the host) and rely on the Unix socket's 0600
- * mode for local access control.
+ * Who is obeyed (api_guard.h has the checks and why):
+ *   - over TCP, holders of the token (Authorization: Bearer TOKEN), on
+ *     every endpoint; requests a browser makes (a foreign Host, an Origin,
+ *     a POST that is not application/json) are refused;
+ *   - over the Unix socket, its owner: the socket is created 0600 (under
+ *     a restrictive umask, never chmod-ed after bind) and a peer whose uid
+ *     is neither the agent's nor root is refused, whatever the file's mode;
+ *   - the probe listener, when configured, serves GET /ready, /health and
+ *     /metrics to anyone and nothing else: readiness and liveness probes
+ *     and scrapers hold no token, and it keeps its own connections, so
+ *     clients filling the main listener cannot make probes fail.
+ *
+ * Costs before anything is authenticated are bounded: a connection takes
+ * a slot when it is accepted (64 per listener, 16 on the probe listener;
+ * 16 more per listener are answered 503 and closed; past that the
+ * listener stops accepting until one frees), and must deliver each
+ * complete request within 10 s of connecting or of its previous one, or
+ * it is closed: a client sending a header byte at a time holds a slot for
+ * 10 s, not forever.
  *
  * Topics beginning with "cloister." belong to the agent (it answers
- * "cloister.ping" itself): /v1/events refuses to answer them.
+ * "cloister.ping" itself): /v1/events refuses to answer them.  A topic has
+ * one answerer at a time, across this API and the Erlang port: a second
+ * gets 409.  A "call" event's id is 64 random bits (16 hex digits), and
+ * the reply must also carry the secret its subscriber was given in its
+ * "answering" event: nobody else can answer a call, by guess or by copy.
  */
 #ifndef CLOISTER_AGENT_HTTP_API_H
 #define CLOISTER_AGENT_HTTP_API_H
@@ -37,21 +56,30 @@
 #include <stddef.h>
 
 #include "cloister.h"
+#include "pending_calls.h"
 
 struct event_base;
 
 typedef struct cl_http_api cl_http_api;
 
+typedef struct cl_http_api_config {
+	const char *tcp_listen;   /* "HOST:PORT" ("127.0.0.1:7947", "[::1]:7947";
+				     port 0 picks one), or NULL */
+	const char *unix_path;    /* a socket path, or NULL */
+	const char *probe_listen; /* "HOST:PORT" of the probe listener, or NULL */
+	const char *token;        /* required over TCP (copied); NULL without it */
+	cl_topics *topics;        /* the agent's answered topics (pending_calls.h) */
+} cl_http_api_config;
+
 /* Serves the API on base (which the caller runs on one thread; every
- * callback happens there).  tcp_listen is "HOST:PORT" ("127.0.0.1:7947",
- * "[::1]:7947"; port 0 picks one, see cl_http_api_tcp_port) or NULL;
- * unix_path is a socket path or NULL: it is created with mode 0600, and a
- * stale socket left by a dead agent is replaced, but a live one (another
- * agent answers) or a file that is not a socket is an error.  NULL on
- * failure, with the reason in why. */
+ * callback happens there).  The Unix socket is created 0600; a stale
+ * socket left by a dead agent is replaced, but a live one (another agent
+ * answers) or a file that is not a socket is an error.  The process umask
+ * is changed for the socket's bind: call this before other threads may
+ * create files.  NULL on failure, with the reason in why. */
 cl_http_api *cl_http_api_new(struct event_base *base, cloister_t *node,
-			     const char *tcp_listen, const char *unix_path,
-			     char *why, size_t whylen);
+			     const cl_http_api_config *cfg, char *why,
+			     size_t whylen);
 /* Stops serving: removes the topic handlers it registered, then clears
  * the node's listener with cloister_set_listener(node, NULL) — the one way
  * to know no listener or handler call (which publish here) is still
@@ -62,15 +90,21 @@ cl_http_api *cl_http_api_new(struct event_base *base, cloister_t *node,
  * ours.  Call it on the base's thread, before cloister_free(node). */
 void cl_http_api_free(cl_http_api *api);
 
-/* The TCP port actually bound (useful with port 0), or 0 without TCP. */
+/* The TCP port actually bound (useful with port 0), or 0 without TCP;
+ * the same for the probe listener. */
 int cl_http_api_tcp_port(const cl_http_api *api);
+int cl_http_api_probe_port(const cl_http_api *api);
 
 /* Thread-safe: queues one event (a JSON object, one line, no newline) for
  * every /v1/events subscriber.  Called from the node's thread by the
  * agent's listener; it copies the text and never blocks on a subscriber.
- * Each subscriber holds at most 1024 queued events: past that the oldest
- * are dropped and counted, and the subscriber is told with
- * {"type":"dropped","count":N} before the next event it gets. */
+ * Each subscriber holds at most 1024 queued events and 8 MiB of them
+ * (one event is at most ~6 MiB: a 1 MiB payload of control characters,
+ * escaped): past either bound the oldest are dropped and counted, and the
+ * subscriber is told with {"type":"dropped","count":N} before the next
+ * event it gets.  Subscribers share each event's text, and each queue is
+ * a suffix of the same sequence, so the API's event memory is about that
+ * of its slowest subscriber. */
 void cl_http_api_publish(cl_http_api *api, const char *json_line);
 
 /* The same for a status change, plus the line every later subscriber gets

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api_guard.h"
 #include "options.h"
 
 enum scope { NODE, AGENT };
@@ -71,10 +72,21 @@ static const struct setting settings[] = {
 	{"max-connections", NODE, false, false, "256", "TCP streams open at once"},
 	{"max-calls", NODE, false, false, "256", "multicalls pending at once"},
 	{"http", AGENT, false, false, "127.0.0.1:7947",
-	 "control API over HTTP (\"off\" to disable; loopback unless you mean "
-	 "otherwise)"},
+	 "control API over HTTP (\"off\" to disable); every request needs the "
+	 "token (see token-file); off loopback only with a token given"},
+	{"token-file", AGENT, false, false, "generated",
+	 "file holding the control API's token (mode 0600; or the token itself "
+	 "in CLOISTER_TOKEN, never on the command line).  Without either, a "
+	 "random token is written 0600 to $XDG_RUNTIME_DIR/cloister/, "
+	 "/run/cloister/ (root) or /tmp/cloister-UID/, as "
+	 "http-HOST-PORT.token, where the client commands find it"},
 	{"ctl", AGENT, false, false, "off",
-	 "control API over a Unix socket (mode 0600) at this path"},
+	 "control API over a Unix socket at this path: created 0600, serves "
+	 "the agent's own user and root, no token"},
+	{"probe", AGENT, false, false, "off",
+	 "HOST:PORT of a read-only listener serving GET /ready, /health and "
+	 "/metrics without a token (readiness and liveness probes, "
+	 "Prometheus), with its own connections; e.g. 0.0.0.0:7948"},
 	{"stdio", AGENT, false, false, "off",
 	 "etf: serve the control API on stdin/stdout as an Erlang port "
 	 "({packet,4} frames of external term format); end of input leaves "
@@ -106,7 +118,12 @@ void agent_usage(FILE *out)
 		"placement, messages and events over HTTP, a Unix socket and hooks.\n"
 		"Each setting is also read from CLOISTER_SETTING (dashes become\n"
 		"underscores) and from --config FILE.  SIGTERM/SIGINT leave the\n"
-		"cluster gracefully; SIGHUP re-reads the key file and log level.\n\n");
+		"cluster gracefully; SIGHUP re-reads the key file and log level.\n\n"
+		"The control API obeys holders of its token: CLOISTER_TOKEN (16 to\n"
+		"256 visible characters), else --token-file, else one generated\n"
+		"at start (see token-file); the client commands find a generated\n"
+		"one when run as the agent's user.  Requests from web pages (an\n"
+		"Origin, a foreign Host, a POST that is not JSON) are refused.\n\n");
 	for (size_t i = 0; i < N_SETTINGS; i++) {
 		const struct setting *s = &settings[i];
 		char flag[64];
@@ -160,6 +177,12 @@ static int set(agent_options *o, const struct setting *s, const char *value,
 	} else if (!strcmp(s->name, "ctl")) {
 		dst = o->ctl;
 		cap = sizeof o->ctl;
+	} else if (!strcmp(s->name, "probe")) {
+		dst = o->probe;
+		cap = sizeof o->probe;
+	} else if (!strcmp(s->name, "token-file")) {
+		dst = o->token_file;
+		cap = sizeof o->token_file;
 	} else if (!strcmp(s->name, "stdio")) {
 		if (strcmp(value, "etf") && strcmp(value, "off")) {
 			fprintf(stderr, "cloister agent: stdio \"%s\": etf or off "
@@ -278,6 +301,21 @@ static int load_file(agent_options *o, const char *path)
 
 static int load_env(agent_options *o)
 {
+	/* The token itself comes from the environment only: not a setting,
+	 * so never on a command line (where `ps` shows it) nor in a config
+	 * file by mistake. */
+	const char *tok = getenv("CLOISTER_TOKEN");
+	if (tok && *tok) {
+		if (!cl_token_ok(tok, strlen(tok))) {
+			fprintf(stderr, "cloister agent: CLOISTER_TOKEN is not a "
+					"usable token: %u to %u visible ASCII "
+					"characters, no spaces (cloister keygen "
+					"makes one)\n",
+				CL_TOKEN_MIN, CL_TOKEN_MAX);
+			return 2;
+		}
+		snprintf(o->token, sizeof o->token, "%s", tok);
+	}
 	for (size_t i = 0; i < N_SETTINGS; i++) {
 		char env[64] = "CLOISTER_";
 		size_t n = strlen(env);

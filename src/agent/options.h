@@ -23,6 +23,9 @@ typedef struct agent_options {
 	/* Agent-only settings. */
 	char http[128];           /* "127.0.0.1:7947", "" = off */
 	char ctl[AGENT_PATH_MAX]; /* Unix socket path, "" = off */
+	char probe[128];          /* read-only /ready, /health, /metrics; "" = off */
+	char token_file[AGENT_PATH_MAX]; /* the control API's token, from a file */
+	char token[257];          /* ... or CLOISTER_TOKEN (never a flag) */
 	bool stdio_etf;           /* --stdio etf: an Erlang port */
 	char data_dir[AGENT_PATH_MAX];
 	char on_change[1024];

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
 /* ------------------------------------------------------------------ */
 /* Waiting calls                                                       */
 /* ------------------------------------------------------------------ */
@@ -35,6 +37,27 @@ void cl_pending_destroy(cl_pending *pd)
 uint64_t cl_pending_next_id(cl_pending *pd)
 {
 	return ++pd->next_id;
+}
+
+static bool waiting(const cl_pending *pd, uint64_t id)
+{
+	for (const cl_pcall *pc = pd->calls; pc; pc = pc->next)
+		if (pc->id == id)
+			return true;
+	return false;
+}
+
+uint64_t cl_pending_random_id(cl_pending *pd)
+{
+	uint64_t id;
+	/* sodium_init() is idempotent; the runtime has called it already
+	 * for the node's keyring in any agent with a key. */
+	if (sodium_init() < 0)
+		abort(); /* no randomness: nothing here may go on guessably */
+	do
+		randombytes_buf(&id, sizeof id);
+	while (id == 0 || waiting(pd, id));
+	return id;
 }
 
 void cl_pending_add(cl_pending *pd, cl_pcall *pc)
@@ -76,8 +99,8 @@ bool cl_pending_wait(cl_pending *pd, cl_pcall *pc, int wait_ms,
 	return cl_pending_withdraw(pd, pc);
 }
 
-int cl_pending_answer(cl_pending *pd, uint64_t id, const void *data,
-		      size_t len)
+int cl_pending_answer(cl_pending *pd, uint64_t id, uint64_t owner,
+		      const void *data, size_t len)
 {
 	void *copy = malloc(len ? len : 1);
 	if (!copy)
@@ -86,7 +109,7 @@ int cl_pending_answer(cl_pending *pd, uint64_t id, const void *data,
 	bool taken = false;
 	pthread_mutex_lock(pd->lock);
 	for (cl_pcall *pc = pd->calls; pc; pc = pc->next)
-		if (pc->id == id && !pc->answered) {
+		if (pc->id == id && pc->owner == owner && !pc->answered) {
 			pc->reply = copy;
 			pc->reply_len = len;
 			pc->answered = true;
@@ -108,13 +131,18 @@ int cl_pending_answer(cl_pending *pd, uint64_t id, const void *data,
 
 struct cl_topic {
 	char *name;
-	unsigned refs; /* answerers */
+	uint64_t owner;
+	bool handled; /* the node has our handler for it */
 };
 
-void cl_topics_init(cl_topics *t, cloister_t *node, cloister_handler_fn fn,
-		    void *arg)
+void cl_topics_init(cl_topics *t, cloister_t *node)
 {
-	*t = (cl_topics){.node = node, .fn = fn, .arg = arg};
+	*t = (cl_topics){.node = node};
+}
+
+uint64_t cl_topics_new_owner(cl_topics *t)
+{
+	return ++t->next_owner;
 }
 
 static struct cl_topic *topic_find(const cl_topics *t, const char *name)
@@ -125,54 +153,114 @@ static struct cl_topic *topic_find(const cl_topics *t, const char *name)
 	return NULL;
 }
 
-bool cl_topics_has(const cl_topics *t, const char *name)
+uint64_t cl_topics_owner(const cl_topics *t, const char *name)
 {
-	return topic_find(t, name) != NULL;
+	const struct cl_topic *tp = topic_find(t, name);
+	return tp ? tp->owner : 0;
 }
 
-void cl_topics_release(cl_topics *t, char *const *names, size_t n)
+size_t cl_topics_count(const cl_topics *t, uint64_t owner)
 {
-	for (size_t i = 0; i < n; i++) {
-		struct cl_topic *tp = topic_find(t, names[i]);
-		if (!tp || --tp->refs > 0)
-			continue;
+	size_t n = 0;
+	for (size_t i = 0; i < t->n; i++)
+		n += t->v[i].owner == owner;
+	return n;
+}
+
+/* A new entry for name, not yet handled; NULL when out of memory. */
+static struct cl_topic *topic_add(cl_topics *t, const char *name,
+				  uint64_t owner)
+{
+	struct cl_topic *grown = realloc(t->v, (t->n + 1) * sizeof *grown);
+	if (!grown)
+		return NULL;
+	t->v = grown;
+	char *copy = strdup(name);
+	if (!copy)
+		return NULL;
+	t->v[t->n] = (struct cl_topic){copy, owner, false};
+	return &t->v[t->n++];
+}
+
+static void topic_drop(cl_topics *t, struct cl_topic *tp)
+{
+	if (tp->handled)
 		cloister_handle(t->node, tp->name, NULL, NULL);
-		free(tp->name);
-		*tp = t->v[--t->n];
-	}
+	free(tp->name);
+	*tp = t->v[--t->n];
 }
 
-int cl_topics_acquire(cl_topics *t, char *const *names, size_t n)
+int cl_topics_reserve(cl_topics *t, uint64_t owner, const char *name)
 {
+	struct cl_topic *tp = topic_find(t, name);
+	if (tp)
+		return tp->owner == owner ? 0 : CLOISTER_EEXIST;
+	return topic_add(t, name, owner) ? 0 : CLOISTER_ENOMEM;
+}
+
+void cl_topics_release(cl_topics *t, uint64_t owner)
+{
+	for (size_t i = t->n; i-- > 0;)
+		if (t->v[i].owner == owner)
+			topic_drop(t, &t->v[i]);
+}
+
+int cl_topics_acquire(cl_topics *t, uint64_t owner, char *const *names,
+		      size_t n, cloister_handler_fn fn, void *arg,
+		      size_t *taken)
+{
+	/* Checked first, so a refusal changes nothing. */
 	for (size_t i = 0; i < n; i++) {
-		struct cl_topic *tp = topic_find(t, names[i]);
-		if (tp) {
-			tp->refs++;
-			continue;
+		const struct cl_topic *tp = topic_find(t, names[i]);
+		if (tp && tp->owner != owner) {
+			if (taken)
+				*taken = i;
+			return CLOISTER_EEXIST;
 		}
-		struct cl_topic *grown = realloc(t->v, (t->n + 1) * sizeof *grown);
-		char *name = strdup(names[i]);
-		int e = grown && name ? 0 : CLOISTER_ENOMEM;
-		if (grown)
-			t->v = grown;
-		if (!e)
-			e = cloister_handle(t->node, name, t->fn, t->arg);
-		if (e) {
-			free(name);
-			cl_topics_release(t, names, i);
-			return e;
-		}
-		t->v[t->n++] = (struct cl_topic){name, 1};
 	}
-	return 0;
+	/* What this call changed, to undo on failure: names it added, and
+	 * reserved names it started to handle. */
+	struct {
+		const char *name;
+		bool added;
+	} *done = calloc(n ? n : 1, sizeof *done);
+	if (!done)
+		return CLOISTER_ENOMEM;
+	size_t nd = 0;
+	int e = 0;
+	for (size_t i = 0; i < n && !e; i++) {
+		struct cl_topic *tp = topic_find(t, names[i]);
+		if (tp && tp->handled)
+			continue;
+		bool added = !tp;
+		if (added && !(tp = topic_add(t, names[i], owner))) {
+			e = CLOISTER_ENOMEM;
+			break;
+		}
+		done[nd].name = tp->name;
+		done[nd++].added = added;
+		e = cloister_handle(t->node, tp->name, fn, arg);
+		tp->handled = e == 0;
+	}
+	for (size_t k = nd; e && k-- > 0;) {
+		struct cl_topic *tp = topic_find(t, done[k].name);
+		if (!tp)
+			continue;
+		if (done[k].added) {
+			topic_drop(t, tp);
+		} else if (tp->handled) {
+			cloister_handle(t->node, tp->name, NULL, NULL);
+			tp->handled = false;
+		}
+	}
+	free(done);
+	return e;
 }
 
 void cl_topics_clear(cl_topics *t)
 {
-	for (size_t i = 0; i < t->n; i++) {
-		cloister_handle(t->node, t->v[i].name, NULL, NULL);
-		free(t->v[i].name);
-	}
+	while (t->n)
+		topic_drop(t, &t->v[t->n - 1]);
 	free(t->v);
 	t->v = NULL;
 	t->n = 0;

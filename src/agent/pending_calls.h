@@ -7,10 +7,18 @@
  * on the node for the answered topics, turns every call on them into an
  * event for its client, and blocks the node's thread until the client
  * answers by id, the wait runs out, or nobody is left to answer.  This is
- * that machinery, once: the handler table (cl_topics), the call ids, the
- * list of waiting calls, handing an answer to its waiter, and how long a
- * call waits.  How a call is announced, and who counts as still able to
- * answer, stay with each transport.
+ * that machinery, once: the agent's table of answered topics (cl_topics),
+ * the call ids, the list of waiting calls, handing an answer to its
+ * waiter, and how long a call waits.  How a call is announced, and who
+ * counts as still able to answer, stay with each transport.
+ *
+ * Who may answer.  Each answerer (an HTTP subscriber, the Erlang port, the
+ * agent itself for "cloister.ping") is an owner, a number from
+ * cl_topics_new_owner.  A topic has one owner at a time: the node keeps
+ * one handler per topic, so a second answerer would silently take the
+ * calls of the first (an HTTP client taking "erlang.cloister" from the
+ * BEAM, say).  A call remembers the owner it was announced to, and only
+ * an answer given as that owner is taken.
  *
  * Threads.  A cl_pending has no lock of its own: it lives under its
  * owner's mutex and condition variable (set up by cl_pending_init),
@@ -18,8 +26,8 @@
  * long a call waits and is guarded by the same lock.  cl_pending_answer
  * takes the lock; every other cl_pending_* function after init is called
  * with it held.  The lock is innermost: no cloister_* call happens under
- * it.  A cl_topics is used on one thread only (the owner's event base) and
- * is not locked.
+ * it.  The cl_topics table is used on one thread only (the agent's event
+ * base, where both transports serve requests) and is not locked.
  */
 #ifndef CLOISTER_AGENT_PENDING_CALLS_H
 #define CLOISTER_AGENT_PENDING_CALLS_H
@@ -57,6 +65,7 @@ static inline int cl_call_wait_ms(bool late)
 typedef struct cl_pcall {
 	struct cl_pcall *next;
 	uint64_t id;
+	uint64_t owner; /* the answerer it was announced to */
 	bool answered;
 	void *reply; /* malloc'd, once answered: the handler's *reply */
 	size_t reply_len;
@@ -78,8 +87,14 @@ void cl_pending_init(cl_pending *pd, pthread_mutex_t *lock,
 		     pthread_cond_t *cond);
 void cl_pending_destroy(cl_pending *pd);
 
-/* A new call id: 1, 2, ... (lock held). */
+/* A new call id: 1, 2, ... (lock held).  For the Erlang port, whose
+ * only reader is the BEAM that started the agent. */
 uint64_t cl_pending_next_id(cl_pending *pd);
+
+/* A new call id that nobody can guess: 64 random bits, never 0, never one
+ * already waiting (lock held).  For the HTTP API, where every holder of
+ * the token could otherwise answer the calls announced to another. */
+uint64_t cl_pending_random_id(cl_pending *pd);
 
 /* Registers pc, its id set (lock held): an answer is taken from now on, so
  * register before the call is announced. */
@@ -94,38 +109,54 @@ bool cl_pending_wait(cl_pending *pd, cl_pcall *pc, int wait_ms,
 /* Withdraws pc without waiting (lock held); true when it was answered. */
 bool cl_pending_withdraw(cl_pending *pd, cl_pcall *pc);
 
-/* Hands a copy of data to the call waiting under id and wakes it (takes
- * the lock).  0; CLOISTER_ENOMEM; or CLOISTER_ENOENT when no call with
- * that id is waiting (answered already, timed out, or never made). */
-int cl_pending_answer(cl_pending *pd, uint64_t id, const void *data,
-		      size_t len);
+/* Hands a copy of data to the call waiting under id, announced to owner,
+ * and wakes it (takes the lock).  0; CLOISTER_ENOMEM; or CLOISTER_ENOENT
+ * when no such call is waiting: answered already, timed out, never made,
+ * or announced to another owner (the same answer for all, so a caller
+ * learns nothing about other owners' calls). */
+int cl_pending_answer(cl_pending *pd, uint64_t id, uint64_t owner,
+		      const void *data, size_t len);
 
 /* ------------------------------------------------------------------ */
 /* Answered topics                                                     */
 /* ------------------------------------------------------------------ */
 
-/* The node's handler for each answered topic, registered with the first
- * answerer of a topic and removed with the last. */
+/* The agent's answered topics, each with its one owner and, once the
+ * owner answers it, the node's handler for it. */
 typedef struct cl_topics {
 	cloister_t *node;
-	cloister_handler_fn fn;
-	void *arg;
 	struct cl_topic *v;
-	size_t n; /* topics registered */
+	size_t n;
+	uint64_t next_owner;
 } cl_topics;
 
-void cl_topics_init(cl_topics *t, cloister_t *node, cloister_handler_fn fn,
-		    void *arg);
+void cl_topics_init(cl_topics *t, cloister_t *node);
 
-bool cl_topics_has(const cl_topics *t, const char *name);
+/* A new owner number (never 0). */
+uint64_t cl_topics_new_owner(cl_topics *t);
 
-/* One more answerer for each of names: all or none.  0, or the error of
- * cloister_handle (CLOISTER_ELIMIT: the node's handler table is full) or
- * CLOISTER_ENOMEM. */
-int cl_topics_acquire(cl_topics *t, char *const *names, size_t n);
+/* The owner of topic name, or 0 when nobody answers it. */
+uint64_t cl_topics_owner(const cl_topics *t, const char *name);
 
-/* One answerer fewer for each of names (each acquired before). */
-void cl_topics_release(cl_topics *t, char *const *names, size_t n);
+/* How many topics owner holds. */
+size_t cl_topics_count(const cl_topics *t, uint64_t owner);
+
+/* Holds name for owner without answering it yet (no handler): the Erlang
+ * port keeps its topic from others until the BEAM answers it.  0,
+ * CLOISTER_EEXIST (another owner has it) or CLOISTER_ENOMEM. */
+int cl_topics_reserve(cl_topics *t, uint64_t owner, const char *name);
+
+/* Answers each of names as owner with fn(arg, ...): all or none.  A topic
+ * the owner already answers is left as it is.  0; CLOISTER_EEXIST when
+ * another owner holds one of them (its index in *taken when taken is not
+ * NULL); the error of cloister_handle (CLOISTER_ELIMIT: the node's
+ * handler table is full); or CLOISTER_ENOMEM. */
+int cl_topics_acquire(cl_topics *t, uint64_t owner, char *const *names,
+		      size_t n, cloister_handler_fn fn, void *arg,
+		      size_t *taken);
+
+/* Gives up every topic owner holds (their handlers removed first). */
+void cl_topics_release(cl_topics *t, uint64_t owner);
 
 /* Removes every handler; t is empty (and reusable) after. */
 void cl_topics_clear(cl_topics *t);

@@ -68,7 +68,8 @@ struct cl_port {
 	int in_fd, in_flags; /* restored: stdin's description is shared */
 	uint64_t dropped; /* under the out bufferevent's lock */
 	uint64_t bad;     /* refused requests (base thread) */
-	cl_topics topics; /* answered by the BEAM (base thread) */
+	cl_topics *topics; /* the agent's; the BEAM answers as owner */
+	uint64_t owner;
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -437,6 +438,7 @@ static void on_message(void *arg, const char *topic, const char *from,
 		return;
 	}
 	pc.id = cl_pending_next_id(&p->calls);
+	pc.owner = p->owner;
 	cl_pending_add(&p->calls, &pc);
 	int wait_ms = cl_call_wait_ms(p->late);
 	pthread_mutex_unlock(&p->lock);
@@ -631,21 +633,26 @@ static void do_multicall(cl_port *p, cl_port_req *r)
 }
 
 /* Answering a topic again is a no-op: the topic stays answered until the
- * port ends. */
+ * port ends.  A topic an HTTP subscriber answers is {error, taken}. */
 static void do_answer(cl_port *p, const cl_port_req *r)
 {
 	int e = 0;
-	if (!cl_topics_has(&p->topics, r->topic)) {
-		e = p->topics.n == TOPICS_MAX
-			    ? CLOISTER_ELIMIT
-			    : cl_topics_acquire(&p->topics, &r->topic, 1);
-	}
-	reply_result(p, r->ref, r->ref_len, e);
+	if (cl_topics_owner(p->topics, r->topic) != p->owner &&
+	    cl_topics_count(p->topics, p->owner) >= TOPICS_MAX)
+		e = CLOISTER_ELIMIT;
+	else
+		e = cl_topics_acquire(p->topics, p->owner, &r->topic, 1,
+				      on_message, p, NULL);
+	if (e == CLOISTER_EEXIST)
+		reply_err(p, r->ref, r->ref_len, "taken");
+	else
+		reply_result(p, r->ref, r->ref_len, e);
 }
 
 static void do_reply(cl_port *p, const cl_port_req *r)
 {
-	int e = cl_pending_answer(&p->calls, r->id, r->data, r->data_len);
+	int e = cl_pending_answer(&p->calls, r->id, p->owner, r->data,
+				  r->data_len);
 	if (e == CLOISTER_ENOENT)
 		reply_err(p, r->ref, r->ref_len, "not_waiting");
 	else
@@ -852,9 +859,10 @@ static void ei_setup(void)
 	ei_init();
 }
 
-cl_port *cl_port_new(struct event_base *base, cloister_t *node, int in_fd,
-		     int out_fd, void (*on_closed)(void *), void *arg,
-		     char *why, size_t whylen)
+cl_port *cl_port_new(struct event_base *base, cloister_t *node,
+		     cl_topics *topics, int in_fd, int out_fd,
+		     void (*on_closed)(void *), void *arg, char *why,
+		     size_t whylen)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	pthread_once(&once, ei_setup);
@@ -870,7 +878,16 @@ cl_port *cl_port_new(struct event_base *base, cloister_t *node, int in_fd,
 	p->arg = arg;
 	atomic_init(&p->dead, false);
 	cl_pending_init(&p->calls, &p->lock, &p->cond);
-	cl_topics_init(&p->topics, node, on_message, p);
+	p->topics = topics;
+	p->owner = cl_topics_new_owner(topics);
+	if (cl_topics_reserve(topics, p->owner, CL_PORT_TOPIC) != 0) {
+		snprintf(why, whylen, "topic %s is answered by someone else",
+			 CL_PORT_TOPIC);
+		close(out_fd);
+		cl_pending_destroy(&p->calls);
+		free(p);
+		return NULL;
+	}
 	p->in_fd = in_fd;
 	p->in_flags = fcntl(in_fd, F_GETFL);
 	if (evutil_make_socket_nonblocking(in_fd) != 0 ||
@@ -911,7 +928,7 @@ void cl_port_free(cl_port *p)
 	/* No handler of ours starts after this, and none nor any listener
 	 * call is still running after cloister_set_listener (it waits for
 	 * the node's delivery in progress). */
-	cl_topics_clear(&p->topics);
+	cl_topics_release(p->topics, p->owner);
 	if (p->out)
 		cloister_set_listener(p->node, NULL);
 	/* Multicalls cannot be cancelled: each ends within its timeout. */
@@ -946,9 +963,10 @@ bool cl_port_available(void)
 	return false;
 }
 
-cl_port *cl_port_new(struct event_base *base, cloister_t *node, int in_fd,
-		     int out_fd, void (*on_closed)(void *), void *arg,
-		     char *why, size_t whylen)
+cl_port *cl_port_new(struct event_base *base, cloister_t *node,
+		     cl_topics *topics, int in_fd, int out_fd,
+		     void (*on_closed)(void *), void *arg, char *why,
+		     size_t whylen)
 {
 	snprintf(why, whylen,
 		 "this cloister was built without erl_interface (ei.h, libei "

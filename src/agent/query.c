@@ -586,6 +586,37 @@ static int wrong_type(jp *p, const char *field, const char *want)
 		    p->where, want, kind_here(p));
 }
 
+/* A string of exactly digits hex digits: the value in *v (digits <= 16,
+ * never 0) or the lowercase text in text (digits + 1 bytes). */
+static int jhex(jp *p, const char *field, size_t digits, uint64_t *v,
+		char *text)
+{
+	char *s;
+	size_t len;
+	if (jstr(p, field, 2 * digits, &s, &len) != 0)
+		return -1;
+	uint64_t n = 0;
+	bool ok = len == digits;
+	for (size_t i = 0; ok && i < len; i++) {
+		int d = hexval(s[i]);
+		ok = d >= 0;
+		n = n << 4 | (uint64_t)(d < 0 ? 0 : d);
+		if (text)
+			text[i] = (char)(d < 10 ? '0' + d : 'a' + d - 10);
+	}
+	free(s);
+	if (text)
+		text[ok ? digits : 0] = '\0';
+	if (!ok || (v && n == 0))
+		return fail(p->err, 400,
+			    "field '%s' of %s must be the %zu hex digits the "
+			    "agent gave",
+			    field, p->where, digits);
+	if (v)
+		*v = n;
+	return 0;
+}
+
 enum item_kind { ITEM_NAME, ITEM_ADDR };
 
 /* An array of 1..max strings, each a name or an address. */
@@ -693,12 +724,14 @@ enum field_id {
 	FLD_ID,
 	FLD_OP,
 	FLD_KEY,
+	FLD_SUBSCRIBER,
 };
 
 static const char *const field_names[] = {
 	[FLD_ADDRS] = "addrs",	    [FLD_TOPIC] = "topic", [FLD_DATA] = "data",
 	[FLD_MEMBERS] = "members", [FLD_TIMEOUT] = "timeout_ms",
 	[FLD_ID] = "id",	    [FLD_OP] = "op",	   [FLD_KEY] = "key",
+	[FLD_SUBSCRIBER] = "subscriber",
 };
 
 struct schema {
@@ -722,8 +755,10 @@ static const struct schema *schema_for(cl_route r)
 		BIT(FLD_TOPIC),
 		"{\"topic\":\"jobs\",\"data\":\"status\",\"timeout_ms\":2000}"};
 	static const struct schema reply = {
-		BIT(FLD_ID) | BIT(FLD_DATA), BIT(FLD_ID),
-		"{\"id\":7,\"data\":\"done\"}"};
+		BIT(FLD_ID) | BIT(FLD_SUBSCRIBER) | BIT(FLD_DATA),
+		BIT(FLD_ID) | BIT(FLD_SUBSCRIBER),
+		"{\"id\":\"<id of the call event>\",\"subscriber\":\"<from "
+		"the answering event>\",\"data\":\"done\"}"};
 	static const struct schema keys = {
 		BIT(FLD_OP) | BIT(FLD_KEY), BIT(FLD_OP) | BIT(FLD_KEY),
 		"{\"op\":\"install\",\"key\":\"<64 hex digits>\"}"};
@@ -764,7 +799,7 @@ static void field_list(const struct schema *s, char *out, size_t cap)
 static int read_field(jp *p, cl_request *r, enum field_id f)
 {
 	const char *name = field_names[f];
-	uint64_t v;
+	uint64_t v = 0;
 	size_t len;
 	switch (f) {
 	case FLD_ADDRS:
@@ -832,13 +867,17 @@ static int read_field(jp *p, cl_request *r, enum field_id f)
 		r->timeout_ms = (int)v;
 		return 0;
 	case FLD_ID:
-		if (!number_here(p))
+		if (p->s[p->pos] != '"')
 			return wrong_type(p, name,
-					  "the number from the \"call\" event");
-		if (jint(p, name, 1, CL_REQ_ID_MAX, &v) != 0)
-			return -1;
-		r->id = v;
-		return 0;
+					  "the string from the \"call\" event");
+		return jhex(p, name, CL_REQ_CALL_ID_HEX, &r->id, NULL);
+	case FLD_SUBSCRIBER:
+		if (p->s[p->pos] != '"')
+			return wrong_type(p, name,
+					  "the string from the \"answering\" "
+					  "event");
+		return jhex(p, name, CL_REQ_SUBSCRIBER_HEX, NULL,
+			    r->subscriber);
 	}
 	return -1;
 }

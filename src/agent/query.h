@@ -50,9 +50,14 @@
 #define CL_REQ_TIMEOUT_MAX_MS 60000
 /* Key text: 64 hex digits or 44 base64 characters; room to spare. */
 #define CL_REQ_KEYTEXT_MAX 256u
-/* Call ids are handed out by the agent counting from 1; 2^53 keeps them
- * exact in every JSON implementation (doubles). */
+/* The Erlang port's call ids count from 1; 2^53 keeps them exact in
+ * every JSON and term consumer (doubles). */
 #define CL_REQ_ID_MAX ((uint64_t)1 << 53)
+/* The HTTP API's call ids are 64 random bits, sent as 16 hex digits (a
+ * JSON number would lose bits past 2^53); a subscriber proves who it is
+ * with the 128-bit secret of its "answering" event, as 32 hex digits. */
+#define CL_REQ_CALL_ID_HEX 16u
+#define CL_REQ_SUBSCRIBER_HEX 32u
 
 /* ------------------------------------------------------------------ */
 /* Requests                                                            */
@@ -110,7 +115,8 @@ typedef struct cl_request {
 	char **members; /* multicast: NULL = every alive member */
 	size_t n_members;
 	int timeout_ms;
-	uint64_t id; /* reply: 1..CL_REQ_ID_MAX */
+	uint64_t id; /* reply: the call's id, never 0 */
+	char subscriber[CL_REQ_SUBSCRIBER_HEX + 1]; /* reply: lowercase hex */
 
 	/* keys */
 	cl_keys_op op;

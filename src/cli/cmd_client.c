@@ -6,7 +6,10 @@
  * environment (CLOISTER_CTL, then CLOISTER_HTTP_ADDR), else
  * 127.0.0.1:7947, and speaks HTTP/1.1 to its control API with a small
  * blocking client: one request per connection (Connection: close), every
- * wait bounded by poll().
+ * wait bounded by poll().  Over HTTP it sends the agent's token: from
+ * --token-file, CLOISTER_TOKEN or CLOISTER_TOKEN_FILE, else the file a
+ * generated token is written to (api_token.h); over the Unix socket the
+ * agent knows its peer's uid and needs none.
  *
  * Exit status, shared by all: 0 done; 1 the agent refused (its "error" is
  * printed), a wait timed out, or a multicall went partly unanswered;
@@ -16,6 +19,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <netdb.h>
+#include <sodium.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -30,10 +34,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/api_token.h"
 #include "cli.h"
+#include "cloister.h"
 #include "core/addr.h"
 #include "http_client.h"
-#include "cloister.h"
 
 enum { EXIT_DONE = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_NOAGENT = 3 };
 
@@ -61,6 +66,8 @@ struct target {
 	char path[sizeof ((struct sockaddr_un *)0)->sun_path];
 	char host[256], port[8];
 	char label[300]; /* for messages */
+	char token[CL_TOKEN_MAX + 1]; /* "" over the Unix socket or unknown */
+	char token_from[CL_TOKEN_PATH_MAX + 64]; /* where it came or was looked for */
 };
 
 enum {
@@ -69,11 +76,13 @@ enum {
 	OPT_RING = 1 << 2,
 	OPT_N = 1 << 3,
 	OPT_MEMBERS = 1 << 4,
+	OPT_KEY_FILE = 1 << 5,
 };
 
 struct opts {
 	const char *cmd;
-	const char *http, *ctl, *timeout, *ring, *n, *members;
+	const char *http, *ctl, *timeout, *ring, *n, *members, *token_file,
+		*key_file;
 	bool json, help;
 	char *pos[POS_MAX];
 	int npos;
@@ -126,6 +135,53 @@ static int target_ctl(struct opts *o, const char *path)
 	return 0;
 }
 
+/* The token for an HTTP target (see the top of this file).  A token file
+ * named explicitly that cannot be read is an error; a generated one not
+ * found is not (the agent may run with another, and says so with 401). */
+static int target_token(struct opts *o)
+{
+	struct target *t = &o->t;
+	char why[CL_TOKEN_PATH_MAX + 200];
+	const char *file = o->token_file ? o->token_file
+					 : getenv("CLOISTER_TOKEN_FILE");
+	const char *env = getenv("CLOISTER_TOKEN");
+	if (t->is_unix && !o->token_file)
+		return 0;
+	if (!o->token_file && env && *env) {
+		if (!cl_token_ok(env, strlen(env))) {
+			fprintf(stderr, "cloister %s: CLOISTER_TOKEN is not a "
+					"token (%u to %u visible characters)\n",
+				o->cmd, CL_TOKEN_MIN, CL_TOKEN_MAX);
+			return EXIT_USAGE;
+		}
+		snprintf(t->token, sizeof t->token, "%s", env);
+		snprintf(t->token_from, sizeof t->token_from, "CLOISTER_TOKEN");
+		return 0;
+	}
+	if (file && *file) {
+		if (cl_token_read(file, CL_TOKEN_ANY, t->token, sizeof t->token,
+				  NULL, why, sizeof why) != 0) {
+			fprintf(stderr, "cloister %s: token file: %s\n", o->cmd,
+				why);
+			return EXIT_FAILED;
+		}
+		snprintf(t->token_from, sizeof t->token_from, "%s", file);
+		return 0;
+	}
+	char hostport[300];
+	snprintf(hostport, sizeof hostport, strchr(t->host, ':') ? "[%s]:%s"
+								  : "%s:%s",
+		 t->host, t->port);
+	char looked[CL_TOKEN_PATH_MAX + 64];
+	if (cl_token_find(hostport, t->token, sizeof t->token, looked,
+			  sizeof looked) == 0)
+		snprintf(t->token_from, sizeof t->token_from, "the agent's "
+							      "token file");
+	else
+		snprintf(t->token_from, sizeof t->token_from, "%s", looked);
+	return 0;
+}
+
 /* Options first or mixed with positionals; "--" ends them.  allowed: the
  * OPT_* a command takes besides --http, --ctl and --help. */
 static int parse_opts(struct opts *o, const char *cmd, int argc, char **argv,
@@ -144,6 +200,8 @@ static int parse_opts(struct opts *o, const char *cmd, int argc, char **argv,
 		{"--ring", OPT_RING, offsetof(struct opts, ring)},
 		{"-n", OPT_N, offsetof(struct opts, n)},
 		{"--members", OPT_MEMBERS, offsetof(struct opts, members)},
+		{"--token-file", 0, offsetof(struct opts, token_file)},
+		{"--key-file", OPT_KEY_FILE, offsetof(struct opts, key_file)},
 		{"--json", OPT_JSON, 0},
 		{"--help", 0, 0},
 		{"-h", 0, 0},
@@ -190,15 +248,19 @@ static int parse_opts(struct opts *o, const char *cmd, int argc, char **argv,
 		return 0;
 	if (o->http && o->ctl)
 		return usage_error(o, "give --http or --ctl, not both");
-	if (o->ctl)
-		return target_ctl(o, o->ctl);
-	if (o->http)
-		return target_http(o, o->http);
+	int e;
 	const char *env = getenv("CLOISTER_CTL");
-	if (env && *env)
-		return target_ctl(o, env);
-	env = getenv("CLOISTER_HTTP_ADDR");
-	return target_http(o, env && *env ? env : DEFAULT_AGENT);
+	if (o->ctl)
+		e = target_ctl(o, o->ctl);
+	else if (o->http)
+		e = target_http(o, o->http);
+	else if (env && *env)
+		e = target_ctl(o, env);
+	else
+		e = target_http(o, (env = getenv("CLOISTER_HTTP_ADDR")) && *env
+					   ? env
+					   : DEFAULT_AGENT);
+	return e ? e : target_token(o);
 }
 
 /* Seconds ("2", "0.5") as milliseconds in [min_ms, max_ms], or -1. */
@@ -218,6 +280,10 @@ static const char common_help[] =
 	"The agent is found by --http HOST:PORT or --ctl PATH (its Unix\n"
 	"socket), else $CLOISTER_CTL, else $CLOISTER_HTTP_ADDR, else " DEFAULT_AGENT
 	".\n"
+	"Over HTTP the agent's token is sent: --token-file FILE, else\n"
+	"$CLOISTER_TOKEN, else $CLOISTER_TOKEN_FILE, else the token the agent\n"
+	"generated (readable by its user: $XDG_RUNTIME_DIR/cloister/,\n"
+	"/run/cloister/ for root, /tmp/cloister-UID/; http-HOST-PORT.token).\n"
 	"\n"
 	"Exit status: 0 done; 1 the agent refused or the wait failed;\n"
 	"2 usage error; 3 no agent could be reached.\n";
@@ -554,14 +620,19 @@ static int http_do(const struct opts *o, const char *method, const char *path,
 				o->cmd, o->t.label, err);
 		return EXIT_NOAGENT;
 	}
-	char head[1024];
+	char head[1024 + CL_TOKEN_MAX];
+	char auth[CL_TOKEN_MAX + 32] = "";
+	if (o->t.token[0])
+		snprintf(auth, sizeof auth, "Authorization: Bearer %s\r\n",
+			 o->t.token);
 	int hl = snprintf(head, sizeof head,
 			  "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: cloister/%s\r\n"
 			  "Accept: application/json\r\nConnection: close\r\n"
-			  "%sContent-Length: %zu\r\n\r\n",
+			  "%s%sContent-Length: %zu\r\n\r\n",
 			  method, path, o->t.is_unix ? "localhost" : o->t.label,
-			  cloister_version(),
+			  cloister_version(), auth,
 			  body ? "Content-Type: application/json\r\n" : "", blen);
+	memset(auth, 0, sizeof auth);
 	struct rd *r = calloc(1, sizeof *r);
 	int e = EXIT_FAILED;
 	if (!r || hl < 0 || (size_t)hl >= sizeof head) {
@@ -584,12 +655,13 @@ static int http_do(const struct opts *o, const char *method, const char *path,
 				o->t.label, r->why ? r->why : "no response");
 	}
 	free(r);
+	sodium_memzero(head, sizeof head);
 	close(fd);
 	return e;
 }
 
 /* Prints the API's error for a failed request: its "error" field, else
- * the status. */
+ * the status; for 401, which token was sent, or where none was found. */
 static void print_api_error(const struct opts *o, int status, const char *body)
 {
 	json_t *j = body ? json_loads(body, 0, NULL) : NULL;
@@ -600,6 +672,15 @@ static void print_api_error(const struct opts *o, int status, const char *body)
 		fprintf(stderr, "cloister %s: the agent answered HTTP %d%s\n",
 			o->cmd, status,
 			status == 413 ? " (the request is too large)" : "");
+	if (status == 401 && o->t.token[0])
+		fprintf(stderr, "cloister %s: the token sent came from %s\n",
+			o->cmd, o->t.token_from);
+	else if (status == 401)
+		fprintf(stderr,
+			"cloister %s: no token was found for %s (a generated one "
+			"would be %s, readable by the agent's user only)\n",
+			o->cmd, o->t.label,
+			o->t.token_from[0] ? o->t.token_from : "nowhere");
 	json_decref(j);
 }
 
@@ -966,6 +1047,12 @@ int cmd_wait(int argc, char **argv)
 			free(b.p);
 			return EXIT_DONE;
 		}
+		if (e == EXIT_DONE && (status == 401 || status == 403)) {
+			/* Waiting longer will not make us welcome. */
+			print_api_error(&o, status, b.p);
+			free(b.p);
+			return EXIT_FAILED;
+		}
 		if (e == EXIT_DONE) {
 			snprintf(state, sizeof state, "%s", b.p ? b.p : "");
 			state[strcspn(state, "\r\n")] = '\0';
@@ -1280,15 +1367,17 @@ int cmd_keys(int argc, char **argv)
 {
 	struct opts o;
 	int e;
-	if (begin(&o, "keys", argc, argv, OPT_JSON,
+	if (begin(&o, "keys", argc, argv, OPT_JSON | OPT_KEY_FILE,
 		  "usage: cloister keys list [--json]\n"
-		  "       cloister keys install|use|remove KEY\n\n"
+		  "       cloister keys install|use|remove --key-file FILE\n"
+		  "       cloister keys install|use|remove - < FILE\n\n"
 		  "Key rotation without downtime: install the new key "
 		  "on every agent, `use`\nit on every agent, then remove "
-		  "the old one.  KEY is 64 hex digits or base64\nof 32 "
-		  "bytes; - reads it from stdin (keeps it out of `ps`). "
-		  " Prints the\nfingerprints of the installed keys, "
-		  "primary first.\n",
+		  "the old one.  The key (64 hex digits or base64\nof 32 "
+		  "bytes) is read from FILE or, with -, from stdin; a KEY "
+		  "given on the\ncommand line still works but is visible "
+		  "to every user in `ps`.  Prints\nthe fingerprints of the "
+		  "installed keys, primary first.\n",
 		  &e))
 		return e;
 	if (o.npos < 1)
@@ -1299,26 +1388,40 @@ int cmd_keys(int argc, char **argv)
 	    strcmp(op, "remove"))
 		return usage_error(&o, "'%s' is not list, install, use or remove",
 				   op);
-	if (o.npos != (list ? 1 : 2))
-		return usage_error(&o, list ? "keys list takes no KEY"
-					    : "give exactly one KEY");
+	if (list && (o.npos != 1 || o.key_file))
+		return usage_error(&o, "keys list takes no KEY");
+	if (!list && o.npos != (o.key_file ? 1 : 2))
+		return usage_error(&o, "give the key once: --key-file FILE, - "
+				       "(stdin) or KEY");
 	if (list)
 		return api_print(&o, "GET", "/v1/keys", NULL, REQUEST_TIMEOUT_MS,
 				 print_keys, NULL);
-	char key[512];
-	const char *k = o.pos[1];
-	if (!strcmp(k, "-")) {
-		if (!fgets(key, sizeof key, stdin)) {
-			fprintf(stderr, "cloister keys: no KEY on stdin\n");
+	char key[512] = "";
+	const char *k = o.key_file ? NULL : o.pos[1];
+	if (o.key_file || !strcmp(k, "-")) {
+		FILE *f = o.key_file ? fopen(o.key_file, "r") : stdin;
+		bool got = f && fgets(key, sizeof key, f);
+		if (f && f != stdin)
+			fclose(f);
+		if (!got) {
+			fprintf(stderr, "cloister keys: no key in %s%s%s\n",
+				o.key_file ? o.key_file : "stdin",
+				o.key_file && !f ? ": " : "",
+				o.key_file && !f ? strerror(errno) : "");
 			return EXIT_FAILED;
 		}
 		key[strcspn(key, "\r\n")] = '\0';
 		k = key;
+	} else {
+		fprintf(stderr,
+			"cloister keys: warning: a key on the command line is "
+			"visible to every user in `ps` and may stay in your "
+			"shell's history; use --key-file FILE or - (stdin)\n");
 	}
 	e = api_print(&o, "POST", "/v1/keys",
 		      json_pack("{s:s,s:s}", "op", op, "key", k),
 		      REQUEST_TIMEOUT_MS, print_keys, NULL);
-	memset(key, 0, sizeof key);
+	sodium_memzero(key, sizeof key);
 	return e;
 }
 
@@ -1343,6 +1446,9 @@ int cli_http_request(const char *hostport, const char *unix_path,
 	} else if (!unix_path || target_ctl(&o, unix_path) != 0) {
 		return -1;
 	}
+	/* The same token as the commands; nothing printed on failure. */
+	if (target_token(&o) != 0)
+		return -1;
 	struct buf b = {0}, errb = {0};
 	int e = http_do(&o, method, path, body, body_len, timeout_ms, buf_sink,
 			&b, &errb, status, true);

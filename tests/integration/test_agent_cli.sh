@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The agent and its command line, end to end (127.0.0.61-63): /ready turns
-# 503 -> 200 at consensus; every client command with its exit codes; the
-# JSON schema of members and status; /metrics against the Prometheus text
-# format's rules; hooks with the right variables; malformed requests get a
-# clear 4xx; the event stream; SIGTERM is seen as "left".
+# The agent and its command line, end to end (127.0.0.61-64, 127.0.20.65):
+# /ready turns 503 -> 200 at consensus; every client command with its exit
+# codes; the JSON schema of members and status; /metrics against the
+# Prometheus text format's rules; hooks with the right variables; malformed
+# requests get a clear 4xx; the event stream; SIGTERM is seen as "left";
+# keys read from a file or stdin, and a warning for one on the command line.
+# Requests carry the token lib.sh exports (CLOISTER_TOKEN).
 source "$(dirname "$0")/lib.sh"
 
 IPS=(127.0.0.61 127.0.0.62 127.0.0.63)
@@ -13,7 +15,8 @@ code() { python3 - "$@" <<'PY'
 import sys, urllib.request, urllib.error
 method, url = sys.argv[1], sys.argv[2]
 data = sys.argv[3].encode() if len(sys.argv) > 3 else None
-req = urllib.request.Request(url, data=data, method=method)
+headers = {"Content-Type": "application/json"} if data is not None else {}
+req = urllib.request.Request(url, data=data, method=method, headers=headers)
 try:
     with urllib.request.urlopen(req, timeout=5) as r:
         print(r.status, r.read().decode().replace("\n", " ")[:300])
@@ -53,8 +56,9 @@ import json, sys
 s = json.load(sys.stdin)
 assert s["node"] == "itest@127.0.0.61" and s["status"] == "ready"
 assert s["consensus"] == 3 and s["alive"] == 3 and s["sentry"].startswith("itest@")
-assert isinstance(s["rings"], dict) and "" in s["rings"]'; }
-check "status --json: the schema (node, status, consensus, alive, sentry, rings)" schema_status
+assert isinstance(s["rings"], dict) and "" in s["rings"]
+assert s["insecure"] is False'; }
+check "status --json: the schema (node, status, consensus, alive, sentry, rings, insecure)" schema_status
 check "members prints a table" bash -c "$CLOISTER members --http 127.0.0.61:7947 | head -1 | grep -q NAME"
 check "status prints a summary" bash -c "$CLOISTER status --http 127.0.0.61:7947 | grep -q ready"
 
@@ -176,6 +180,28 @@ wait_for 10 bash -c "curl -s 127.0.0.64:7947/health >/dev/null" || true
 check "cloister join: exit 0" [ $? -eq 0 ]
 joined() { [[ $(count_status 127.0.0.64 alive) == 3 ]]; }
 check "... and the joiner sees a, b and itself alive" wait_for 10 joined
+# Keys: from a file, from stdin, and from the command line with a warning.
+K1=$("$CLOISTER" keygen); K2=$("$CLOISTER" keygen)
+(umask 077; echo "$K1" >"$WORK/k1"; echo "$K2" >"$WORK/k2")
+start_agent k 127.0.20.65 --key-file "$WORK/k1"
+K() { "$CLOISTER" keys "$@" --http 127.0.20.65:7947; }
+wait_for 10 bash -c "$CLOISTER status --http 127.0.20.65:7947 >/dev/null 2>&1" || true
+K install --key-file "$WORK/k2" >"$WORK/keys.out" 2>"$WORK/keys.err"
+check "keys install --key-file: installed, nothing said about ps ($(wc -l <"$WORK/keys.out") keys)" \
+	bash -c "[[ \$(wc -l <'$WORK/keys.out') == 2 && ! -s '$WORK/keys.err' ]]"
+fp1=$(grep primary "$WORK/keys.out" | cut -d' ' -f1)
+K use - <"$WORK/k2" >"$WORK/keys.out" 2>"$WORK/keys.err"
+fp2=$(grep primary "$WORK/keys.out" | cut -d' ' -f1)
+check "keys use - (stdin): the new key is primary ($fp1 -> $fp2)" \
+	bash -c "[[ -n '$fp1' && -n '$fp2' && '$fp1' != '$fp2' && ! -s '$WORK/keys.err' ]]"
+K remove "$K1" >"$WORK/keys.out" 2>"$WORK/keys.err"
+check "keys remove KEY on the command line still works ($(wc -l <"$WORK/keys.out") key left)" \
+	bash -c "[[ \$(wc -l <'$WORK/keys.out') == 1 ]] && grep -q '$fp2' '$WORK/keys.out'"
+check "... with a warning that ps shows it" grep -q "visible to every user in .ps." "$WORK/keys.err"
+K install --key-file "$WORK/nowhere" >/dev/null 2>"$WORK/keys.err"
+check "keys install --key-file with a missing file: exit 1, saying so" \
+	bash -c "(( $? == 1 )) && grep -q nowhere '$WORK/keys.err'"
+
 C leave >/dev/null
 check "cloister leave: exit 0" [ $? -eq 0 ]
 left_a() { [[ $(member_status 127.0.0.62 itest@127.0.0.61) == left ]]; }

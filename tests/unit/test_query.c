@@ -324,8 +324,14 @@ static void test_body_fields(void)
 	CHECK_EQ_INT(r.timeout_ms, 60000);
 	cl_request_free(&r);
 
-	r = ok("POST", "/v1/reply", NULL, "{\"id\":9007199254740992,\"data\":\"ok\"}");
-	CHECK(r.id == ((uint64_t)1 << 53));
+	/* Call ids are 64 random bits as 16 hex digits (a JSON number would
+	 * lose bits); the subscriber's secret is 32 hex digits, kept
+	 * lowercase. */
+	r = ok("POST", "/v1/reply", NULL,
+	       "{\"id\":\"FFFFFFFFFFFFFFFF\",\"subscriber\":"
+	       "\"0123456789ABCDEF0123456789abcdef\",\"data\":\"ok\"}");
+	CHECK(r.id == UINT64_MAX);
+	CHECK_STR_EQ(r.subscriber, "0123456789abcdef0123456789abcdef");
 	CHECK_STR_EQ(r.data, "ok");
 	cl_request_free(&r);
 
@@ -397,8 +403,10 @@ static void test_body_errors(void)
 	    "omit it to reach every alive member");
 	bad("POST", "/v1/multicall", NULL, "{\"topic\":\"t\",\"timeout_ms\":\"5\"}",
 	    400, "must be a number of milliseconds, not a string");
-	bad("POST", "/v1/reply", NULL, "{\"id\":\"7\"}", 400,
-	    "must be the number from the \"call\" event");
+	bad("POST", "/v1/reply", NULL, "{\"id\":7,\"subscriber\":\"0123456789abcdef0123456789abcdef\"}", 400,
+	    "must be the string from the \"call\" event");
+	bad("POST", "/v1/reply", NULL, "{\"id\":\"0000000000000007\",\"subscriber\":7}",
+	    400, "must be the string from the \"answering\" event");
 	bad("POST", "/v1/keys", NULL, "{\"op\":\"rotate\",\"key\":\"k\"}", 400,
 	    "must be \"install\", \"use\" or \"remove\"");
 	bad("POST", "/v1/keys", NULL, "{\"op\":\"use\",\"key\":\"a\\u0000b\"}", 400,
@@ -441,9 +449,23 @@ static void test_body_errors(void)
 	    400, "leading zero");
 	bad("POST", "/v1/multicall", NULL, "{\"topic\":\"t\",\"timeout_ms\":-}", 400,
 	    "expected a digit");
-	bad("POST", "/v1/reply", NULL, "{\"id\":9007199254740993}", 400,
-	    "must be from 1 to 9007199254740992");
-	bad("POST", "/v1/reply", NULL, "{\"id\":0}", 400, "must be from 1");
+	bad("POST", "/v1/reply", NULL,
+	    "{\"id\":\"7\",\"subscriber\":\"0123456789abcdef0123456789abcdef\"}", 400,
+	    "must be the 16 hex digits the agent gave");
+	bad("POST", "/v1/reply", NULL,
+	    "{\"id\":\"00000000000000000\",\"subscriber\":\"0123456789abcdef0123456789abcdef\"}", 400,
+	    "must be the 16 hex digits");
+	bad("POST", "/v1/reply", NULL,
+	    "{\"id\":\"000000000000000g\",\"subscriber\":\"0123456789abcdef0123456789abcdef\"}", 400,
+	    "must be the 16 hex digits");
+	bad("POST", "/v1/reply", NULL,
+	    "{\"id\":\"0000000000000000\",\"subscriber\":\"0123456789abcdef0123456789abcdef\"}", 400,
+	    "must be the 16 hex digits");
+	bad("POST", "/v1/reply", NULL,
+	    "{\"id\":\"0000000000000001\",\"subscriber\":\"abc\"}", 400,
+	    "'subscriber' of POST /v1/reply must be the 32 hex digits");
+	bad("POST", "/v1/reply", NULL, "{\"id\":\"0000000000000001\"}", 400,
+	    "field 'subscriber' is missing");
 }
 
 static void test_body_strings(void)
