@@ -111,11 +111,11 @@ static void merge_entry(cl_swim *s, const cl_wire_member *wm, cl_usec now)
 	case CL_STATUS_SUSPECT:
 	case CL_STATUS_DEAD:
 		swim_merge_accuse(s, CL_WORD_SUSPECT, wm->incarnation, wm->name,
-				  mname_bytes(self(s)), now);
+				  mname_bytes(self(s)), false, now);
 		break;
 	case CL_STATUS_LEFT:
 		swim_merge_accuse(s, CL_WORD_LEFT, wm->incarnation, wm->name,
-				  wm->name, now);
+				  wm->name, false, now);
 		break;
 	}
 }
@@ -128,6 +128,9 @@ void swim_on_pushpull(cl_swim *s, const cl_wire_msg *msg, const cl_addr *from,
 	while (cl_wire_member_next(&msg->u.pushpull.entries, &pos, &wm))
 		merge_entry(s, &wm, now);
 	s->joined = true;
+	if (msg->u.pushpull.flags & CL_PUSHPULL_REPLY)
+		for (size_t i = 0; i < s->n_seeds && !s->seed_answered; i++)
+			s->seed_answered = cl_addr_equal(&s->seeds[i], from);
 	(void)more_expected;
 	/* Answer after the last frame, so our reply already carries any
 	 * refutation the merge caused. */
@@ -241,11 +244,19 @@ void swim_antientropy_tick(cl_swim *s, cl_usec now)
 	}
 	if (now >= s->next_join_retry) {
 		s->next_join_retry = CL_NEVER;
-		if (alive_estimate(s) <= 1 && s->n_seeds > 0) {
+		if (!s->seed_answered && s->n_seeds > 0) {
 			for (size_t i = 0; i < s->n_seeds; i++)
 				swim_send_pushpull(s, &s->seeds[i], 0,
 						   CL_PUSHPULL_JOIN);
-			s->next_join_retry = now + t->dead_retry_interval / 3;
+			/* Every dead_retry/3 at first (5 s), backing off to 4
+			 * dead-retry intervals (1 min): an unreachable seed
+			 * list costs one push-pull a minute. */
+			unsigned shift = s->join_retries < 4 ? s->join_retries : 4;
+			s->join_retries++;
+			cl_usec next = (t->dead_retry_interval / 3) << shift;
+			if (next > 4 * t->dead_retry_interval)
+				next = 4 * t->dead_retry_interval;
+			s->next_join_retry = now + next;
 		}
 	}
 	if (now >= s->next_dead_retry) {

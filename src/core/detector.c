@@ -71,6 +71,12 @@ static void send_ack(cl_swim *s, const cl_addr *to, uint64_t to_id,
 {
 	cl_wbuf w;
 	swim_begin(s, &w);
+	if (s->reassert) {
+		const struct member *me = self(s);
+		cl_wire_put_alive(&w, me->incarnation, me->start_ms,
+				  mname_bytes(me), &me->addr,
+				  (cl_bytes){mtags(me), me->tags_len});
+	}
 	if (notice->set)
 		cl_wire_put_accuse(&w, CL_MSG_DEAD, notice->incarnation,
 				   notice->name,
@@ -226,7 +232,8 @@ static void probe_failed(cl_swim *s, cl_usec now)
 	struct member *t = probe_target(s);
 	if (t)
 		swim_merge_accuse(s, CL_WORD_SUSPECT, t->incarnation,
-				  mname_bytes(t), mname_bytes(self(s)), now);
+				  mname_bytes(t), mname_bytes(self(s)), true,
+				  now);
 }
 
 /* ------------------------------------------------------------------ */
@@ -299,9 +306,9 @@ static void suspicions_tick(cl_swim *s, cl_usec now)
 		struct suspicion *sp = suspicion_of(m);
 		if (sp && now >= sp->deadline) {
 			s->stats.deaths_declared++;
-			swim_merge_accuse(s, CL_WORD_DEAD, m->incarnation,
+			swim_merge_accuse(s, CL_WORD_VERDICT, m->incarnation,
 					  mname_bytes(m), mname_bytes(self(s)),
-					  now);
+					  true, now);
 		}
 		m = next;
 	}
@@ -320,12 +327,25 @@ static void suspicions_tick(cl_swim *s, cl_usec now)
  * incarnation climbs without end.  The rule that stops it: the process
  * that started later keeps the name.  An older process that hears of a
  * newer claimant pings it, with our name as the target, on both
- * transports; an answer proves a live process holds the name and this one
- * stops claiming it for good (cl_swim_superseded; the owner tells the
- * operator).  No answer by the end of a probe period means a ghost (our
- * own dead predecessor, seen after a clock step made us look older), and
- * we refute as usual.
+ * transports, once a probe interval for RIVAL_CHECK_PERIODS intervals (a
+ * lossy network must not turn a live rival into a ghost: each failed check
+ * is one more round of refutations); an answer proves a live process holds
+ * the name and this one stops claiming it for good (cl_swim_superseded;
+ * the owner tells the operator).  No answer at all means a ghost (our own
+ * dead predecessor, seen after a clock step made us look older), and we
+ * refute as usual.
  */
+#define RIVAL_CHECK_PERIODS 3
+
+static void rival_ping(cl_swim *s, cl_usec now)
+{
+	swim_send_ping(s, &s->rival_addr, s->rival.seq, mname_bytes(self(s)),
+		       NULL, false);
+	swim_send_ping(s, &s->rival_addr, s->rival.seq, mname_bytes(self(s)),
+		       NULL, true);
+	s->rival_resend = now + s->cfg.timing.probe_interval;
+}
+
 void swim_rival_check(cl_swim *s, const cl_wire_member *a, cl_usec now)
 {
 	if (s->rival.pending)
@@ -334,15 +354,13 @@ void swim_rival_check(cl_swim *s, const cl_wire_member *a, cl_usec now)
 	s->rival.seq = swim_next_seq(s);
 	s->rival.addr = a->addr;
 	s->rival.id = self(s)->hash;
-	s->rival.deadline = now + s->cfg.timing.probe_interval;
+	s->rival.deadline =
+		now + RIVAL_CHECK_PERIODS * s->cfg.timing.probe_interval;
 	s->rival_start_ms = a->start_ms;
 	s->rival_addr = a->addr;
 	s->rival_incarnation = a->incarnation;
 	s->stats.rival_checks++;
-	swim_send_ping(s, &a->addr, s->rival.seq, mname_bytes(self(s)), NULL,
-		       false);
-	swim_send_ping(s, &a->addr, s->rival.seq, mname_bytes(self(s)), NULL,
-		       true);
+	rival_ping(s, now);
 }
 
 static void superseded(cl_swim *s)
@@ -520,6 +538,8 @@ void swim_detector_tick(cl_swim *s, cl_usec now)
 		s->rival.pending = false;
 		if (cl_inc_at_least(s->rival_incarnation, self(s)->incarnation))
 			swim_refute(s, s->rival_incarnation, now);
+	} else if (s->rival.pending && now >= s->rival_resend) {
+		rival_ping(s, now);
 	}
 	if (s->retry.pending && now >= s->retry.deadline)
 		s->retry.pending = false;
@@ -546,8 +566,10 @@ cl_usec swim_detector_deadline(const cl_swim *s, cl_usec d)
 	EARLIER(s->next_probe);
 	if (s->phase != PROBE_IDLE)
 		EARLIER(s->probe_phase_deadline);
-	if (s->rival.pending)
+	if (s->rival.pending) {
 		EARLIER(s->rival.deadline);
+		EARLIER(s->rival_resend);
+	}
 	if (s->retry.pending)
 		EARLIER(s->retry.deadline);
 	for (const struct member *m = s->suspects.head; m; m = lnext(m))

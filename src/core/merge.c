@@ -69,6 +69,15 @@ enum cl_merge_action cl_merge_decide(const cl_merge_held *h,
 			return CL_MERGE_CONFIRM;
 		return CL_MERGE_IGNORE;
 	case CL_WORD_DEAD:
+		/* Someone else's verdict is one more doubt; only our own
+		 * suspicion timer declares a member dead. */
+		if (!cl_inc_at_least(j, i))
+			return CL_MERGE_IGNORE;
+		if (h->status == CL_STATUS_ALIVE)
+			return CL_MERGE_SUSPECT;
+		return h->status == CL_STATUS_SUSPECT ? CL_MERGE_CONFIRM
+						      : CL_MERGE_IGNORE;
+	case CL_WORD_VERDICT:
 		if (!cl_inc_at_least(j, i))
 			return CL_MERGE_IGNORE;
 		return h->status == CL_STATUS_ALIVE ||

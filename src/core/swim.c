@@ -262,7 +262,7 @@ void swim_merge_alive(cl_swim *s, const cl_wire_member *a, cl_usec now)
 }
 
 void swim_merge_accuse(cl_swim *s, uint8_t kind, uint32_t inc, cl_bytes name,
-		       cl_bytes accuser, cl_usec now)
+		       cl_bytes accuser, bool own, cl_usec now)
 {
 	if (!plausible(s, inc, NULL, now))
 		return;
@@ -271,19 +271,33 @@ void swim_merge_accuse(cl_swim *s, uint8_t kind, uint32_t inc, cl_bytes name,
 	cl_merge_held held = held_of(s, m, h);
 	cl_merge_word w = {kind, inc, 0, {0}};
 	struct suspicion *sp;
-	switch (cl_merge_decide(&held, &w)) {
+	enum cl_merge_action act = cl_merge_decide(&held, &w);
+	if (act == CL_MERGE_IGNORE && held.self && !held.leaving &&
+	    kind != CL_WORD_LEFT)
+		s->reassert = true;
+	switch (act) {
 	case CL_MERGE_REFUTE:
 		swim_refute(s, inc, now);
 		return;
 	case CL_MERGE_SUSPECT:
 		swim_set_state(s, m, CL_STATUS_SUSPECT, inc, now);
 		swim_suspicion_start(s, m, accuser, now);
+		/* Suspected on someone else's word: tell the member at once,
+		 * the suspicion riding in a ping (the buddy system, without
+		 * waiting for our next probe of it, which local health may put
+		 * seconds away), so it hears of it from every node that can
+		 * reach it.  The ack needs no matching: the refutation is what
+		 * counts.  One ping per suspicion. */
+		if (!own && !s->leaving)
+			swim_send_ping(s, &m->addr, swim_next_seq(s),
+				       mname_bytes(m), m, false);
 		swim_emit(s, CL_EV_UPDATE, m);
 		swim_broadcast_accuse(s, m, CL_MSG_SUSPECT, accuser);
 		return;
 	case CL_MERGE_CONFIRM:
 		/* An independent confirmation shortens the timer (Lifeguard)
-		 * and is worth re-gossiping. */
+		 * and is worth re-gossiping (as a doubt: a verdict we heard is
+		 * not ours to announce). */
 		sp = suspicion_of(m);
 		if (sp && swim_suspicion_confirm(sp, accuser))
 			swim_broadcast_accuse(s, m, CL_MSG_SUSPECT, accuser);
@@ -327,6 +341,7 @@ void cl_swim_feed(cl_swim *s, cl_usec now, const cl_addr *from,
 		s->stats.drops[reason]++;
 		return;
 	}
+	s->reassert = false;
 	for (int i = 0; i < n && !s->superseded; i++) {
 		const cl_wire_msg *msg = &s->msgs[i];
 		switch (msg->type) {
@@ -348,7 +363,7 @@ void cl_swim_feed(cl_swim *s, cl_usec now, const cl_addr *from,
 			swim_merge_accuse(s, CL_WORD_SUSPECT,
 					  msg->u.accuse.incarnation,
 					  msg->u.accuse.member,
-					  msg->u.accuse.accuser, now);
+					  msg->u.accuse.accuser, false, now);
 			break;
 		case CL_MSG_DEAD: {
 			/* A member accusing itself is announcing its leave. */
@@ -358,7 +373,7 @@ void cl_swim_feed(cl_swim *s, cl_usec now, const cl_addr *from,
 				    memcmp(mb.ptr, ab.ptr, mb.len) == 0;
 			swim_merge_accuse(s, left ? CL_WORD_LEFT : CL_WORD_DEAD,
 					  msg->u.accuse.incarnation, mb, ab,
-					  now);
+					  false, now);
 			break;
 		}
 		case CL_MSG_PUSHPULL:

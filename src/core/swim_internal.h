@@ -167,9 +167,15 @@ struct cl_swim {
 	struct side_ping retry;  /* dead retry: an ack starts a push-pull */
 	struct side_ping rival;  /* another process claims our name */
 	uint64_t rival_start_ms;
+	cl_usec rival_resend;
 	cl_addr rival_addr;
 	uint32_t rival_incarnation;
 	bool superseded;
+	/* The packet being read accused us below our incarnation: whoever
+	 * sent it missed our refutation, and our ack to its ping repeats it
+	 * (the buddy system's answer, even when our acks come too late to
+	 * count: a slow node's refutation then still reaches its probers). */
+	bool reassert;
 
 	/* Timers. */
 	cl_usec next_probe, next_gossip, next_pushpull, next_dead_retry;
@@ -185,10 +191,14 @@ struct cl_swim {
 	struct bcast *bq[TRANSMIT_BUCKETS];
 	size_t bq_len;
 
-	/* Join. */
+	/* Join: the seeds, retried (with backoff) until one of them answers a
+	 * push-pull, not merely until someone knows us: two nodes that found
+	 * each other behind a partition would otherwise stay an island. */
 	cl_addr seeds[SEEDS_MAX];
 	size_t n_seeds;
-	bool joined;
+	bool joined;       /* any full state merged */
+	bool seed_answered;
+	unsigned join_retries;
 
 	bool leaving, left;
 
@@ -366,8 +376,10 @@ void swim_transmit(cl_swim *s, const cl_addr *to, uint64_t to_id, cl_wbuf *w,
 		   bool stream);
 /* The merge rules, applied (merge.h decides). */
 void swim_merge_alive(cl_swim *s, const cl_wire_member *a, cl_usec now);
+/* own: our own probe or timer concluded it (else heard, or merged from a
+ * peer's state). */
 void swim_merge_accuse(cl_swim *s, uint8_t kind, uint32_t inc, cl_bytes name,
-		       cl_bytes accuser, cl_usec now);
+		       cl_bytes accuser, bool own, cl_usec now);
 void swim_refute(cl_swim *s, uint32_t accused_inc, cl_usec now);
 /* Wall-clock milliseconds now, from the start time we were given. */
 uint64_t swim_wall_ms(const cl_swim *s, cl_usec now);

@@ -153,6 +153,10 @@ struct sim_node {
 	sim_rng rng;
 	char name[16];
 	uint8_t name_len;
+	bool spare;        /* does not boot by itself */
+	uint32_t name_of;  /* whose name it carries (itself, or a twin's) */
+	uint8_t *tags;     /* tags of the current life, malloc'd */
+	uint16_t tags_len;
 };
 
 /* Who still has to see a crashed node dead. */
@@ -185,6 +189,7 @@ struct cl_sim {
 	sim_map blocks;    /* (from, to) -> 1 */
 	bool partitioned;
 	double loss;
+	double dup, corrupt, stream_fail;
 
 	/* Packet pool. */
 	struct sim_pkt *pkts;
@@ -331,6 +336,9 @@ static uint64_t node_rand(void *ctx)
 	return sim_rng_next(&nd->rng);
 }
 
+static void enqueue(cl_sim *s, struct sim_node *src, struct sim_node *dst,
+		    const uint8_t *buf, size_t len, bool stream, cl_usec extra);
+
 static void node_send(void *ctx, const cl_addr *to, uint64_t to_id,
 		      const uint8_t *buf, size_t len, bool stream)
 {
@@ -375,6 +383,22 @@ static void node_send(void *ctx, const cl_addr *to, uint64_t to_id,
 			s->m.drop_loss++;
 			return;
 		}
+		if (s->corrupt > 0 && sim_rng_unit(&s->net) < s->corrupt) {
+			if (len < 2 || sim_rng_below(&s->net, 2) == 0) {
+				s->m.drop_corrupt++;
+				return;
+			}
+			len = 1 + (size_t)sim_rng_below(&s->net, len - 1);
+			s->m.cut++;
+		}
+		if (s->dup > 0 && sim_rng_unit(&s->net) < s->dup) {
+			s->m.dup++;
+			enqueue(s, src, dst, buf, len, false, 0);
+		}
+	} else if (s->stream_fail > 0 &&
+		   sim_rng_unit(&s->net) < s->stream_fail) {
+		s->m.drop_stream_fail++;
+		return;
 	} else if (loss > 0) {
 		/* TCP under loss: an attempt (segment out, ack back) fails
 		 * with 1 - (1-p)^2 and costs a retransmission timeout that
@@ -391,7 +415,15 @@ static void node_send(void *ctx, const cl_addr *to, uint64_t to_id,
 			rto *= 2;
 		}
 	}
-	cl_usec delay = s->cfg.latency + retrans;
+	enqueue(s, src, dst, buf, len, stream, retrans);
+}
+
+/* One copy of a packet on its way: latency, jitter, the TCP handshake for
+ * streams, the receiver's slowness. */
+static void enqueue(cl_sim *s, struct sim_node *src, struct sim_node *dst,
+		    const uint8_t *buf, size_t len, bool stream, cl_usec extra)
+{
+	cl_usec delay = s->cfg.latency + extra;
 	if (s->cfg.jitter > 0)
 		delay += (cl_usec)sim_rng_below(&s->net,
 						(uint64_t)(2 * s->cfg.jitter + 1)) -
@@ -700,6 +732,9 @@ static int boot(cl_sim *s, struct sim_node *nd, const cl_addr *seeds,
 	c.addr = addr_of_id(nd->addr_id);
 	c.start_ms = nd->start_ms;
 	c.incarnation = nd->incarnation;
+	c.tags = nd->tags;
+	c.tags_len = nd->tags_len;
+	c.tags_max = CL_WIRE_TAGS_MAX;
 	c.max_members = s->cfg.max_members;
 	c.no_stream_ping = s->cfg.no_stream_ping;
 	c.timing = s->timing;
@@ -758,6 +793,7 @@ cl_sim *cl_sim_new(const cl_sim_config *cfg, int *err)
 	    cfg->jitter < 0 || cfg->jitter > cfg->latency || !cfg->label ||
 	    strlen(cfg->label) > CL_WIRE_LABEL_MAX ||
 	    cfg->alt_nodes >= cfg->nodes ||
+	    cfg->spares >= cfg->nodes - cfg->alt_nodes ||
 	    (cfg->alt_nodes &&
 	     (!cfg->alt_label || strlen(cfg->alt_label) > CL_WIRE_LABEL_MAX)))
 		goto out;
@@ -805,17 +841,21 @@ cl_sim *cl_sim_new(const cl_sim_config *cfg, int *err)
 		nd->track = NO_TRACK;
 		nd->name_len = (uint8_t)snprintf(nd->name, sizeof nd->name,
 						  "n%u", i);
+		nd->name_of = i;
+		/* Spares are the last nodes of cluster 0. */
+		nd->spare = i >= s->end[0] - cfg->spares && i < s->end[0];
 		sim_rng_seed(&nd->rng, cfg->seed, RNG_NODE, i, 0);
 		if (sim_map_put(&s->addrs, nd->addr_key, i) < 0)
 			goto fail;
 		/* Multiply before dividing: exact for spreads up to hours
 		 * and 2^23 nodes without overflow. */
 		cl_usec at = (cl_usec)((__int128)spread * i / s->n);
-		schedule(s, at, EV_START, i, nd->life);
+		if (!nd->spare)
+			schedule(s, at, EV_START, i, nd->life);
 	}
 	if (s->err)
 		goto fail;
-	s->pending_starts = s->n;
+	s->pending_starts = s->n - cfg->spares;
 	if (err)
 		*err = 0;
 	return s;
@@ -835,6 +875,7 @@ void cl_sim_free(cl_sim *s)
 	for (uint32_t i = 0; i < s->n && s->nodes; i++) {
 		cl_swim_free(s->nodes[i].core);
 		free(s->nodes[i].held);
+		free(s->nodes[i].tags);
 	}
 	free(s->nodes);
 	for (uint32_t i = 0; i < s->npkts; i++)
@@ -1023,6 +1064,8 @@ void cl_sim_crash(cl_sim *s, uint32_t i)
 		s->first_crash_at = s->now;
 	if (nd->core) {
 		retire(s, nd, CL_SIM_CRASHED);
+	} else if (nd->state == CL_SIM_PENDING && nd->spare) {
+		return;
 	} else if (nd->state == CL_SIM_PENDING) {
 		nd->state = CL_SIM_CRASHED;
 		nd->life++;
@@ -1065,8 +1108,58 @@ uint32_t cl_sim_kill_random(cl_sim *s, uint32_t k, uint32_t *out)
 	return k;
 }
 
-int cl_sim_restart(cl_sim *s, uint32_t i, bool new_addr,
-		   const uint32_t *seeds, size_t n_seeds)
+/* The seeds a restarted node joins through, as addresses. */
+static size_t seed_addrs(cl_sim *s, uint32_t i, const uint32_t *seeds,
+			 size_t n_seeds, cl_addr *addrs)
+{
+	size_t n = 0;
+	if (n_seeds) {
+		for (size_t k = 0; k < n_seeds && n < 16; k++)
+			if (seeds[k] < s->n && seeds[k] != i)
+				addrs[n++] = addr_of_id(s->nodes[seeds[k]].addr_id);
+		return n;
+	}
+	/* Three seeds, as a deployment lists several sentry addresses: one
+	 * seed that later leaves for good would strand the node. */
+	unsigned c = s->nodes[i].cluster;
+	for (uint32_t j = s->first[c]; j < s->end[c] && n < 3; j++)
+		if (j != i && s->nodes[j].state == CL_SIM_UP)
+			addrs[n++] = addr_of_id(s->nodes[j].addr_id);
+	return n;
+}
+
+/* Moves node i to address id (a fresh one, or one another node gave up). */
+static int take_addr(cl_sim *s, struct sim_node *nd, uint32_t id)
+{
+	sim_map_del(&s->addrs, nd->addr_key);
+	nd->addr_id = id;
+	cl_addr a = addr_of_id(id);
+	nd->addr_key = addr_key(&a);
+	if (sim_map_put(&s->addrs, nd->addr_key, nd->idx) < 0) {
+		fail(s, CLOISTER_ENOMEM);
+		return CLOISTER_ENOMEM;
+	}
+	return 0;
+}
+
+static int set_tags(struct sim_node *nd, const uint8_t *tags, size_t len)
+{
+	free(nd->tags);
+	nd->tags = NULL;
+	nd->tags_len = 0;
+	if (!len)
+		return 0;
+	if (len > CL_WIRE_TAGS_MAX)
+		return CLOISTER_EINVAL;
+	nd->tags = malloc(len);
+	if (!nd->tags)
+		return CLOISTER_ENOMEM;
+	memcpy(nd->tags, tags, len);
+	nd->tags_len = (uint16_t)len;
+	return 0;
+}
+
+int cl_sim_restart_ex(cl_sim *s, uint32_t i, const cl_sim_restart_opts *o)
 {
 	if (i >= s->n)
 		return CLOISTER_EINVAL;
@@ -1075,41 +1168,73 @@ int cl_sim_restart(cl_sim *s, uint32_t i, bool new_addr,
 	    nd->state != CL_SIM_SUPERSEDED)
 		return CLOISTER_ESTATE;
 	cl_addr addrs[16];
-	size_t n = 0;
-	if (n_seeds) {
-		for (size_t k = 0; k < n_seeds && n < 16; k++)
-			if (seeds[k] < s->n && seeds[k] != i)
-				addrs[n++] = addr_of_id(s->nodes[seeds[k]].addr_id);
-	} else {
-		unsigned c = nd->cluster;
-		for (uint32_t j = s->first[c]; j < s->end[c]; j++)
-			if (j != i && s->nodes[j].state == CL_SIM_UP) {
-				addrs[n++] = addr_of_id(s->nodes[j].addr_id);
-				break;
-			}
-	}
+	size_t n = seed_addrs(s, i, o->seeds, o->n_seeds, addrs);
 	track_close(s, nd);
-	if (new_addr) {
+	int err = 0;
+	if (o->addr_of >= 0) {
+		if ((uint64_t)o->addr_of >= s->n || (uint32_t)o->addr_of == i ||
+		    s->nodes[o->addr_of].core)
+			return CLOISTER_ESTATE;
+		err = take_addr(s, nd, s->nodes[o->addr_of].addr_id);
+	} else if (o->new_addr) {
 		uint32_t id = ++s->next_addr_id;
 		if (id >= (1u << 24))
 			return CLOISTER_ELIMIT;
-		sim_map_del(&s->addrs, nd->addr_key);
-		nd->addr_id = id;
-		cl_addr a = addr_of_id(id);
-		nd->addr_key = addr_key(&a);
-		if (sim_map_put(&s->addrs, nd->addr_key, i) < 0) {
-			fail(s, CLOISTER_ENOMEM);
-			return CLOISTER_ENOMEM;
-		}
+		err = take_addr(s, nd, id);
 	}
+	if (!err)
+		err = set_tags(nd, o->tags, o->tags_len);
+	if (err)
+		return err;
 	nd->restarts++;
 	nd->life++;
 	sim_rng_seed(&nd->rng, s->cfg.seed, RNG_NODE, i, nd->restarts);
-	uint32_t inc = 1 + (uint32_t)(s->now / CL_SEC);
-	nd->incarnation = inc > nd->last_incarnation ? inc
-						      : nd->last_incarnation + 1;
+	/* The process's own clock, maybe stepped back. */
+	cl_usec clock = s->now - (cl_usec)o->clock_back_s * CL_SEC;
+	if (clock < 0)
+		clock = 0;
+	uint32_t inc = 1 + (uint32_t)(clock / CL_SEC);
+	if (o->clock_back_s)
+		nd->incarnation = inc;
+	else
+		nd->incarnation = inc > nd->last_incarnation
+					  ? inc
+					  : nd->last_incarnation + 1;
+	nd->start_ms = SIM_EPOCH_MS + (uint64_t)(clock / CL_MSEC);
+	return boot(s, nd, addrs, n);
+}
+
+int cl_sim_restart(cl_sim *s, uint32_t i, bool new_addr,
+		   const uint32_t *seeds, size_t n_seeds)
+{
+	cl_sim_restart_opts o = {.new_addr = new_addr, .addr_of = -1,
+				 .seeds = seeds, .n_seeds = n_seeds};
+	return cl_sim_restart_ex(s, i, &o);
+}
+
+int cl_sim_start_twin(cl_sim *s, uint32_t spare, uint32_t of)
+{
+	if (spare >= s->n || of >= s->n || spare == of)
+		return CLOISTER_EINVAL;
+	struct sim_node *nd = &s->nodes[spare];
+	const struct sim_node *o = &s->nodes[of];
+	if (!nd->spare || nd->state != CL_SIM_PENDING ||
+	    nd->cluster != o->cluster)
+		return CLOISTER_ESTATE;
+	memcpy(nd->name, o->name, sizeof nd->name);
+	nd->name_len = o->name_len;
+	nd->name_of = of;
+	cl_addr addrs[16];
+	size_t n = seed_addrs(s, spare, NULL, 0, addrs);
+	nd->life++;
+	nd->incarnation = 1 + (uint32_t)(s->now / CL_SEC);
 	nd->start_ms = SIM_EPOCH_MS + (uint64_t)(s->now / CL_MSEC);
 	return boot(s, nd, addrs, n);
+}
+
+uint32_t cl_sim_name_owner(const cl_sim *s, uint32_t i)
+{
+	return i < s->n ? s->nodes[i].name_of : i;
 }
 
 void cl_sim_leave(cl_sim *s, uint32_t i)
@@ -1132,9 +1257,29 @@ void cl_sim_leave(cl_sim *s, uint32_t i)
 /* Network                                                             */
 /* ------------------------------------------------------------------ */
 
+static double unit_clamp(double p)
+{
+	return p < 0 ? 0 : p > 1 ? 1 : p;
+}
+
 void cl_sim_set_loss(cl_sim *s, double p)
 {
-	s->loss = p < 0 ? 0 : p > 1 ? 1 : p;
+	s->loss = unit_clamp(p);
+}
+
+void cl_sim_set_dup(cl_sim *s, double p)
+{
+	s->dup = unit_clamp(p);
+}
+
+void cl_sim_set_corrupt(cl_sim *s, double p)
+{
+	s->corrupt = unit_clamp(p);
+}
+
+void cl_sim_set_stream_fail(cl_sim *s, double p)
+{
+	s->stream_fail = unit_clamp(p);
 }
 
 void cl_sim_set_link_loss(cl_sim *s, uint32_t from, uint32_t to, double p)

@@ -60,6 +60,9 @@ typedef struct cl_sim_config {
 	uint32_t alt_nodes;
 	bool cross_seed;
 	size_t max_members;          /* per core, 0 = core default */
+	/* The last `spares` nodes do not boot: they are slots for processes
+	 * started later (cl_sim_start_twin, cl_sim_restart_ex). */
+	uint32_t spares;
 	bool no_stream_ping;         /* cores without the stream fallback */
 	cl_sim_observer observer;
 	void *observer_arg;
@@ -132,19 +135,54 @@ void cl_sim_crash(cl_sim *sim, uint32_t node);
 uint32_t cl_sim_kill_random(cl_sim *sim, uint32_t k, uint32_t *out);
 /* Starts a crashed or departed node again now: a new core, the same name,
  * a new address if new_addr, an incarnation above any its old self used,
- * joining through the given nodes (NULL/0 = its cluster's first running
- * node other than itself).  0 or a negative CLOISTER_E*. */
+ * joining through the given nodes (NULL/0 = its cluster's first three
+ * running nodes other than itself).  0 or a negative CLOISTER_E*. */
 int cl_sim_restart(cl_sim *sim, uint32_t node, bool new_addr,
 		   const uint32_t *seeds, size_t n_seeds);
 /* Graceful leave: cl_swim_leave() now; the core keeps running until
  * cl_swim_left(), then it is freed. */
 void cl_sim_leave(cl_sim *sim, uint32_t node);
 
+/* A restart with more to it than cl_sim_restart(). */
+typedef struct cl_sim_restart_opts {
+	bool new_addr;
+	/* Take over the address of this other node (crashed, left or not
+	 * started), -1 for none: address reuse by a different name. */
+	int64_t addr_of;
+	/* The clock stepped back this many seconds: start time and
+	 * incarnation are computed from the earlier clock, and not raised
+	 * above the old self's (refutation has to do it). */
+	uint32_t clock_back_s;
+	/* New tags (NULL: none). */
+	const uint8_t *tags;
+	size_t tags_len;
+	const uint32_t *seeds; /* NULL: the cluster's first running node */
+	size_t n_seeds;
+} cl_sim_restart_opts;
+int cl_sim_restart_ex(cl_sim *sim, uint32_t node, const cl_sim_restart_opts *o);
+/* Starts spare slot `spare` (never started) as a second live process with
+ * `of`'s name, at an address of its own, started now: two processes, one
+ * name.  0 or a negative CLOISTER_E*. */
+int cl_sim_start_twin(cl_sim *sim, uint32_t spare, uint32_t of);
+/* The node whose name a twin took, or the node itself. */
+uint32_t cl_sim_name_owner(const cl_sim *sim, uint32_t node);
+
 /* ------------------------------------------------------------------ */
 /* Network                                                             */
 /* ------------------------------------------------------------------ */
 
 void cl_sim_set_loss(cl_sim *sim, double p);
+/* Each datagram also arrives a second time (its own delay, so the copies
+ * reorder) with probability p. */
+void cl_sim_set_dup(cl_sim *sim, double p);
+/* Each datagram is damaged with probability p: half of those lose their
+ * tail (cut at a random length and delivered: the core's parser must
+ * cope), half get a flipped bit (dropped, as the AEAD or the UDP checksum
+ * would drop them; cloister's cores never see a forged-by-noise packet). */
+void cl_sim_set_corrupt(cl_sim *sim, double p);
+/* Streams fail to connect with probability p (lost; the sender is not
+ * told, as the core is not by the runtime). */
+void cl_sim_set_stream_fail(cl_sim *sim, double p);
 /* Loss for datagrams from -> to only; p < 0 removes the override. */
 void cl_sim_set_link_loss(cl_sim *sim, uint32_t from, uint32_t to, double p);
 /* Two-way partition: group[i] for every node; packets between different
@@ -196,6 +234,7 @@ typedef struct cl_sim_metrics {
 	uint64_t drop_down;       /* destination crashed, left, or gone */
 	uint64_t drop_unroutable; /* no node at that address */
 	uint64_t drop_paused;     /* past a paused node's socket buffer */
+	uint64_t dup, cut, drop_corrupt, drop_stream_fail;
 	uint64_t ticks, feeds;
 	uint64_t events, ev_join, ev_update, ev_leave, ev_fail, ev_reap;
 	uint64_t tick_spins;      /* deadline not in the future after tick */

@@ -14,7 +14,8 @@
 #include "core/merge.h"
 #include "core/wire.h"
 
-static const char *const W[] = {"ALIVE", "SUSPECT", "DEAD", "LEFT"};
+static const char *const W[] = {"ALIVE", "SUSPECT", "DEAD", "LEFT",
+				"VERDICT"};
 static const char *const REL[] = {"lower", "equal", "higher"};
 
 /* Base incarnations: plain, just below 2^31, and at the wrap. */
@@ -40,8 +41,8 @@ static enum cl_merge_action act(const char *s)
 
 struct other_row {
 	const char *held;
-	/* [word][lower, equal, higher] */
-	const char *expect[4][3];
+	/* [word][lower, equal, higher]; VERDICT is our own timer's */
+	const char *expect[5][3];
 };
 
 static const struct other_row OTHER[] = {
@@ -49,29 +50,35 @@ static const struct other_row OTHER[] = {
 	 {{"add", "add", "add"},
 	  {"ignore", "ignore", "ignore"},
 	  {"ignore", "ignore", "ignore"},
+	  {"ignore", "ignore", "ignore"},
 	  {"ignore", "ignore", "ignore"}}},
 	{"former",
 	 {{"ignore", "ignore", "add"},
+	  {"ignore", "ignore", "ignore"},
 	  {"ignore", "ignore", "ignore"},
 	  {"ignore", "ignore", "ignore"},
 	  {"ignore", "ignore", "ignore"}}},
 	{"alive",
 	 {{"ignore", "ignore", "take"},
 	  {"ignore", "suspect", "suspect"},
-	  {"ignore", "dead", "dead"},
-	  {"ignore", "left", "left"}}},
+	  {"ignore", "suspect", "suspect"},
+	  {"ignore", "left", "left"},
+	  {"ignore", "dead", "dead"}}},
 	{"suspect",
 	 {{"ignore", "ignore", "take"},
 	  {"ignore", "confirm", "confirm"},
-	  {"ignore", "dead", "dead"},
-	  {"ignore", "left", "left"}}},
+	  {"ignore", "confirm", "confirm"},
+	  {"ignore", "left", "left"},
+	  {"ignore", "dead", "dead"}}},
 	{"dead",
 	 {{"ignore", "ignore", "take"},
 	  {"ignore", "ignore", "ignore"},
 	  {"ignore", "ignore", "ignore"},
-	  {"ignore", "left", "left"}}},
+	  {"ignore", "left", "left"},
+	  {"ignore", "ignore", "ignore"}}},
 	{"left",
 	 {{"ignore", "ignore", "take"},
+	  {"ignore", "ignore", "ignore"},
 	  {"ignore", "ignore", "ignore"},
 	  {"ignore", "ignore", "ignore"},
 	  {"ignore", "ignore", "ignore"}}},
@@ -100,7 +107,7 @@ static void test_other_members(void)
 	unsigned cases = 0;
 	for (size_t r = 0; r < sizeof OTHER / sizeof OTHER[0]; r++)
 		for (size_t b = 0; b < 3; b++)
-			for (int w = 0; w < 4; w++)
+			for (int w = 0; w < 5; w++)
 				for (int rel = 0; rel < 3; rel++) {
 					uint32_t i = BASES[b];
 					cl_merge_held h = other_held(OTHER[r].held, i);
@@ -122,7 +129,7 @@ static void test_other_members(void)
 					check_count++;
 					cases++;
 				}
-	CHECK_EQ_INT(cases, 6 * 3 * 4 * 3);
+	CHECK_EQ_INT(cases, 6 * 3 * 5 * 3);
 }
 
 /* ------------------------------------------------------------------ */

@@ -522,7 +522,12 @@ static void test_left_outranks_dead(void)
 	check_seed = 8;
 	struct harness *h = h_new();
 	add_members(h, 4);
+	/* Dead by our own timer. */
+	feed_accuse(h, CL_MSG_SUSPECT, "m2", 5, "m3");
 	feed_accuse(h, CL_MSG_DEAD, "m2", 5, "m1");
+	cl_swim_suspicion_view sv;
+	CHECK(cl_swim_suspicion(h->s, "m2", 2, &sv));
+	h_run(h, sv.deadline);
 	CHECK_EQ_INT(status_of(h, "m2"), CL_STATUS_DEAD);
 	h_drain(h);
 	feed_accuse(h, CL_MSG_DEAD, "m2", 5, "m2"); /* m2's own leave */
@@ -532,6 +537,36 @@ static void test_left_outranks_dead(void)
 	feed_accuse(h, CL_MSG_DEAD, "m3", 5, "m3");
 	feed_accuse(h, CL_MSG_DEAD, "m3", 5, "m1");
 	CHECK_EQ_INT(status_of(h, "m3"), CL_STATUS_LEFT);
+	h_free(h);
+}
+
+/* A failure verdict heard from others (one formed across a partition,
+ * arriving after the heal, from one node or several, retransmitted) only
+ * starts a suspicion or confirms one, which the member refutes; only our
+ * own timer declares a member dead, the verdicts shortening it. */
+static void test_heard_verdict_is_a_doubt(void)
+{
+	check_seed = 81;
+	struct harness *h = h_new();
+	add_members(h, 6);
+	feed_accuse(h, CL_MSG_DEAD, "m2", 5, "m4");
+	feed_accuse(h, CL_MSG_DEAD, "m2", 5, "m4");
+	feed_accuse(h, CL_MSG_DEAD, "m2", 5, "m5");
+	CHECK_EQ_INT(status_of(h, "m2"), CL_STATUS_SUSPECT);
+	CHECK_EQ_INT(count_events(h, CL_EV_FAIL, "m2"), 0);
+	feed_alive(h, "m2", 6, EPOCH_MS, addr_n(258), (cl_bytes){0});
+	CHECK_EQ_INT(status_of(h, "m2"), CL_STATUS_ALIVE);
+	/* Unrefuted, our timer decides; the verdicts were confirmations. */
+	feed_accuse(h, CL_MSG_SUSPECT, "m3", 5, "m1");
+	feed_accuse(h, CL_MSG_DEAD, "m3", 5, "m4");
+	feed_accuse(h, CL_MSG_DEAD, "m3", 5, "m5");
+	CHECK_EQ_INT(status_of(h, "m3"), CL_STATUS_SUSPECT);
+	cl_swim_suspicion_view sv;
+	CHECK(cl_swim_suspicion(h->s, "m3", 2, &sv));
+	CHECK_EQ_INT(sv.confirmations, 2);
+	h_run(h, sv.deadline);
+	CHECK_EQ_INT(status_of(h, "m3"), CL_STATUS_DEAD);
+	CHECK_EQ_INT(count_events(h, CL_EV_FAIL, "m3"), 1);
 	h_free(h);
 }
 
@@ -884,8 +919,8 @@ static void test_event_overflow_resyncs(void)
 	CHECK_EQ_INT(resyncs, 1);
 	CHECK(cl_swim_get_stats(h->s)->events_dropped > 0);
 	/* Drained, it queues again as usual. */
-	feed_accuse(h, CL_MSG_DEAD, name, 5, "me");
-	CHECK_EQ_INT(count_events(h, CL_EV_FAIL, name), 1);
+	feed_accuse(h, CL_MSG_SUSPECT, name, 5, "m1");
+	CHECK_EQ_INT(count_events(h, CL_EV_UPDATE, name), 1);
 	cl_cluster_free(cl);
 	h_free(h);
 }
@@ -935,6 +970,7 @@ int main(int argc, char **argv)
 		{"test_confirmations_capped", test_confirmations_capped},
 		{"test_suspects_not_relays", test_suspects_not_relays},
 		{"test_left_outranks_dead", test_left_outranks_dead},
+		{"test_heard_verdict_is_a_doubt", test_heard_verdict_is_a_doubt},
 		{"test_silence_is_not_agreement", test_silence_is_not_agreement},
 		{"test_timeout_below_interval", test_timeout_below_interval},
 		{"test_seq_starts_random", test_seq_starts_random},
