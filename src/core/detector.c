@@ -276,6 +276,7 @@ void swim_suspicion_start(cl_swim *s, struct member *m, cl_bytes accuser,
 	sp->start = now;
 	sp->accusers[sp->n_accusers++] = name_hash(accuser.ptr, accuser.len);
 	sp->deadline = now + suspicion_timeout(sp);
+	sp->remind_at = now + (sp->deadline - now) / 2;
 	s->stats.suspicions++;
 }
 
@@ -304,6 +305,13 @@ static void suspicions_tick(cl_swim *s, cl_usec now)
 	for (struct member *m = s->suspects.head; m;) {
 		struct member *next = lnext(m);
 		struct suspicion *sp = suspicion_of(m);
+		if (sp && now >= sp->remind_at && now < sp->deadline) {
+			/* Halfway: the first buddy ping or its refutation may
+			 * have been lost. */
+			sp->remind_at = CL_NEVER;
+			swim_send_ping(s, &m->addr, swim_next_seq(s),
+				       mname_bytes(m), m, false);
+		}
 		if (sp && now >= sp->deadline) {
 			s->stats.deaths_declared++;
 			swim_merge_accuse(s, CL_WORD_VERDICT, m->incarnation,
@@ -572,8 +580,10 @@ cl_usec swim_detector_deadline(const cl_swim *s, cl_usec d)
 	}
 	if (s->retry.pending)
 		EARLIER(s->retry.deadline);
-	for (const struct member *m = s->suspects.head; m; m = lnext(m))
+	for (const struct member *m = s->suspects.head; m; m = lnext(m)) {
 		EARLIER(m->aux->susp.deadline);
+		EARLIER(m->aux->susp.remind_at);
+	}
 	for (size_t i = 0; s->relays_used && i < RELAYS_MAX; i++)
 		if (s->relays[i].used)
 			EARLIER(s->relays[i].deadline);

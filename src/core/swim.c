@@ -282,13 +282,14 @@ void swim_merge_accuse(cl_swim *s, uint8_t kind, uint32_t inc, cl_bytes name,
 	case CL_MERGE_SUSPECT:
 		swim_set_state(s, m, CL_STATUS_SUSPECT, inc, now);
 		swim_suspicion_start(s, m, accuser, now);
-		/* Suspected on someone else's word: tell the member at once,
-		 * the suspicion riding in a ping (the buddy system, without
-		 * waiting for our next probe of it, which local health may put
-		 * seconds away), so it hears of it from every node that can
-		 * reach it.  The ack needs no matching: the refutation is what
-		 * counts.  One ping per suspicion. */
-		if (!own && !s->leaving)
+		/* Tell the member at once, the suspicion riding in a ping
+		 * (the buddy system, without waiting for our next probe of
+		 * it, which the round and local health may put many seconds
+		 * away), so it hears of it from every node that can reach it,
+		 * even when the SUSPECT's gossip is spent on nodes a partition
+		 * hides.  The ack needs no matching: the refutation is what
+		 * counts.  detector.c pings once more halfway through. */
+		if (!s->leaving)
 			swim_send_ping(s, &m->addr, swim_next_seq(s),
 				       mname_bytes(m), m, false);
 		swim_emit(s, CL_EV_UPDATE, m);

@@ -67,6 +67,7 @@ struct member {
 struct suspicion {
 	cl_usec start;
 	cl_usec deadline;
+	cl_usec remind_at; /* the second buddy ping, CL_NEVER once sent */
 	unsigned confirmations;
 	unsigned k; /* confirmations that bring it to the minimum */
 	cl_usec min, max;

@@ -140,6 +140,8 @@ struct prop {
 	 * they can; and when they last could not. */
 	cl_usec cut_since[NODES_CAP][NODES_CAP];
 	cl_usec cut_last[NODES_CAP][NODES_CAP];
+	/* The same for the direct link alone (relays may still bridge). */
+	cl_usec direct_cut_last[NODES_CAP][NODES_CAP];
 	/* Seconds each node spent slow or under heavy loss: each such second
 	 * may cost it a suspicion and so a refutation. */
 	double rough_s[NODES_CAP];
@@ -445,6 +447,8 @@ static void recompute_reach(struct prop *p)
 			bool up_both = cl_sim_node_state(p->sim, o) == CL_SIM_UP &&
 				       cl_sim_node_state(p->sim, x) == CL_SIM_UP;
 			bool cut = up_both && !can_probe(p, o, x);
+			if (up_both && !both_ways(p, o, x))
+				p->direct_cut_last[o][x] = now;
 			if (cut) {
 				if (p->cut_since[o][x] < 0)
 					p->cut_since[o][x] = now;
@@ -486,9 +490,15 @@ static int excuse_slot(const struct prop *p, uint32_t o, uint32_t x,
 	if (span_hit(p->loss, p->n_loss, from, now, 0.15, now))
 		return CL_PF_LOSS;
 	/* A receive path slower than half the shortest suspicion cannot
-	 * refute in time. */
+	 * refute in time; one slower than the probe timeout never answers a
+	 * probe in time, and lives on refutations alone, which a cut between
+	 * it and the observer leaves to gossip through third nodes. */
 	if (span_hit(p->slow[x], p->n_slow[x], from, now,
 		     secs(p->min_susp) / 2, now))
+		return CL_PF_SLOW;
+	if (span_hit(p->slow[x], p->n_slow[x], from, now,
+		     secs(p->timing.probe_timeout), now) &&
+	    (p->direct_cut_last[o][x] >= from || p->direct_cut_last[x][o] >= from))
 		return CL_PF_SLOW;
 	if (p->left_at[x] >= 0 && p->left_at[x] >= from)
 		return CL_PF_LEAVE;
@@ -1166,7 +1176,8 @@ static cl_usec settle_bound(const cl_swim_timing *t, uint32_t n)
 	       2 * t->pushpull_interval * 2 + t->leave_linger + 30 * CL_SEC;
 }
 
-static void print_trace(struct prop *p, FILE *out, int64_t about)
+static void print_trace(struct prop *p, FILE *out, int64_t about,
+			int64_t observer)
 {
 	static const char *const ev[] = {"?",	   "join", "update", "leave",
 					 "fail", "reap", "resync", "superseded"};
@@ -1174,15 +1185,17 @@ static void print_trace(struct prop *p, FILE *out, int64_t about)
 	/* The last 40 records about the subject, oldest first. */
 	uint64_t first = p->n_trace;
 	unsigned shown = 0;
-	while (first > start && shown < 40) {
+	while (first > start && shown < 60) {
 		const struct trace_rec *t = &p->trace[(first - 1) % TRACE_CAP];
 		first--;
-		shown += about < 0 || t->about == (uint32_t)about;
+		shown += about < 0 || t->about == (uint32_t)about ||
+			 t->observer == (uint64_t)observer;
 	}
-	fprintf(out, "last events%s:\n", about >= 0 ? " about that node" : "");
+	fprintf(out, "last events about that node, or seen by the observer:\n");
 	for (uint64_t k = first; k < p->n_trace; k++) {
 		const struct trace_rec *t = &p->trace[k % TRACE_CAP];
-		if (about >= 0 && t->about != (uint32_t)about)
+		if (about >= 0 && t->about != (uint32_t)about &&
+		    t->observer != (uint64_t)observer)
 			continue;
 		char a[CL_ADDR_STRLEN];
 		fprintf(out, "  t=%8.3f slot %2u: n%u %s, %s@%u at %s\n",
@@ -1191,6 +1204,14 @@ static void print_trace(struct prop *p, FILE *out, int64_t about)
 			cloister_member_status_name(t->status), t->inc,
 			cl_addr_format(&t->addr, a, sizeof a));
 	}
+}
+
+/* The first node a violation message names (the observer of a death). */
+static int64_t observer_of(const char *v)
+{
+	const char *q = strstr(v, " n");
+	unsigned x;
+	return q && sscanf(q, " n%u", &x) == 1 ? (int64_t)x : -1;
 }
 
 /* The node a violation message is about ("... n7 ..."), or -1. */
@@ -1236,6 +1257,7 @@ static int run_schedule(const cl_prop_config *cfg, const struct schedule *sch,
 		for (uint32_t j = 0; j < NODES_CAP; j++) {
 			p->cut_since[i][j] = -1;
 			p->cut_last[i][j] = -1;
+			p->direct_cut_last[i][j] = -1;
 		}
 	}
 	cl_sim_config sc;
@@ -1319,7 +1341,8 @@ static int run_schedule(const cl_prop_config *cfg, const struct schedule *sch,
 		fprintf(out, "VIOLATION (seed %" PRIu64 "): %s\n", sch->seed,
 			res->violation);
 		print_schedule(out, sch);
-		print_trace(p, out, subject_of(res->violation));
+		print_trace(p, out, subject_of(res->violation),
+			    observer_of(res->violation));
 		unsigned slot;
 		const char *q = strstr(res->violation, "slot ");
 		if (q && sscanf(q, "slot %u", &slot) == 1 && slot < p->total)
