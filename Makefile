@@ -15,6 +15,8 @@
 #   make chaos      fault injection in network namespaces (root), with a
 #                   test build (build-fault/), then a 30 s-a-phase flood
 #   make soak       20 agents under churn for SOAK_MINUTES, RSS/fd trends
+#   make prop       the property simulator's long batch: PROP_SEEDS random
+#                   fault schedules (default 10,000; make test runs 300)
 #   make static     a static release binary on musl, build-static/cloister
 #                   (what the benchmarks measure; one file to deploy)
 #   make static-test  integration tests run against that binary
@@ -25,7 +27,7 @@ FUZZ_SECONDS ?= 20
 CMAKE_GEN   := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 CTEST       := ctest --output-on-failure -j $(JOBS)
 
-.PHONY: all deps build static static-test test demo asan fuzz fuzz-short bench clang tsan valgrind chaos soak clean
+.PHONY: all deps build static static-test test demo asan fuzz fuzz-short bench clang tsan valgrind chaos soak prop clean
 
 all: build
 
@@ -145,6 +147,10 @@ chaos: build build-fault/CMakeCache.txt
 SOAK_MINUTES ?= 30
 soak: build
 	SOAK_MINUTES=$(SOAK_MINUTES) bash tests/soak/soak.sh build/cloister
+
+PROP_SEEDS ?= 10000
+prop: build
+	./build/tests/test_sim_properties 1 $(PROP_SEEDS)
 
 bench: build
 	bash bench/run.sh

@@ -1380,3 +1380,55 @@ int cl_prop_run(const cl_prop_config *cfg, cl_prop_result *res)
 	free(sch);
 	return e;
 }
+
+int cl_prop_batch(const cl_prop_config *cfg, uint64_t first, uint64_t last,
+		  cl_prop_summary *sum)
+{
+	memset(sum, 0, sizeof *sum);
+	sum->first = first;
+	sum->last = last;
+	for (uint64_t seed = first; seed >= first && seed <= last; seed++) {
+		cl_prop_config c = *cfg;
+		c.seed = seed;
+		cl_prop_result r;
+		int e = cl_prop_run(&c, &r);
+		if (e)
+			return e;
+		sum->runs++;
+		sum->events += r.events;
+		sum->sim_seconds += r.sim_seconds;
+		for (int k = 0; k < CL_PF__COUNT; k++) {
+			sum->faults[k] += r.faults[k];
+			sum->excused[k] += r.excused[k];
+		}
+		if (!r.ok) {
+			sum->violations++;
+			if (!sum->first_violation)
+				sum->first_violation = seed;
+			if (cfg->report)
+				fprintf(cfg->report, "seed %" PRIu64 ": %s\n", seed,
+					r.violation);
+		} else if (secs(r.converged_after) > sum->slowest_settle) {
+			sum->slowest_settle = secs(r.converged_after);
+		}
+	}
+	return 0;
+}
+
+void cl_prop_summary_print(FILE *out, const cl_prop_summary *sum,
+			   double wall_s)
+{
+	fprintf(out,
+		"%" PRIu64 " schedules (seeds %" PRIu64 "-%" PRIu64 "), %" PRIu64
+		" violations, %.1f s wall, %.1f schedules/s, %.0f simulated s, "
+		"%" PRIu64 " member events; slowest settle after the heal %.1f s\n",
+		sum->runs, sum->first, sum->last, sum->violations, wall_s,
+		wall_s > 0 ? (double)sum->runs / wall_s : 0.0, sum->sim_seconds,
+		sum->events, sum->slowest_settle);
+	fprintf(out, "fault mix (applied) and deaths of running processes each "
+		     "class explained:\n");
+	for (int k = 0; k < CL_PF__COUNT; k++)
+		fprintf(out, "  %-15s %7u applied, %7u excused deaths\n",
+			cl_prop_fault_name((enum cl_prop_fault)k), sum->faults[k],
+			sum->excused[k]);
+}

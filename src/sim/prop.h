@@ -96,4 +96,19 @@ typedef struct cl_prop_result {
  * simulation itself could not run. */
 int cl_prop_run(const cl_prop_config *cfg, cl_prop_result *res);
 
+/* A range of seeds, cfg as the template (its seed is replaced). */
+typedef struct cl_prop_summary {
+	uint64_t first, last, runs, violations, events;
+	uint64_t first_violation; /* seed, or 0 */
+	double sim_seconds, slowest_settle;
+	unsigned faults[CL_PF__COUNT], excused[CL_PF__COUNT];
+} cl_prop_summary;
+
+int cl_prop_batch(const cl_prop_config *cfg, uint64_t first, uint64_t last,
+		  cl_prop_summary *sum);
+/* The summary's text: counts, the fault mix, the excused deaths; the
+ * caller adds its own wall-clock figures (the simulator reads no clock). */
+void cl_prop_summary_print(FILE *out, const cl_prop_summary *sum,
+			   double wall_s);
+
 #endif
