@@ -1,20 +1,30 @@
 /*
- * fuzz_keyring.c — cl_keyring_open() and cl_key_parse() on arbitrary bytes.
+ * fuzz_keyring.c — cl_keyring_peek(), cl_keyring_open(), the stream chunk
+ * functions and cl_key_parse() on arbitrary bytes.
  *
  * The ring holds two fixed keys, 0x00..0x1f (primary) and 0x20..0x3f, so
  * the seed corpus can carry packets that really open.  Beyond "does not
  * crash", it aborts on any violation of:
- *   - open() classifies by shape alone: too short or not version 1 is
- *     CLOISTER_EPROTO, anything else either opens to exactly
- *     len - CL_KEYRING_OVERHEAD bytes or is CLOISTER_EIO;
- *   - whatever opens, reseals and opens again to the same bytes, and one
- *     flipped bit (position picked by the input) makes it fail;
- *   - the input as plaintext survives seal + open, under each key;
+ *   - peek and open classify by shape alone: shorter than
+ *     CL_KEYRING_OVERHEAD, not version 2 or of an unknown kind is
+ *     CLOISTER_EPROTO for both; anything else peeks to the header's fields
+ *     and either opens to exactly len - CL_KEYRING_OVERHEAD bytes (with
+ *     the same fields) or is CLOISTER_EIO;
+ *   - whatever opens, reseals under the same header and opens again to the
+ *     same bytes and fields, and one flipped bit (position picked by the
+ *     input) makes it fail: malformed in the version byte or when the kind
+ *     becomes unknown, forged anywhere else;
+ *   - the input as plaintext survives seal + open under each key, under a
+ *     header taken from the input, and so does a stream chunk of it, which
+ *     opens under no other index;
+ *   - the input as a chunk opens to len - 16 bytes or is CLOISTER_EIO
+ *     (CLOISTER_EPROTO when shorter than a tag);
  *   - a too-small output buffer is CLOISTER_ENOSPC, never a write past it;
  *   - cl_key_parse() accepts only a canonical text form: the trimmed input
  *     is the key's 64 hex digits (either case) or exactly its base64, and
  *     a rejected parse leaves the key zeroed.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,50 +60,109 @@ static bool is_space(char c)
 	       c == '\f';
 }
 
+static bool shape_ok(const uint8_t *data, size_t size)
+{
+	return size >= CL_KEYRING_OVERHEAD && data[0] == CL_KEYRING_VERSION &&
+	       (data[1] == CL_SEAL_DATAGRAM || data[1] == CL_SEAL_STREAM);
+}
+
+static uint64_t u64_at(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static bool same_info(const cl_seal_info *a, const cl_seal_info *b)
+{
+	return a->kind == b->kind && a->sender == b->sender &&
+	       a->time_us == b->time_us && a->recipient == b->recipient;
+}
+
 static void check_open(const uint8_t *data, size_t size, uint8_t *out,
 		       uint8_t *buf)
 {
-	int rc = cl_keyring_open(ring, data, size, out, size);
-	if (size < CL_KEYRING_OVERHEAD || data[0] != CL_KEYRING_VERSION) {
-		REQUIRE(rc == CLOISTER_EPROTO);
+	cl_seal_info peeked, opened;
+	int prc = cl_keyring_peek(data, size, &peeked);
+	int rc = cl_keyring_open(ring, data, size, out, size, &opened);
+	if (!shape_ok(data, size)) {
+		REQUIRE(prc == CLOISTER_EPROTO && rc == CLOISTER_EPROTO);
 		return;
 	}
+	REQUIRE(prc == 0);
+	REQUIRE(peeked.kind == data[1] && peeked.sender == u64_at(data + 2) &&
+		peeked.time_us == u64_at(data + 10) &&
+		peeked.recipient == u64_at(data + 26));
 	size_t mlen = size - CL_KEYRING_OVERHEAD;
 	REQUIRE(rc == CLOISTER_EIO || rc == (int)mlen);
 	if (mlen > 0)
-		REQUIRE(cl_keyring_open(ring, data, size, out, mlen - 1) ==
+		REQUIRE(cl_keyring_open(ring, data, size, out, mlen - 1, NULL) ==
 			CLOISTER_ENOSPC);
 	if (rc < 0)
 		return;
+	REQUIRE(same_info(&peeked, &opened));
 
-	/* Opened: reseal under each ring and open again. */
+	/* Opened: reseal under each ring, same header, and open again. */
 	const cl_keyring *rings[2] = {ring, second};
 	for (int r = 0; r < 2; r++) {
-		int n = cl_keyring_seal(rings[r], out, mlen, buf, size);
+		int n = cl_keyring_seal(rings[r], &opened, out, mlen, buf, size);
 		REQUIRE(n == (int)size);
-		REQUIRE(cl_keyring_open(ring, buf, size, buf + size, mlen) ==
-			(int)mlen);
+		cl_seal_info again;
+		REQUIRE(cl_keyring_open(ring, buf, size, buf + size, mlen,
+					&again) == (int)mlen);
 		REQUIRE(memcmp(buf + size, out, mlen) == 0);
+		REQUIRE(same_info(&again, &opened));
 	}
 	size_t at = data[size - 1] % size;
 	memcpy(buf, data, size);
 	buf[at] ^= (uint8_t)(1u << (data[size / 2] & 7));
-	rc = cl_keyring_open(ring, buf, size, buf + size, mlen);
-	REQUIRE(rc == (at == 0 ? CLOISTER_EPROTO : CLOISTER_EIO));
+	rc = cl_keyring_open(ring, buf, size, buf + size, mlen, NULL);
+	REQUIRE(rc == (shape_ok(buf, size) ? CLOISTER_EIO : CLOISTER_EPROTO));
 }
 
 static void check_round_trip(const uint8_t *data, size_t size, uint8_t *buf)
 {
 	const cl_keyring *rings[2] = {ring, second};
 	size_t sealed = size + CL_KEYRING_OVERHEAD;
+	cl_seal_info info = {.kind = size > 0 ? data[0] & 1 : 0,
+			     .sender = size >= 8 ? u64_at(data) : size,
+			     .time_us = size >= 16 ? u64_at(data + 8) : 0,
+			     .recipient = size >= 24 ? u64_at(data + 16) : 0};
 	for (int r = 0; r < 2; r++) {
-		REQUIRE(cl_keyring_seal(rings[r], data, size, buf, sealed) ==
-			(int)sealed);
+		REQUIRE(cl_keyring_seal(rings[r], &info, data, size, buf,
+					sealed) == (int)sealed);
 		REQUIRE(buf[0] == CL_KEYRING_VERSION);
+		cl_seal_info got;
 		REQUIRE(cl_keyring_open(rings[1 - r], buf, sealed, buf + sealed,
-					size) == (int)size);
+					size, &got) == (int)size);
 		REQUIRE(size == 0 || memcmp(buf + sealed, data, size) == 0);
+		REQUIRE(same_info(&got, &info));
 	}
+	/* The input as a chunk of that frame: opens under its index only. */
+	uint8_t head[CL_KEYRING_HEADER];
+	memcpy(head, buf, sizeof head);
+	uint32_t index = size > 0 ? 1u + data[size - 1] : 1;
+	size_t clen = size + CL_KEYRING_TAG_BYTES;
+	REQUIRE(cl_keyring_seal_chunk(second, head, index, data, size, buf,
+				      clen) == (int)clen);
+	REQUIRE(cl_keyring_open_chunk(ring, head, index, buf, clen, buf + clen,
+				      size) == (int)size);
+	REQUIRE(size == 0 || memcmp(buf + clen, data, size) == 0);
+	REQUIRE(cl_keyring_open_chunk(ring, head, index + 1, buf, clen,
+				      buf + clen, size) == CLOISTER_EIO);
+}
+
+/* The input as a chunk of a fixed frame: forged (or too short), never
+ * anything else, since nobody sealed it. */
+static void check_chunk(const uint8_t *data, size_t size, uint8_t *out)
+{
+	static const uint8_t head[CL_KEYRING_HEADER] = {2, 1};
+	int rc = cl_keyring_open_chunk(ring, head, 1, data, size, out, size);
+	if (size < CL_KEYRING_TAG_BYTES)
+		REQUIRE(rc == CLOISTER_EPROTO);
+	else
+		REQUIRE(rc == CLOISTER_EIO || rc == (int)(size - 16));
 }
 
 static void check_parse(const uint8_t *data, size_t size)
@@ -152,10 +221,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * (open's own checks) or one sealed input and its opening. */
 	uint8_t *out = malloc(size + 1);
 	uint8_t *buf = malloc(2 * size + 2 * CL_KEYRING_OVERHEAD + 1);
+	/* (A chunk needs less: size + 16, twice.) */
 	REQUIRE(out && buf);
 
 	check_open(data, size, out, buf);
 	check_round_trip(data, size, buf);
+	check_chunk(data, size, out);
 	check_parse(data, size);
 
 	free(out);

@@ -100,7 +100,9 @@ CLOISTER_API const char *cloister_state_name(cloister_state s);
  *   max_members  bound on the member table [65536]
  *   tags_max   bound on any member's encoded tags, bytes [512]
  *   user_queue_max  application messages queued each way [1024]
- *   max_connections TCP streams open at once [256]
+ *   max_connections TCP streams open at once, inbound and outbound each
+ *              [256]
+ *   max_connections_per_address  inbound TCP streams from one IP [16]
  *   max_calls  multicalls pending at once [256]
  */
 typedef struct cloister_config cloister_config_t;

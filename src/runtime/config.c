@@ -250,6 +250,11 @@ int cloister_config_set(cloister_config_t *c, const char *key,
 		if (!parse_size(value, 1, 65536, &n))
 			return bad(c, "max_connections \"%s\": 1 to 65536", value);
 		c->max_connections = n;
+	} else if (!strcmp(key, "max_connections_per_address")) {
+		if (!parse_size(value, 1, 65536, &n))
+			return bad(c, "max_connections_per_address \"%s\": 1 to "
+				      "65536", value);
+		c->max_connections_per_address = n;
 	} else if (!strcmp(key, "max_calls")) {
 		if (!parse_size(value, 1, 65536, &n))
 			return bad(c, "max_calls \"%s\": 1 to 65536", value);

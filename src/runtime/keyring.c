@@ -22,7 +22,10 @@ _Static_assert(CL_KEYRING_NONCE_BYTES ==
 	       "nonce size");
 _Static_assert(CL_KEYRING_TAG_BYTES == crypto_aead_xchacha20poly1305_ietf_ABYTES,
 	       "tag size");
-_Static_assert(CL_KEYRING_OVERHEAD == 41, "the documented overhead");
+_Static_assert(CL_KEYRING_OVERHEAD == 50, "the documented overhead");
+_Static_assert(CL_KEYRING_NONCE_AT + CL_KEYRING_NONCE_BYTES + 8 ==
+		       CL_KEYRING_HEADER,
+	       "nonce (sender, time, random), then the recipient");
 _Static_assert(crypto_pwhash_SALTBYTES == 16, "passphrase salt size");
 
 /* The passphrase KDF's parameters are part of the key's definition: every
@@ -164,12 +167,40 @@ int cl_keyring_list(const cl_keyring *kr, uint8_t (*out)[CL_KEY_BYTES],
 /* Sealing                                                             */
 /* ------------------------------------------------------------------ */
 
-int cl_keyring_seal(const cl_keyring *kr, const uint8_t *pt, size_t len,
-		    uint8_t *out, size_t cap)
+static void put_u64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--) {
+		p[i] = (uint8_t)v;
+		v >>= 8;
+	}
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* Header offsets (keyring.h's diagram). */
+#define AT_KIND 1
+#define AT_SENDER 2
+#define AT_TIME 10
+#define AT_RANDOM 18
+#define AT_RECIPIENT 26
+
+static bool kind_ok(uint8_t kind)
+{
+	return kind == CL_SEAL_DATAGRAM || kind == CL_SEAL_STREAM;
+}
+
+int cl_keyring_seal(const cl_keyring *kr, const cl_seal_info *info,
+		    const uint8_t *pt, size_t len, uint8_t *out, size_t cap)
 {
 	static const uint8_t empty[1];
 
-	if (!kr || !out || (!pt && len > 0))
+	if (!kr || !info || !out || (!pt && len > 0) || !kind_ok(info->kind))
 		return CLOISTER_EINVAL;
 	if (kr->count == 0)
 		return CLOISTER_ESTATE;
@@ -184,11 +215,30 @@ int cl_keyring_seal(const cl_keyring *kr, const uint8_t *pt, size_t len,
 		return CLOISTER_EINVAL;
 
 	out[0] = CL_KEYRING_VERSION;
-	randombytes_buf(out + 1, CL_KEYRING_NONCE_BYTES);
+	out[AT_KIND] = info->kind;
+	put_u64(out + AT_SENDER, info->sender);
+	put_u64(out + AT_TIME, info->time_us);
+	randombytes_buf(out + AT_RANDOM, 8);
+	put_u64(out + AT_RECIPIENT, info->recipient);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(
-		out + CL_KEYRING_HEADER, NULL, len > 0 ? pt : empty, len, out, 1,
-		NULL, out + 1, kr->keys[kr->primary]);
+		out + CL_KEYRING_HEADER, NULL, len > 0 ? pt : empty, len, out,
+		CL_KEYRING_HEADER, NULL, out + CL_KEYRING_NONCE_AT,
+		kr->keys[kr->primary]);
 	return (int)need;
+}
+
+int cl_keyring_peek(const uint8_t *in, size_t len, cl_seal_info *info)
+{
+	if (!in || len < CL_KEYRING_OVERHEAD || in[0] != CL_KEYRING_VERSION ||
+	    !kind_ok(in[AT_KIND]))
+		return CLOISTER_EPROTO;
+	if (info) {
+		info->kind = in[AT_KIND];
+		info->sender = get_u64(in + AT_SENDER);
+		info->time_us = get_u64(in + AT_TIME);
+		info->recipient = get_u64(in + AT_RECIPIENT);
+	}
+	return 0;
 }
 
 static bool open_with(const uint8_t key[CL_KEY_BYTES], const uint8_t *in,
@@ -196,17 +246,18 @@ static bool open_with(const uint8_t key[CL_KEY_BYTES], const uint8_t *in,
 {
 	return crypto_aead_xchacha20poly1305_ietf_decrypt(
 		       out, NULL, NULL, in + CL_KEYRING_HEADER,
-		       len - CL_KEYRING_HEADER, in, 1, in + 1, key) == 0;
+		       len - CL_KEYRING_HEADER, in, CL_KEYRING_HEADER,
+		       in + CL_KEYRING_NONCE_AT, key) == 0;
 }
 
 int cl_keyring_open(const cl_keyring *kr, const uint8_t *in, size_t len,
-		    uint8_t *out, size_t cap)
+		    uint8_t *out, size_t cap, cl_seal_info *info)
 {
 	uint8_t scratch[1];
 
 	if (!kr || (!in && len > 0) || (!out && cap > 0))
 		return CLOISTER_EINVAL;
-	if (len < CL_KEYRING_OVERHEAD || in[0] != CL_KEYRING_VERSION)
+	if (cl_keyring_peek(in, len, NULL) != 0)
 		return CLOISTER_EPROTO;
 	size_t mlen = len - CL_KEYRING_OVERHEAD;
 	/* seal() never makes one this long. */
@@ -221,13 +272,99 @@ int cl_keyring_open(const cl_keyring *kr, const uint8_t *in, size_t len,
 	if (mlen == 0)
 		out = scratch;
 
+	bool opened = open_with(kr->keys[kr->primary], in, len, out);
 	/* Primary first: in steady state it is the one that works. */
-	if (open_with(kr->keys[kr->primary], in, len, out))
-		return (int)mlen;
-	for (size_t i = 0; i < kr->count; i++)
-		if (i != kr->primary && open_with(kr->keys[i], in, len, out))
-			return (int)mlen;
-	return CLOISTER_EIO;
+	for (size_t i = 0; !opened && i < kr->count; i++)
+		if (i != kr->primary)
+			opened = open_with(kr->keys[i], in, len, out);
+	if (!opened)
+		return CLOISTER_EIO;
+	cl_keyring_peek(in, len, info);
+	return (int)mlen;
+}
+
+/* ------------------------------------------------------------------ */
+/* Stream chunks                                                       */
+/* ------------------------------------------------------------------ */
+
+/* Chunk index's nonce and additional data, from its frame's head. */
+static void chunk_params(const uint8_t head[CL_KEYRING_HEADER],
+			 uint32_t index,
+			 uint8_t nonce[CL_KEYRING_NONCE_BYTES],
+			 uint8_t ad[CL_KEYRING_HEADER + 4])
+{
+	memcpy(nonce, head + CL_KEYRING_NONCE_AT, CL_KEYRING_NONCE_BYTES);
+	uint8_t ix[8];
+	put_u64(ix, index);
+	for (int i = 0; i < 8; i++)
+		nonce[AT_RANDOM - CL_KEYRING_NONCE_AT + i] ^= ix[i];
+	memcpy(ad, head, CL_KEYRING_HEADER);
+	ad[CL_KEYRING_HEADER] = (uint8_t)(index >> 24);
+	ad[CL_KEYRING_HEADER + 1] = (uint8_t)(index >> 16);
+	ad[CL_KEYRING_HEADER + 2] = (uint8_t)(index >> 8);
+	ad[CL_KEYRING_HEADER + 3] = (uint8_t)index;
+}
+
+int cl_keyring_seal_chunk(const cl_keyring *kr,
+			  const uint8_t head[CL_KEYRING_HEADER], uint32_t index,
+			  const uint8_t *pt, size_t len, uint8_t *out,
+			  size_t cap)
+{
+	static const uint8_t empty[1];
+	uint8_t nonce[CL_KEYRING_NONCE_BYTES], ad[CL_KEYRING_HEADER + 4];
+
+	if (!kr || !head || !out || (!pt && len > 0) || index == 0)
+		return CLOISTER_EINVAL;
+	if (kr->count == 0)
+		return CLOISTER_ESTATE;
+	if (len > (size_t)INT_MAX - CL_KEYRING_TAG_BYTES)
+		return CLOISTER_EINVAL;
+	size_t need = len + CL_KEYRING_TAG_BYTES;
+	if (cap < need)
+		return CLOISTER_ENOSPC;
+	if (pt != out && overlaps(pt, len, out, need))
+		return CLOISTER_EINVAL;
+	chunk_params(head, index, nonce, ad);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(
+		out, NULL, len > 0 ? pt : empty, len, ad, sizeof ad, NULL,
+		nonce, kr->keys[kr->primary]);
+	return (int)need;
+}
+
+int cl_keyring_open_chunk(const cl_keyring *kr,
+			  const uint8_t head[CL_KEYRING_HEADER], uint32_t index,
+			  const uint8_t *in, size_t len, uint8_t *out,
+			  size_t cap)
+{
+	uint8_t scratch[1];
+	uint8_t nonce[CL_KEYRING_NONCE_BYTES], ad[CL_KEYRING_HEADER + 4];
+
+	if (!kr || !head || (!in && len > 0) || (!out && cap > 0) ||
+	    index == 0)
+		return CLOISTER_EINVAL;
+	if (len < CL_KEYRING_TAG_BYTES)
+		return CLOISTER_EPROTO;
+	size_t mlen = len - CL_KEYRING_TAG_BYTES;
+	if (mlen > (size_t)INT_MAX)
+		return CLOISTER_EPROTO;
+	if (kr->count == 0)
+		return CLOISTER_ESTATE;
+	if (cap < mlen)
+		return CLOISTER_ENOSPC;
+	if (overlaps(in, len, out, mlen))
+		return CLOISTER_EINVAL;
+	if (mlen == 0)
+		out = scratch;
+	chunk_params(head, index, nonce, ad);
+	bool opened = false;
+	for (size_t n = 0; !opened && n < kr->count; n++) {
+		/* Primary first, then the others in installation order. */
+		size_t i = n == 0 ? kr->primary : n - 1 + (n - 1 >= kr->primary);
+		opened = crypto_aead_xchacha20poly1305_ietf_decrypt(
+				 out, NULL, NULL, in, len, ad, sizeof ad, nonce,
+				 kr->keys[i]) == 0;
+	}
+	return opened ? (int)mlen : CLOISTER_EIO;
 }
 
 /* ------------------------------------------------------------------ */

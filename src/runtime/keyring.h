@@ -7,38 +7,86 @@
  * packet goes out in the clear.  All members of a cluster hold the same
  * keys: the keyring authenticates "one of us", not a particular node.
  *
- * Sealed packet, version 1
+ * Sealed packet, version 2
  * ------------------------
- *    0       1                              25
- *   +-------+------------------------------+--------------------------+-----------+
- *   |  0x01 |  nonce (24 random bytes)     |  ciphertext (len bytes)  | tag (16)  |
- *   +-------+------------------------------+--------------------------+-----------+
- *    version                                 XChaCha20-Poly1305-IETF, AD = byte 0
+ *    0      1      2              10             18             26             34
+ *   +------+------+--------------+--------------+--------------+--------------+------------+-----------+
+ *   | 0x02 | kind |  sender id   |  time (us)   |  random (8)  | recipient id | ciphertext | tag (16)  |
+ *   +------+------+--------------+--------------+--------------+--------------+------------+-----------+
+ *    version       \___________ nonce (24) ____________________/
+ *                  u64 big endian fields        XChaCha20-Poly1305-IETF, AD = bytes 0..34
  *
- *   sealed length = plaintext length + CL_KEYRING_OVERHEAD (41)
+ *   kind       0 a datagram, 1 the head of a stream frame (see "Streams")
+ *   sender     cl_swim_name_id() of the sending node's name
+ *   time       the sender's wall clock in microseconds since the Unix epoch,
+ *              made strictly increasing per sending process: a counter that
+ *              is also a time
+ *   random     8 fresh random bytes
+ *   recipient  cl_swim_name_id() of the member the packet is for, 0 when
+ *              the sender does not know (below)
  *
- * The AEAD is libsodium's crypto_aead_xchacha20poly1305_ietf with the
- * version byte as additional data, so a packet cannot be relabelled to
- * another version without failing authentication.  The nonce is random:
- * 192 bits make collisions negligible for any number of packets one key
- * will ever seal, so nodes need no nonce state, no clock and no
- * coordination.  Nothing says which key sealed a packet (no key id on the
- * wire): the receiver tries its keys, which keeps an observer from telling
- * rotations apart and costs one Poly1305 check per installed key at worst.
+ *   sealed length = plaintext length + CL_KEYRING_OVERHEAD (50)
  *
- * Streams: a stream frame is "u32 length | packet" (wire.h); with keys the
- * runtime seals the packet and the length counts the sealed bytes.  Each
- * frame is sealed on its own with a fresh nonce.  Datagrams therefore carry
- * CL_KEYRING_OVERHEAD bytes fewer of plaintext than the MTU, and a stream
- * frame may be up to CL_WIRE_STREAM_MAX + CL_KEYRING_OVERHEAD long.
+ * The whole 34-byte header is the AEAD's additional data, and bytes 2..26
+ * are its nonce, so no header bit can change without failing
+ * authentication.  The nonce is unique without coordination: a sender's
+ * times never repeat within a process, and the 64 random bits separate two
+ * processes of one name whose clocks overlap (a restart with the clock set
+ * back).  The header is authenticated, not hidden: it says which node
+ * (by a hash of its name, as its IP address already does) sent what to
+ * whom, and when.  Keeping it in the clear lets a receiver drop a
+ * misdirected, stale or replayed packet before any cryptography, so a
+ * flood of captured packets costs a table lookup each.
  *
- * What this does not do: it does not stop replays by itself (a captured
- * packet sealed with a still-installed key opens again; SWIM tolerates
- * duplicates, and stale gossip loses to newer incarnations; the runtime's
- * bounded filter, replay.h, drops a replay of any recently accepted packet
- * before opening it, so a replay flood costs a lookup, not an AEAD), and it
- * does not hide sizes or timing.  The cluster label stays inside the sealed packet, so two clusters
- * sharing a key still drop each other's packets by label.
+ * What the receiver checks (the runtime, replay.h), each counted apart:
+ *   - recipient is 0 or its own id ("drops_recipient"): a packet captured
+ *     on its way to one node does nothing at another;
+ *   - time is within CL_REPLAY_SKEW_US (2 minutes) of its own clock
+ *     ("drops_stale"): bounds how long a capture stays usable anywhere;
+ *   - the sender's replay window has not seen that time ("drops_replay")
+ *     and it is not older than the window ("drops_too_old");
+ *   - then the AEAD ("drops_auth"), and only an authenticated packet moves
+ *     the window.
+ * Datagrams and stream frames have a window each per sender (kind
+ * separates them, so neither can be replayed as the other).
+ *
+ * What remains (accepted on purpose):
+ *   - recipient 0: a join's push-pull to a seed address (the seed's name
+ *     is not known yet).  Replayed within the skew to another node it is
+ *     taken once more; it carries membership state that newer
+ *     incarnations override, never an application message.  A reply on an
+ *     inbound stream is bound to the requester's sender id.
+ *   - a node that restarted, or whose table dropped the sender (more than
+ *     CL_REPLAY_SENDERS senders), has no window for it: a packet captured
+ *     for it in the last 2 minutes opens there once.
+ *   - any key holder can seal anything: binding stops outsiders replaying
+ *     captures, not members lying.
+ *   - a clock more than 2 minutes off makes a node's packets stale
+ *     everywhere (counted): run NTP, as for TLS and Kerberos.
+ *
+ * Streams: a frame is "u32 length | head unit" and, for a packet too long
+ * for one unit, the chunk units that follow:
+ *
+ *   +--------+-------------------------------------------------------+--------------+-----+
+ *   | u32 n  | head unit: sealed packet, kind 1, n bytes               | chunk 1      | ... |
+ *   |        | plaintext = u32 total | packet[0 .. min(total, U-4))    | ct | tag(16) |     |
+ *   +--------+-------------------------------------------------------+--------------+-----+
+ *
+ *   U = CL_FRAME_UNIT (64 KiB) plaintext bytes a unit; n <= U + 50
+ *   chunk i (1, 2, ...): the next min(U, left) bytes of the packet, sealed
+ *   with the head's key, nonce = the head's with random XOR u64(i), AD = the
+ *   head's 34-byte header | u32 i (big endian)
+ *
+ * A receiver holds at most one unit (64 KiB) of a frame before it
+ * authenticates: the length prefix is bounded by the unit, the head opens
+ * before anything else is read, and each chunk opens before it is added.
+ * Chunks cannot be reordered, moved to another frame or dropped from the
+ * end (the index and the head are in every chunk's AD; total is sealed in
+ * the head).  Frames and their deadlines are in frame.h.
+ *
+ * What this does not do: it does not hide sizes or timing.  The cluster
+ * label stays inside the sealed packet, so two clusters sharing a key
+ * still drop each other's packets by label.
  *
  * Key rotation
  * ------------
@@ -60,9 +108,9 @@
  * cl_keyring_open() tells the two ways a packet fails apart, because the
  * runtime counts them under different drop reasons:
  *   CLOISTER_EPROTO  malformed: shorter than CL_KEYRING_OVERHEAD
- *                    (CL_DROP_TRUNCATED) or a version byte other than 1
+ *                    (CL_DROP_TRUNCATED), a version byte other than 2
  *                    (CL_DROP_VERSION; a clear-text wire packet starts
- *                    with 'C' and lands here too)
+ *                    with 'C': "drops_plaintext") or an unknown kind
  *   CLOISTER_EIO     well formed, but no installed key authenticates it:
  *                    wrong key, tampered or cut short  -> CL_DROP_AUTH
  *
@@ -87,12 +135,18 @@
 
 #define CL_KEY_BYTES 32
 #define CL_KEYRING_MAX 16
-#define CL_KEYRING_VERSION 1
+#define CL_KEYRING_VERSION 2
 #define CL_KEYRING_NONCE_BYTES 24
 #define CL_KEYRING_TAG_BYTES 16
-/* version + nonce: where the ciphertext starts. */
-#define CL_KEYRING_HEADER (1 + CL_KEYRING_NONCE_BYTES)
+/* The clear header: version, kind, sender, time, random, recipient; the
+ * ciphertext starts here. */
+#define CL_KEYRING_HEADER 34
+/* Where the nonce (sender, time, random) lies in the header. */
+#define CL_KEYRING_NONCE_AT 2
 #define CL_KEYRING_OVERHEAD (CL_KEYRING_HEADER + CL_KEYRING_TAG_BYTES)
+/* Kinds: what the packet travels as. */
+#define CL_SEAL_DATAGRAM 0
+#define CL_SEAL_STREAM 1
 /* Text forms of a key: 64 hex digits, or 44 base64 characters. */
 #define CL_KEY_HEX_LEN (2 * CL_KEY_BYTES)
 #define CL_KEY_BASE64_LEN 44
@@ -132,18 +186,32 @@ bool cl_keyring_enabled(const cl_keyring *kr);
 int cl_keyring_list(const cl_keyring *kr, uint8_t (*out)[CL_KEY_BYTES],
 		    size_t max, size_t *primary_index);
 
-/* Seals len bytes of pt with the primary key into out (cap bytes).
- * Returns len + CL_KEYRING_OVERHEAD, or: CLOISTER_ESTATE with no key,
- * CLOISTER_ENOSPC if cap is too small, CLOISTER_EINVAL if the result would
- * not fit an int or the buffers overlap other than in place.  In place:
- * pt == out + CL_KEYRING_HEADER is allowed (build the packet there, then
- * seal it where it lies). */
-int cl_keyring_seal(const cl_keyring *kr, const uint8_t *pt, size_t len,
-		    uint8_t *out, size_t cap);
+/* What a sealed packet's header binds (all of it authenticated). */
+typedef struct cl_seal_info {
+	uint8_t kind;       /* CL_SEAL_DATAGRAM or CL_SEAL_STREAM */
+	uint64_t sender;    /* cl_swim_name_id() of the sender's name */
+	uint64_t time_us;   /* the sender's strictly increasing clock */
+	uint64_t recipient; /* cl_swim_name_id() of the recipient, or 0 */
+} cl_seal_info;
+
+/* Seals len bytes of pt with the primary key into out (cap bytes), under a
+ * header made of info and 8 fresh random bytes.  Returns
+ * len + CL_KEYRING_OVERHEAD, or: CLOISTER_ESTATE with no key,
+ * CLOISTER_ENOSPC if cap is too small, CLOISTER_EINVAL for an unknown kind,
+ * a result that would not fit an int, or buffers that overlap other than
+ * in place.  In place: pt == out + CL_KEYRING_HEADER is allowed (build the
+ * packet there, then seal it where it lies). */
+int cl_keyring_seal(const cl_keyring *kr, const cl_seal_info *info,
+		    const uint8_t *pt, size_t len, uint8_t *out, size_t cap);
+/* Reads a sealed packet's clear header, without cryptography (nothing in
+ * it is trusted until cl_keyring_open() succeeds).  0, or CLOISTER_EPROTO:
+ * shorter than CL_KEYRING_OVERHEAD, another version, or an unknown kind. */
+int cl_keyring_peek(const uint8_t *in, size_t len, cl_seal_info *info);
 /* Opens a sealed packet into out (cap bytes; len - CL_KEYRING_OVERHEAD are
  * needed).  Tries the primary key, then the others in installation order;
- * allocates nothing.  Returns the plaintext length, or:
- *   CLOISTER_EPROTO  malformed (too short, unknown version)
+ * allocates nothing.  Returns the plaintext length, with the header in
+ * *info (may be NULL), or:
+ *   CLOISTER_EPROTO  malformed (as cl_keyring_peek())
  *   CLOISTER_EIO     no installed key authenticates it
  *   CLOISTER_ESTATE  no key installed
  *   CLOISTER_ENOSPC  cap too small
@@ -151,7 +219,26 @@ int cl_keyring_seal(const cl_keyring *kr, const uint8_t *pt, size_t len,
  * On failure out holds no plaintext.  out must not overlap in at all: a
  * failed attempt under one key wipes out before the next key is tried. */
 int cl_keyring_open(const cl_keyring *kr, const uint8_t *in, size_t len,
-		    uint8_t *out, size_t cap);
+		    uint8_t *out, size_t cap, cl_seal_info *info);
+
+/* Stream chunks (see "Streams" above): chunk index (>= 1) of the frame
+ * whose head unit starts with head (its CL_KEYRING_HEADER bytes).
+ * seal_chunk uses the primary key, as the head did (a frame is sealed in
+ * one call under the node's lock, so the primary cannot change between).
+ * Returns len + CL_KEYRING_TAG_BYTES, or CLOISTER_ESTATE / ENOSPC / EINVAL
+ * as seal (index 0 is EINVAL; pt == out is allowed).  open_chunk returns
+ * the plaintext length or CLOISTER_EPROTO (shorter than a tag), CLOISTER_EIO
+ * (no key authenticates it here: another frame, index or key, tampered),
+ * CLOISTER_ESTATE, CLOISTER_ENOSPC, CLOISTER_EINVAL (index 0, or out
+ * overlapping in: as for open, a failed key wipes out). */
+int cl_keyring_seal_chunk(const cl_keyring *kr,
+			  const uint8_t head[CL_KEYRING_HEADER], uint32_t index,
+			  const uint8_t *pt, size_t len, uint8_t *out,
+			  size_t cap);
+int cl_keyring_open_chunk(const cl_keyring *kr,
+			  const uint8_t head[CL_KEYRING_HEADER], uint32_t index,
+			  const uint8_t *in, size_t len, uint8_t *out,
+			  size_t cap);
 
 /* ------------------------------------------------------------------ */
 /* Key material                                                        */

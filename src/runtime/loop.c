@@ -1,5 +1,6 @@
 /*
- * loop.c — the built-in runtime (see loop.h for what crosses which wire).
+ * loop.c — the built-in runtime (see loop.h for what crosses which wire
+ * and what a peer can hold).
  */
 #define _GNU_SOURCE /* recvmmsg */
 #include "loop.h"
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -20,6 +22,7 @@
 #include <event2/thread.h>
 
 #include "fault.h"
+#include "frame.h"
 #include "keyring.h"
 #include "messaging.h"
 #include "replay.h"
@@ -27,14 +30,37 @@
 /* Datagrams read per wake-up: enough to drain a busy second, few enough
  * that a flood still lets timers and other sockets run in between. */
 #define UDP_BURST 256
-/* A connection with nothing to say for this long is closed. */
+/* A connection with nothing to say between frames for this long is
+ * closed. */
 #define IDLE_SECONDS 30
+/* From a frame's first byte to its head authenticated (keyed), or to its
+ * first 64 KiB (plaintext); also from an inbound connection's accept to
+ * its first authenticated head.  64 KiB in 5 s is 105 kbit/s. */
+#define HEAD_DEADLINE_US (5 * CL_SEC)
+/* From a frame's first byte to its last. */
+#define FRAME_DEADLINE_US (30 * CL_SEC)
+/* Packets being assembled, across every connection. */
+#define ASSEMBLY_BUDGET (4 * (size_t)CL_WIRE_STREAM_MAX)
+/* Output a peer may leave unread before its connection is closed. */
+#define OUTPUT_MAX (2 * (size_t)CL_WIRE_STREAM_MAX + 2 * CL_FRAME_UNIT)
+#define PER_ADDRESS_DEFAULT 16
+/* cl_frame_rx_feed() from the admit hook: refused and already counted. */
+#define ADMIT_REFUSED (-1000)
 
 struct conn {
 	cl_loop *loop;
 	struct bufferevent *bev;
+	struct event *deadline;
 	cl_addr peer;
 	bool outbound;
+	/* Authenticated a frame head (keyed) or delivered a frame (plaintext):
+	 * no longer evicted for newcomers. */
+	bool proven;
+	/* The sender id of the last head that authenticated here: replies on
+	 * this connection are bound to it. */
+	uint64_t peer_id;
+	cl_usec accepted_at, frame_start;
+	cl_frame_rx rx;
 	struct conn *prev, *next;
 };
 
@@ -45,7 +71,7 @@ struct cl_loop {
 	struct evconnlistener *listener;
 	struct event *udp_ev, *timer, *kick_ev, *join_ev;
 	struct conn *conns;
-	size_t n_conns, max_conns;
+	size_t n_in, n_out, max_in, max_out, max_per_addr;
 	/* The connection whose frame is being fed: replies go back on it. */
 	struct conn *reply_conn;
 	bool tcp_only;
@@ -59,22 +85,32 @@ struct cl_loop {
 	/* Written on the loop thread, read by any thread (metrics): atomic,
 	 * since accepts and connection errors happen outside the node lock. */
 	struct {
-		_Atomic uint64_t drops_auth, drops_frame, conns_refused;
+		_Atomic uint64_t drops_auth, drops_frame, drops_truncated;
+		_Atomic uint64_t drops_version, drops_plaintext, drops_unexpected;
+		_Atomic uint64_t drops_recipient, drops_stale, drops_replay;
+		_Atomic uint64_t drops_too_old, conns_refused, conns_evicted;
+		_Atomic uint64_t conns_deadline, over_budget;
 		_Atomic uint64_t send_errors, streams_open, discovery_runs;
-		_Atomic uint64_t drops_replay;
 	} stats;
 #ifdef CLOISTER_FAULT_INJECTION
 	struct cl_fault *fault; /* test builds only: see fault.h */
 #endif
-	/* Nonces of recently accepted sealed packets (replay.h). */
-	cl_replay replay;
+	/* Sealed packets' binding (keyring.h): our id, our clock, and the
+	 * windows of those who send to us (replay.h). */
+	uint64_t self_id;
+	uint64_t last_time_us;
+	cl_replay *replay;
+	/* Logged at most once a minute each. */
+	cl_usec warned_version, warned_stale;
+	size_t assembling; /* bytes of frames' packets, all connections */
 	uint8_t rx[65536];
 	uint8_t plain[65536];
 	uint8_t sealed[65536 + 64];
+	uint8_t scratch[CL_FRAME_SCRATCH];
 };
 
 /* ------------------------------------------------------------------ */
-/* Addresses                                                           */
+/* Addresses and clocks                                                */
 /* ------------------------------------------------------------------ */
 
 static socklen_t to_sockaddr(const cl_addr *a, struct sockaddr_storage *ss)
@@ -123,56 +159,175 @@ static bool from_sockaddr(const struct sockaddr *sa, cl_addr *a)
 	return false;
 }
 
+static bool same_host(const cl_addr *a, const cl_addr *b)
+{
+	return a->family == b->family && !memcmp(a->ip, b->ip, 16);
+}
+
 static cl_usec now_us(void)
 {
 	return cloister_now_us();
+}
+
+/* The wall clock, in microseconds since the epoch: sealed packets carry
+ * it, so that peers can bound how old a capture may be. */
+static uint64_t wall_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* The time sealed into our next packet: the wall clock, but strictly
+ * increasing, so that it is also a counter (a clock stepped back runs
+ * ahead of itself until it catches up). */
+static uint64_t next_time(cl_loop *l)
+{
+	uint64_t t = wall_us();
+	if (t <= l->last_time_us)
+		t = l->last_time_us + 1;
+	l->last_time_us = t;
+	return t;
+}
+
+/* ------------------------------------------------------------------ */
+/* Checking a sealed header (node lock held)                           */
+/* ------------------------------------------------------------------ */
+
+/* Counts a refusal; true if the packet may go on to the AEAD. */
+static bool admit(cl_loop *l, const cl_seal_info *info)
+{
+	uint64_t now = wall_us();
+	switch (cl_replay_check(l->replay, info, l->self_id, now)) {
+	case CL_REPLAY_OK:
+		return true;
+	case CL_REPLAY_RECIPIENT:
+		l->stats.drops_recipient++;
+		return false;
+	case CL_REPLAY_STALE: {
+		l->stats.drops_stale++;
+		cl_usec mono = now_us();
+		if (!l->warned_stale || mono - l->warned_stale > 60 * CL_SEC) {
+			l->warned_stale = mono ? mono : 1;
+			double skew = ((double)info->time_us - (double)now) / 1e6;
+			node_log(l->node, CLOISTER_LOG_WARN,
+				 "msg=\"dropping sealed packets whose time is "
+				 "too far from our clock: check that every host "
+				 "runs NTP\" skew_s=%.1f allowed_s=%llu",
+				 skew,
+				 (unsigned long long)(CL_REPLAY_SKEW_US / 1000000u));
+		}
+		return false;
+	}
+	case CL_REPLAY_SEEN:
+		l->stats.drops_replay++;
+		return false;
+	default:
+		l->stats.drops_too_old++;
+		return false;
+	}
+}
+
+static int admit_frame(void *arg, const cl_seal_info *info)
+{
+	return admit(arg, info) ? 0 : ADMIT_REFUSED;
+}
+
+static void accepted_frame(void *arg, const cl_seal_info *info)
+{
+	cl_loop *l = arg;
+	cl_replay_commit(l->replay, info, wall_us());
+}
+
+static cl_frame_ctx frame_ctx(cl_loop *l)
+{
+	return (cl_frame_ctx){.keyring = l->node->keyring,
+			      .max_packet = CL_WIRE_STREAM_MAX,
+			      .budget_used = &l->assembling,
+			      .budget_max = ASSEMBLY_BUDGET,
+			      .admit = admit_frame,
+			      .accepted = accepted_frame,
+			      .arg = l,
+			      .scratch = l->scratch};
+}
+
+/* A sealed datagram that did not peek: why, counted. */
+static void count_malformed(cl_loop *l, const uint8_t *buf, size_t len)
+{
+	if (len > 0 && buf[0] == CL_WIRE_MAGIC0) {
+		l->stats.drops_plaintext++;
+	} else if (len < CL_KEYRING_OVERHEAD) {
+		l->stats.drops_truncated++;
+	} else {
+		l->stats.drops_version++;
+		cl_usec mono = now_us();
+		if (!l->warned_version ||
+		    mono - l->warned_version > 60 * CL_SEC) {
+			l->warned_version = mono ? mono : 1;
+			node_log(l->node, CLOISTER_LOG_WARN,
+				 "msg=\"dropping sealed packets of another "
+				 "format (version %u, ours %u): does a peer run "
+				 "another cloister release?\"",
+				 buf[0], CL_KEYRING_VERSION);
+		}
+	}
 }
 
 /* ------------------------------------------------------------------ */
 /* Feeding the node                                                    */
 /* ------------------------------------------------------------------ */
 
-/* Opens (if keyed) and feeds one packet; returns false if it was dropped
- * for authentication. */
-static void feed(cl_loop *l, const cl_addr *from, const uint8_t *buf,
-		 size_t len, bool stream, struct conn *via)
+/* Hands one packet to the core (node lock held; released on return).
+ * sender: the authenticated sender id, when sealed. */
+static void deliver(cl_loop *l, const cl_addr *from, const uint8_t *pkt,
+		    size_t len, bool stream, struct conn *via, bool sealed,
+		    uint64_t sender)
+{
+	cloister_t *c = l->node;
+	c->rx_authenticated = sealed;
+	c->rx_sender = sender;
+	l->reply_conn = via;
+	cl_swim_feed(c->core, now_us(), from, pkt, len, stream || l->tcp_only);
+	l->reply_conn = NULL;
+	c->rx_authenticated = false;
+	c->rx_sender = 0;
+	node_finish_step(c);
+}
+
+/* One datagram: checked, opened (if keyed) and fed. */
+static void feed_datagram(cl_loop *l, const cl_addr *from, const uint8_t *buf,
+			  size_t len)
 {
 	cloister_t *c = l->node;
 	pthread_mutex_lock(&c->lock);
-	const uint8_t *pkt = buf;
-	size_t plen = len;
-	uint8_t *big = NULL;
-	if (cl_keyring_enabled(c->keyring)) {
-		/* A replay is dropped before any cryptography (replay.h). */
-		if (cl_replay_seen(&l->replay, buf, len)) {
-			l->stats.drops_replay++;
-			pthread_mutex_unlock(&c->lock);
-			return;
-		}
-		uint8_t *out = l->plain;
-		size_t cap = sizeof l->plain;
-		if (len > cap) {
-			big = malloc(len);
-			out = big;
-			cap = len;
-		}
-		int n = out ? cl_keyring_open(c->keyring, buf, len, out, cap)
-			    : CLOISTER_ENOMEM;
-		if (n < 0) {
-			l->stats.drops_auth++;
-			free(big);
-			pthread_mutex_unlock(&c->lock);
-			return;
-		}
-		cl_replay_note(&l->replay, buf, len);
-		pkt = out;
-		plen = (size_t)n;
+	if (!cl_keyring_enabled(c->keyring)) {
+		deliver(l, from, buf, len, false, NULL, false, 0);
+		return;
 	}
-	l->reply_conn = via;
-	cl_swim_feed(c->core, now_us(), from, pkt, plen, stream || l->tcp_only);
-	l->reply_conn = NULL;
-	free(big);
-	node_finish_step(c);
+	cl_seal_info info;
+	if (cl_keyring_peek(buf, len, &info) != 0) {
+		count_malformed(l, buf, len);
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	if (info.kind != CL_SEAL_DATAGRAM) {
+		l->stats.drops_unexpected++;
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	if (!admit(l, &info)) {
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	int n = cl_keyring_open(c->keyring, buf, len, l->plain,
+				sizeof l->plain, NULL);
+	if (n < 0) {
+		l->stats.drops_auth++;
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	cl_replay_commit(l->replay, &info, wall_us());
+	deliver(l, from, l->plain, (size_t)n, false, NULL, true, info.sender);
 }
 
 /* ------------------------------------------------------------------ */
@@ -188,48 +343,106 @@ static void conn_free(struct conn *k)
 		l->conns = k->next;
 	if (k->next)
 		k->next->prev = k->prev;
-	l->n_conns--;
+	if (k->outbound)
+		l->n_out--;
+	else
+		l->n_in--;
 	if (l->reply_conn == k)
 		l->reply_conn = NULL;
+	cl_frame_ctx ctx = frame_ctx(l);
+	cl_frame_rx_free(&k->rx, &ctx);
+	if (k->deadline)
+		event_free(k->deadline);
 	bufferevent_free(k->bev);
 	free(k);
+}
+
+static bool conn_alive(const cl_loop *l, const struct conn *k)
+{
+	for (const struct conn *x = l->conns; x; x = x->next)
+		if (x == k)
+			return true;
+	return false;
+}
+
+/* Arms the connection's deadline: the frame in progress must finish its
+ * head, then itself, in time; an inbound connection that never
+ * authenticated must do so soon after connecting. */
+static void conn_rearm(struct conn *k)
+{
+	cl_usec at = 0;
+	if (cl_frame_rx_in_frame(&k->rx))
+		at = k->frame_start + (cl_frame_rx_head_done(&k->rx)
+					       ? FRAME_DEADLINE_US
+					       : HEAD_DEADLINE_US);
+	else if (!k->outbound && !k->proven)
+		at = k->accepted_at + HEAD_DEADLINE_US;
+	if (!at) {
+		evtimer_del(k->deadline);
+		return;
+	}
+	cl_usec wait = at - now_us();
+	if (wait < 0)
+		wait = 0;
+	struct timeval tv = {(time_t)(wait / CL_SEC),
+			     (suseconds_t)(wait % CL_SEC)};
+	evtimer_add(k->deadline, &tv);
+}
+
+static void conn_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *k = arg;
+	k->loop->stats.conns_deadline++;
+	conn_free(k);
 }
 
 static void conn_read(struct bufferevent *bev, void *arg)
 {
 	struct conn *k = arg;
 	cl_loop *l = k->loop;
+	cloister_t *c = l->node;
 	struct evbuffer *in = bufferevent_get_input(bev);
-	for (;;) {
-		size_t avail = evbuffer_get_length(in);
-		if (avail < 4)
-			return;
-		uint8_t hdr[4];
-		evbuffer_copyout(in, hdr, 4);
-		uint32_t n = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
-			     (uint32_t)hdr[2] << 8 | hdr[3];
-		if (n == 0 || n > CL_WIRE_STREAM_MAX + 64) {
-			l->stats.drops_frame++;
+	while (evbuffer_get_length(in) > 0) {
+		struct evbuffer_iovec v;
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
+			break;
+		if (!cl_frame_rx_in_frame(&k->rx))
+			k->frame_start = now_us();
+		pthread_mutex_lock(&c->lock);
+		cl_frame_ctx ctx = frame_ctx(l);
+		cl_frame_packet pkt;
+		long used = cl_frame_rx_feed(&k->rx, &ctx, v.iov_base,
+					     v.iov_len, &pkt);
+		if (used < 0) {
+			/* One bad frame closes the connection. */
+			if (used == CLOISTER_EIO)
+				l->stats.drops_auth++;
+			else if (used == CLOISTER_ELIMIT)
+				l->stats.over_budget++;
+			else if (used != ADMIT_REFUSED)
+				l->stats.drops_frame++;
+			pthread_mutex_unlock(&c->lock);
 			conn_free(k);
 			return;
 		}
-		if (avail < 4 + (size_t)n)
-			return;
-		evbuffer_drain(in, 4);
-		uint8_t *frame = evbuffer_pullup(in, n);
-		if (!frame) {
-			conn_free(k);
-			return;
+		evbuffer_drain(in, (size_t)used);
+		if (cl_keyring_enabled(ctx.keyring) &&
+		    cl_frame_rx_head_done(&k->rx)) {
+			k->proven = true;
+			k->peer_id = k->rx.info.sender;
 		}
-		feed(l, &k->peer, frame, n, true, k);
-		/* feed() may have closed k through a reply error: check. */
-		bool alive = false;
-		for (struct conn *x = l->conns; x; x = x->next)
-			alive |= x == k;
-		if (!alive)
+		if (!pkt.data) {
+			pthread_mutex_unlock(&c->lock);
+			continue;
+		}
+		k->proven = true;
+		deliver(l, &k->peer, pkt.data, pkt.len, true, k, pkt.sealed,
+			pkt.info.sender);
+		/* Delivery may have closed k through a reply error. */
+		if (!conn_alive(l, k))
 			return;
-		evbuffer_drain(in, n);
 	}
+	conn_rearm(k);
 }
 
 static void conn_event(struct bufferevent *bev, short what, void *arg)
@@ -245,12 +458,6 @@ static void conn_event(struct bufferevent *bev, short what, void *arg)
 static struct conn *conn_new(cl_loop *l, evutil_socket_t fd,
 			     const cl_addr *peer, bool outbound)
 {
-	if (l->n_conns >= l->max_conns) {
-		l->stats.conns_refused++;
-		if (fd >= 0)
-			evutil_closesocket(fd);
-		return NULL;
-	}
 	struct conn *k = calloc(1, sizeof *k);
 	if (!k)
 		goto fail;
@@ -261,25 +468,65 @@ static struct conn *conn_new(cl_loop *l, evutil_socket_t fd,
 	k->bev = bufferevent_socket_new(l->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (!k->bev)
 		goto fail;
+	fd = -1; /* the bufferevent owns it now */
+	k->deadline = evtimer_new(l->base, conn_deadline, k);
+	if (!k->deadline) {
+		bufferevent_free(k->bev);
+		goto fail;
+	}
 	k->loop = l;
 	k->peer = *peer;
 	k->outbound = outbound;
+	k->accepted_at = now_us();
 	struct timeval idle = {IDLE_SECONDS, 0};
 	bufferevent_set_timeouts(k->bev, &idle, &idle);
+	/* libevent reads at most this much ahead of us; we drain all of it
+	 * into the frame reader at once. */
+	bufferevent_setwatermark(k->bev, EV_READ, 0, CL_FRAME_SCRATCH);
 	bufferevent_setcb(k->bev, conn_read, NULL, conn_event, k);
 	bufferevent_enable(k->bev, EV_READ | EV_WRITE);
 	k->next = l->conns;
 	if (l->conns)
 		l->conns->prev = k;
 	l->conns = k;
-	l->n_conns++;
+	if (outbound)
+		l->n_out++;
+	else
+		l->n_in++;
 	l->stats.streams_open++;
+	if (!outbound)
+		conn_rearm(k);
 	return k;
 fail:
 	free(k);
 	if (fd >= 0)
 		evutil_closesocket(fd);
 	return NULL;
+}
+
+/* Room in the inbound pool for one more from peer: false (refused) past
+ * the per-address cap, or when the pool is full of connections that all
+ * authenticated; else the oldest unauthenticated one makes way. */
+static bool inbound_room(cl_loop *l, const cl_addr *peer)
+{
+	size_t same = 0;
+	struct conn *oldest = NULL;
+	for (struct conn *x = l->conns; x; x = x->next) {
+		if (x->outbound)
+			continue;
+		same += same_host(&x->peer, peer);
+		if (!x->proven)
+			oldest = x; /* the list runs newest first */
+	}
+	if (same >= l->max_per_addr)
+		return false;
+	if (l->n_in < l->max_in)
+		return true;
+	if (!oldest)
+		return false;
+	l->stats.conns_evicted++;
+	conn_free(oldest);
+	return true;
 }
 
 static void on_accept(struct evconnlistener *lis, evutil_socket_t fd,
@@ -291,6 +538,11 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd,
 		evutil_closesocket(fd);
 		return;
 	}
+	if (!inbound_room(l, &peer)) {
+		l->stats.conns_refused++;
+		evutil_closesocket(fd);
+		return;
+	}
 	conn_new(l, fd, &peer, false);
 }
 
@@ -299,6 +551,10 @@ static struct conn *conn_to(cl_loop *l, const cl_addr *to)
 	for (struct conn *k = l->conns; k; k = k->next)
 		if (k->outbound && cl_addr_equal(&k->peer, to))
 			return k;
+	if (l->n_out >= l->max_out) {
+		l->stats.conns_refused++;
+		return NULL;
+	}
 	struct conn *k = conn_new(l, -1, to, true);
 	if (!k)
 		return NULL;
@@ -313,12 +569,9 @@ static struct conn *conn_to(cl_loop *l, const cl_addr *to)
 	return k;
 }
 
-static void conn_write(struct conn *k, const uint8_t *buf, size_t len)
+static int emit_evbuffer(void *arg, const void *buf, size_t n)
 {
-	uint8_t hdr[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16),
-			  (uint8_t)(len >> 8), (uint8_t)len};
-	bufferevent_write(k->bev, hdr, 4);
-	bufferevent_write(k->bev, buf, len);
+	return evbuffer_add(arg, buf, n) == 0 ? 0 : CLOISTER_ENOMEM;
 }
 
 #ifdef CLOISTER_FAULT_INJECTION
@@ -339,7 +592,7 @@ static void fault_stream_fire(void *arg, const uint8_t *buf, size_t len,
 	for (struct conn *x = l->conns; x; x = x->next)
 		if (x == t.k && x->outbound == t.outbound &&
 		    cl_addr_equal(&x->peer, &t.peer)) {
-			conn_write(x, buf, len);
+			bufferevent_write(x->bev, buf, len);
 			return;
 		}
 }
@@ -349,57 +602,87 @@ static void fault_stream_fire(void *arg, const uint8_t *buf, size_t len,
 /* Sending (called under the node's lock)                              */
 /* ------------------------------------------------------------------ */
 
+static void send_frame(cl_loop *l, const cl_addr *to, uint64_t to_id,
+		       const uint8_t *buf, size_t len)
+{
+	cloister_t *c = l->node;
+	struct conn *k = l->reply_conn && cl_addr_equal(&l->reply_conn->peer, to)
+				 ? l->reply_conn
+				 : conn_to(l, to);
+	if (!k)
+		return;
+	/* A reply on an inbound stream names nobody (to_id 0): bind it to
+	 * the sender that authenticated there. */
+	if (!to_id && k == l->reply_conn)
+		to_id = k->peer_id;
+	cl_seal_info info = {.kind = CL_SEAL_STREAM,
+			     .sender = l->self_id,
+			     .time_us = next_time(l),
+			     .recipient = to_id};
+	struct evbuffer *out = bufferevent_get_output(k->bev);
+#ifdef CLOISTER_FAULT_INJECTION
+	struct evbuffer *held = l->fault ? evbuffer_new() : NULL;
+	if (held)
+		out = held;
+#endif
+	int e = cl_frame_write(c->keyring, &info, buf, len, l->scratch,
+			       emit_evbuffer, out);
+#ifdef CLOISTER_FAULT_INJECTION
+	if (held) {
+		struct fault_tag t = {k, k->peer, k->outbound};
+		size_t n = evbuffer_get_length(held);
+		const uint8_t *flat = e == 0 ? evbuffer_pullup(held, -1) : NULL;
+		if (flat && !cl_fault_defer(l->fault, flat, n, &t, sizeof t,
+					    fault_stream_fire, l))
+			bufferevent_write(k->bev, flat, n);
+		evbuffer_free(held);
+	}
+#endif
+	if (e != 0) {
+		l->stats.send_errors++;
+		return;
+	}
+	if (evbuffer_get_length(bufferevent_get_output(k->bev)) > OUTPUT_MAX) {
+		/* The peer does not read what it asked for. */
+		l->stats.send_errors++;
+		conn_free(k);
+	}
+}
+
 void cl_loop_send(cl_loop *l, const cl_addr *to, uint64_t to_id,
 		  const uint8_t *buf, size_t len, bool stream)
 {
 	cloister_t *c = l->node;
+	if (stream || l->tcp_only) {
+		send_frame(l, to, to_id, buf, len);
+		return;
+	}
+	if (to->family != CL_AF_INET4 && to->family != CL_AF_INET6)
+		return;
 	const uint8_t *out = buf;
 	size_t olen = len;
-	uint8_t *big = NULL;
 	if (cl_keyring_enabled(c->keyring)) {
-		uint8_t *dst = l->sealed;
-		size_t cap = sizeof l->sealed;
-		if (len + CL_KEYRING_OVERHEAD > cap) {
-			cap = len + CL_KEYRING_OVERHEAD;
-			big = malloc(cap);
-			dst = big;
-		}
-		int n = dst ? cl_keyring_seal(c->keyring, buf, len, dst, cap)
-			    : CLOISTER_ENOMEM;
+		cl_seal_info info = {.kind = CL_SEAL_DATAGRAM,
+				     .sender = l->self_id,
+				     .time_us = next_time(l),
+				     .recipient = to_id};
+		int n = cl_keyring_seal(c->keyring, &info, buf, len, l->sealed,
+					sizeof l->sealed);
 		if (n < 0) {
-			free(big);
 			l->stats.send_errors++;
 			return;
 		}
-		out = dst;
+		out = l->sealed;
 		olen = (size_t)n;
 	}
-	if (stream || l->tcp_only) {
-		struct conn *k = l->reply_conn &&
-					 cl_addr_equal(&l->reply_conn->peer, to)
-				 ? l->reply_conn
-				 : conn_to(l, to);
+	struct sockaddr_storage ss;
+	socklen_t sl = to_sockaddr(to, &ss);
+	bool held = false;
 #ifdef CLOISTER_FAULT_INJECTION
-		struct fault_tag t = {k, k ? k->peer : *to, k && k->outbound};
-		if (k && cl_fault_defer(l->fault, out, olen, &t, sizeof t,
-					fault_stream_fire, l))
-			k = NULL;
+	held = cl_fault_sendto(l->fault, out, olen, (struct sockaddr *)&ss, sl);
 #endif
-		if (k)
-			conn_write(k, out, olen);
-	} else if (to->family == CL_AF_INET4 || to->family == CL_AF_INET6) {
-		struct sockaddr_storage ss;
-		socklen_t sl = to_sockaddr(to, &ss);
-		bool held = false;
-#ifdef CLOISTER_FAULT_INJECTION
-		held = cl_fault_sendto(l->fault, out, olen,
-				       (struct sockaddr *)&ss, sl);
-#endif
-		if (!held &&
-		    sendto(l->udp, out, olen, 0, (struct sockaddr *)&ss, sl) < 0)
-			l->stats.send_errors++;
-	}
-	free(big);
+	if (!held && sendto(l->udp, out, olen, 0, (struct sockaddr *)&ss, sl) < 0)
+		l->stats.send_errors++;
 }
 
 /* ------------------------------------------------------------------ */
@@ -444,8 +727,8 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
 		for (int i = 0; i < n; i++) {
 			cl_addr from;
 			if (from_sockaddr((struct sockaddr *)&ss[i], &from))
-				feed(l, &from, iov[i].iov_base, msgs[i].msg_len,
-				     false, NULL);
+				feed_datagram(l, &from, iov[i].iov_base,
+					      msgs[i].msg_len);
 		}
 		done += n;
 		if ((unsigned)n < batch)
@@ -528,11 +811,21 @@ void cl_loop_stats(const cl_loop *l, struct cl_loop_stats *out)
 {
 	out->drops_auth = atomic_load(&l->stats.drops_auth);
 	out->drops_frame = atomic_load(&l->stats.drops_frame);
+	out->drops_truncated = atomic_load(&l->stats.drops_truncated);
+	out->drops_version = atomic_load(&l->stats.drops_version);
+	out->drops_plaintext = atomic_load(&l->stats.drops_plaintext);
+	out->drops_unexpected = atomic_load(&l->stats.drops_unexpected);
+	out->drops_recipient = atomic_load(&l->stats.drops_recipient);
+	out->drops_stale = atomic_load(&l->stats.drops_stale);
+	out->drops_replay = atomic_load(&l->stats.drops_replay);
+	out->drops_too_old = atomic_load(&l->stats.drops_too_old);
 	out->conns_refused = atomic_load(&l->stats.conns_refused);
+	out->conns_evicted = atomic_load(&l->stats.conns_evicted);
+	out->conns_deadline = atomic_load(&l->stats.conns_deadline);
+	out->over_budget = atomic_load(&l->stats.over_budget);
 	out->send_errors = atomic_load(&l->stats.send_errors);
 	out->streams_open = atomic_load(&l->stats.streams_open);
 	out->discovery_runs = atomic_load(&l->stats.discovery_runs);
-	out->drops_replay = atomic_load(&l->stats.drops_replay);
 }
 
 /* ------------------------------------------------------------------ */
@@ -555,8 +848,17 @@ cl_loop *cl_loop_new(cloister_t *c, int *err)
 	l->node = c;
 	l->udp = -1;
 	l->tcp_only = c->cfg.tcp_only;
-	l->max_conns = c->cfg.max_connections ? c->cfg.max_connections : 256;
+	l->max_in = l->max_out =
+		c->cfg.max_connections ? c->cfg.max_connections : 256;
+	l->max_per_addr = c->cfg.max_connections_per_address
+				  ? c->cfg.max_connections_per_address
+				  : PER_ADDRESS_DEFAULT;
+	const char *self = cl_swim_name(c->core);
+	l->self_id = cl_swim_name_id(self, strlen(self));
 	pthread_mutex_init(&l->join_lock, NULL);
+	l->replay = cl_replay_new(0);
+	if (!l->replay)
+		goto fail;
 	l->base = event_base_new();
 	if (!l->base)
 		goto fail;
@@ -597,7 +899,9 @@ cl_loop *cl_loop_new(cloister_t *c, int *err)
 	l->listener = evconnlistener_new_bind(
 		l->base, on_accept, l,
 		LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
-		64, (struct sockaddr *)&ss, (int)sl);
+		/* Room for a burst of connects, so that the pools (not the
+		 * kernel's queue) decide who is served. */
+		256, (struct sockaddr *)&ss, (int)sl);
 	if (!l->listener) {
 		node_log(c, CLOISTER_LOG_ERROR,
 			 "msg=\"cannot listen on TCP\" error=\"%s\"",
@@ -667,6 +971,7 @@ void cl_loop_free(cl_loop *l)
 		evutil_closesocket(l->udp);
 	if (l->base)
 		event_base_free(l->base);
+	cl_replay_free(l->replay);
 	pthread_mutex_destroy(&l->join_lock);
 	free(l);
 }

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include "loop.h"
 
 #define HANDLERS_MAX 256
@@ -19,6 +21,7 @@
 struct umsg {
 	struct umsg *next;
 	cl_addr to;   /* outbound: destination; inbound: sender's address */
+	uint64_t to_id; /* outbound: the recipient's name id */
 	uint8_t kind;
 	uint32_t id;
 	char topic[CL_WIRE_NAME_MAX + 1];
@@ -57,7 +60,6 @@ struct cl_messaging {
 	size_t n_handlers;
 	struct call *calls;
 	size_t n_calls;
-	uint32_t next_id;
 	struct cl_messaging_stats stats;
 };
 
@@ -160,6 +162,20 @@ static void call_free(struct call *k)
 	free(k);
 }
 
+/* An id no pending call has: 32 random bits, so that nobody can answer a
+ * call by guessing its id (0 is left for casts). */
+static uint32_t fresh_call_id(const struct cl_messaging *m)
+{
+	for (;;) {
+		uint32_t id = randombytes_random();
+		bool taken = id == 0;
+		for (const struct call *k = m->calls; k && !taken; k = k->next)
+			taken = k->id == id;
+		if (!taken)
+			return id;
+	}
+}
+
 /* A reply for one of our calls (node lock held). */
 static void take_reply(cloister_t *c, uint32_t id, const char *from,
 		       const void *payload, size_t len)
@@ -184,6 +200,7 @@ static void take_reply(cloister_t *c, uint32_t id, const char *from,
 			return;
 		}
 	}
+	m->stats.replies_refused++;
 }
 
 /* ------------------------------------------------------------------ */
@@ -196,6 +213,13 @@ void cl_messaging_on_user(cloister_t *c, const cl_addr *from,
 	struct cl_messaging *m = c->msg;
 	if (!m)
 		return;
+	/* Sealed: the name must be the authenticated sender's own. */
+	if (c->rx_authenticated &&
+	    cl_swim_name_id(msg->u.user.sender.ptr, msg->u.user.sender.len) !=
+		    c->rx_sender) {
+		m->stats.forged++;
+		return;
+	}
 	char sender[CL_WIRE_NAME_MAX + 1];
 	memcpy(sender, msg->u.user.sender.ptr, msg->u.user.sender.len);
 	sender[msg->u.user.sender.len] = '\0';
@@ -231,9 +255,9 @@ static struct handler *handler_for(struct cl_messaging *m, const char *topic)
 }
 
 /* Queues an outbound message (node lock held). */
-static int enqueue_out(cloister_t *c, const cl_addr *to, bool local,
-		       uint8_t kind, uint32_t id, const char *topic,
-		       const void *payload, size_t len)
+static int enqueue_out(cloister_t *c, const cl_addr *to, const char *to_name,
+		       bool local, uint8_t kind, uint32_t id,
+		       const char *topic, const void *payload, size_t len)
 {
 	struct cl_messaging *m = c->msg;
 	if (m->out.n >= m->queue_max) {
@@ -245,6 +269,8 @@ static int enqueue_out(cloister_t *c, const cl_addr *to, bool local,
 		return CLOISTER_ENOMEM;
 	if (to)
 		u->to = *to;
+	if (to_name)
+		u->to_id = cl_swim_name_id(to_name, strlen(to_name));
 	u->local = local;
 	push(&m->out, u);
 	return 0;
@@ -283,8 +309,9 @@ void cl_messaging_deliver(cloister_t *c)
 				if (cl_swim_lookup(c->core, u->peer,
 						   strlen(u->peer), &v))
 					to = v.addr;
-				enqueue_out(c, &to, false, CL_USER_REPLY, u->id,
-					    u->topic, reply, reply_len);
+				enqueue_out(c, &to, u->peer, false,
+					    CL_USER_REPLY, u->id, u->topic,
+					    reply, reply_len);
 			}
 			bool kick = cl_messaging_pending(c);
 			pthread_mutex_unlock(&c->lock);
@@ -320,7 +347,7 @@ static void send_one(cloister_t *c, struct umsg *u)
 	if (cl_wire_begin(&w, buf, need, c->cfg.app, label_len) &&
 	    cl_wire_put_user(&w, u->kind, u->id, topic, sender,
 			     (cl_bytes){u->payload, u->len})) {
-		node_transmit(c, &u->to, 0, buf, w.len, stream);
+		node_transmit(c, &u->to, u->to_id, buf, w.len, stream);
 		c->msg->stats.out++;
 	}
 	if (stream)
@@ -483,8 +510,8 @@ int cloister_multicast(cloister_t *c, const char *topic, const void *payload,
 		struct targets t;
 		e = alive_targets(c, false, &t);
 		for (size_t i = 0; e == 0 && i < t.n; i++) {
-			e = enqueue_out(c, &t.addrs[i], false, CL_USER_CAST, 0,
-					topic, payload, len);
+			e = enqueue_out(c, &t.addrs[i], t.names[i], false,
+					CL_USER_CAST, 0, topic, payload, len);
 			sent += e == 0;
 		}
 		targets_free(&t);
@@ -496,8 +523,9 @@ int cloister_multicast(cloister_t *c, const char *topic, const void *payload,
 			if (!self && !cl_swim_lookup(c->core, members[i],
 						     strlen(members[i]), &v))
 				continue;
-			e = enqueue_out(c, self ? NULL : &v.addr, self,
-					CL_USER_CAST, 0, topic, payload, len);
+			e = enqueue_out(c, self ? NULL : &v.addr, members[i],
+					self, CL_USER_CAST, 0, topic, payload,
+					len);
 			sent += e == 0;
 		}
 	}
@@ -542,7 +570,7 @@ int cloister_multicall(cloister_t *c, const char *topic, const void *payload,
 		pthread_mutex_unlock(&c->lock);
 		return CLOISTER_ENOMEM;
 	}
-	k->id = ++m->next_id;
+	k->id = fresh_call_id(m);
 	k->n = t.n;
 	k->names = t.names; /* the call owns them now */
 	k->payloads = calloc(t.n ? t.n : 1, sizeof *k->payloads);
@@ -559,8 +587,8 @@ int cloister_multicall(cloister_t *c, const char *topic, const void *payload,
 	const char *me = cl_swim_name(c->core);
 	for (size_t i = 0; i < t.n && e == 0; i++) {
 		bool self = !strcmp(t.names[i], me);
-		e = enqueue_out(c, self ? NULL : &t.addrs[i], self, CL_USER_CALL,
-				k->id, topic, payload, len);
+		e = enqueue_out(c, self ? NULL : &t.addrs[i], t.names[i], self,
+				CL_USER_CALL, k->id, topic, payload, len);
 	}
 	free(t.addrs);
 	k->next = m->calls;

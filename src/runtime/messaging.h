@@ -8,6 +8,15 @@
  * priority, a batch per turn.  Both hold at most user_queue_max messages;
  * past that, inbound ones are dropped and counted, outbound ones refused
  * with CLOISTER_ELIMIT.
+ *
+ * Who a message is from: with a key, every packet carries the sender's
+ * authenticated id (keyring.h), and a USER message whose sender name does
+ * not hash to it is dropped ("user_in_forged").  Every message goes out
+ * bound to its recipient's id.  A multicall's id is 32 random bits, drawn
+ * afresh for each call, and a reply counts only if its id is pending and
+ * it comes from a member that call went to ("replies_refused" otherwise):
+ * a reply cannot be forged by guessing the next id, nor answered for
+ * another member.
  */
 #ifndef CLOISTER_RUNTIME_MESSAGING_H
 #define CLOISTER_RUNTIME_MESSAGING_H
@@ -29,6 +38,11 @@ bool cl_messaging_pending(const cloister_t *c);
 
 struct cl_messaging_stats {
 	uint64_t in, out, in_dropped, out_refused, calls, replies;
+	/* Sealed messages whose sender name is not the authenticated
+	 * sender's. */
+	uint64_t forged;
+	/* Replies to no pending call of ours, or not from a member called. */
+	uint64_t replies_refused;
 };
 void cl_messaging_stats(const cloister_t *c, struct cl_messaging_stats *out);
 

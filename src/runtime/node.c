@@ -250,6 +250,57 @@ static int choose_identity(cloister_t *c, const cl_sentry_spec *spec,
 }
 
 /* ------------------------------------------------------------------ */
+/* Keys required                                                       */
+/* ------------------------------------------------------------------ */
+
+/* 127.0.0.0/8, ::1, and 127/8 mapped into IPv6.  A wildcard (0.0.0.0,
+ * ::) is not: it listens on every interface. */
+static bool addr_is_loopback(const cl_addr *a)
+{
+	static const uint8_t v6_loopback[16] = {[15] = 1};
+	static const uint8_t v4_mapped[12] = {[10] = 0xff, [11] = 0xff};
+	if (a->family == CL_AF_INET4)
+		return a->ip[0] == 127;
+	if (!memcmp(a->ip, v6_loopback, 16))
+		return true;
+	return !memcmp(a->ip, v4_mapped, 12) && a->ip[12] == 127;
+}
+
+/* A node reachable from other hosts carries a cluster key, unless
+ * plaintext was asked for (insecure): without one, anyone who reaches the
+ * port can join, read every message and send members their own.
+ * Loopback-only nodes (cloister local, the demo, tests) need none. */
+static int require_key(cloister_t *c)
+{
+	const cloister_config_t *cfg = &c->cfg;
+	const cl_addr *exposed = NULL;
+	if (c->nonode || cfg->has_key)
+		return 0;
+	if (cfg->has_bind && !addr_is_loopback(&cfg->bind))
+		exposed = &cfg->bind;
+	else if (cfg->has_addr && !addr_is_loopback(&cfg->addr))
+		exposed = &cfg->addr;
+	if (!exposed)
+		return 0;
+	char a[CL_ADDR_STRLEN];
+	cl_addr_format(exposed, a, sizeof a);
+	if (cfg->insecure) {
+		c->insecure = true;
+		return 0;
+	}
+	node_log(c, CLOISTER_LOG_ERROR,
+		 "msg=\"refusing to start without a cluster key on a "
+		 "non-loopback address: anyone reaching it could join the "
+		 "cluster, read its messages and send its members their own\" "
+		 "addr=%s fix=\"give every node the same key (key_file / "
+		 "--key-file FILE, made with `cloister keygen > FILE`; or "
+		 "passphrase), or set insecure = true (--insecure) to run in "
+		 "plaintext anyway\"",
+		 a);
+	return CLOISTER_EINVAL;
+}
+
+/* ------------------------------------------------------------------ */
 /* Lifecycle                                                           */
 /* ------------------------------------------------------------------ */
 
@@ -316,6 +367,9 @@ cloister_t *cloister_new(const cloister_config_t *cfg, int *err)
 			goto fail;
 	}
 	memset(c->cfg.key, 0, sizeof c->cfg.key);
+	e = require_key(c);
+	if (e != 0)
+		goto fail;
 
 	cl_swim_config sc = {
 		.label = cfg->app,
@@ -813,9 +867,16 @@ int cloister_start(cloister_t *c)
 		c->loop = cl_loop_new(c, &e);
 		if (!c->loop)
 			return e;
-		if (!cl_keyring_enabled(c->keyring))
+		if (c->insecure)
 			node_log(c, CLOISTER_LOG_WARN,
-				 "msg=\"no cluster key: traffic is plaintext\"");
+				 "msg=\"insecure: no cluster key on a "
+				 "non-loopback address, as asked; traffic is "
+				 "plaintext and anyone reaching %s can join\"",
+				 c->addr_text);
+		else if (!cl_keyring_enabled(c->keyring))
+			node_log(c, CLOISTER_LOG_INFO,
+				 "msg=\"no cluster key: plaintext, on loopback "
+				 "only\"");
 		e = cl_loop_start(c->loop);
 		if (e != 0)
 			return e;
@@ -1024,7 +1085,7 @@ int cloister_counters(cloister_t *c, cloister_counter *out, size_t max,
 		cl_loop_stats(c->loop, &ls);
 	struct cl_messaging_stats ms;
 	cl_messaging_stats(c, &ms);
-	cloister_counter all[64];
+	cloister_counter all[96];
 	size_t k = 0;
 #define COUNTER(n_, v_) all[k++] = (cloister_counter){n_, (uint64_t)(v_)}
 	COUNTER("packets_in", st->packets_in);
@@ -1050,20 +1111,39 @@ int cloister_counters(cloister_t *c, cloister_counter *out, size_t max,
 		snprintf(names[r], sizeof names[r], "drops_%s",
 			 cl_drop_reason_name((enum cl_drop_reason)r));
 		uint64_t v = st->drops[r];
+		/* The runtime's drops of sealed packets, by the same reasons. */
 		if (r == CL_DROP_AUTH)
 			v += ls.drops_auth;
+		else if (r == CL_DROP_TRUNCATED)
+			v += ls.drops_truncated;
+		else if (r == CL_DROP_VERSION)
+			v += ls.drops_version;
+		else if (r == CL_DROP_UNEXPECTED)
+			v += ls.drops_unexpected;
 		COUNTER(names[r], v);
 	}
 	COUNTER("drops_frame", ls.drops_frame);
+	COUNTER("drops_plaintext", ls.drops_plaintext);
+	COUNTER("drops_recipient", ls.drops_recipient);
+	COUNTER("drops_stale", ls.drops_stale);
 	COUNTER("drops_replay", ls.drops_replay);
+	COUNTER("drops_too_old", ls.drops_too_old);
 	COUNTER("connections_refused", ls.conns_refused);
+	COUNTER("connections_evicted", ls.conns_evicted);
+	COUNTER("connections_deadline", ls.conns_deadline);
+	COUNTER("streams_over_budget", ls.over_budget);
 	COUNTER("send_errors", ls.send_errors);
 	COUNTER("user_in", ms.in);
 	COUNTER("user_out", ms.out);
 	COUNTER("user_in_dropped", ms.in_dropped);
 	COUNTER("user_out_refused", ms.out_refused);
+	COUNTER("user_in_forged", ms.forged);
+	COUNTER("replies_refused", ms.replies_refused);
 	COUNTER("multicalls", ms.calls);
 	COUNTER("health", cl_swim_health(c->core));
+	/* A level, not a total: 1 while this node runs plaintext off
+	 * loopback because insecure was asked for. */
+	COUNTER("insecure", c->insecure);
 #undef COUNTER
 	pthread_mutex_unlock(&c->lock);
 	*n = k < max ? k : max;

@@ -52,7 +52,8 @@ struct cloister_config {
 	size_t tags_max;
 	size_t max_members;
 	size_t user_queue_max;   /* queued application messages, each way */
-	size_t max_connections;  /* TCP streams open at once */
+	size_t max_connections;  /* TCP streams open at once, per direction */
+	size_t max_connections_per_address; /* inbound from one IP */
 	size_t max_calls;        /* multicalls pending at once */
 	char error[256];
 };
@@ -82,6 +83,12 @@ struct cloister {
 	char addr_text[CL_ADDR_STRLEN];
 	struct cl_discovery *discovery;
 	bool warned_plaintext;
+	/* Off loopback without a key, because insecure was asked for. */
+	bool insecure;
+	/* While the runtime feeds a sealed packet: its authenticated sender
+	 * id (keyring.h), for checks on what the packet claims (messaging). */
+	bool rx_authenticated;
+	uint64_t rx_sender;
 };
 
 /* Sends a packet the way this node sends: its runtime, or the program's

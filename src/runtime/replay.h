@@ -1,18 +1,35 @@
 /*
- * replay.h — a bounded memory of the sealed packets a node accepted, so
- * that a replayed one is dropped before any cryptography runs.
+ * replay.h — what a node accepts of a sealed packet's clear header
+ * (keyring.h, version 2): its recipient, its time, and a replay window
+ * per sender.
  *
- * The keyring's nonce is 24 random bytes (keyring.h): two genuine packets
- * never share one, so a nonce seen again is a replay.  The filter keeps
- * the last nonce per slot (slot = nonce bytes 1..8 mod CL_REPLAY_SLOTS,
- * bytes 9..24 compared), noted only after a packet authenticated, so
- * garbage cannot evict anything.  A replay of a packet still remembered
- * costs one table lookup instead of an AEAD open, a parse and a sealed
- * reply: under a flood of captured packets the node spends its time on
- * real traffic.  What it does not do: a packet whose slot has been reused
- * since (after roughly CL_REPLAY_SLOTS accepted packets: minutes of gossip)
- * opens once more; SWIM tolerates that (stale gossip loses to newer
- * incarnations), as it always did.
+ * Checked before any cryptography (cl_replay_check), so a misdirected,
+ * stale or replayed packet costs a table lookup, and moved only by a
+ * packet that then authenticated (cl_replay_commit), so garbage cannot
+ * change anything:
+ *
+ *   recipient  0 or our own id, else CL_REPLAY_RECIPIENT
+ *   time       within CL_REPLAY_SKEW_US of our wall clock, else
+ *              CL_REPLAY_STALE.  Two minutes: hosts kept by NTP agree to
+ *              milliseconds, unsynchronised hosts drift seconds a day, and a
+ *              capture stays usable for at most this long at a node that
+ *              holds no window for its sender (after a restart).  Kerberos
+ *              allows five minutes for the same reason; half of that is
+ *              plenty for a protocol whose own timeouts are seconds.
+ *   window     per sender and kind (datagram, stream), the last
+ *              CL_REPLAY_WINDOW accepted times.  A time seen there is
+ *              CL_REPLAY_SEEN; one at or below the window's floor (the
+ *              highest time ever pushed out of it) is CL_REPLAY_TOO_OLD.
+ *              Sender times are sparse (one clock for every recipient), so
+ *              this is a set of times, not WireGuard's bitmap of
+ *              consecutive counters; it still tolerates reordering by up to
+ *              CL_REPLAY_WINDOW packets of one sender, which a datagram path
+ *              or a few concurrent connections never come near.
+ *
+ * Bounds: at most max_senders senders (CL_REPLAY_SENDERS by default),
+ * ~300 bytes each, allocated as authenticated senders appear; past that
+ * the least recently heard of is forgotten (a key holder inventing sender
+ * ids can churn the table, and then the time bound is what remains).
  */
 #ifndef CLOISTER_RUNTIME_REPLAY_H
 #define CLOISTER_RUNTIME_REPLAY_H
@@ -21,17 +38,35 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* 8192 x 16 bytes = 128 KiB a node. */
-#define CL_REPLAY_SLOTS 8192
+#include "keyring.h"
 
-typedef struct cl_replay {
-	uint8_t slot[CL_REPLAY_SLOTS][16];
-} cl_replay;
+#define CL_REPLAY_SKEW_US (120ull * 1000000ull)
+#define CL_REPLAY_WINDOW 32
+#define CL_REPLAY_SENDERS 16384
 
-/* Whether this sealed packet's nonce was accepted recently.  False for
- * anything too short to carry a nonce (the keyring rejects it). */
-bool cl_replay_seen(const cl_replay *r, const uint8_t *sealed, size_t len);
-/* Remembers an authenticated packet's nonce. */
-void cl_replay_note(cl_replay *r, const uint8_t *sealed, size_t len);
+enum cl_replay_verdict {
+	CL_REPLAY_OK = 0,
+	CL_REPLAY_RECIPIENT, /* for another node */
+	CL_REPLAY_STALE,     /* time too far from our clock */
+	CL_REPLAY_SEEN,      /* this sender's time accepted before */
+	CL_REPLAY_TOO_OLD,   /* below this sender's window */
+};
+
+typedef struct cl_replay cl_replay;
+
+/* max_senders 0: CL_REPLAY_SENDERS.  NULL without memory. */
+cl_replay *cl_replay_new(size_t max_senders);
+void cl_replay_free(cl_replay *r);
+
+/* The verdict on a packet's header (cl_keyring_peek()), for a node whose
+ * id is self_id, at wall clock now_us.  Changes nothing. */
+enum cl_replay_verdict cl_replay_check(const cl_replay *r,
+				       const cl_seal_info *info,
+				       uint64_t self_id, uint64_t now_us);
+/* Records an authenticated packet that cl_replay_check() passed. */
+void cl_replay_commit(cl_replay *r, const cl_seal_info *info, uint64_t now_us);
+
+/* Senders remembered now (tests, metrics). */
+size_t cl_replay_senders(const cl_replay *r);
 
 #endif

@@ -1,6 +1,7 @@
 /*
  * test_keyring.c — keyring management, sealing (round trips, tampering,
- * truncation, wrong keys, rotation), key text and key files, passphrase
+ * truncation, wrong keys, rotation, the version 2 header and its binding,
+ * version 1 refused, stream chunks), key text and key files, passphrase
  * derivation against a pinned vector, fingerprints against BLAKE2b values
  * computed outside libsodium (Python's hashlib).
  */
@@ -19,6 +20,11 @@
 #define BIG 65536
 
 static uint8_t pt[BIG], sealed[BIG + CL_KEYRING_OVERHEAD], opened[BIG];
+/* The header every test packet is sealed under (keyring.h). */
+static const cl_seal_info INFO = {.kind = CL_SEAL_DATAGRAM,
+				  .sender = 0x1122334455667788ull,
+				  .time_us = 1764000000000000ull,
+				  .recipient = 0x99aabbccddeeff00ull};
 
 static void key_fill(uint8_t key[CL_KEY_BYTES], uint8_t first)
 {
@@ -37,9 +43,9 @@ static cl_keyring *ring_with(const uint8_t key[CL_KEY_BYTES])
 /* Seal pt[0..len) with a, open with b; returns open()'s result. */
 static int seal_open(const cl_keyring *a, const cl_keyring *b, size_t len)
 {
-	int n = cl_keyring_seal(a, pt, len, sealed, sizeof sealed);
+	int n = cl_keyring_seal(a, &INFO, pt, len, sealed, sizeof sealed);
 	CHECK_EQ_INT(n, (int)(len + CL_KEYRING_OVERHEAD));
-	return cl_keyring_open(b, sealed, (size_t)n, opened, sizeof opened);
+	return cl_keyring_open(b, sealed, (size_t)n, opened, sizeof opened, NULL);
 }
 
 static void test_round_trip(void)
@@ -61,56 +67,57 @@ static void test_round_trip(void)
 		CHECK(len < 16 || memcmp(sealed + CL_KEYRING_HEADER, pt, 16) != 0);
 		/* Exactly enough room is enough; one byte less is not. */
 		CHECK_EQ_INT(cl_keyring_open(kr, sealed, len + CL_KEYRING_OVERHEAD,
-					     opened, len),
+					     opened, len, NULL),
 			     (int)len);
 		if (len > 0)
 			CHECK_EQ_INT(cl_keyring_open(kr, sealed,
 						     len + CL_KEYRING_OVERHEAD,
-						     opened, len - 1),
+						     opened, len - 1, NULL),
 				     CLOISTER_ENOSPC);
-		CHECK_EQ_INT(cl_keyring_seal(kr, pt, len, sealed,
+		CHECK_EQ_INT(cl_keyring_seal(kr, &INFO, pt, len, sealed,
 					     len + CL_KEYRING_OVERHEAD - 1),
 			     CLOISTER_ENOSPC);
 	}
 	/* An empty packet opens with no output buffer at all. */
-	int n = cl_keyring_seal(kr, NULL, 0, sealed, sizeof sealed);
+	int n = cl_keyring_seal(kr, &INFO, NULL, 0, sealed, sizeof sealed);
 	CHECK_EQ_INT(n, CL_KEYRING_OVERHEAD);
-	CHECK_EQ_INT(cl_keyring_open(kr, sealed, (size_t)n, NULL, 0), 0);
+	CHECK_EQ_INT(cl_keyring_open(kr, sealed, (size_t)n, NULL, 0, NULL), 0);
 
 	/* In place: the packet built at out + HEADER is sealed where it lies. */
 	uint8_t *inplace = sealed + CL_KEYRING_HEADER;
 	memcpy(inplace, pt, 1400);
-	n = cl_keyring_seal(kr, inplace, 1400, sealed, sizeof sealed);
+	n = cl_keyring_seal(kr, &INFO, inplace, 1400, sealed, sizeof sealed);
 	CHECK_EQ_INT(n, 1400 + CL_KEYRING_OVERHEAD);
-	CHECK_EQ_INT(cl_keyring_open(kr, sealed, (size_t)n, opened, sizeof opened),
+	CHECK_EQ_INT(cl_keyring_open(kr, sealed, (size_t)n, opened, sizeof opened, NULL),
 		     1400);
 	CHECK(memcmp(opened, pt, 1400) == 0);
 	/* Other overlaps are refused, for seal and open alike. */
-	CHECK_EQ_INT(cl_keyring_seal(kr, sealed + 3, 100, sealed, sizeof sealed),
+	CHECK_EQ_INT(cl_keyring_seal(kr, &INFO, sealed + 3, 100, sealed, sizeof sealed),
 		     CLOISTER_EINVAL);
-	CHECK_EQ_INT(cl_keyring_open(kr, sealed, (size_t)n, sealed + 1, 1400),
+	CHECK_EQ_INT(cl_keyring_open(kr, sealed, (size_t)n, sealed + 1, 1400, NULL),
 		     CLOISTER_EINVAL);
 	CHECK_EQ_INT(cl_keyring_open(kr, sealed, (size_t)n,
-				     sealed + CL_KEYRING_HEADER, 1400),
+				     sealed + CL_KEYRING_HEADER, 1400, NULL),
 		     CLOISTER_EINVAL);
 	cl_keyring_free(kr);
 }
 
-/* Every single-bit flip fails: the version byte as malformed, every other
- * bit (nonce, ciphertext, tag) as an authentication failure.  And out
- * holds no plaintext after a failure. */
+/* Every single-bit flip fails: the version byte as malformed, the kind
+ * byte as malformed unless it becomes the other kind, every other bit
+ * (sender, time, random, recipient, ciphertext, tag) as an authentication
+ * failure.  And out holds no plaintext after a failure. */
 static void flips(const cl_keyring *kr, size_t len)
 {
-	int n = cl_keyring_seal(kr, pt, len, sealed, sizeof sealed);
+	int n = cl_keyring_seal(kr, &INFO, pt, len, sealed, sizeof sealed);
 	CHECK_EQ_INT(n, (int)(len + CL_KEYRING_OVERHEAD));
 	for (int byte = 0; byte < n; byte++) {
 		for (int bit = 0; bit < 8; bit++) {
 			sealed[byte] ^= (uint8_t)(1u << bit);
 			memcpy(opened, pt, len);
 			int rc = cl_keyring_open(kr, sealed, (size_t)n, opened,
-						 sizeof opened);
+						 sizeof opened, NULL);
 			sealed[byte] ^= (uint8_t)(1u << bit);
-			if (byte == 0) {
+			if (byte == 0 || (byte == 1 && bit != 0)) {
 				CHECK_EQ_INT(rc, CLOISTER_EPROTO);
 				continue;
 			}
@@ -118,7 +125,7 @@ static void flips(const cl_keyring *kr, size_t len)
 			CHECK(len < 8 || memcmp(opened, pt, len) != 0);
 		}
 	}
-	CHECK_EQ_INT(cl_keyring_open(kr, sealed, (size_t)n, opened, sizeof opened),
+	CHECK_EQ_INT(cl_keyring_open(kr, sealed, (size_t)n, opened, sizeof opened, NULL),
 		     (int)len);
 }
 
@@ -140,23 +147,23 @@ static void test_tamper(void)
 	/* Every truncation: too short to hold nonce and tag is malformed,
 	 * anything longer fails authentication. */
 	size_t len = 300;
-	int n = cl_keyring_seal(kr, pt, len, sealed, sizeof sealed);
+	int n = cl_keyring_seal(kr, &INFO, pt, len, sealed, sizeof sealed);
 	CHECK_EQ_INT(n, (int)(len + CL_KEYRING_OVERHEAD));
 	for (int cut = 0; cut < n; cut++) {
 		int rc = cl_keyring_open(kr, sealed, (size_t)cut, opened,
-					 sizeof opened);
+					 sizeof opened, NULL);
 		CHECK_EQ_INT(rc, cut < CL_KEYRING_OVERHEAD ? CLOISTER_EPROTO
 							   : CLOISTER_EIO);
 	}
 	/* ... and so does one byte too many. */
 	sealed[n] = 0;
 	CHECK_EQ_INT(cl_keyring_open(kr, sealed, (size_t)n + 1, opened,
-				     sizeof opened),
+				     sizeof opened, NULL),
 		     CLOISTER_EIO);
 	/* A clear-text wire packet ('C' 'L' ...) is malformed, not forged. */
 	memcpy(sealed, "CL\x01\x00", 4);
 	memset(sealed + 4, 0, 60);
-	CHECK_EQ_INT(cl_keyring_open(kr, sealed, 64, opened, sizeof opened),
+	CHECK_EQ_INT(cl_keyring_open(kr, sealed, 64, opened, sizeof opened, NULL),
 		     CLOISTER_EPROTO);
 	cl_keyring_free(kr);
 }
@@ -178,14 +185,14 @@ static void test_wrong_key(void)
 	/* No keys: sealing and opening are not available at all. */
 	cl_keyring *none = cl_keyring_new();
 	CHECK(!cl_keyring_enabled(none));
-	CHECK_EQ_INT(cl_keyring_seal(none, pt, 10, sealed, sizeof sealed),
+	CHECK_EQ_INT(cl_keyring_seal(none, &INFO, pt, 10, sealed, sizeof sealed),
 		     CLOISTER_ESTATE);
-	int n = cl_keyring_seal(a, pt, 10, sealed, sizeof sealed);
+	int n = cl_keyring_seal(a, &INFO, pt, 10, sealed, sizeof sealed);
 	CHECK_EQ_INT(cl_keyring_open(none, sealed, (size_t)n, opened,
-				     sizeof opened),
+				     sizeof opened, NULL),
 		     CLOISTER_ESTATE);
 	/* Malformed stays malformed whatever the ring holds. */
-	CHECK_EQ_INT(cl_keyring_open(none, sealed, 10, opened, sizeof opened),
+	CHECK_EQ_INT(cl_keyring_open(none, sealed, 10, opened, sizeof opened, NULL),
 		     CLOISTER_EPROTO);
 	cl_keyring_free(none);
 	cl_keyring_free(a);
@@ -201,7 +208,7 @@ static void test_rotation(void)
 
 	/* The old packet, sealed before anything changed. */
 	uint8_t old[64 + CL_KEYRING_OVERHEAD];
-	CHECK_EQ_INT(cl_keyring_seal(a, pt, 64, old, sizeof old), (int)sizeof old);
+	CHECK_EQ_INT(cl_keyring_seal(a, &INFO, pt, 64, old, sizeof old), (int)sizeof old);
 
 	/* 1. install everywhere: k1 still seals, both open. */
 	CHECK_EQ_INT(cl_keyring_install(a, k2), 0);
@@ -230,9 +237,9 @@ static void test_rotation(void)
 	CHECK_EQ_INT(cl_keyring_count(a), 1);
 	CHECK_EQ_INT(seal_open(a, b, 64), 64);
 	CHECK_EQ_INT(seal_open(b, a, 64), 64);
-	CHECK_EQ_INT(cl_keyring_open(a, old, sizeof old, opened, sizeof opened),
+	CHECK_EQ_INT(cl_keyring_open(a, old, sizeof old, opened, sizeof opened, NULL),
 		     CLOISTER_EIO);
-	CHECK_EQ_INT(cl_keyring_open(b, old, sizeof old, opened, sizeof opened),
+	CHECK_EQ_INT(cl_keyring_open(b, old, sizeof old, opened, sizeof opened, NULL),
 		     CLOISTER_EIO);
 	CHECK_EQ_INT(cl_keyring_remove(a, k1), CLOISTER_ENOENT);
 	cl_keyring_free(a);
@@ -309,10 +316,216 @@ static void test_nonces(void)
 	cl_keyring *kr = ring_with(k);
 
 	memset(pt, 0, 32);
-	CHECK_EQ_INT(cl_keyring_seal(kr, pt, 32, one, sizeof one), (int)sizeof one);
-	CHECK_EQ_INT(cl_keyring_seal(kr, pt, 32, two, sizeof two), (int)sizeof two);
-	CHECK(memcmp(one + 1, two + 1, CL_KEYRING_NONCE_BYTES) != 0);
+	CHECK_EQ_INT(cl_keyring_seal(kr, &INFO, pt, 32, one, sizeof one), (int)sizeof one);
+	CHECK_EQ_INT(cl_keyring_seal(kr, &INFO, pt, 32, two, sizeof two), (int)sizeof two);
+	/* Same header fields, same plaintext: the random bytes still make
+	 * every nonce and ciphertext differ. */
+	CHECK(memcmp(one, two, 18) == 0);
+	CHECK(memcmp(one + 18, two + 18, 8) != 0);
+	CHECK(memcmp(one + CL_KEYRING_NONCE_AT, two + CL_KEYRING_NONCE_AT,
+		     CL_KEYRING_NONCE_BYTES) != 0);
 	CHECK(memcmp(one + CL_KEYRING_HEADER, two + CL_KEYRING_HEADER, 32) != 0);
+	cl_keyring_free(kr);
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+/* The header's layout, byte for byte (keyring.h's diagram), what peek and
+ * open report, and that no field can be rewritten. */
+static void test_header(void)
+{
+	uint8_t k[CL_KEY_BYTES];
+	key_fill(k, 3);
+	cl_keyring *kr = ring_with(k);
+	static const uint8_t want[CL_KEYRING_HEADER] = {
+		2, 0,					/* version, kind */
+		0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, /* sender */
+		0x00, 0x06, 0x44, 0x59, 0x41, 0x62, 0x40, 0x00, /* time */
+		0, 0, 0, 0, 0, 0, 0, 0,			/* random: masked */
+		0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x00}; /* recipient */
+	int n = cl_keyring_seal(kr, &INFO, pt, 100, sealed, sizeof sealed);
+	CHECK_EQ_INT(n, 100 + CL_KEYRING_OVERHEAD);
+	uint8_t got[CL_KEYRING_HEADER];
+	memcpy(got, sealed, sizeof got);
+	memset(got + 18, 0, 8);
+	CHECK(memcmp(got, want, sizeof want) == 0);
+
+	cl_seal_info info;
+	memset(&info, 0xee, sizeof info);
+	CHECK_EQ_INT(cl_keyring_peek(sealed, (size_t)n, &info), 0);
+	CHECK_EQ_INT(info.kind, CL_SEAL_DATAGRAM);
+	CHECK(info.sender == INFO.sender && info.time_us == INFO.time_us &&
+	      info.recipient == INFO.recipient);
+	memset(&info, 0, sizeof info);
+	CHECK_EQ_INT(cl_keyring_open(kr, sealed, (size_t)n, opened,
+				     sizeof opened, &info),
+		     100);
+	CHECK(info.sender == INFO.sender && info.time_us == INFO.time_us &&
+	      info.recipient == INFO.recipient);
+
+	/* A field rewritten to another value (sent to someone else, later,
+	 * by someone else, as a stream head) no longer authenticates. */
+	static const size_t at[] = {2, 10, 26};
+	for (size_t f = 0; f < 3; f++) {
+		memcpy(got, sealed + at[f], 8);
+		put64(sealed + at[f], 0);
+		CHECK_EQ_INT(cl_keyring_peek(sealed, (size_t)n, NULL), 0);
+		CHECK_EQ_INT(cl_keyring_open(kr, sealed, (size_t)n, opened,
+					     sizeof opened, NULL),
+			     CLOISTER_EIO);
+		memcpy(sealed + at[f], got, 8);
+	}
+	sealed[1] = CL_SEAL_STREAM;
+	CHECK_EQ_INT(cl_keyring_open(kr, sealed, (size_t)n, opened, sizeof opened,
+				     NULL),
+		     CLOISTER_EIO);
+	/* Unknown kinds: not sealed, not read. */
+	for (int kind = 2; kind < 256; kind++) {
+		sealed[1] = (uint8_t)kind;
+		CHECK_EQ_INT(cl_keyring_peek(sealed, (size_t)n, NULL),
+			     CLOISTER_EPROTO);
+	}
+	sealed[1] = CL_SEAL_DATAGRAM;
+	cl_seal_info bad = INFO;
+	bad.kind = 2;
+	CHECK_EQ_INT(cl_keyring_seal(kr, &bad, pt, 10, sealed, sizeof sealed),
+		     CLOISTER_EINVAL);
+	CHECK_EQ_INT(cl_keyring_seal(kr, NULL, pt, 10, sealed, sizeof sealed),
+		     CLOISTER_EINVAL);
+	/* Every truncation of the header is malformed for peek too. */
+	n = cl_keyring_seal(kr, &INFO, pt, 0, sealed, sizeof sealed);
+	for (int cut = 0; cut < n; cut++)
+		CHECK_EQ_INT(cl_keyring_peek(sealed, (size_t)cut, &info),
+			     CLOISTER_EPROTO);
+	CHECK_EQ_INT(cl_keyring_peek(NULL, 100, &info), CLOISTER_EPROTO);
+	cl_keyring_free(kr);
+}
+
+/* A packet in version 1's layout (random nonce, AD = the version byte),
+ * sealed under an installed key: refused as another version, never
+ * opened. */
+static void test_version_one_refused(void)
+{
+	uint8_t k[CL_KEY_BYTES];
+	key_fill(k, 4);
+	cl_keyring *kr = ring_with(k);
+	uint8_t v1[1 + 24 + 64 + 16];
+	v1[0] = 1;
+	randombytes_buf(v1 + 1, 24);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(v1 + 25, NULL, pt, 64, v1, 1,
+						   NULL, v1 + 1, k);
+	CHECK_EQ_INT(cl_keyring_peek(v1, sizeof v1, NULL), CLOISTER_EPROTO);
+	CHECK_EQ_INT(cl_keyring_open(kr, v1, sizeof v1, opened, sizeof opened,
+				     NULL),
+		     CLOISTER_EPROTO);
+	/* ... and relabelled 2 it fails authentication. */
+	v1[0] = 2;
+	v1[1] = 0;
+	CHECK_EQ_INT(cl_keyring_open(kr, v1, sizeof v1, opened, sizeof opened,
+				     NULL),
+		     CLOISTER_EIO);
+	cl_keyring_free(kr);
+}
+
+/* Stream chunks: bound to their frame's head and their index. */
+static void test_chunks(void)
+{
+	uint8_t k1[CL_KEY_BYTES], k2[CL_KEY_BYTES];
+	key_fill(k1, 5);
+	key_fill(k2, 6);
+	cl_keyring *kr = ring_with(k1);
+	cl_seal_info si = INFO;
+	si.kind = CL_SEAL_STREAM;
+	uint8_t head[CL_KEYRING_OVERHEAD + 4], other[CL_KEYRING_OVERHEAD + 4];
+	CHECK_EQ_INT(cl_keyring_seal(kr, &si, pt, 4, head, sizeof head),
+		     (int)sizeof head);
+	CHECK_EQ_INT(cl_keyring_seal(kr, &si, pt, 4, other, sizeof other),
+		     (int)sizeof other);
+	static const size_t sizes[] = {0, 1, 1400, BIG};
+	for (size_t s = 0; s < 4; s++) {
+		size_t len = sizes[s];
+		int n = cl_keyring_seal_chunk(kr, head, 1, pt, len, sealed,
+					      sizeof sealed);
+		CHECK_EQ_INT(n, (int)(len + CL_KEYRING_TAG_BYTES));
+		CHECK_EQ_INT(cl_keyring_open_chunk(kr, head, 1, sealed,
+						   (size_t)n, opened, len),
+			     (int)len);
+		CHECK(len == 0 || memcmp(opened, pt, len) == 0);
+		if (len > 0)
+			CHECK_EQ_INT(cl_keyring_open_chunk(kr, head, 1, sealed,
+							   (size_t)n, opened,
+							   len - 1),
+				     CLOISTER_ENOSPC);
+		/* Another index, another frame: refused. */
+		CHECK_EQ_INT(cl_keyring_open_chunk(kr, head, 2, sealed,
+						   (size_t)n, opened, BIG),
+			     CLOISTER_EIO);
+		CHECK_EQ_INT(cl_keyring_open_chunk(kr, other, 1, sealed,
+						   (size_t)n, opened, BIG),
+			     CLOISTER_EIO);
+	}
+	/* Chunk 1 and chunk 2 of one frame never share a keystream. */
+	uint8_t c1[64 + 16], c2[64 + 16];
+	memset(pt, 0, 64);
+	CHECK_EQ_INT(cl_keyring_seal_chunk(kr, head, 1, pt, 64, c1, sizeof c1),
+		     80);
+	CHECK_EQ_INT(cl_keyring_seal_chunk(kr, head, 2, pt, 64, c2, sizeof c2),
+		     80);
+	CHECK(memcmp(c1, c2, 64) != 0);
+	/* Every bit of the chunk, and every bit of its head, matters. */
+	for (int byte = 0; byte < 80; byte++)
+		for (int bit = 0; bit < 8; bit++) {
+			c1[byte] ^= (uint8_t)(1u << bit);
+			CHECK_EQ_INT(cl_keyring_open_chunk(kr, head, 1, c1, 80,
+							   opened, 64),
+				     CLOISTER_EIO);
+			c1[byte] ^= (uint8_t)(1u << bit);
+		}
+	for (int byte = 0; byte < CL_KEYRING_HEADER; byte++) {
+		head[byte] ^= 0x10;
+		CHECK_EQ_INT(cl_keyring_open_chunk(kr, head, 1, c1, 80, opened,
+						   64),
+			     CLOISTER_EIO);
+		head[byte] ^= 0x10;
+	}
+	/* Truncated: shorter than a tag is malformed, else forged. */
+	for (int cut = 0; cut < 80; cut++)
+		CHECK_EQ_INT(cl_keyring_open_chunk(kr, head, 1, c1, (size_t)cut,
+						   opened, 64),
+			     cut < CL_KEYRING_TAG_BYTES ? CLOISTER_EPROTO
+							: CLOISTER_EIO);
+	CHECK_EQ_INT(cl_keyring_open_chunk(kr, head, 1, c1, 80, opened, 64), 64);
+	/* Index 0 is the head's; overlapping buffers are refused. */
+	CHECK_EQ_INT(cl_keyring_seal_chunk(kr, head, 0, pt, 4, c1, sizeof c1),
+		     CLOISTER_EINVAL);
+	CHECK_EQ_INT(cl_keyring_open_chunk(kr, head, 0, c1, 80, opened, 64),
+		     CLOISTER_EINVAL);
+	CHECK_EQ_INT(cl_keyring_open_chunk(kr, head, 1, c1, 80, c1 + 8, 64),
+		     CLOISTER_EINVAL);
+	/* In place sealing is fine. */
+	memcpy(c2, pt, 64);
+	CHECK_EQ_INT(cl_keyring_seal_chunk(kr, head, 1, c2, 64, c2, sizeof c2),
+		     80);
+	CHECK_EQ_INT(cl_keyring_open_chunk(kr, head, 1, c2, 80, opened, 64), 64);
+	/* Rotation: a ring whose primary is k2 still opens k1's chunks; one
+	 * without k1 cannot. */
+	cl_keyring *rot = ring_with(k2), *only2 = ring_with(k2);
+	CHECK_EQ_INT(cl_keyring_install(rot, k1), 0);
+	CHECK_EQ_INT(cl_keyring_open_chunk(rot, head, 1, c2, 80, opened, 64), 64);
+	CHECK_EQ_INT(cl_keyring_open_chunk(only2, head, 1, c2, 80, opened, 64),
+		     CLOISTER_EIO);
+	cl_keyring *none = cl_keyring_new();
+	CHECK_EQ_INT(cl_keyring_open_chunk(none, head, 1, c2, 80, opened, 64),
+		     CLOISTER_ESTATE);
+	CHECK_EQ_INT(cl_keyring_seal_chunk(none, head, 1, pt, 4, c1, sizeof c1),
+		     CLOISTER_ESTATE);
+	cl_keyring_free(none);
+	cl_keyring_free(rot);
+	cl_keyring_free(only2);
 	cl_keyring_free(kr);
 }
 
@@ -537,6 +750,9 @@ int main(void)
 	RUN_TEST(test_rotation);
 	RUN_TEST(test_management);
 	RUN_TEST(test_nonces);
+	RUN_TEST(test_header);
+	RUN_TEST(test_version_one_refused);
+	RUN_TEST(test_chunks);
 	RUN_TEST(test_parse);
 	RUN_TEST(test_fingerprint);
 	RUN_TEST(test_key_file);
