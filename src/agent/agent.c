@@ -397,13 +397,19 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 /* ------------------------------------------------------------------ */
 
 /* The token the HTTP listener will require, into a->token: given
- * (CLOISTER_TOKEN, then token-file) or generated.  0, or -1 with the
+ * (CLOISTER_TOKEN or token-file, not both) or generated.  0, or -1 with the
  * reason printed.  *generated: it is to be written for the clients once
  * the listener is up. */
 static int token_setup(struct agent *a, bool *generated)
 {
 	char why[CL_TOKEN_PATH_MAX + 200];
 	*generated = false;
+	if (a->opt.token[0] && a->opt.token_file[0]) {
+		fprintf(stderr, "cloister agent: both CLOISTER_TOKEN and "
+				"token-file give the control API's token: keep "
+				"one\n");
+		return -1;
+	}
 	if (a->opt.token[0]) {
 		snprintf(a->token, sizeof a->token, "%s", a->opt.token);
 		return 0;

@@ -1365,12 +1365,18 @@ static void serve_metrics(cl_http_api *api, struct evhttp_request *req)
 	}
 
 	pthread_mutex_lock(&api->lock);
-	size_t subs = api->n_subs, running = api->running;
+	size_t subs = api->n_subs, running = api->running, queued = 0;
+	for (struct sub *s = api->subs; s; s = s->next)
+		queued += s->bytes;
 	uint64_t dropped = api->dropped_total;
 	pthread_mutex_unlock(&api->lock);
 	family(b, "cloister_api_subscribers", "gauge",
 	       "Open /v1/events streams.");
 	evbuffer_add_printf(b, "cloister_api_subscribers %zu\n", subs);
+	family(b, "cloister_api_events_queued_bytes", "gauge",
+	       "Bytes of events waiting in subscriber queues (each queue holds "
+	       "at most 8 MiB; queues share events, counted here once each).");
+	evbuffer_add_printf(b, "cloister_api_events_queued_bytes %zu\n", queued);
 	family(b, "cloister_api_events_dropped_total", "counter",
 	       "Events dropped because a subscriber fell 1024 events or 8 MiB "
 	       "behind.");

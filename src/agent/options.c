@@ -119,11 +119,12 @@ void agent_usage(FILE *out)
 		"Each setting is also read from CLOISTER_SETTING (dashes become\n"
 		"underscores) and from --config FILE.  SIGTERM/SIGINT leave the\n"
 		"cluster gracefully; SIGHUP re-reads the key file and log level.\n\n"
-		"The control API obeys holders of its token: CLOISTER_TOKEN (16 to\n"
-		"256 visible characters), else --token-file, else one generated\n"
-		"at start (see token-file); the client commands find a generated\n"
-		"one when run as the agent's user.  Requests from web pages (an\n"
-		"Origin, a foreign Host, a POST that is not JSON) are refused.\n\n");
+		"The control API obeys holders of its token over HTTP: the token\n"
+		"in CLOISTER_TOKEN (16 to 256 visible characters) or a token-file,\n"
+		"else one generated at start (see --token-file), which the client\n"
+		"commands find when run as the agent's user; over the Unix socket,\n"
+		"its owner.  Requests from web pages (an Origin, a foreign Host, a\n"
+		"POST that is not JSON) are refused.\n\n");
 	for (size_t i = 0; i < N_SETTINGS; i++) {
 		const struct setting *s = &settings[i];
 		char flag[64];
