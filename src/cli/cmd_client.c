@@ -1260,9 +1260,8 @@ static void print_event(json_t *ev)
 	} else if (!strcmp(type, "sentry")) {
 		put_clean(stdout, *str(ev, "sentry") ? str(ev, "sentry") : "(none)");
 	} else if (!strcmp(type, "message") || !strcmp(type, "call")) {
-		json_t *id = json_object_get(ev, "id");
-		if (id)
-			printf("id=%lld ", (long long)json_integer_value(id));
+		if (json_is_string(json_object_get(ev, "id")))
+			printf("id=%s ", str(ev, "id"));
 		printf("topic=");
 		put_clean(stdout, str(ev, "topic"));
 		printf(" from=");

@@ -213,6 +213,19 @@ check "... or with none ($(jq_ no_sub))" bash -c "[[ '$(jq_ no_sub)' == 4* ]]"
 check "the subscriber that got the call answers it ($(jq_ legit))" [ "$(jq_ legit)" = 200 ]
 check "... and the caller gets its answer, not the attacker's ($(jq_ answer))" [ "$(jq_ answer)" = "['good']" ]
 
+# ------------------------------------------------------------ the Erlang port's topic
+# An agent run as an Erlang port holds erlang.cloister for the BEAM (whose
+# binding answers it with gen_server calls): no HTTP client may take it.
+mkfifo "$WORK/port.in"
+"$CLOISTER" agent --app itest --advertise 127.0.20.10:7946 --http 127.0.20.10:7947 --profile local \
+	--stdio etf <"$WORK/port.in" >"$WORK/port.out" 2>>"$WORK/port.log" &
+PIDS+=($!)
+exec 5>"$WORK/port.in" # the BEAM's end: held open until the test ends
+wait_for 10 bash -c "curl -s -o /dev/null 127.0.20.10:7947/health"
+c=$(code_of 127.0.20.10:7947 GET "/v1/events?answer=erlang.cloister" --token "$CLOISTER_TOKEN")
+check "an HTTP subscriber cannot take the Erlang port's topic erlang.cloister ($c)" [ "$c" = 409 ]
+exec 5>&-
+
 # ------------------------------------------------------------ slots
 # c's main listener: every subscriber slot, then every connection slot,
 # held; its probe listener answers /ready all along.
