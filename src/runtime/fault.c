@@ -109,7 +109,7 @@ static void reread(evutil_socket_t fd, short what, void *arg)
 {
 	struct cl_fault *f = arg;
 	unsigned d = 0, j = 0;
-	FILE *fp = fopen(f->file, "r");
+	FILE *fp = fopen(f->file, "re") /* close-on-exec */;
 	if (fp) {
 		if (fscanf(fp, "%u %u", &d, &j) < 1)
 			d = j = 0;

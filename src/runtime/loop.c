@@ -555,11 +555,19 @@ static struct conn *conn_to(cl_loop *l, const cl_addr *to)
 		l->stats.conns_refused++;
 		return NULL;
 	}
-	struct conn *k = conn_new(l, -1, to, true);
-	if (!k)
-		return NULL;
 	struct sockaddr_storage ss;
 	socklen_t sl = to_sockaddr(to, &ss);
+	/* Made here rather than by libevent, which would leave out
+	 * close-on-exec: hook commands must not inherit cluster sockets. */
+	evutil_socket_t fd =
+		socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		l->stats.send_errors++;
+		return NULL;
+	}
+	struct conn *k = conn_new(l, fd, to, true);
+	if (!k)
+		return NULL;
 	if (bufferevent_socket_connect(k->bev, (struct sockaddr *)&ss,
 				       (int)sl) != 0) {
 		l->stats.send_errors++;
@@ -871,11 +879,12 @@ cl_loop *cl_loop_new(cloister_t *c, int *err)
 	socklen_t sl = to_sockaddr(bind_addr, &ss);
 	e = CLOISTER_EIO;
 	if (!l->tcp_only) {
-		l->udp = socket(ss.ss_family, SOCK_DGRAM, 0);
+		/* Close-on-exec from the start: a hook started on another
+		 * thread between socket() and fcntl() would inherit it. */
+		l->udp = socket(ss.ss_family,
+				SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (l->udp < 0)
 			goto fail;
-		evutil_make_socket_nonblocking(l->udp);
-		evutil_make_socket_closeonexec(l->udp);
 		int one = 1;
 		setsockopt(l->udp, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
 		int bufsize = 4 << 20;

@@ -59,6 +59,10 @@ NFT
 done
 netns_dns "$DNSNAME" "${IP[@]}"
 
+# Off loopback a node needs a key: the cluster shares one, so chaos runs
+# with real encryption (sealing, replay windows, chunked frames).
+(umask 077 && "$CLOISTER" keygen >"$WORK/cluster.key")
+
 # start_node I: (re)starts node I's agent; its logs are per process.
 declare -A RUNNING=()
 start_node() {
@@ -70,6 +74,7 @@ start_node() {
 	[[ -e $WORK/fault-$i ]] || echo "0 0" >"$WORK/fault-$i"
 	ip netns exec "${NS[$i]}" env CLOISTER_FAULT_FILE="$WORK/fault-$i" ${CLOISTER_WRAP:-} "$CLOISTER" agent --app chaos --sentry "$DNSNAME" \
 		--consensus majority:5 --http "${IP[$i]}:7947" --profile local --discovery-interval 2 \
+		--key-file "$WORK/cluster.key" \
 		--on-member "echo \"\$CLOISTER_EVENT \$CLOISTER_MEMBER\" >> $WORK/member-$tag.log" \
 		--on-change "echo \"\$CLOISTER_FROM \$CLOISTER_TO \$CLOISTER_MEMBERS\" >> $WORK/change-$tag.log" \
 		>>"$WORK/agent-$tag.log" 2>&1 &
@@ -86,13 +91,16 @@ state() {
 	local args=() i
 	for i in "${!RUNNING[@]}"; do args+=("${IP[$i]}"); done
 	ip netns exec "$HUB" python3 - "${args[@]}" <<'PY'
-import json, sys, urllib.request
+import json, os, sys, urllib.request
+# The agents' control APIs are off loopback: the token goes explicitly.
+op = urllib.request.build_opener()
+op.addheaders = [("Authorization", "Bearer " + os.environ.get("CLOISTER_TOKEN", ""))]
 out = {}
 for ip in sys.argv[1:]:
     try:
         base = f"http://{ip}:7947"
-        st = json.load(urllib.request.urlopen(base + "/v1/status", timeout=2))
-        ms = json.load(urllib.request.urlopen(base + "/v1/members", timeout=2))
+        st = json.load(op.open(base + "/v1/status", timeout=2))
+        ms = json.load(op.open(base + "/v1/members", timeout=2))
         out[ip] = {"status": st.get("status"),
                    "alive": sorted(m["name"] for m in ms if m["status"] == "alive"),
                    "suspect": sorted(m["name"] for m in ms if m["status"] == "suspect")}
@@ -223,7 +231,9 @@ sc_partition() {
 	minority_down() {
 		local k
 		for k in "${a[@]}"; do
-			[[ $(ip netns exec "$HUB" python3 -c 'import json,sys,urllib.request; print(json.load(urllib.request.urlopen(f"http://{sys.argv[1]}:7947/v1/status", timeout=2))["status"])' "${IP[$k]}" 2>/dev/null) != ready ]] || return 1
+			[[ $(ip netns exec "$HUB" python3 -c 'import json,os,sys,urllib.request
+op = urllib.request.build_opener(); op.addheaders = [("Authorization", "Bearer " + os.environ.get("CLOISTER_TOKEN", ""))]
+print(json.load(op.open(f"http://{sys.argv[1]}:7947/v1/status", timeout=2))["status"])' "${IP[$k]}" 2>/dev/null) != ready ]] || return 1
 		done
 	}
 	check "partition {${a[*]}} | {${b[*]}}: the minority steps down (not ready)" wait_for 40 minority_down
@@ -256,8 +266,9 @@ sc_loss() {
 metric_sum() {
 	local i s=0 v
 	for i in "${!RUNNING[@]}"; do
-		v=$(ip netns exec "$HUB" python3 -c 'import sys,urllib.request
-for l in urllib.request.urlopen(f"http://{sys.argv[1]}:7947/metrics", timeout=2).read().decode().splitlines():
+		v=$(ip netns exec "$HUB" python3 -c 'import os,sys,urllib.request
+op = urllib.request.build_opener(); op.addheaders = [("Authorization", "Bearer " + os.environ.get("CLOISTER_TOKEN", ""))]
+for l in op.open(f"http://{sys.argv[1]}:7947/metrics", timeout=2).read().decode().splitlines():
     if l.split(" ")[0] == sys.argv[2]: print(l.split(" ")[1])' "${IP[$i]}" "$1" 2>/dev/null)
 		s=$((s + ${v:-0}))
 	done

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Three agents in network namespaces on a bridge (198.18.0.0/24, the range
 # reserved for network tests), configured with nothing but a DNS name that
-# dnsmasq answers with their addresses:
+# dnsmasq answers with their addresses, and a cluster key:
 #   - they become ready with consensus 3, each named by its own address;
 #   - one comes back with a new address (and DNS follows): the cluster heals
 #     with no ghost;
@@ -26,10 +26,15 @@ netns_hub "$HUB" 198.18.0
 for i in 0 1 2; do netns_node "${NS[$i]}" "${IPS[$i]}"; done
 netns_dns "$NAME" "${IPS[@]}"
 
+# Off loopback a node needs a key: the cluster shares one (real
+# encryption in the test, as in production).
+(umask 077 && "$CLOISTER" keygen >"$WORK/cluster.key")
+
 # agent NODE-INDEX LOGNAME: an agent that knows only the DNS name.
 agent() {
 	local n=${NS[$1]}
 	ip netns exec "$n" "$CLOISTER" agent --app demo --sentry "$NAME" --consensus 3 \
+		--key-file "$WORK/cluster.key" \
 		--http 127.0.0.1:7947 --profile local --discovery-interval 2 \
 		--on-member "echo \"\$CLOISTER_EVENT \$CLOISTER_MEMBER\" >> $WORK/events-$n.log" \
 		>>"$WORK/$2.log" 2>&1 &
