@@ -1828,7 +1828,8 @@ static void listener_error(struct evconnlistener *lis, void *arg)
 			return;
 		}
 	}
-	evconnlistener_disable(lis); /* not ours: cannot happen */
+	/* Not in the table (it has room for every front of one API): left
+	 * as libevent leaves it, accepting again at once. */
 }
 
 static void front_listening(struct front *f, struct evhttp_bound_socket *bs,

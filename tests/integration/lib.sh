@@ -35,7 +35,8 @@ trap cleanup EXIT
 # through the environment: agents take CLOISTER_TOKEN as their token, the
 # cloister client commands send it, and so do curl (a .curlrc under
 # CURL_HOME) and Python's http.client/urllib (a sitecustomize on
-# PYTHONPATH, for requests to loopback hosts only).  A test that needs a
+# PYTHONPATH).  Tests talk only to the agents they start (on loopback or
+# in namespaces they create), and the token is made for this run.  A test that needs a
 # request without the token sends it raw (curl -q, or a socket).
 export CLOISTER_TOKEN=${CLOISTER_TOKEN:-$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')}
 mkdir -p "$WORK/auth"
@@ -46,8 +47,7 @@ import http.client, os
 _token = os.environ.get("CLOISTER_TOKEN")
 _send = http.client.HTTPConnection.request
 def _request(self, method, url, body=None, headers={}, **kw):
-    loopback = self.host.startswith("127.") or self.host in ("::1", "localhost")
-    if _token and loopback and not any(k.lower() == "authorization" for k in headers):
+    if _token and not any(k.lower() == "authorization" for k in headers):
         headers = dict(headers, Authorization="Bearer " + _token)
     return _send(self, method, url, body, headers, **kw)
 http.client.HTTPConnection.request = _request
