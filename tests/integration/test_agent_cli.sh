@@ -25,7 +25,7 @@ except urllib.error.HTTPError as e:
 PY
 }
 
-start_agent a 127.0.0.61 --consensus 3 --sentry "$SENTRY" \
+start_agent a 127.0.0.61 --consensus 3 --sentry "$SENTRY" --ctl "$WORK/ctl.sock" \
 	--on-change "env | grep ^CLOISTER_ | sort > $WORK/change-\$CLOISTER_TO.env" \
 	--on-member "echo \"\$CLOISTER_EVENT \$CLOISTER_MEMBER \$CLOISTER_MEMBER_STATUS\" >> $WORK/members.log"
 wait_for 10 bash -c "curl -s 127.0.0.61:7947/health >/dev/null" || true
@@ -59,6 +59,11 @@ assert s["consensus"] == 3 and s["alive"] == 3 and s["sentry"].startswith("itest
 assert isinstance(s["rings"], dict) and "" in s["rings"]
 assert s["insecure"] is False'; }
 check "status --json: the schema (node, status, consensus, alive, sentry, rings, insecure)" schema_status
+# The Unix socket serves its owner without a token (and a musl build's
+# agent must survive a client there: libevent names each peer).
+"$CLOISTER" status --json --ctl "$WORK/ctl.sock" | grep -q '"status":"ready"'
+check "status over --ctl (the Unix socket), no token needed" [ $? -eq 0 ]
+check "... and the agent is still there after it" bash -c "$CLOISTER status --ctl $WORK/ctl.sock >/dev/null"
 check "members prints a table" bash -c "$CLOISTER members --http 127.0.0.61:7947 | head -1 | grep -q NAME"
 check "status prints a summary" bash -c "$CLOISTER status --http 127.0.0.61:7947 | grep -q ready"
 
