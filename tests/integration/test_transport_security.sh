@@ -30,12 +30,16 @@ fi
 # of an idle agent's ~5 MiB.  (Without the bound, the 64 frames below that
 # claim 16 MiB took 128 MiB, and 256 x 16 MiB = 4 GiB was reachable.)
 RSS_BOUND_KB=${RSS_BOUND_KB:-32768}
-# A sanitizer build starts at ~20 MB and keeps freed blocks in quarantine:
-# there the bound is on growth (with a small quarantine), not the total.
+# Sanitizer builds start at 20-26 MB; there the bound is on growth, not
+# the total: ASan with a small quarantine for freed blocks, TSan with three
+# times the bound (its shadow memory is several bytes for each byte used).
 SANITIZED=0
 if grep -qa "__asan_init" "$CLOISTER"; then
 	SANITIZED=1
 	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=4"
+elif grep -qa "__tsan_init" "$CLOISTER"; then
+	SANITIZED=1
+	RSS_BOUND_KB=$((3 * RSS_BOUND_KB))
 fi
 
 # metric IP NAME: cloister_NAME_total, or the gauge cloister_NAME ("" if absent).
