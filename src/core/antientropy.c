@@ -101,9 +101,38 @@ void swim_send_pushpull(cl_swim *s, const cl_addr *to, uint64_t to_id,
 	} while (i < s->n);
 }
 
+/* A dead member we never knew: kept as a tombstone (no event: we never saw
+ * it alive), so that dead retry can try it.  A node that joins through the
+ * minority side of a partition learns the majority only this way, as
+ * members that side holds dead; ignoring them (memberlist does) leaves it
+ * an island after the heal, with nobody to retry. */
+static bool learn_tombstone(cl_swim *s, const cl_wire_member *wm, cl_usec now)
+{
+	uint64_t h = name_hash(wm->name.ptr, wm->name.len);
+	if (swim_table_slot(s, h, wm->name.ptr, wm->name.len)->m)
+		return false;
+	uint32_t former;
+	if (swim_former(s, h, &former) &&
+	    cl_inc_at_least(former, wm->incarnation))
+		return true;
+	if (wm->tags.len > s->tags_max ||
+	    !swim_plausible(s, wm->incarnation, &wm->start_ms, now))
+		return true;
+	struct member *m = swim_member_add(s, wm->name.ptr, wm->name.len, h,
+					   wm->tags.ptr, wm->tags.len);
+	if (!m)
+		return true;
+	m->addr = wm->addr;
+	m->start_ms = wm->start_ms;
+	swim_set_state(s, m, CL_STATUS_DEAD, wm->incarnation, now);
+	return true;
+}
+
 /* A member as seen in someone's full state. */
 static void merge_entry(cl_swim *s, const cl_wire_member *wm, cl_usec now)
 {
+	if (wm->status == CL_STATUS_DEAD && learn_tombstone(s, wm, now))
+		return;
 	switch (wm->status) {
 	case CL_STATUS_ALIVE:
 		swim_merge_alive(s, wm, now);

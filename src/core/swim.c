@@ -155,8 +155,8 @@ uint64_t swim_wall_ms(const cl_swim *s, cl_usec now)
 /* Whether an incarnation (and a start time, when the word has one) could
  * have been reached by now.  Without a start time of our own there is no
  * clock to judge by, and every word passes. */
-static bool plausible(cl_swim *s, uint32_t inc, const uint64_t *start_ms,
-		      cl_usec now)
+bool swim_plausible(cl_swim *s, uint32_t inc, const uint64_t *start_ms,
+		    cl_usec now)
 {
 	if (!s->cfg.start_ms)
 		return true;
@@ -211,7 +211,7 @@ void swim_merge_alive(cl_swim *s, const cl_wire_member *a, cl_usec now)
 		s->stats.drops[CL_DROP_TOO_BIG]++;
 		return;
 	}
-	if (!plausible(s, a->incarnation, &a->start_ms, now))
+	if (!swim_plausible(s, a->incarnation, &a->start_ms, now))
 		return;
 	uint64_t h = name_hash(a->name.ptr, a->name.len);
 	struct member *m = swim_table_slot(s, h, a->name.ptr, a->name.len)->m;
@@ -264,7 +264,7 @@ void swim_merge_alive(cl_swim *s, const cl_wire_member *a, cl_usec now)
 void swim_merge_accuse(cl_swim *s, uint8_t kind, uint32_t inc, cl_bytes name,
 		       cl_bytes accuser, bool own, cl_usec now)
 {
-	if (!plausible(s, inc, NULL, now))
+	if (!swim_plausible(s, inc, NULL, now))
 		return;
 	uint64_t h = name_hash(name.ptr, name.len);
 	struct member *m = swim_table_slot(s, h, name.ptr, name.len)->m;

@@ -384,5 +384,9 @@ void swim_merge_accuse(cl_swim *s, uint8_t kind, uint32_t inc, cl_bytes name,
 void swim_refute(cl_swim *s, uint32_t accused_inc, cl_usec now);
 /* Wall-clock milliseconds now, from the start time we were given. */
 uint64_t swim_wall_ms(const cl_swim *s, cl_usec now);
+/* Whether an incarnation (and start time, if given) could have been
+ * reached by now; counts a CL_DROP_CLOCK drop if not. */
+bool swim_plausible(cl_swim *s, uint32_t inc, const uint64_t *start_ms,
+		    cl_usec now);
 
 #endif

@@ -140,8 +140,11 @@ struct prop {
 	 * they can; and when they last could not. */
 	cl_usec cut_since[NODES_CAP][NODES_CAP];
 	cl_usec cut_last[NODES_CAP][NODES_CAP];
-	/* The same for the direct link alone (relays may still bridge). */
+	/* The same for the direct link alone (relays may still bridge), and
+	 * for a direct cut with fewer than two relays (indirect probes then
+	 * hang on one path of four lossy legs). */
 	cl_usec direct_cut_last[NODES_CAP][NODES_CAP];
+	cl_usec thin_last[NODES_CAP][NODES_CAP];
 	/* Seconds each node spent slow or under heavy loss: each such second
 	 * may cost it a suspicion and so a refutation. */
 	double rough_s[NODES_CAP];
@@ -427,14 +430,17 @@ static bool both_ways(const struct prop *p, uint32_t a, uint32_t b)
 
 /* SWIM's reach: a probe and its ack directly, or through one relay that
  * both ends reach both ways. */
+static unsigned relays_between(const struct prop *p, uint32_t o, uint32_t x)
+{
+	unsigned n = 0;
+	for (uint32_t r = 0; r < p->total; r++)
+		n += r != o && r != x && both_ways(p, o, r) && both_ways(p, r, x);
+	return n;
+}
+
 static bool can_probe(const struct prop *p, uint32_t o, uint32_t x)
 {
-	if (both_ways(p, o, x))
-		return true;
-	for (uint32_t r = 0; r < p->total; r++)
-		if (r != o && r != x && both_ways(p, o, r) && both_ways(p, r, x))
-			return true;
-	return false;
+	return both_ways(p, o, x) || relays_between(p, o, x) > 0;
 }
 
 static void recompute_reach(struct prop *p)
@@ -447,8 +453,11 @@ static void recompute_reach(struct prop *p)
 			bool up_both = cl_sim_node_state(p->sim, o) == CL_SIM_UP &&
 				       cl_sim_node_state(p->sim, x) == CL_SIM_UP;
 			bool cut = up_both && !can_probe(p, o, x);
-			if (up_both && !both_ways(p, o, x))
+			if (up_both && !both_ways(p, o, x)) {
 				p->direct_cut_last[o][x] = now;
+				if (relays_between(p, o, x) < 2)
+					p->thin_last[o][x] = now;
+			}
 			if (cut) {
 				if (p->cut_since[o][x] < 0)
 					p->cut_since[o][x] = now;
@@ -483,7 +492,8 @@ static int excuse_slot(const struct prop *p, uint32_t o, uint32_t x,
 		return CL_PF_PARTITION;
 	/* Cut off by a mix of blocks, partitions, crashes and pauses that
 	 * left no relay between the two. */
-	if (was_cut(p, o, x, from))
+	if (was_cut(p, o, x, from) || p->thin_last[o][x] >= from ||
+	    p->thin_last[x][o] >= from)
 		return CL_PF_NON_TRANSITIVE;
 	/* Lifeguard keeps 10% loss clean; past that suspicions can outlast
 	 * the refutations that loss eats. */
@@ -498,7 +508,8 @@ static int excuse_slot(const struct prop *p, uint32_t o, uint32_t x,
 		return CL_PF_SLOW;
 	if (span_hit(p->slow[x], p->n_slow[x], from, now,
 		     secs(p->timing.probe_timeout), now) &&
-	    (p->direct_cut_last[o][x] >= from || p->direct_cut_last[x][o] >= from))
+	    (p->direct_cut_last[o][x] >= from || p->direct_cut_last[x][o] >= from ||
+	     span_hit(p->loss, p->n_loss, from, now, 0.01, now)))
 		return CL_PF_SLOW;
 	if (p->left_at[x] >= 0 && p->left_at[x] >= from)
 		return CL_PF_LEAVE;
@@ -952,10 +963,13 @@ static bool fault_start(struct prop *p, struct fault *f)
 	case CL_PF_STREAM_FAIL:
 		if (p->param_on[f->kind])
 			return false;
-		if (f->kind == CL_PF_DUP)
+		if (f->kind == CL_PF_DUP) {
 			cl_sim_set_dup(sim, f->p);
-		else if (f->kind == CL_PF_CORRUPT)
+		} else if (f->kind == CL_PF_CORRUPT) {
+			/* Half the damaged datagrams are dropped: loss. */
 			cl_sim_set_corrupt(sim, f->p);
+			span_open(p->loss, &p->n_loss, now, f->p / 2);
+		}
 		else
 			cl_sim_set_stream_fail(sim, f->p);
 		p->param_on[f->kind] = true;
@@ -1051,6 +1065,7 @@ static void fault_end(struct prop *p, struct fault *f)
 		break;
 	case CL_PF_CORRUPT:
 		cl_sim_set_corrupt(sim, 0);
+		span_close(p->loss, p->n_loss, now);
 		p->param_on[f->kind] = false;
 		break;
 	case CL_PF_STREAM_FAIL:
@@ -1258,6 +1273,7 @@ static int run_schedule(const cl_prop_config *cfg, const struct schedule *sch,
 			p->cut_since[i][j] = -1;
 			p->cut_last[i][j] = -1;
 			p->direct_cut_last[i][j] = -1;
+			p->thin_last[i][j] = -1;
 		}
 	}
 	cl_sim_config sc;
