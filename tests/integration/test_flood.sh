@@ -8,7 +8,7 @@
 #   replay   real datagrams of the cluster (sealed with its key), captured
 #            on lo with a packet socket and replayed verbatim; without
 #            root, sealed pings made with the key stand in (said so)
-#   wrongkey sealed pings under another key, replayed
+#   wrongkey sealed pings under another key, replayed (each fails the AEAD)
 # While each phase runs:
 #   - a prober (flood.c probe, holding the key) sends the target a real
 #     SWIM ping every 100 ms: >= 90% must be acked within 200 ms (the local
@@ -78,7 +78,9 @@ else
 	VALID_KIND="sealed pings under the cluster key (no capture)"
 fi
 cat "$WORK/capture.out"
-"$FLOOD" synth "$WORK/wrong.bin" flood "$WORK/k2" flood@127.0.9.1 127.0.9.12:7946 2000 >/dev/null
+# From a sender of their own: no replay window stops them before the
+# AEAD, so this phase measures what authentication failures cost.
+FLOOD_SENDER=flood-stranger "$FLOOD" synth "$WORK/wrong.bin" flood "$WORK/k2" flood@127.0.9.1 127.0.9.12:7946 2000 >/dev/null
 
 SIG0=$(members_sig)
 EV0=$(events_count)

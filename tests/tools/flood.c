@@ -23,6 +23,8 @@
  *                                       FROM (IP:PORT) under KEYFILE's key:
  *                                       valid packets when the target holds
  *                                       that key, wrong-key ones otherwise
+ *                                       (env FLOOD_SENDER: the sender name,
+ *                                       default flood-prober)
  *   probe BIND TARGET APP KEYFILE NAME SECONDS INTERVAL_MS TIMEOUT_MS
  *                                       a real SWIM ping every INTERVAL_MS,
  *                                       sealed; counts acks within
@@ -400,14 +402,18 @@ static int sealed_ping(const cl_keyring *kr, const char *app, const char *name,
 		       const cl_addr *from, uint32_t seq, uint8_t *out,
 		       size_t cap)
 {
-	static const char source[] = "flood-prober";
+	/* FLOOD_SENDER: the name the pings come from (a sender of its own
+	 * keeps a replay window apart from the prober's). */
+	const char *source = getenv("FLOOD_SENDER");
+	if (!source || !*source)
+		source = "flood-prober";
 	uint8_t pt[1400];
 	cl_wbuf w;
 	if (!cl_wire_begin(&w, pt, sizeof pt, app, strlen(app)) ||
 	    !cl_wire_put_ping(&w, seq,
 			      (cl_bytes){(const uint8_t *)name, strlen(name)},
 			      (cl_bytes){(const uint8_t *)source,
-					 sizeof source - 1},
+					 strlen(source)},
 			      from, 0, 0))
 		return -1;
 	cl_seal_info info = seal_info(CL_SEAL_DATAGRAM, source, name);
