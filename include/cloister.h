@@ -207,6 +207,11 @@ typedef struct cloister_snapshot {
 	const char *sentry;   /* "" while none */
 	const cloister_ring_info *rings;
 	size_t n_rings;
+	/* "" normally.  Once another live process has shown it holds this
+	 * node's name (it started later and answered at its address), this
+	 * node stops claiming the name for good (state stopped) and this is
+	 * that process's address. */
+	const char *superseded_by;
 } cloister_snapshot;
 
 CLOISTER_API cloister_state cloister_status(cloister_t *c);

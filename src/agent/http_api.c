@@ -1125,6 +1125,8 @@ static void serve_status(cl_http_api *api, struct evhttp_request *req)
 	json_object_set_new(o, "alive", json_integer((json_int_t)s->alive));
 	json_object_set_new(o, "sentry", s->sentry[0] ? text(s->sentry)
 						      : json_null());
+	if (s->superseded_by[0])
+		json_object_set_new(o, "superseded_by", text(s->superseded_by));
 	for (size_t i = 0; i < s->n_rings; i++) {
 		char hex[17];
 		snprintf(hex, sizeof hex, "%016" PRIx64, s->rings[i].checksum);

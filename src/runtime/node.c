@@ -446,7 +446,8 @@ static cloister_snapshot *snapshot_locked(cloister_t *c)
 {
 	size_t nr = cl_cluster_ring_count(c->cluster);
 	size_t size = sizeof(cloister_snapshot) + nr * sizeof(cloister_ring_info) +
-		      2 * (CL_WIRE_NAME_MAX + 1) + nr * (CL_WIRE_TAG_KEY_MAX + 1);
+		      2 * (CL_WIRE_NAME_MAX + 1) + nr * (CL_WIRE_TAG_KEY_MAX + 1) +
+		      CL_ADDR_STRLEN;
 	cloister_snapshot *s = calloc(1, size);
 	if (!s)
 		return NULL;
@@ -459,6 +460,13 @@ static cloister_snapshot *snapshot_locked(cloister_t *c)
 	s->node = strcpy(p, cl_swim_name(c->core));
 	p += strlen(p) + 1;
 	s->sentry = strcpy(p, cl_cluster_sentry(c->cluster));
+	p += strlen(p) + 1;
+	const cl_swim_event *rival = cl_cluster_superseded(c->cluster);
+	if (rival)
+		cl_addr_format(&rival->addr, p, CL_ADDR_STRLEN);
+	else
+		p[0] = '\0';
+	s->superseded_by = p;
 	p += strlen(p) + 1;
 	for (size_t i = 0; i < nr; i++) {
 		const char *rn = cl_cluster_ring_name(c->cluster, i);
@@ -699,8 +707,22 @@ void node_finish_step(cloister_t *c)
 {
 	cl_swim_event sev;
 	while (cl_swim_next_event(c->core, &sev)) {
-		if (strcmp(sev.name, cl_swim_name(c->core)) != 0)
+		if (sev.type == CL_EV_SUPERSEDED) {
+			char a[CL_ADDR_STRLEN];
+			node_log(c, CLOISTER_LOG_ERROR,
+				 "msg=\"another live process holds this node's "
+				 "name: it started later and answered at its "
+				 "address, so this process has stopped claiming "
+				 "the name and is out of the cluster (no leave "
+				 "announced); stop it, or give one of the two "
+				 "another name\" name=\"%s\" other=%s "
+				 "other_start_ms=%llu other_incarnation=%u",
+				 sev.name, cl_addr_format(&sev.addr, a, sizeof a),
+				 (unsigned long long)sev.start_ms,
+				 sev.incarnation);
+		} else if (strcmp(sev.name, cl_swim_name(c->core)) != 0) {
 			log_member(c, &sev);
+		}
 		cl_cluster_apply(c->cluster, &sev);
 	}
 	cl_cluster_settle(c->cluster);
@@ -1106,6 +1128,8 @@ int cloister_counters(cloister_t *c, cloister_counter *out, size_t max,
 	COUNTER("checksum_syncs", st->checksum_syncs);
 	COUNTER("pushpulls_skipped", st->pushpulls_skipped);
 	COUNTER("members_refused", st->members_refused);
+	COUNTER("rival_checks", st->rival_checks);
+	COUNTER("superseded", st->superseded);
 	for (int r = 1; r < CL_DROP__COUNT; r++) {
 		static char names[CL_DROP__COUNT][32];
 		snprintf(names[r], sizeof names[r], "drops_%s",
