@@ -143,7 +143,9 @@ struct prop {
 	/* The same for the direct link alone (relays may still bridge), and
 	 * for a direct cut with fewer than two relays (indirect probes then
 	 * hang on one path of four lossy legs). */
+	cl_usec direct_cut_since[NODES_CAP][NODES_CAP];
 	cl_usec direct_cut_last[NODES_CAP][NODES_CAP];
+	cl_usec thin_since[NODES_CAP][NODES_CAP];
 	cl_usec thin_last[NODES_CAP][NODES_CAP];
 	/* Seconds each node spent slow or under heavy loss: each such second
 	 * may cost it a suspicion and so a refutation. */
@@ -443,6 +445,40 @@ static bool can_probe(const struct prop *p, uint32_t o, uint32_t x)
 	return both_ways(p, o, x) || relays_between(p, o, x) > 0;
 }
 
+/* An interval flag: since when it holds (-1 if not), when it last held. */
+static void track(cl_usec *since, cl_usec *last, bool on, cl_usec now)
+{
+	if (on) {
+		if (*since < 0)
+			*since = now;
+		*last = now;
+	} else if (*since >= 0) {
+		*since = -1;
+		*last = now;
+	}
+}
+
+/* Whether the direct link a-b was cut at any time since `from`. */
+static bool cut_lately(const struct prop *p, uint32_t a, uint32_t b,
+		       cl_usec from)
+{
+	return p->direct_cut_since[a][b] >= 0 || p->direct_cut_last[a][b] >= from;
+}
+
+/* Relays a prober would have: reachable both ways from both ends now and
+ * through the whole window (a relay cut off a moment ago is still dead
+ * or suspect in the prober's view, however healthy the network is now). */
+static unsigned settled_relays(const struct prop *p, uint32_t o, uint32_t x,
+			       cl_usec from)
+{
+	unsigned n = 0;
+	for (uint32_t r = 0; r < p->total; r++)
+		n += r != o && r != x && both_ways(p, o, r) &&
+		     both_ways(p, r, x) && !cut_lately(p, o, r, from) &&
+		     !cut_lately(p, r, x, from);
+	return n;
+}
+
 static void recompute_reach(struct prop *p)
 {
 	cl_usec now = cl_sim_now(p->sim);
@@ -452,20 +488,18 @@ static void recompute_reach(struct prop *p)
 				continue;
 			bool up_both = cl_sim_node_state(p->sim, o) == CL_SIM_UP &&
 				       cl_sim_node_state(p->sim, x) == CL_SIM_UP;
-			bool cut = up_both && !can_probe(p, o, x);
-			if (up_both && !both_ways(p, o, x)) {
-				p->direct_cut_last[o][x] = now;
-				if (relays_between(p, o, x) < 2)
-					p->thin_last[o][x] = now;
-			}
-			if (cut) {
-				if (p->cut_since[o][x] < 0)
-					p->cut_since[o][x] = now;
-				p->cut_last[o][x] = now;
-			} else if (p->cut_since[o][x] >= 0) {
-				p->cut_since[o][x] = -1;
-				p->cut_last[o][x] = now;
-			}
+			track(&p->direct_cut_since[o][x], &p->direct_cut_last[o][x],
+			      up_both && !both_ways(p, o, x), now);
+			track(&p->cut_since[o][x], &p->cut_last[o][x],
+			      up_both && !can_probe(p, o, x), now);
+		}
+	for (uint32_t o = 0; o < p->total; o++)
+		for (uint32_t x = 0; x < p->total; x++) {
+			if (o == x)
+				continue;
+			bool thin = p->direct_cut_since[o][x] >= 0 &&
+				    settled_relays(p, o, x, now - p->window) < 2;
+			track(&p->thin_since[o][x], &p->thin_last[o][x], thin, now);
 		}
 }
 
@@ -492,7 +526,8 @@ static int excuse_slot(const struct prop *p, uint32_t o, uint32_t x,
 		return CL_PF_PARTITION;
 	/* Cut off by a mix of blocks, partitions, crashes and pauses that
 	 * left no relay between the two. */
-	if (was_cut(p, o, x, from) || p->thin_last[o][x] >= from ||
+	if (was_cut(p, o, x, from) || p->thin_since[o][x] >= 0 ||
+	    p->thin_since[x][o] >= 0 || p->thin_last[o][x] >= from ||
 	    p->thin_last[x][o] >= from)
 		return CL_PF_NON_TRANSITIVE;
 	/* Lifeguard keeps 10% loss clean; past that suspicions can outlast
@@ -508,7 +543,7 @@ static int excuse_slot(const struct prop *p, uint32_t o, uint32_t x,
 		return CL_PF_SLOW;
 	if (span_hit(p->slow[x], p->n_slow[x], from, now,
 		     secs(p->timing.probe_timeout), now) &&
-	    (p->direct_cut_last[o][x] >= from || p->direct_cut_last[x][o] >= from ||
+	    (cut_lately(p, o, x, from) || cut_lately(p, x, o, from) ||
 	     span_hit(p->loss, p->n_loss, from, now, 0.01, now)))
 		return CL_PF_SLOW;
 	if (p->left_at[x] >= 0 && p->left_at[x] >= from)
@@ -1272,7 +1307,9 @@ static int run_schedule(const cl_prop_config *cfg, const struct schedule *sch,
 		for (uint32_t j = 0; j < NODES_CAP; j++) {
 			p->cut_since[i][j] = -1;
 			p->cut_last[i][j] = -1;
+			p->direct_cut_since[i][j] = -1;
 			p->direct_cut_last[i][j] = -1;
+			p->thin_since[i][j] = -1;
 			p->thin_last[i][j] = -1;
 		}
 	}
