@@ -62,6 +62,12 @@
  *     passes a fresh incarnation (its start time in seconds) and, should
  *     the old one be higher, refutes past it the moment it hears of its
  *     old self, which the join's push-pull tells it at once.
+ *   - Only a node's own suspicion timer declares a member dead; a DEAD
+ *     heard from another node is one more accusation (merge.h says why:
+ *     verdicts formed across a partition arrive after the heal).  Every
+ *     new suspicion is told to the suspect at once and again halfway, in
+ *     a ping carrying it (the buddy system, outside the probe round), and
+ *     an ack answering a stale accusation repeats our ALIVE.
  *   - Two live processes with one name do not fight: the one started
  *     later keeps the name, the other checks that it is alive and stops
  *     claiming it (detector.c, "Two processes, one name").
