@@ -17,7 +17,9 @@
 #              node they were for and to another node: rejected and counted,
 #              the handler ran once; again after 9,000 other valid packets
 #              (the old 8,192-slot filter's size) went to the target;
-#   plaintext  a clear-text USER cast to a keyed agent: dropped, counted.
+#   plaintext  a clear-text USER cast to a keyed agent: dropped, counted;
+#   posing     a key holder's cast that names another member as its sender:
+#              dropped, counted (the same cast naming itself is delivered).
 source "$(dirname "$0")/lib.sh"
 
 FLOOD=${CLOISTER_FLOOD:-$(dirname "$CLOISTER")/tests/cloister_flood}
@@ -169,6 +171,22 @@ in0d=$(metric "$TARGET" user_in)
 check "a plaintext cast to a keyed node: not delivered (user_in $in0 -> $in0d, events $(grep -c "plain-$MARK" "$WORK/events.out"))" \
 	[ "$in0d" == "$in0" ] && ! grep -q "plain-$MARK" "$WORK/events.out"
 check "... and counted (drops_plaintext ${p0:-absent} -> ${p1:-absent})" [ "${p1:-0}" -gt "${p0:-0}" ]
+
+# ------------------------------------------------------------------ posing
+# A key holder sealing a cast under its own sender id while naming another
+# member as the sender: dropped (the name must hash to the authenticated
+# id).  The same cast naming itself is delivered: the path works.
+"$FLOOD" sealcast "$WORK/posing.bin" tsec "$WORK/k1" replay.topic tsec@127.0.21.11 "tsec@$TARGET" "posing-$MARK" >/dev/null
+"$FLOOD" sealcast "$WORK/honest.bin" tsec "$WORK/k1" replay.topic flood-prober "tsec@$TARGET" "honest-$MARK" >/dev/null
+g0=$(metric "$TARGET" user_in_forged)
+FLOOD_SRC=127.0.22.203:0 "$FLOOD" sendeach "$TARGET:7946" "$WORK/posing.bin" >/dev/null
+FLOOD_SRC=127.0.22.203:0 "$FLOOD" sendeach "$TARGET:7946" "$WORK/honest.bin" >/dev/null
+check "a cast naming itself (flood-prober) is delivered" \
+	wait_for 5 grep -q "honest-$MARK" "$WORK/events.out"
+g1=$(metric "$TARGET" user_in_forged)
+check "a key holder's cast posing as another member is not delivered ($(grep -c "posing-$MARK" "$WORK/events.out") events)" \
+	bash -c "! grep -q 'posing-$MARK' '$WORK/events.out'"
+check "... and counted (user_in_forged ${g0:-absent} -> ${g1:-absent})" [ "${g1:-0}" -gt "${g0:-0}" ]
 kill "$SUB" 2>/dev/null
 
 # ------------------------------------------------------------------ streams
@@ -183,8 +201,10 @@ ATTACK_SECS=$((16 * SLOW))
 #                 a byte a second
 # beside them, 64 oversized frame headers (0xffffffff, kind 0, from
 # 127.0.22.50-53) and 40 connections from one address (kind 4, 127.0.22.100)
-# that the per-address cap refuses past its bound.  Each connection's
-# close by the agent is timed from its own connect.
+# that the per-address cap refuses past its bound; and, as an attacker
+# would, a new slow connection every 0.25 s (kind 5, 127.0.22.60-75, at
+# most 64) to take any slot that frees up.  Each connection's close by the
+# agent is timed from its own connect.
 python3 - "$TARGET" "$ATTACK_SECS" >"$WORK/attack.out" 2>&1 <<'PY' &
 import os, selectors, socket, sys, time
 host, secs = sys.argv[1], int(sys.argv[2])
@@ -241,8 +261,21 @@ for i in range(40):
 sel = selectors.DefaultSelector()
 for c in conns:
     sel.register(c["s"], selectors.EVENT_READ, c)
-last_tick = time.time()
+last_tick = last_refill = time.time()
+refills = 0
 while time.time() - t0 < secs:
+    # A real attacker reconnects: a new slow connection every 0.25 s keeps
+    # taking whatever slot frees up.
+    # (Not in the last 7 s: each must meet its deadline before the end.)
+    if time.time() - last_refill >= 0.25 and refills < 64 and time.time() - t0 < secs - 7:
+        last_refill = time.time()
+        opened(f"127.0.22.{60 + refills % 16}", 5)
+        refills += 1
+        if conns[-1]["kind"] == 5 and "slow" not in conns[-1]:
+            c = conns[-1]
+            c["slow"] = (65500).to_bytes(4, "big")
+            send(c, c["slow"][:1]); c["slow"] = c["slow"][1:]
+            sel.register(c["s"], selectors.EVENT_READ, c)
     for key, _ in sel.select(timeout=0.2):
         c = key.data
         try:
@@ -258,13 +291,13 @@ while time.time() - t0 < secs:
     if time.time() - last_tick >= 1:
         last_tick = time.time()
         for c in conns:
-            if c["closed"] is None and c["kind"] in (1, 2, 3):
+            if c["closed"] is None and c["kind"] in (1, 2, 3, 5):
                 if c.get("slow"):
                     send(c, c["slow"][:1]); c["slow"] = c["slow"][1:]
                 else:
                     send(c, junk[:1])
-names = ["oversized header", "claims 16 MiB", "claims 65,500 bytes, slow", "slow header", "one address"]
-for k in range(5):
+names = ["oversized header", "claims 16 MiB", "claims 65,500 bytes, slow", "slow header", "one address", "reconnecting, slow header"]
+for k in range(6):
     mine = [c for c in conns if c["kind"] == k]
     closed = sorted(c["closed"] for c in mine if c["closed"] is not None)
     fast = sum(1 for t in closed if t < 2.5)
@@ -323,6 +356,7 @@ check "oversized frame headers: every connection closed at once (< 2.5 s)" kind_
 check "frames claiming 16 MiB: every connection closed at once (< 2.5 s)" kind_ok 1 2.5
 check "slow frames: every connection closed by its deadline (< 10 s), though each sent a byte a second" kind_ok 2 10
 check "slow headers: every connection closed by its deadline (< 10 s)" kind_ok 3 10
+check "reconnecting slow headers: every connection closed by its deadline (< 10 s)" kind_ok 5 10
 # Refused ones close at once; the 16 taken are closed later, by the 5 s
 # deadline for a first authenticated frame.
 n41=$(field 4 fast)

@@ -19,6 +19,12 @@
  *   plaincast OUT APP TOPIC SENDER DATA one clear-text USER cast (no key)
  *                                       of cluster APP, as a node without
  *                                       the key would send it
+ *   sealcast OUT APP KEYFILE TOPIC SENDER TO DATA
+ *                                       one USER cast claiming to be from
+ *                                       member SENDER, for member TO,
+ *                                       sealed under KEYFILE's key by
+ *                                       FLOOD_SENDER (default flood-prober):
+ *                                       a key holder posing as another
  *   synth OUT APP KEYFILE NAME FROM N   N sealed pings for node NAME "from"
  *                                       FROM (IP:PORT) under KEYFILE's key:
  *                                       valid packets when the target holds
@@ -290,6 +296,43 @@ static int cmd_plaincast(int argc, char **argv)
 	fclose(f);
 	printf("flood plaincast: %zu bytes, topic %s from %s\n", w.len, topic,
 	       sender);
+	return 0;
+}
+
+static int load_key(const char *path, cl_keyring **kr);
+static cl_seal_info seal_info(uint8_t kind, const char *from_name,
+			      const char *to_name);
+
+static int cmd_sealcast(int argc, char **argv)
+{
+	if (argc < 7)
+		return 2;
+	const char *app = argv[1], *topic = argv[3], *claimed = argv[4],
+		   *to = argv[5], *data = argv[6];
+	cl_keyring *kr;
+	if (load_key(argv[2], &kr) != 0)
+		return 1;
+	const char *sealer = getenv("FLOOD_SENDER");
+	if (!sealer || !*sealer)
+		sealer = "flood-prober";
+	uint8_t pt[1400], out[1500];
+	cl_wbuf w;
+	if (!cl_wire_begin(&w, pt, sizeof pt, app, strlen(app)) ||
+	    !cl_wire_put_user(&w, CL_USER_CAST, 0,
+			      (cl_bytes){(const uint8_t *)topic, strlen(topic)},
+			      (cl_bytes){(const uint8_t *)claimed, strlen(claimed)},
+			      (cl_bytes){(const uint8_t *)data, strlen(data)}))
+		return 1;
+	cl_seal_info info = seal_info(CL_SEAL_DATAGRAM, sealer, to);
+	int n = cl_keyring_seal(kr, &info, pt, w.len, out, sizeof out);
+	FILE *f = fopen(argv[0], "wb");
+	if (n < 0 || !f)
+		return 1;
+	save_one(f, out, (size_t)n);
+	fclose(f);
+	cl_keyring_free(kr);
+	printf("flood sealcast: topic %s claiming %s, sealed by %s for %s\n",
+	       topic, claimed, sealer, to);
 	return 0;
 }
 
@@ -641,6 +684,8 @@ int main(int argc, char **argv)
 		rc = cmd_probe(argc - 2, argv + 2);
 	else if (argc >= 2 && !strcmp(argv[1], "sendeach"))
 		rc = cmd_sendeach(argc - 2, argv + 2);
+	else if (argc >= 2 && !strcmp(argv[1], "sealcast"))
+		rc = cmd_sealcast(argc - 2, argv + 2);
 	else if (argc >= 2 && !strcmp(argv[1], "plaincast"))
 		rc = cmd_plaincast(argc - 2, argv + 2);
 	else if (argc >= 2 && !strcmp(argv[1], "sealbench"))
