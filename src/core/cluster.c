@@ -25,6 +25,7 @@ struct cl_cluster {
 	 * good, and this is who has it. */
 	bool superseded;
 	cl_swim_event rival;
+	uint64_t heard_gen; /* the core's, when the sentry was last picked */
 	bool membership_changed; /* since the last settle */
 	bool sentry_dirty;
 	char sentry[CL_WIRE_NAME_MAX + 1];
@@ -473,6 +474,7 @@ static void mark_dirty(cl_cluster *c, const char *name, size_t len)
 /* ------------------------------------------------------------------ */
 
 struct sentry_pick {
+	bool heard_only;
 	bool found;
 	uint64_t start_ms;
 	char name[CL_WIRE_NAME_MAX + 1];
@@ -483,6 +485,8 @@ static bool sentry_visit(void *arg, const cl_swim_member_view *m)
 {
 	struct sentry_pick *p = arg;
 	if (m->status != CL_STATUS_ALIVE && m->status != CL_STATUS_SUSPECT)
+		return true;
+	if (p->heard_only && !m->heard)
 		return true;
 	bool better = !p->found || m->start_ms < p->start_ms;
 	if (p->found && m->start_ms == p->start_ms) {
@@ -502,7 +506,7 @@ static bool sentry_visit(void *arg, const cl_swim_member_view *m)
 
 static void sentry_update(cl_cluster *c)
 {
-	struct sentry_pick p = {0};
+	struct sentry_pick p = {.heard_only = c->cfg.require_heard};
 	if (c->state != CLOISTER_STOPPING && c->state != CLOISTER_STOPPED)
 		cl_swim_foreach(c->core, sentry_visit, &p);
 	if (strcmp(p.name, c->sentry) == 0)
@@ -621,9 +625,15 @@ size_t cl_cluster_live(const cl_cluster *c)
 	return n;
 }
 
+size_t cl_cluster_counted(const cl_cluster *c)
+{
+	return c->cfg.require_heard ? cl_swim_count_heard(c->core)
+				    : cl_cluster_live(c);
+}
+
 bool cl_cluster_quorum(const cl_cluster *c)
 {
-	size_t live = cl_cluster_live(c);
+	size_t live = cl_cluster_counted(c);
 	if (live < c->cfg.consensus)
 		return false;
 	return !c->cfg.majority_of || live * 2 > c->cfg.majority_of;
@@ -673,6 +683,11 @@ void cl_cluster_settle(cl_cluster *c)
 		break;
 	}
 	c->membership_changed = false;
+	if (c->cfg.require_heard &&
+	    cl_swim_heard_generation(c->core) != c->heard_gen) {
+		c->heard_gen = cl_swim_heard_generation(c->core);
+		c->sentry_dirty = true;
+	}
 	if (c->sentry_dirty) {
 		c->sentry_dirty = false;
 		sentry_update(c);

@@ -71,6 +71,11 @@ typedef struct cl_cluster_config {
 	unsigned max_weight;  /* 0 = CL_RING_WEIGHT_MAX; heavier is cut to it */
 	unsigned max_groups;  /* 0 = CL_RING_GROUPS_DEFAULT, <= CL_RINGS_MAX-1 */
 	size_t max_points;    /* 0 = CL_RING_POINTS_DEFAULT, all rings */
+	/* Quorum and sentry count only members the core heard from directly
+	 * (cl_swim_member_view.heard): a member known by hearsay alone, which
+	 * a key holder can invent, neither makes the cluster ready nor
+	 * becomes sentry.  The runtime sets it. */
+	bool require_heard;
 } cl_cluster_config;
 
 /* Parses "3" or "majority:5".  0 or CLOISTER_EINVAL. */
@@ -104,6 +109,8 @@ bool cl_cluster_next_event(cl_cluster *c, cl_cluster_event *ev);
 
 cloister_state cl_cluster_state(const cl_cluster *c);
 size_t cl_cluster_live(const cl_cluster *c);
+/* The live members that count for quorum (all, or those heard from). */
+size_t cl_cluster_counted(const cl_cluster *c);
 bool cl_cluster_quorum(const cl_cluster *c);
 /* The sentry's name, "" while none; valid until the next settle. */
 const char *cl_cluster_sentry(const cl_cluster *c);

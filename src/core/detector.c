@@ -143,8 +143,37 @@ static struct member *next_probe_target(cl_swim *s)
 	return NULL;
 }
 
+/* A few pings a period to live members we have not heard from yet, so
+ * that quorum and sentry, which count only those, do not wait for the
+ * probe round to reach each of them (a round is N periods). */
+static void verify_members(cl_swim *s)
+{
+	unsigned budget = s->cfg.verify_pings;
+	/* heard_live counts suspects too: this is a cheap "maybe some". */
+	if (!budget || s->counts[CL_STATUS_ALIVE] +
+				       s->counts[CL_STATUS_SUSPECT] <=
+			       1 + s->heard_live)
+		return;
+	for (size_t scanned = 0; scanned < s->n && budget; scanned++) {
+		if (s->verify_cursor >= s->n)
+			s->verify_cursor = 1;
+		struct member *m = s->members[s->verify_cursor++];
+		if (m == self(s) || m->heard || m->status != CL_STATUS_ALIVE)
+			continue;
+		unsigned slot = s->verify_next++ % (sizeof s->verify /
+						     sizeof s->verify[0]);
+		s->verify[slot].seq = swim_next_seq(s);
+		s->verify[slot].hash = m->hash;
+		s->verify[slot].addr = m->addr;
+		swim_send_ping(s, &m->addr, s->verify[slot].seq, mname_bytes(m),
+			       NULL, false);
+		budget--;
+	}
+}
+
 static void probe_start(cl_swim *s, cl_usec now)
 {
+	verify_members(s);
 	const cl_swim_timing *t = &s->cfg.timing;
 	s->probe_period_end = now + scaled(s, t->probe_interval);
 	s->next_probe = s->probe_period_end;
@@ -408,6 +437,9 @@ void swim_on_ping(cl_swim *s, const cl_wire_msg *msg, const cl_addr *from,
 	const struct member *src =
 		swim_table_slot(s, source_id, source.ptr, source.len)->m;
 	struct notice notice = {.name = source};
+	if (src && live(src->status) && cl_addr_equal(&src->addr, from) &&
+	    cl_addr_equal(&msg->u.ping.source_addr, from))
+		swim_set_heard(s, (struct member *)src, true);
 	if (src && !live(src->status)) {
 		notice.set = true;
 		notice.left = src->status == CL_STATUS_LEFT;
@@ -482,6 +514,12 @@ void swim_on_ack(cl_swim *s, uint8_t type, uint32_t seq, const cl_addr *from,
 		 bool stream, cl_usec now)
 {
 	if (s->phase != PROBE_IDLE && seq == s->probe_seq) {
+		if (type == CL_MSG_ACK) {
+			/* From the target's own address (not a relay's): heard. */
+			struct member *t = probe_target(s);
+			if (t && cl_addr_equal(from, &t->addr))
+				swim_set_heard(s, t, true);
+		}
 		if (type != CL_MSG_ACK) {
 			s->nacks++;
 		} else if (stream) {
@@ -501,6 +539,16 @@ void swim_on_ack(cl_swim *s, uint8_t type, uint32_t seq, const cl_addr *from,
 		return;
 	if (s->rival.pending && seq == s->rival.seq && now < s->rival.deadline) {
 		superseded(s);
+		return;
+	}
+	for (unsigned i = 0; i < sizeof s->verify / sizeof s->verify[0]; i++) {
+		if (s->verify[i].seq != seq || !s->verify[i].hash)
+			continue;
+		struct member *m = swim_find_hash(s, s->verify[i].hash);
+		if (m && cl_addr_equal(from, &s->verify[i].addr) &&
+		    cl_addr_equal(&m->addr, from))
+			swim_set_heard(s, m, true);
+		s->verify[i].hash = 0;
 		return;
 	}
 	if (s->retry.pending && seq == s->retry.seq && now < s->retry.deadline) {

@@ -163,6 +163,8 @@ void swim_set_state(cl_swim *s, struct member *m, uint8_t status,
 			return; /* out of memory: the member keeps its state */
 	}
 	s->checksum ^= contrib(m);
+	if (m->heard && live(m->status))
+		s->heard_live--;
 	if (from != to) {
 		if (from)
 			list_del(from, m);
@@ -179,6 +181,8 @@ void swim_set_state(cl_swim *s, struct member *m, uint8_t status,
 	m->incarnation = incarnation;
 	s->counts[status]++;
 	s->checksum ^= contrib(m);
+	if (m->heard && live(status))
+		s->heard_live++;
 	if (!to && m->aux) {
 		free(m->aux);
 		m->aux = NULL;
@@ -306,6 +310,25 @@ void swim_member_reap(cl_swim *s, struct member *m, cl_usec now)
 	}
 	free(m->aux);
 	free(m);
+}
+
+void swim_set_heard(cl_swim *s, struct member *m, bool heard)
+{
+	if (m == self(s) || (bool)m->heard == heard)
+		return;
+	if (live(m->status))
+		s->heard_live += heard ? 1 : (size_t)-1;
+	m->heard = heard;
+	s->heard_gen++;
+}
+
+struct member *swim_find_hash(const cl_swim *s, uint64_t h)
+{
+	size_t i = (size_t)h & s->table_mask;
+	for (; s->table[i].m; i = (i + 1) & s->table_mask)
+		if (s->table[i].hash == h)
+			return s->table[i].m;
+	return NULL;
 }
 
 void swim_members_free(cl_swim *s)

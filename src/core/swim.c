@@ -252,6 +252,8 @@ void swim_merge_alive(cl_swim *s, const cl_wire_member *a, cl_usec now)
 		bool retagged = m->tags_len != a->tags.len ||
 				memcmp(mtags(m), a->tags.ptr, a->tags.len) != 0;
 		m = swim_member_set_tags(s, m, a->tags.ptr, a->tags.len);
+		if (moved)
+			swim_set_heard(s, m, false);
 		m->addr = a->addr;
 		m->start_ms = a->start_ms;
 		swim_set_state(s, m, CL_STATUS_ALIVE, a->incarnation, now);
@@ -650,6 +652,16 @@ uint64_t cl_swim_checksum(const cl_swim *s)
 	return s->checksum;
 }
 
+size_t cl_swim_count_heard(const cl_swim *s)
+{
+	return s->heard_live + live(self(s)->status);
+}
+
+uint64_t cl_swim_heard_generation(const cl_swim *s)
+{
+	return s->heard_gen;
+}
+
 unsigned cl_swim_health(const cl_swim *s)
 {
 	return s->health;
@@ -660,7 +672,8 @@ const cl_swim_stats *cl_swim_get_stats(const cl_swim *s)
 	return &s->stats;
 }
 
-static void view_of(const struct member *m, cl_swim_member_view *v)
+static void view_of(const cl_swim *s, const struct member *m,
+		    cl_swim_member_view *v)
 {
 	v->name = mname(m);
 	v->name_len = m->name_len;
@@ -670,6 +683,7 @@ static void view_of(const struct member *m, cl_swim_member_view *v)
 	v->addr = m->addr;
 	v->tags = mtags(m);
 	v->tags_len = m->tags_len;
+	v->heard = m->heard || m == self(s);
 }
 
 bool cl_swim_lookup(const cl_swim *s, const char *name, size_t len,
@@ -681,7 +695,7 @@ bool cl_swim_lookup(const cl_swim *s, const char *name, size_t len,
 	if (!m)
 		return false;
 	if (out)
-		view_of(m, out);
+		view_of(s, m, out);
 	return true;
 }
 
@@ -690,7 +704,7 @@ bool cl_swim_superseded(const cl_swim *s, cl_swim_member_view *claimant)
 	if (!s->superseded)
 		return false;
 	if (claimant) {
-		view_of(self(s), claimant);
+		view_of(s, self(s), claimant);
 		claimant->addr = s->rival_addr;
 		claimant->start_ms = s->rival_start_ms;
 		claimant->incarnation = s->rival_incarnation;
@@ -718,7 +732,7 @@ void cl_swim_foreach(const cl_swim *s,
 {
 	for (size_t i = 0; i < s->n; i++) {
 		cl_swim_member_view v;
-		view_of(s->members[i], &v);
+		view_of(s, s->members[i], &v);
 		if (!fn(arg, &v))
 			return;
 	}

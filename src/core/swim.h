@@ -80,6 +80,8 @@ typedef struct cl_swim_config {
 	bool no_stream_ping;      /* no reliable-transport ping alongside the
 				     indirect probes (memberlist's
 				     DisableTcpPings); off by default */
+	unsigned verify_pings;    /* pings a probe period to live members not
+				     heard from yet (see heard below), 0 = none */
 	cl_swim_timing timing;
 } cl_swim_config;
 
@@ -193,6 +195,10 @@ size_t cl_swim_count(const cl_swim *s, enum cl_member_status st);
 /* XOR of a hash of (name, incarnation) over the live members (alive and
  * suspect; a suspicion is not a disagreement worth a full sync). */
 uint64_t cl_swim_checksum(const cl_swim *s);
+/* Live members we heard from directly, self included, and a number that
+ * changes whenever any member's heard flag does. */
+size_t cl_swim_count_heard(const cl_swim *s);
+uint64_t cl_swim_heard_generation(const cl_swim *s);
 /* Local health score (Lifeguard), 0 = healthy. */
 unsigned cl_swim_health(const cl_swim *s);
 const cl_swim_stats *cl_swim_get_stats(const cl_swim *s);
@@ -206,6 +212,9 @@ typedef struct cl_swim_member_view {
 	cl_addr addr;
 	const uint8_t *tags;
 	uint16_t tags_len;
+	/* We heard from it directly (an ack from its address to our ping, or
+	 * a ping from it): a member only others told us of may not exist. */
+	bool heard;
 } cl_swim_member_view;
 
 /* True once another live process has shown it holds our name (see swim.c:

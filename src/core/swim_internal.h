@@ -49,7 +49,11 @@ struct bcast;
 struct member {
 	uint64_t hash; /* XXH3 of the name: table slot, checksum, id */
 	uint32_t incarnation;
-	uint32_t idx; /* position in s->members */
+	uint32_t idx : 24; /* position in s->members (max_members <= 2^20) */
+	/* We heard from it directly: it answered our ping at its address,
+	 * or pinged us from it.  Only such members count for quorum and
+	 * sentry (a member injected by hearsay never answers). */
+	uint32_t heard : 1;
 	uint64_t start_ms;
 	cl_addr addr;
 	uint8_t status;
@@ -145,6 +149,8 @@ struct cl_swim {
 	struct slot *table;
 	size_t table_mask;
 	size_t counts[4];
+	size_t heard_live;     /* live members other than us with heard set */
+	uint64_t heard_gen;    /* bumped whenever a member's heard changes */
 	uint64_t checksum;
 	struct list suspects;
 	struct list tombstones;
@@ -166,6 +172,15 @@ struct cl_swim {
 	struct relay relays[RELAYS_MAX];
 	unsigned relays_used;
 	struct side_ping retry;  /* dead retry: an ack starts a push-pull */
+	/* Verification pings (cfg.verify_pings a period) to live members we
+	 * have not heard from: their acks mark them heard. */
+	struct {
+		uint32_t seq;
+		uint64_t hash;
+		cl_addr addr;
+	} verify[32];
+	unsigned verify_next;
+	size_t verify_cursor;
 	struct side_ping rival;  /* another process claims our name */
 	uint64_t rival_start_ms;
 	cl_usec rival_resend;
@@ -305,6 +320,11 @@ void swim_set_state(cl_swim *s, struct member *m, uint8_t status,
 /* Removes a tombstone for good, remembering it as a former. */
 void swim_member_reap(cl_swim *s, struct member *m, cl_usec now);
 void swim_members_free(cl_swim *s);
+/* Marks a member heard from (or not); keeps heard_live and heard_gen. */
+void swim_set_heard(cl_swim *s, struct member *m, bool heard);
+/* A member by name hash alone (64 bits: a collision is not a concern for
+ * what it is used for, matching an ack to a verification ping). */
+struct member *swim_find_hash(const cl_swim *s, uint64_t h);
 /* The incarnation a reaped member had, if it was reaped lately. */
 bool swim_former(const cl_swim *s, uint64_t h, uint32_t *incarnation);
 void swim_former_forget(cl_swim *s, uint64_t h);

@@ -384,6 +384,10 @@ cloister_t *cloister_new(const cloister_config_t *cfg, int *err)
 		.incarnation = (uint32_t)(start / 1000u),
 		.max_members = cfg->max_members,
 		.no_stream_ping = cfg->no_tcp_ping,
+		/* Quorum and sentry count only members heard from directly;
+		 * eight verification pings a period make a join of 100 count
+		 * in seconds rather than a probe round. */
+		.verify_pings = 8,
 	};
 	cl_swim_timing_profile(&sc.timing, cfg->profile);
 	c->cfg_mtu = sc.timing.mtu;
@@ -394,7 +398,9 @@ cloister_t *cloister_new(const cloister_config_t *cfg, int *err)
 	c->core = cl_swim_new(&sc, &io, cloister_now_us(), &e);
 	if (!c->core)
 		goto fail;
-	c->cluster = cl_cluster_new(&cfg->cluster, c->core, &e);
+	cl_cluster_config cc = cfg->cluster;
+	cc.require_heard = true;
+	c->cluster = cl_cluster_new(&cc, c->core, &e);
 	if (!c->cluster)
 		goto fail;
 	/* The core's own join event founds the cluster's view. */

@@ -926,6 +926,90 @@ static void test_event_overflow_resyncs(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* Issue 13: hearsay members count for neither quorum nor sentry        */
+/* ------------------------------------------------------------------ */
+
+static bool heard_of(struct harness *h, const char *name)
+{
+	cl_swim_member_view v;
+	CHECK(cl_swim_lookup(h->s, name, strlen(name), &v));
+	return v.heard;
+}
+
+/*
+ * A key holder can gossip members into existence: each ALIVE is taken.
+ * Such a member must not make a minority ready (majority:N) nor become
+ * sentry by claiming the earliest start: only members that answered us or
+ * pinged us from their own address count.
+ */
+static void test_hearsay_members_do_not_count(void)
+{
+	check_seed = 131;
+	cl_swim_config c = h_config("me", addr_n(1), EPOCH_MS, 100);
+	c.verify_pings = 2;
+	struct harness *h = h_new_cfg(&c, 13);
+	cl_cluster_config cc = {.consensus = 3, .majority_of = 5,
+				.require_heard = true};
+	int err = 0;
+	cl_cluster *cl = cl_cluster_new(&cc, h->s, &err);
+	CHECK(cl != NULL);
+	cl_cluster_start(cl);
+	/* Two real peers, and three injected ones, one claiming to be the
+	 * oldest process of all (a start time ten years back is refused
+	 * outright; this one is just early). */
+	feed_alive(h, "real1", 5, EPOCH_MS + 100, addr_n(2), (cl_bytes){0});
+	feed_alive(h, "real2", 5, EPOCH_MS + 200, addr_n(3), (cl_bytes){0});
+	feed_alive(h, "fake1", 5, EPOCH_MS - 3600 * 1000, addr_n(10),
+		   (cl_bytes){0});
+	feed_alive(h, "fake2", 5, EPOCH_MS, addr_n(11), (cl_bytes){0});
+	feed_alive(h, "fake3", 5, EPOCH_MS, addr_n(12), (cl_bytes){0});
+	/* Forged start times and incarnations: dropped by the clock check. */
+	feed_alive(h, "ancient", 5, 0, addr_n(13), (cl_bytes){0});
+	feed_alive(h, "future", 0x7fffffffu, EPOCH_MS, addr_n(14), (cl_bytes){0});
+	CHECK(!cl_swim_lookup(h->s, "ancient", 7, NULL));
+	CHECK(!cl_swim_lookup(h->s, "future", 6, NULL));
+	CHECK(cl_swim_get_stats(h->s)->drops[CL_DROP_CLOCK] >= 2);
+	cl_swim_event ev;
+	while (cl_swim_next_event(h->s, &ev))
+		cl_cluster_apply(cl, &ev);
+	cl_cluster_settle(cl);
+	/* Six live by hearsay, majority of 5 would be 3: but only we count. */
+	CHECK_EQ_INT(cl_cluster_live(cl), 6);
+	CHECK_EQ_INT(cl_cluster_counted(cl), 1);
+	CHECK(!cl_cluster_quorum(cl));
+	CHECK(cl_cluster_state(cl) != CLOISTER_READY);
+	CHECK(strcmp(cl_cluster_sentry(cl), "fake1") != 0);
+	/* The real ones ping us from their addresses; real2 also answers a
+	 * verification ping. */
+	feed_ping(h, "real1", addr_n(2), 77);
+	CHECK(heard_of(h, "real1"));
+	h_clear(h);
+	h_run(h, h->now + 3 * CL_SEC);
+	uint32_t seqs[8];
+	size_t n = pings_to(h, addr_n(3), seqs, 8);
+	CHECK(n >= 1);
+	for (size_t i = 0; i < n; i++)
+		feed_ack(h, CL_MSG_ACK, seqs[i], addr_n(3), false);
+	CHECK(heard_of(h, "real2"));
+	/* An ack for fake1's verification ping from another address (a relay,
+	 * or a liar) does not count. */
+	n = pings_to(h, addr_n(10), seqs, 8);
+	for (size_t i = 0; i < n; i++)
+		feed_ack(h, CL_MSG_ACK, seqs[i], addr_n(3), false);
+	CHECK(!heard_of(h, "fake1"));
+	while (cl_swim_next_event(h->s, &ev))
+		cl_cluster_apply(cl, &ev);
+	cl_cluster_settle(cl);
+	CHECK_EQ_INT(cl_cluster_counted(cl), 3);
+	CHECK(cl_cluster_quorum(cl));
+	CHECK_EQ_INT(cl_cluster_state(cl), CLOISTER_READY);
+	/* The oldest heard member is sentry, not the early-claiming fake. */
+	CHECK_STR_EQ(cl_cluster_sentry(cl), "me");
+	cl_cluster_free(cl);
+	h_free(h);
+}
+
+/* ------------------------------------------------------------------ */
 /* Defect 5: tags replaced in place must not touch freed memory         */
 /* ------------------------------------------------------------------ */
 
@@ -981,6 +1065,7 @@ int main(int argc, char **argv)
 		{"test_pushpull_not_truncated", test_pushpull_not_truncated},
 		{"test_retag_after_restart", test_retag_after_restart},
 		{"test_event_overflow_resyncs", test_event_overflow_resyncs},
+		{"test_hearsay_members_do_not_count", test_hearsay_members_do_not_count},
 	};
 	for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
 		if (argc > 1 && strcmp(argv[1], tests[i].name) != 0)
