@@ -5,7 +5,8 @@
 #   keys       an agent bound or advertised off loopback refuses to start
 #              without a cluster key and says why; with --insecure it starts,
 #              warns once and shows the "insecure" counter; a loopback agent
-#              needs no key;
+#              needs no key, and its plaintext frames get the same bounds
+#              (a shared budget, deadlines);
 #   streams    256 slow TCP connections sending junk, oversized frame headers
 #              and frames that claim 16 MiB, against one agent of a keyed
 #              3-node cluster: the others see it alive throughout, a real
@@ -81,6 +82,58 @@ start_agent loopback 127.0.21.3 --app tsec-loopback
 check "a keyless agent on loopback starts" wait_for 10 healthy 127.0.21.3
 v=$(metric 127.0.21.3 insecure)
 check "... and is not counted insecure (${v:-absent})" [ "${v:-}" == 0 ]
+
+# Plaintext frames get the same bounds but authentication: 8 connections
+# to the keyless agent claim 16 MiB frames and send 12 MiB each at once
+# (96 MiB); the frames being assembled share a 64 MiB budget, so some are
+# closed, and the agent's RSS stays under 64 MiB + 32 MiB; 8 more send
+# 1,000 bytes of a frame and then a byte a second, and are closed by the
+# 5 s deadline for a frame's first 64 KiB.
+lrss() { awk '/^VmRSS:/ { print $2 }' "/proc/${AGENT_PID[loopback]}/status"; }
+lbefore=$(lrss)
+python3 - >"$WORK/plain-attack.out" 2>&1 <<'PY' &
+import os, socket, time
+junk = os.urandom(1 << 20)
+big, slow = [], []
+for i in range(8):
+    s = socket.create_connection(("127.0.21.3", 7946), timeout=5, source_address=(f"127.0.22.{110 + i}", 0))
+    big.append(s)
+for i in range(8):
+    s = socket.create_connection(("127.0.21.3", 7946), timeout=5, source_address=(f"127.0.22.{120 + i}", 0))
+    s.sendall((16 << 20).to_bytes(4, "big") + junk[:1000]); s.setblocking(False); slow.append([s, time.time(), None])
+cut = 0
+for s in big:
+    try:
+        s.sendall((16 << 20).to_bytes(4, "big"))
+        for _ in range(12):
+            s.sendall(junk)
+    except OSError:
+        cut += 1
+t0 = time.time()
+while time.time() - t0 < 9 and any(c[2] is None for c in slow):
+    for c in slow:
+        if c[2] is not None:
+            continue
+        try:
+            c[0].send(junk[:1])
+            if c[0].recv(1) == b"": c[2] = time.time() - c[1]
+        except BlockingIOError:
+            pass
+        except OSError:
+            c[2] = time.time() - c[1]
+    time.sleep(1)
+closed = [c[2] for c in slow if c[2] is not None]
+print(f"big: 8 sent, {cut} cut off by the agent; slow: {len(closed)} of 8 closed, last after {max(closed) if closed else -1:.1f} s")
+PY
+PLAIN=$!
+PIDS+=($PLAIN)
+lpeak=$lbefore
+while kill -0 "$PLAIN" 2>/dev/null; do r=$(lrss); ((r > lpeak)) && lpeak=$r; sleep 0.2; done
+echo "    $(cat "$WORK/plain-attack.out"); RSS ${lbefore} kB before, ${lpeak} kB peak"
+ob=$(metric 127.0.21.3 streams_over_budget)
+check "plaintext: frames past the shared 64 MiB budget were closed (streams_over_budget=${ob:-absent})" [ "${ob:-0}" -gt 0 ]
+check "plaintext: RSS peak ${lpeak} kB under $((RSS_BOUND_KB + 65536)) kB" [ "$lpeak" -lt $((RSS_BOUND_KB + 65536)) ]
+check "plaintext: every slow frame closed by its deadline" grep -q "slow: 8 of 8 closed" "$WORK/plain-attack.out"
 kill -TERM "${AGENT_PID[loopback]}"
 
 # ------------------------------------------------------------------ a keyed cluster
