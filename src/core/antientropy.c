@@ -23,7 +23,7 @@
  * dead; nobody probes or gossips to the dead, so without help the halves
  * would never meet again.  Every dead_retry_interval a node pings one dead
  * member and push-pulls with it if it answers.  Each dead member backs off
- * (1, 2, 4 ... 16 intervals between retries), so members dead for long (the
+ * (1, 2, then 4 intervals between retries), so members dead for long (the
  * departed containers of last week) do not crowd out those a partition
  * just cut off.  Dead members are kept for reconnect_timeout (Serf's
  * reconnect window, 24 h by default), far beyond tombstone_timeout, which
@@ -52,7 +52,9 @@
 #define PUSHPULL_FRAME_BYTES (1u << 20)
 /* Dead-retry backoff: at most this many intervals between two retries of
  * one dead member (2^4). */
-#define RETRY_BACKOFF_MAX_SHIFT 4
+#define RETRY_BACKOFF_MAX_SHIFT 2
+/* See swim_on_pushpull. */
+#define PUSHPULL_NEW_MIN 4096
 
 /* ------------------------------------------------------------------ */
 /* Push-pull                                                           */
@@ -154,8 +156,25 @@ void swim_on_pushpull(cl_swim *s, const cl_wire_msg *msg, const cl_addr *from,
 {
 	size_t pos = 0;
 	cl_wire_member wm;
-	while (cl_wire_member_next(&msg->u.pushpull.entries, &pos, &wm))
+	/* New members one exchange may add: as many as we know, at least
+	 * PUSHPULL_NEW_MIN.  A joiner still learns a cluster of any size in a
+	 * few exchanges (the budget doubles with each), while one key holder's
+	 * state cannot balloon the table in one go. */
+	if (s->pp_added == 0)
+		s->pp_budget = s->n > PUSHPULL_NEW_MIN ? s->n : PUSHPULL_NEW_MIN;
+	size_t budget = s->pp_budget;
+	while (cl_wire_member_next(&msg->u.pushpull.entries, &pos, &wm)) {
+		if (s->pp_added >= budget &&
+		    !swim_find(s, wm.name.ptr, wm.name.len)) {
+			s->stats.members_refused++;
+			continue;
+		}
+		size_t before = s->n;
 		merge_entry(s, &wm, now);
+		s->pp_added += s->n > before;
+	}
+	if (!(msg->u.pushpull.flags & CL_PUSHPULL_MORE))
+		s->pp_added = 0;
 	s->joined = true;
 	if (msg->u.pushpull.flags & CL_PUSHPULL_REPLY)
 		for (size_t i = 0; i < s->n_seeds && !s->seed_answered; i++)

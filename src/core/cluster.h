@@ -56,12 +56,13 @@ typedef struct cl_cluster cl_cluster;
 /* Groups of one member honoured by default: a member listing more is put
  * on the first 8 only. */
 #define CL_RING_GROUPS_DEFAULT 8
-/* Points on all rings together, by default: 2^23 (about 100 MB of ring
- * arrays at worst): the whole member table (65,536) on the default ring
- * at 128 vnodes, or 1,000 members on 8 rings at weight 8.  A member that
- * would pass it is left off the ring and counted
- * (cl_cluster_ring_refusals), never allowed to exhaust memory. */
-#define CL_RING_POINTS_DEFAULT (1u << 23)
+/* Points on all rings together, by default: 2^22 (about 50 MB of ring
+ * arrays at worst, and a rebuild of under a second): 32,768 members on the
+ * default ring at 128 vnodes, or 500 members on 8 rings at weight 8.  A
+ * member that would pass it is left off the ring and counted
+ * (cl_cluster_ring_refusals), never allowed to exhaust memory; a larger
+ * cluster raises it (ring_max_points). */
+#define CL_RING_POINTS_DEFAULT (1u << 22)
 
 typedef struct cl_cluster_config {
 	unsigned consensus;   /* >= 1 */

@@ -213,6 +213,8 @@ struct cl_swim {
 	cl_addr seeds[SEEDS_MAX];
 	size_t n_seeds;
 	bool joined;       /* any full state merged */
+	size_t pp_added;   /* members the push-pull being read added so far */
+	size_t pp_budget;  /* and the most it may add, set at its first frame */
 	bool seed_answered;
 	unsigned join_retries;
 

@@ -1,0 +1,185 @@
+/*
+ * rogue.c — a key holder that lies (test-only), for
+ * tests/integration/test_rogue_member.sh.
+ *
+ *   rogue pushpull TARGET APP KEYFILE VICTIM N
+ *
+ * Connects to TARGET (IP:PORT) over TCP and sends, sealed under KEYFILE's
+ * key as a join push-pull from "rogue", a full state of N invented members
+ * at loopback addresses nobody answers (127.0.32.x, ports from 20000),
+ * each with the largest tags a member may carry: a `groups` tag naming 31
+ * rings and `weight=64`, padding to the tags bound.  Among them:
+ *   - "ancient": a member claiming start_ms 0 (oldest, hence sentry, if
+ *     anyone believed it);
+ *   - VICTIM at another address with incarnation 0xFFFFFFFF (a takeover);
+ *   - VICTIM DEAD at 0xFFFFFFFF, and SUSPECT at 0xFFFFFFFE (an eviction).
+ * The state goes out in frames of about 1 MiB (PUSHPULL's "more" flag), as
+ * a real node sends a large state.  Prints one line with what it sent.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/swim.h"
+#include "core/wire.h"
+#include "runtime/frame.h"
+#include "runtime/keyring.h"
+
+#define FRAME_BYTES (1u << 20)
+
+static int sock;
+
+static int emit(void *arg, const void *buf, size_t n)
+{
+	(void)arg;
+	const uint8_t *p = buf;
+	while (n) {
+		ssize_t k = write(sock, p, n);
+		if (k <= 0)
+			return -1;
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+static uint64_t wall_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static size_t put_tag(uint8_t *t, size_t at, const char *k, const char *v,
+		      size_t vlen)
+{
+	size_t kl = strlen(k);
+	t[at++] = (uint8_t)kl;
+	memcpy(t + at, k, kl);
+	at += kl;
+	t[at++] = (uint8_t)vlen;
+	memcpy(t + at, v, vlen);
+	return at + vlen;
+}
+
+/* The largest tags a member may carry: 31 groups, weight 64, padding. */
+static size_t big_tags(uint8_t *t, size_t max)
+{
+	char groups[256];
+	size_t g = 0;
+	for (int i = 0; i < 31 && g + 8 < sizeof groups; i++)
+		g += (size_t)snprintf(groups + g, sizeof groups - g, "%sg%02d",
+				      i ? "," : "", i);
+	size_t at = put_tag(t, 0, "groups", groups, g);
+	at = put_tag(t, at, "weight", "64", 2);
+	char v[255];
+	memset(v, 'p', sizeof v);
+	for (unsigned i = 0; i < 100 && at + 2 + 3 + 1 <= max; i++) {
+		char k[8];
+		snprintf(k, sizeof k, "p%02u", i);
+		size_t room = max - at - 2 - strlen(k);
+		at = put_tag(t, at, k, v, room < 255 ? room : 255);
+	}
+	return at;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 7 || strcmp(argv[1], "pushpull") != 0) {
+		fprintf(stderr, "usage: rogue pushpull TARGET APP KEYFILE VICTIM N\n");
+		return 2;
+	}
+	const char *app = argv[3], *victim = argv[5];
+	long n = atol(argv[6]);
+	cl_addr target;
+	if (cl_addr_parse(argv[2], 0, &target) != 0 || n < 4)
+		return 2;
+	uint8_t key[CL_KEY_BYTES];
+	char why[200];
+	cl_keyring *kr = cl_keyring_new();
+	if (!kr || cl_key_from_file(argv[4], key, why, sizeof why) != 0 ||
+	    cl_keyring_install(kr, key) != 0) {
+		fprintf(stderr, "rogue: key: %s\n", why);
+		return 1;
+	}
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons(target.port)};
+	memcpy(&sa.sin_addr, target.ip, 4);
+	sock = socket(AF_INET, SOCK_STREAM, 0);
+	if (sock < 0 || connect(sock, (struct sockaddr *)&sa, sizeof sa) != 0) {
+		perror("rogue: connect");
+		return 1;
+	}
+	static uint8_t tags[CL_WIRE_TAGS_MAX];
+	size_t tl = big_tags(tags, 512);
+	uint8_t *buf = malloc(FRAME_BYTES + 4096);
+	uint8_t *scratch = malloc(CL_FRAME_SCRATCH);
+	if (!buf || !scratch)
+		return 1;
+	uint64_t last_t = 0;
+	long sent = 0, frames = 0;
+	uint64_t bytes = 0;
+	while (sent < n) {
+		cl_wbuf w;
+		cl_wire_begin(&w, buf, FRAME_BYTES + 4096, app, strlen(app));
+		cl_wire_pushpull_begin(&w, CL_PUSHPULL_JOIN);
+		while (sent < n && w.len < FRAME_BYTES) {
+			char name[64];
+			cl_wire_member m = {.status = CL_STATUS_ALIVE,
+					    .incarnation = 5,
+					    .start_ms = wall_us() / 1000 - 1000};
+			snprintf(name, sizeof name, "rogue-%06ld", sent);
+			if (sent == 0) {
+				snprintf(name, sizeof name, "ancient");
+				m.start_ms = 0;
+			} else if (sent == 1 || sent == 2 || sent == 3) {
+				snprintf(name, sizeof name, "%s", victim);
+				m.status = sent == 1	 ? CL_STATUS_ALIVE
+					   : sent == 2 ? CL_STATUS_DEAD
+						       : CL_STATUS_SUSPECT;
+				m.incarnation = sent == 3 ? 0xFFFFFFFEu
+							  : 0xFFFFFFFFu;
+			}
+			m.name = (cl_bytes){(const uint8_t *)name, strlen(name)};
+			/* Loopback addresses nobody listens on. */
+			m.addr = cl_addr_v4(127, 0, 32, (uint8_t)(1 + sent % 250),
+					    (uint16_t)(20000 + sent / 250));
+			m.tags = (cl_bytes){tags, tl};
+			if (!cl_wire_pushpull_add(&w, &m))
+				break;
+			sent++;
+		}
+		bool more = sent < n;
+		if (more) /* the flags byte follows the u32 body length */
+			buf[5 + strlen(app) + 1 + 4] |= CL_PUSHPULL_MORE;
+		cl_wire_pushpull_end(&w);
+		uint64_t t = wall_us();
+		last_t = t > last_t ? t : last_t + 1;
+		cl_seal_info info = {.kind = CL_SEAL_STREAM,
+				     .sender = cl_swim_name_id("rogue", 5),
+				     .time_us = last_t,
+				     .recipient = 0};
+		if (cl_frame_write(kr, &info, buf, w.len, scratch, emit, NULL) != 0) {
+			fprintf(stderr, "rogue: write failed after %ld frames\n",
+				frames);
+			break;
+		}
+		frames++;
+		bytes += w.len;
+	}
+	printf("rogue: %ld members (%zu bytes of tags each) in %ld frames, "
+	       "%llu bytes, to %s\n", sent, tl, frames,
+	       (unsigned long long)bytes, argv[2]);
+	/* Let the agent read it all before the connection closes. */
+	sleep(2);
+	close(sock);
+	cl_keyring_free(kr);
+	free(buf);
+	free(scratch);
+	return 0;
+}
