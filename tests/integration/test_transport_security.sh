@@ -28,6 +28,11 @@ if [[ ! -x $FLOOD ]]; then
 	echo "SKIP: no flooder at $FLOOD (set CLOISTER_FLOOD)"
 	exit 77
 fi
+# The replays are captured on lo with a packet socket.
+if [[ $(id -u) -ne 0 ]]; then
+	echo "SKIP: needs root (packet capture for the replay attack)"
+	exit 77
+fi
 # The bound for the attacked agent's RSS.  Before authentication a
 # connection holds at most one 64 KiB unit: 256 of them are 16 MiB, on top
 # of an idle agent's ~5 MiB.  (Without the bound, the 64 frames below that
@@ -176,6 +181,8 @@ MARK=marker-$RANDOM$RANDOM
 	fail "the genuine multicall went unanswered: $(cat "$WORK/call.out")"
 wait "$CAP0" "$CAP2"
 echo "    $(cat "$WORK/capture0.out"); $(cat "$WORK/capture2.out")"
+captured() { [[ -s $WORK/to_n0.bin && -s $WORK/to_n2.bin ]]; }
+check "traffic to the target and to another node was captured" captured
 marks() { grep -c "$MARK" "$WORK/events.out"; }
 check "the genuine cast reached the target's handler once ($(marks))" wait_for 5 bash -c "[[ \$(grep -c '$MARK' '$WORK/events.out') == 1 ]]"
 in0=$(metric "$TARGET" user_in); in2=$(metric 127.0.21.12 user_in)
