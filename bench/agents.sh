@@ -8,6 +8,8 @@ N=${1:-10}
 DUR=${2:-60}
 BIN=${CLOISTER:-./build/cloister}
 WORK=$(mktemp -d /tmp/cloister-bench.XXXXXX)
+# The control API requires a token: one for every agent of the run.
+export CLOISTER_TOKEN=bench-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$WORK"' EXIT
 
@@ -21,10 +23,11 @@ for i in $(seq 1 "$N"); do
 	PIDS+=($!)
 done
 ready() { python3 - "$@" <<'PY'
-import sys, urllib.request
+import os, sys, urllib.request
 for ip in sys.argv[1:]:
     try:
-        urllib.request.urlopen(f"http://{ip}:7947/ready", timeout=2)
+        urllib.request.urlopen(urllib.request.Request(f"http://{ip}:7947/ready",
+            headers={"Authorization": "Bearer " + os.environ["CLOISTER_TOKEN"]}), timeout=2)
     except Exception:
         sys.exit(1)
 PY
@@ -36,8 +39,9 @@ t1=$(date +%s.%N)
 ready "${ALL[@]}" || { echo "not all $N agents became ready" >&2; exit 1; }
 
 metric() { python3 - "$1" "$2" <<'PY'
-import sys, urllib.request
-body = urllib.request.urlopen(f"http://{sys.argv[1]}:7947/metrics", timeout=3).read().decode()
+import os, sys, urllib.request
+body = urllib.request.urlopen(urllib.request.Request(f"http://{sys.argv[1]}:7947/metrics",
+    headers={"Authorization": "Bearer " + os.environ["CLOISTER_TOKEN"]}), timeout=3).read().decode()
 print(sum(float(l.split()[-1]) for l in body.splitlines() if l.startswith(sys.argv[2] + " ")))
 PY
 }
@@ -48,7 +52,7 @@ for i in "${!PIDS[@]}"; do c0[$i]=$(cpu_ticks "${PIDS[$i]}"); b0[$i]=$(metric "$
 sleep "$DUR"
 HZ=$(getconf CLK_TCK)
 python3 - "$N" "$DUR" "$HZ" "$(echo "$t1 - $t0" | bc)" <<PY
-import statistics, sys, urllib.request
+import os, statistics, sys, urllib.request
 n, dur, hz, ready_s = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
 pids = "${PIDS[*]}".split(); ips = "${ALL[*]}".split()
 c0 = dict(zip(range(n), [float(x) for x in "${c0[*]}".split()]))
@@ -58,7 +62,8 @@ for i, (pid, ip) in enumerate(zip(pids, ips)):
     st = open(f"/proc/{pid}/stat").read().split()
     cpu.append((int(st[13]) + int(st[14]) - c0[i]) / hz * 60 / dur)
     rss.append(int(next(l for l in open(f"/proc/{pid}/status") if l.startswith("VmRSS")).split()[1]))
-    body = urllib.request.urlopen(f"http://{ip}:7947/metrics", timeout=3).read().decode()
+    body = urllib.request.urlopen(urllib.request.Request(f"http://{ip}:7947/metrics",
+        headers={"Authorization": "Bearer " + os.environ["CLOISTER_TOKEN"]}), timeout=3).read().decode()
     b = sum(float(l.split()[-1]) for l in body.splitlines() if l.startswith("cloister_bytes_out_total "))
     bps.append((b - b0[i]) / dur)
 import json

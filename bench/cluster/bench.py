@@ -13,6 +13,7 @@ end (run.sh kills them again from the pidfile on any exit).  Every wait is
 bounded in time.
 """
 import argparse
+import base64
 import concurrent.futures as cf
 import json
 import os
@@ -41,10 +42,28 @@ def nft(cmd, check=True):
     return r.stdout
 
 
+# Every cloister agent of a run takes the same control API token (the API
+# requires one); requests send it.
+TOKEN = "bench-" + os.urandom(16).hex()
+
+
+def get(url, timeout):
+    req = urllib.request.Request(url, headers={"Authorization": "Bearer " + TOKEN})
+    return urllib.request.urlopen(req, timeout=timeout).read()
+
+
 class Cluster:
-    def __init__(self, system, n, work, pidfile, binary):
+    def __init__(self, system, n, work, pidfile, binary, key=None):
         self.system, self.n, self.work, self.pidfile = system, n, work, pidfile
         self.binary = binary
+        # A cluster key (32 bytes, base64): cloister seals with it
+        # (XChaCha20-Poly1305), Serf encrypts with it (AES-256-GCM).
+        self.key = key
+        if key and system == "cloister":
+            self.keyfile = os.path.join(work, "cluster.key")
+            fd = os.open(self.keyfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.write(fd, (key + "\n").encode())
+            os.close(fd)
         self.pre = RANGE[system]
         self.procs = {}  # i -> Popen
         self.dead = set()
@@ -62,13 +81,17 @@ class Cluster:
             cmd = [self.binary, "agent", "--app", "bench", "--advertise", f"{ip}:7946",
                    "--http", f"{ip}:7947", "--sentry", f"{self.pre}.1:7946",
                    "--log-level", "warn"]
+            if self.key:
+                cmd += ["--key-file", self.keyfile]
         else:
             cmd = ["serf", "agent", f"-node=s{i}", f"-bind={ip}:7946",
                    f"-rpc-addr={ip}:7373", "-profile=lan", "-log-level=warn"]
+            if self.key:
+                cmd.append(f"-encrypt={self.key}")
             if i != 1:
                 cmd.append(f"-join={self.pre}.1:7946")
         out = open(os.path.join(self.work, f"{self.system}-{i}.log"), "ab")
-        env = dict(os.environ, CLOISTER_QUIET="1")
+        env = dict(os.environ, CLOISTER_QUIET="1", CLOISTER_TOKEN=TOKEN)
         p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env,
                              stdin=subprocess.DEVNULL)
         out.close()
@@ -82,7 +105,7 @@ class Cluster:
         ip = self.ip(i)
         try:
             if self.system == "cloister":
-                body = urllib.request.urlopen(f"http://{ip}:7947/v1/members", timeout=2).read()
+                body = get(f"http://{ip}:7947/v1/members", 2)
                 return {m["name"]: m["status"] for m in json.loads(body)}
             r = subprocess.run(["serf", "members", f"-rpc-addr={ip}:7373", "-format=json"],
                                capture_output=True, text=True, timeout=3)
@@ -229,7 +252,7 @@ def rss_kb(pid, field="VmRSS"):
 
 def cloister_metric(ip, name):
     try:
-        body = urllib.request.urlopen(f"http://{ip}:7947/metrics", timeout=3).read().decode()
+        body = get(f"http://{ip}:7947/metrics", 3).decode()
         return sum(float(l.split()[-1]) for l in body.splitlines() if l.startswith(name + " "))
     except Exception:
         return float("nan")
@@ -247,13 +270,17 @@ def main():
     ap.add_argument("--pidfile", default="/dev/null")
     ap.add_argument("--work", default="/tmp")
     ap.add_argument("--binary", default=os.path.join(ROOT, "build", "cloister"))
+    ap.add_argument("--keyed", action="store_true",
+                    help="both systems encrypt with one 32-byte cluster key")
     a = ap.parse_args()
     n, system = a.n, a.system
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the cleanup below
     res = {"system": system, "n": n, "idle_seconds": a.idle,
            "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     nft_setup(system, n)
-    cl = Cluster(system, n, a.work, a.pidfile, a.binary)
+    key = base64.b64encode(os.urandom(32)).decode() if a.keyed else None
+    res["keyed"] = bool(a.keyed)
+    cl = Cluster(system, n, a.work, a.pidfile, a.binary, key)
     try:
         run(cl, a, res)
     finally:

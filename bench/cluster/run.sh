@@ -7,7 +7,8 @@
 # static`), IDLE (idle window, s; 60), RUNS (failure-detection runs; 3),
 # LOSS (loss levels in %, comma-separated; 10,20), LOSS_SECONDS (60),
 # OUT (results directory; bench/cluster/results), KEEP_LOGS=1 (keep the
-# agents' logs: the path is printed).
+# agents' logs: the path is printed), KEYED=1 (both systems encrypt with one
+# cluster key: cloister's sealed packets, Serf's -encrypt).
 # Needs root (nftables counters and loss), serf, nft, gnuplot:
 # scripts/setup-deps.sh --bench.  Writes bench/cluster/results/<system>-<N>.json,
 # results/summary.json, results/plot.png, and prints the ratio table.
@@ -55,7 +56,8 @@ for n in "${NS[@]}"; do
 	for sys in cloister serf; do
 		timeout $((IDLE + 600 + LOSS_SECONDS * 4)) python3 $HERE/bench.py --system "$sys" --n "$n" --binary "$BIN" \
 			--out "$OUT/$sys-$n.json" --idle "$IDLE" --runs "$RUNS" --loss "$LOSS" \
-			--loss-seconds "$LOSS_SECONDS" --pidfile "$PIDFILE" --work "$WORK" ||
+			--loss-seconds "$LOSS_SECONDS" --pidfile "$PIDFILE" --work "$WORK" \
+			${KEYED:+--keyed} ||
 			{ echo "run.sh: $sys N=$n failed; logs in $WORK" >&2; trap - EXIT; cleanup; exit 1; }
 		sleep 2
 	done
