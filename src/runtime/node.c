@@ -1048,7 +1048,12 @@ static int keys_op(cloister_t *c, const char *text,
 	if (!c || !text || cl_key_parse(text, key) != 0)
 		return CLOISTER_EINVAL;
 	pthread_mutex_lock(&c->lock);
-	int e = op(c->keyring, key);
+	/* A node started without a key runs in plaintext; a key installed
+	 * over the control API would turn encryption on for it alone (and
+	 * cut it off from its cluster) or, with a stolen token, let a
+	 * stranger's key in.  Keys start with the node or not at all. */
+	int e = cl_keyring_enabled(c->keyring) ? op(c->keyring, key)
+					       : CLOISTER_ESTATE;
 	pthread_mutex_unlock(&c->lock);
 	char fp[CL_KEY_FINGERPRINT_LEN + 1];
 	if (e == 0)

@@ -90,6 +90,9 @@ check "multicast queues one message per other member ($queued)" [ "$queued" = "q
 C multicall cloister.ping x --timeout 2 >/dev/null
 check "multicall: every member answers, exit 0" [ $? -eq 0 ]
 check "keys list works without a key (nothing installed)" bash -c "$CLOISTER keys list --http 127.0.0.61:7947 >/dev/null"
+KX=$("$CLOISTER" keygen)
+check "keys install on a node started without a key is refused (it would turn encryption on)" \
+	bash -c "! $CLOISTER keys install $KX --http 127.0.0.61:7947 >/dev/null 2>&1"
 
 # Malformed requests.
 r=$(code POST http://127.0.0.61:7947/v1/join '{"addrs": 5')
