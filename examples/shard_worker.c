@@ -12,11 +12,15 @@
  *   shard_worker 127.0.0.1:7002 127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003 3 &
  *   shard_worker 127.0.0.1:7003 127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003 3 &
  *
- * and kill one: the others take over its jobs after the rehash.
+ * and kill one: the others take over its jobs after the rehash.  Off
+ * loopback every node needs the cluster key: CLOISTER_KEY_FILE=FILE (made
+ * with `cloister keygen`), read from the environment, never the command
+ * line.
  */
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -52,7 +56,9 @@ int main(int argc, char **argv)
 	if (cloister_config_set(cfg, "app", "shards") ||
 	    cloister_config_set(cfg, "advertise", argv[1]) ||
 	    (argc > 2 && cloister_config_set(cfg, "sentry", argv[2])) ||
-	    (argc > 3 && cloister_config_set(cfg, "consensus", argv[3]))) {
+	    (argc > 3 && cloister_config_set(cfg, "consensus", argv[3])) ||
+	    (getenv("CLOISTER_KEY_FILE") &&
+	     cloister_config_set(cfg, "key_file", getenv("CLOISTER_KEY_FILE")))) {
 		fprintf(stderr, "%s\n", cloister_config_error(cfg));
 		return 2;
 	}
