@@ -108,6 +108,19 @@ static void walk(const cl_wire_msg *m, int n)
 			REQUIRE(count == m->u.pushpull.count);
 			break;
 		}
+		case CL_MSG_USER:
+			REQUIRE(m->u.user.kind <= CL_USER_REPLY);
+			REQUIRE(cl_wire_name_valid(m->u.user.topic.ptr,
+						   m->u.user.topic.len));
+			REQUIRE(cl_wire_name_valid(m->u.user.sender.ptr,
+						   m->u.user.sender.len));
+			REQUIRE(m->u.user.payload.len <= CL_WIRE_USER_MAX);
+			break;
+		case CL_MSG_DIGEST:
+			REQUIRE(m->u.digest.bits <= CL_WIRE_DIGEST_BITS_MAX);
+			REQUIRE(m->u.digest.sums.len ==
+				(size_t)8 << m->u.digest.bits);
+			break;
 		default:
 			abort();
 		}
@@ -168,6 +181,23 @@ static void reencode(const uint8_t *data, size_t size, const cl_wire_msg *m,
 						   &mm))
 				REQUIRE(cl_wire_pushpull_add(&w, &mm));
 			cl_wire_pushpull_end(&w);
+			break;
+		}
+		case CL_MSG_USER:
+			REQUIRE(cl_wire_put_user(&w, m->u.user.kind, m->u.user.id,
+						 m->u.user.topic,
+						 m->u.user.sender,
+						 m->u.user.payload));
+			break;
+		case CL_MSG_DIGEST: {
+			size_t k = (size_t)1 << m->u.digest.bits;
+			uint64_t *sums = malloc(k * sizeof *sums);
+			REQUIRE(sums != NULL);
+			for (size_t x = 0; x < k; x++)
+				sums[x] = cl_wire_digest_sum(m, x);
+			REQUIRE(cl_wire_put_digest(&w, m->u.digest.flags,
+						   m->u.digest.bits, sums));
+			free(sums);
 			break;
 		}
 		default:

@@ -66,41 +66,182 @@ static size_t member_wire_size(const struct member *m)
 	       (m->addr.family == CL_AF_INET6 ? 19u : 7u) + 2 + m->tags_len;
 }
 
-void swim_send_pushpull(cl_swim *s, const cl_addr *to, uint64_t to_id,
-			uint8_t flags)
+/* Which members a state carries: all of them, or (a delta) those whose
+ * bucket at `bits` is set in want. */
+struct state_filter {
+	uint8_t bits;
+	const uint64_t *want;
+};
+
+static bool wanted(const struct state_filter *f, uint64_t hash)
+{
+	if (!f)
+		return true;
+	size_t b = f->bits ? (size_t)(hash >> (64 - f->bits)) : 0;
+	return f->want[b / 64] >> (b % 64) & 1;
+}
+
+/* The next member to send after position *pos, or NULL: the member array
+ * in order for a full state (the probe order, which the simulator's
+ * determinism has always followed), the table's slots for a delta, whose
+ * hashes sit in the slots themselves, so only the wanted members are
+ * touched. */
+static struct member *next_member(const cl_swim *s,
+				  const struct state_filter *f, size_t *pos)
+{
+	if (!f)
+		return *pos < s->n ? s->members[(*pos)++] : NULL;
+	while (*pos <= s->table_mask) {
+		const struct slot *sl = &s->table[(*pos)++];
+		if (sl->m && wanted(f, sl->hash))
+			return sl->m;
+	}
+	return NULL;
+}
+
+/* A state in frames of about PUSHPULL_FRAME_BYTES; the first may start
+ * with a DIGEST of bits (digest non-NULL). */
+static void send_state(cl_swim *s, const cl_addr *to, uint64_t to_id,
+		       uint8_t flags, const struct state_filter *f,
+		       const uint64_t *digest, uint8_t digest_bits)
 {
 	size_t header = 16 + CL_WIRE_LABEL_MAX;
-	size_t i = 0;
-	s->stats.pushpulls++;
-	do {
-		size_t end = i, bytes = 0;
-		while (end < s->n &&
-		       (end == i || bytes + member_wire_size(s->members[end]) <=
-					    PUSHPULL_FRAME_BYTES))
-			bytes += member_wire_size(s->members[end++]);
+	if (digest)
+		header += 5 + (8u << digest_bits);
+	size_t pos = 0;
+	bool first = true;
+	for (;;) {
+		/* Measure a frame's worth, then walk it again into a buffer
+		 * of exactly that size (the walk is deterministic). */
+		size_t start = pos, nb = 0, bytes = 0, after = pos;
+		struct member *m;
+		while ((m = next_member(s, f, &after)) &&
+		       (nb == 0 || bytes + member_wire_size(m) <=
+					   PUSHPULL_FRAME_BYTES)) {
+			bytes += member_wire_size(m);
+			nb++;
+			pos = after;
+		}
+		bool more = m != NULL;
+		if (nb == 0 && !first)
+			break;
 		uint8_t *buf = malloc(header + bytes);
 		if (!buf)
 			return;
-		bool more = end < s->n;
 		cl_wbuf w;
 		cl_wire_begin(&w, buf, header + bytes, s->label, s->label_len);
+		if (first && digest)
+			cl_wire_put_digest(&w, CL_DIGEST_REPLY, digest_bits, digest);
 		cl_wire_pushpull_begin(&w, flags | (more ? CL_PUSHPULL_MORE : 0));
-		for (; i < end; i++) {
-			const struct member *m = s->members[i];
+		size_t walk = start;
+		for (size_t i = 0; i < nb; i++) {
+			const struct member *x = next_member(s, f, &walk);
 			cl_wire_member wm = {
-				.status = m->status,
-				.incarnation = m->incarnation,
-				.start_ms = m->start_ms,
-				.name = mname_bytes(m),
-				.addr = m->addr,
-				.tags = {mtags(m), m->tags_len},
+				.status = x->status,
+				.incarnation = x->incarnation,
+				.start_ms = x->start_ms,
+				.name = mname_bytes(x),
+				.addr = x->addr,
+				.tags = {mtags(x), x->tags_len},
 			};
 			cl_wire_pushpull_add(&w, &wm);
+			s->stats.state_members_sent++;
 		}
 		cl_wire_pushpull_end(&w);
 		swim_transmit(s, to, to_id, &w, true);
 		free(buf);
-	} while (i < s->n);
+		first = false;
+		if (!more)
+			break;
+	}
+}
+
+void swim_send_pushpull(cl_swim *s, const cl_addr *to, uint64_t to_id,
+			uint8_t flags)
+{
+	s->stats.pushpulls++;
+	send_state(s, to, to_id, flags, NULL, NULL, 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Delta syncs                                                         */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A sync between two nodes that nearly agree should not move two full
+ * states: a join burst of N nodes would make every sync carry N members,
+ * and the simulator's 10,000-node join spent most of its time merging
+ * members both sides already held.  So a sync starts with a DIGEST, the
+ * membership checksum split into buckets by the top bits of each name's
+ * hash (about eight members a bucket, at most 2^10 buckets); the peer
+ * answers with its own DIGEST and the members of the buckets that differ,
+ * and we send ours of those buckets.  Bucket sums are kept up to date with
+ * the checksum (member_table.c), at the finest resolution; coarser ones
+ * fold by XOR.  What the checksum leaves out (dead and left members) the
+ * periodic full exchange still carries.
+ */
+static uint8_t digest_bits(const cl_swim *s)
+{
+	uint8_t bits = 0;
+	while (bits < CL_WIRE_DIGEST_BITS_MAX && ((size_t)8 << bits) < s->n)
+		bits++;
+	return bits;
+}
+
+static void fold_sums(const cl_swim *s, uint8_t bits, uint64_t *out)
+{
+	size_t n = (size_t)1 << bits;
+	size_t per = (size_t)1 << (CL_WIRE_DIGEST_BITS_MAX - bits);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t x = 0;
+		for (size_t k = 0; k < per; k++)
+			x ^= s->bsum[i * per + k];
+		out[i] = x;
+	}
+}
+
+void swim_send_digest(cl_swim *s, const cl_addr *to, uint64_t to_id)
+{
+	static uint64_t sums[1u << CL_WIRE_DIGEST_BITS_MAX];
+	uint8_t bits = digest_bits(s);
+	fold_sums(s, bits, sums);
+	uint8_t buf[16 + CL_WIRE_LABEL_MAX + 8 * (1u << CL_WIRE_DIGEST_BITS_MAX)];
+	cl_wbuf w;
+	cl_wire_begin(&w, buf, sizeof buf, s->label, s->label_len);
+	cl_wire_put_digest(&w, 0, bits, sums);
+	s->stats.digests++;
+	swim_transmit(s, to, to_id, &w, true);
+}
+
+void swim_on_digest(cl_swim *s, const cl_wire_msg *msg, const cl_addr *from)
+{
+	uint8_t bits = msg->u.digest.bits;
+	uint64_t sums[1u << CL_WIRE_DIGEST_BITS_MAX];
+	uint64_t want[(1u << CL_WIRE_DIGEST_BITS_MAX) / 64];
+	fold_sums(s, bits, sums);
+	memset(want, 0, sizeof want);
+	size_t n = (size_t)1 << bits, differ = 0;
+	for (size_t i = 0; i < n; i++)
+		if (sums[i] != cl_wire_digest_sum(msg, i)) {
+			want[i / 64] |= 1ull << (i % 64);
+			differ++;
+		}
+	if (msg->u.digest.flags & CL_DIGEST_REPLY) {
+		/* Our own digest's answer: its delta follows in this stream;
+		 * ours goes back once it is read (swim_on_pushpull). */
+		s->delta_due = true;
+		s->delta_bits = bits;
+		s->delta_to = *from;
+		memcpy(s->delta_want, want, sizeof want);
+		return;
+	}
+	if (s->leaving)
+		return;
+	struct state_filter f = {bits, want};
+	s->stats.delta_syncs++;
+	send_state(s, from, 0, CL_PUSHPULL_REPLY | CL_PUSHPULL_DELTA, &f, sums,
+		   bits);
+	(void)differ;
 }
 
 /* A dead member we never knew: kept as a tombstone (no event: we never saw
@@ -175,6 +316,17 @@ void swim_on_pushpull(cl_swim *s, const cl_wire_msg *msg, const cl_addr *from,
 	}
 	if (!(msg->u.pushpull.flags & CL_PUSHPULL_MORE))
 		s->pp_added = 0;
+	if ((msg->u.pushpull.flags & CL_PUSHPULL_DELTA) &&
+	    !(msg->u.pushpull.flags & CL_PUSHPULL_MORE) && s->delta_due &&
+	    cl_addr_equal(from, &s->delta_to)) {
+		s->delta_due = false;
+		if (!s->leaving) {
+			struct state_filter f = {s->delta_bits, s->delta_want};
+			send_state(s, from, 0,
+				   CL_PUSHPULL_REPLY | CL_PUSHPULL_DELTA, &f,
+				   NULL, 0);
+		}
+	}
 	s->joined = true;
 	if (msg->u.pushpull.flags & CL_PUSHPULL_REPLY)
 		for (size_t i = 0; i < s->n_seeds && !s->seed_answered; i++)
@@ -224,8 +376,14 @@ static void periodic_pushpull(cl_swim *s, cl_usec now)
 		s->pushpull_skips++;
 		s->stats.pushpulls_skipped++;
 	} else if (swim_pick_random(s, &peer, 1, NULL, false) == 1) {
+		/* A full exchange when the skips ran out (what the checksum
+		 * leaves out: tombstones, and the rare collision), a delta when
+		 * some ping disagreed. */
+		if (s->pushpull_skips >= PUSHPULL_MAX_SKIPS)
+			swim_send_pushpull(s, &peer->addr, peer->hash, 0);
+		else
+			swim_send_digest(s, &peer->addr, peer->hash);
 		s->pushpull_skips = 0;
-		swim_send_pushpull(s, &peer->addr, peer->hash, 0);
 	}
 }
 

@@ -463,10 +463,9 @@ void swim_on_ping(cl_swim *s, const cl_wire_msg *msg, const cl_addr *from,
 	    !s->leaving) {
 		s->last_sync = now;
 		s->stats.checksum_syncs++;
-		swim_send_pushpull(s, &msg->u.ping.source_addr,
-				   name_hash(msg->u.ping.source.ptr,
-					     msg->u.ping.source.len),
-				   0);
+		swim_send_digest(s, &msg->u.ping.source_addr,
+				 name_hash(msg->u.ping.source.ptr,
+					   msg->u.ping.source.len));
 	}
 }
 

@@ -31,6 +31,14 @@ static inline uint64_t contrib(const struct member *m)
 	return x;
 }
 
+/* In or out of the membership checksum, and of its bucket's (DIGEST). */
+static inline void checksum_toggle(cl_swim *s, const struct member *m)
+{
+	uint64_t c = contrib(m);
+	s->checksum ^= c;
+	s->bsum[m->hash >> (64 - CL_WIRE_DIGEST_BITS_MAX)] ^= c;
+}
+
 /* ------------------------------------------------------------------ */
 /* Hash table                                                          */
 /* ------------------------------------------------------------------ */
@@ -162,7 +170,7 @@ void swim_set_state(cl_swim *s, struct member *m, uint8_t status,
 		if (!m->aux)
 			return; /* out of memory: the member keeps its state */
 	}
-	s->checksum ^= contrib(m);
+	checksum_toggle(s, m);
 	if (m->heard && live(m->status))
 		s->heard_live--;
 	if (from != to) {
@@ -180,7 +188,7 @@ void swim_set_state(cl_swim *s, struct member *m, uint8_t status,
 	m->status = status;
 	m->incarnation = incarnation;
 	s->counts[status]++;
-	s->checksum ^= contrib(m);
+	checksum_toggle(s, m);
 	if (m->heard && live(status))
 		s->heard_live++;
 	if (!to && m->aux) {
@@ -236,7 +244,7 @@ struct member *swim_member_add(cl_swim *s, const uint8_t *name,
 	 * swim_set_state() replaces; counted and summed like any other. */
 	m->status = CL_STATUS_ALIVE;
 	s->counts[CL_STATUS_ALIVE]++;
-	s->checksum ^= contrib(m);
+	checksum_toggle(s, m);
 	table_put(s, m);
 	/* Insert at a random place in the probe order (not at the end, or a
 	 * burst of joiners would all wait a full round to be probed). */

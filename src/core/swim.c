@@ -388,6 +388,9 @@ void cl_swim_feed(cl_swim *s, cl_usec now, const cl_addr *from,
 		case CL_MSG_PUSHPULL:
 			swim_on_pushpull(s, msg, from, false, now);
 			break;
+		case CL_MSG_DIGEST:
+			swim_on_digest(s, msg, from);
+			break;
 		case CL_MSG_USER:
 			if (s->io.user && !s->leaving)
 				s->io.user(s->io.ctx, from, msg, stream);

@@ -145,6 +145,9 @@ typedef struct cl_swim_stats {
 	uint64_t suspicions, refutations, deaths_declared;
 	uint64_t pushpulls, checksum_syncs, dead_retries;
 	uint64_t pushpulls_skipped;   /* periodic syncs the checksums made moot */
+	uint64_t digests;         /* delta syncs started (DIGEST sent) */
+	uint64_t delta_syncs;     /* delta syncs answered */
+	uint64_t state_members_sent; /* members sent in full or delta states */
 	uint64_t rival_checks;    /* pings to a newer process claiming our name */
 	uint64_t superseded;      /* 1 once a rival was found alive */
 	uint64_t events_dropped;  /* event queue overflow (never expected) */

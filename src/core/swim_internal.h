@@ -152,6 +152,8 @@ struct cl_swim {
 	size_t heard_live;     /* live members other than us with heard set */
 	uint64_t heard_gen;    /* bumped whenever a member's heard changes */
 	uint64_t checksum;
+	/* The checksum split by the top bits of the name hash (DIGEST). */
+	uint64_t bsum[1u << CL_WIRE_DIGEST_BITS_MAX];
 	struct list suspects;
 	struct list tombstones;
 	/* Formers: a ring of the last FORMERS_MAX reaped members. */
@@ -214,6 +216,12 @@ struct cl_swim {
 	size_t n_seeds;
 	bool joined;       /* any full state merged */
 	size_t pp_added;   /* members the push-pull being read added so far */
+	/* A delta sync this node started: the buckets the peer's DIGEST
+	 * showed different, whose members we send once its delta is read. */
+	bool delta_due;
+	uint8_t delta_bits;
+	uint64_t delta_want[(1u << CL_WIRE_DIGEST_BITS_MAX) / 64];
+	cl_addr delta_to;
 	size_t pp_budget;  /* and the most it may add, set at its first frame */
 	bool seed_answered;
 	unsigned join_retries;
@@ -387,6 +395,9 @@ void swim_send_pushpull(cl_swim *s, const cl_addr *to, uint64_t to_id,
 void swim_on_pushpull(cl_swim *s, const cl_wire_msg *msg, const cl_addr *from,
 		      bool more_expected, cl_usec now);
 void swim_note_checksum(cl_swim *s, uint64_t checksum, cl_usec now);
+/* A delta sync: our DIGEST, then the differing buckets both ways. */
+void swim_send_digest(cl_swim *s, const cl_addr *to, uint64_t to_id);
+void swim_on_digest(cl_swim *s, const cl_wire_msg *msg, const cl_addr *from);
 void swim_antientropy_tick(cl_swim *s, cl_usec now);
 cl_usec swim_pushpull_period(const cl_swim *s);
 

@@ -403,6 +403,16 @@ static bool parse_body(uint8_t version, uint8_t type, const uint8_t *body,
 			return false;
 		break;
 	}
+	case CL_MSG_DIGEST:
+		if (!get_u8(&c, &msg->u.digest.flags) ||
+		    !get_u8(&c, &msg->u.digest.bits) ||
+		    msg->u.digest.bits > CL_WIRE_DIGEST_BITS_MAX ||
+		    cur_left(&c) != (size_t)8 << msg->u.digest.bits)
+			return false;
+		msg->u.digest.sums.ptr = c.p;
+		msg->u.digest.sums.len = cur_left(&c);
+		c.p = c.end;
+		break;
 	case CL_MSG_USER: {
 		uint32_t plen;
 		if (!get_u8(&c, &msg->u.user.kind) ||
@@ -471,11 +481,11 @@ int cl_wire_parse(const uint8_t *buf, size_t len, const char *label,
 			return -CL_DROP_TOO_MANY;
 		uint8_t type = buf[pos++];
 		size_t blen;
-		if (type < CL_MSG_PING || type > CL_MSG_USER)
+		if (type < CL_MSG_PING || type > CL_MSG_DIGEST)
 			return -CL_DROP_VERSION;
+		if ((type == CL_MSG_PUSHPULL || type == CL_MSG_DIGEST) && !stream)
+			return -CL_DROP_UNEXPECTED;
 		if (type == CL_MSG_PUSHPULL || type == CL_MSG_USER) {
-			if (type == CL_MSG_PUSHPULL && !stream)
-				return -CL_DROP_UNEXPECTED;
 			if (len - pos < 4)
 				return -CL_DROP_TRUNCATED;
 			blen = get_be32(buf + pos);
@@ -681,6 +691,29 @@ bool cl_wire_put_accuse(cl_wbuf *w, uint8_t type, uint32_t incarnation,
 #define PP_HDR 10
 #define PP_BODY_OFF 5
 #define PP_COUNT_OFF 6
+
+bool cl_wire_put_digest(cl_wbuf *w, uint8_t flags, uint8_t bits,
+			const uint64_t *sums)
+{
+	if (bits > CL_WIRE_DIGEST_BITS_MAX)
+		return false;
+	size_t n = (size_t)1 << bits;
+	uint8_t *p = msg_start(w, CL_MSG_DIGEST, 2 + 8 * n);
+	if (!p)
+		return false;
+	*p++ = flags;
+	*p++ = bits;
+	for (size_t i = 0; i < n; i++)
+		p = put_be64(p, sums[i]);
+	return true;
+}
+
+uint64_t cl_wire_digest_sum(const cl_wire_msg *msg, size_t i)
+{
+	if (i >= (size_t)1 << msg->u.digest.bits)
+		return 0;
+	return get_be64(msg->u.digest.sums.ptr + 8 * i);
+}
 
 bool cl_wire_pushpull_begin(cl_wbuf *w, uint8_t flags)
 {

@@ -62,6 +62,12 @@
  *   9 USER      u8 kind (0 cast, 1 call, 2 reply) | u32 call id
  *               | name topic | name sender | u32 payload length | payload
  *               (payload <= CL_WIRE_USER_MAX).  Datagram or stream.
+ *  10 DIGEST    u8 flags (bit 1 reply) | u8 bits (0..10)
+ *               | 2^bits x u64 bucket checksum
+ *               The membership checksum split by the top `bits` bits of
+ *               each member's name hash: a sync sends this first, and
+ *               only the members of buckets that differ follow (a
+ *               PUSHPULL flagged delta).  Only in stream frames.
  *
  * Unknown message types are errors, not skipped: a peer speaking a newer
  * minor dialect must bump the version byte, so the drop is counted under
@@ -107,7 +113,11 @@ enum cl_wire_type {
 	CL_MSG_DEAD = 7,
 	CL_MSG_PUSHPULL = 8,
 	CL_MSG_USER = 9,
+	CL_MSG_DIGEST = 10,
 };
+
+/* DIGEST: at most 2^10 buckets (8 KiB). */
+#define CL_WIRE_DIGEST_BITS_MAX 10
 
 enum cl_member_status {
 	CL_STATUS_ALIVE = 0,
@@ -128,6 +138,9 @@ enum cl_user_kind {
 #define CL_PUSHPULL_JOIN 0x01
 #define CL_PUSHPULL_REPLY 0x02
 #define CL_PUSHPULL_MORE 0x04
+/* Only the members of the buckets a DIGEST exchange found different. */
+#define CL_PUSHPULL_DELTA 0x08
+#define CL_DIGEST_REPLY 0x02
 #define CL_PINGREQ_WANT_NACK 0x01
 
 /* Why a packet was dropped.  Decoders return the negated value. */
@@ -207,6 +220,12 @@ typedef struct cl_wire_msg {
 			cl_bytes entries; /* count validated members, see
 					     cl_wire_member_next() */
 		} pushpull;
+		struct {
+			uint8_t flags;
+			uint8_t bits;
+			cl_bytes sums; /* 2^bits big-endian u64, see
+					  cl_wire_digest_sum() */
+		} digest;
 	} u;
 } cl_wire_msg;
 
@@ -280,6 +299,12 @@ size_t cl_wire_user_size(size_t topic_len, size_t sender_len,
 /* Size of one encoded ALIVE, for planning packets and queue budgets. */
 size_t cl_wire_alive_size(size_t name_len, const cl_addr *addr,
 			  size_t tags_len);
+
+/* DIGEST: 2^bits sums. */
+bool cl_wire_put_digest(cl_wbuf *w, uint8_t flags, uint8_t bits,
+			const uint64_t *sums);
+/* The i-th sum of a parsed DIGEST (i < 2^bits). */
+uint64_t cl_wire_digest_sum(const cl_wire_msg *msg, size_t i);
 
 /* PUSHPULL: begin, add members, end.  The count is patched by _end.
  * Members that do not fit are refused (false) and not counted. */

@@ -475,6 +475,52 @@ static void test_ping_req_versions(void)
 	}
 }
 
+/* DIGEST: 2^bits sums, streams only, bits <= 10, the body exact. */
+static void test_digest(void)
+{
+	static uint64_t sums[1u << CL_WIRE_DIGEST_BITS_MAX];
+	static uint8_t big[16 + 8 * (1u << CL_WIRE_DIGEST_BITS_MAX) + 64];
+	for (size_t i = 0; i < sizeof sums / sizeof sums[0]; i++)
+		sums[i] = 0x0101010101010101ull * (i + 1);
+	for (uint8_t bits = 0; bits <= CL_WIRE_DIGEST_BITS_MAX; bits++) {
+		cl_wbuf w;
+		CHECK(cl_wire_begin(&w, big, sizeof big, LABEL, LABEL_LEN));
+		CHECK(cl_wire_put_digest(&w, CL_DIGEST_REPLY, bits, sums));
+		cl_wire_msg m[2];
+		CHECK_EQ_INT(cl_wire_parse(big, w.len, LABEL, LABEL_LEN,
+					   CL_WIRE_STREAM_MAX, true, m, 2), 1);
+		CHECK_EQ_INT(m[0].type, CL_MSG_DIGEST);
+		CHECK_EQ_INT(m[0].u.digest.bits, bits);
+		CHECK_EQ_INT(m[0].u.digest.flags, CL_DIGEST_REPLY);
+		for (size_t i = 0; i < (size_t)1 << bits; i++)
+			CHECK(cl_wire_digest_sum(&m[0], i) == sums[i]);
+		CHECK(cl_wire_digest_sum(&m[0], (size_t)1 << bits) == 0);
+		/* Never in a datagram. */
+		CHECK_EQ_INT(cl_wire_parse(big, w.len, LABEL, LABEL_LEN, 65000,
+					   false, m, 2),
+			     -CL_DROP_UNEXPECTED);
+	}
+	cl_wbuf w;
+	CHECK(cl_wire_begin(&w, big, sizeof big, LABEL, LABEL_LEN));
+	CHECK(!cl_wire_put_digest(&w, 0, CL_WIRE_DIGEST_BITS_MAX + 1, sums));
+	/* bits past the bound, and bodies a byte short or long. */
+	for (int k = 0; k < 3; k++) {
+		r_header(&R, LABEL);
+		r_begin(&R, CL_MSG_DIGEST);
+		r_u8(&R, 0);
+		r_u8(&R, k == 0 ? CL_WIRE_DIGEST_BITS_MAX + 1 : 1);
+		size_t n = k == 0 ? 1 : 2;
+		for (size_t i = 0; i < n; i++)
+			r_u64(&R, i);
+		if (k == 2)
+			r_u8(&R, 0);
+		if (k == 1)
+			R.n -= 1;
+		r_end(&R);
+		CHECK_EQ_INT(parse_stream(R.b, R.n), -CL_DROP_MALFORMED);
+	}
+}
+
 static void test_truncation(void)
 {
 	static uint8_t buf[4096];
@@ -594,7 +640,7 @@ static void test_header(void)
 
 static void test_types(void)
 {
-	static const uint8_t bad[] = {0, 10, 0x7f, 0xff};
+	static const uint8_t bad[] = {0, CL_MSG_DIGEST + 1, 0x7f, 0xff};
 	for (size_t i = 0; i < sizeof(bad); i++) {
 		r_header(&R, LABEL);
 		r_begin(&R, CL_MSG_ACK);
@@ -608,7 +654,7 @@ static void test_types(void)
 	}
 	/* Even alone, with no length after it. */
 	r_header(&R, LABEL);
-	r_u8(&R, 10);
+	r_u8(&R, CL_MSG_DIGEST + 1);
 	CHECK_EQ_INT(parse_dgram(R.b, R.n), -CL_DROP_VERSION);
 	/* A known type whose length is cut short. */
 	r_header(&R, LABEL);
@@ -1488,6 +1534,7 @@ int main(void)
 	RUN_TEST(test_roundtrip_pushpull);
 	RUN_TEST(test_layout_matches_spec);
 	RUN_TEST(test_ping_req_versions);
+	RUN_TEST(test_digest);
 	RUN_TEST(test_truncation);
 	RUN_TEST(test_header);
 	RUN_TEST(test_types);
