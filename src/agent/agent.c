@@ -8,12 +8,14 @@
  * hook runner, both of which hand work to this thread.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -33,6 +35,8 @@
 #include "options.h"
 #include "pending_calls.h"
 #include "port.h"
+#include "runtime/keyring.h"
+#include "runtime/logfmt.h"
 
 /* A node that cannot finish leaving in this long (its peers unreachable)
  * exits anyway. */
@@ -42,6 +46,10 @@
 
 struct agent {
 	agent_options opt;
+	/* The command line, kept for SIGHUP: flags win over the file and
+	 * the environment on a reload as at start. */
+	int argc;
+	char **argv;
 	cloister_t *node;
 	struct event_base *base;
 	cl_http_api *api;
@@ -87,20 +95,42 @@ static void log_line(void *arg, int level, const char *line)
 		memcpy(key, k, kl);
 		key[kl] = '\0';
 		p++;
-		char val[1024];
+		char val[2048];
 		size_t vl = 0;
 		if (*p == '"') {
+			/* Values are quoted by cl_logfmt_quote: \" \\ \n \r \t
+			 * are read back; \xNN (a byte that was not UTF-8 or a
+			 * control byte) stays as those four characters, which
+			 * says more than U+FFFD would. */
+			/* A value longer than val is cut, but read to its
+			 * end: its tail must not be taken for fields. */
 			p++;
-			while (*p && *p != '"' && vl < sizeof val - 1) {
-				if (*p == '\\' && p[1])
-					p++;
-				val[vl++] = *p++;
+			while (*p && *p != '"') {
+				char c = *p++;
+				if (c == '\\' && *p) {
+					char e = *p++;
+					c = e == 'n'   ? '\n'
+					    : e == 'r' ? '\r'
+					    : e == 't' ? '\t'
+					    : e == '"' || e == '\\' ? e
+								    : 0;
+					if (!c) { /* \xNN and the like: as written */
+						if (vl < sizeof val - 1)
+							val[vl++] = '\\';
+						c = e;
+					}
+				}
+				if (vl < sizeof val - 1)
+					val[vl++] = c;
 			}
 			if (*p == '"')
 				p++;
 		} else {
-			while (*p && *p != ' ' && vl < sizeof val - 1)
-				val[vl++] = *p++;
+			while (*p && *p != ' ') {
+				if (vl < sizeof val - 1)
+					val[vl++] = *p;
+				p++;
+			}
 		}
 		val[vl] = '\0';
 		/* Names from the network may hold bytes that are not UTF-8:
@@ -248,28 +278,89 @@ static void peers_path(const struct agent *a, char *out, size_t len)
 	snprintf(out, len, "%s/peers", a->opt.data_dir);
 }
 
+/* A new file of ours in dir: a random name, created by this call
+ * (O_EXCL) and never through a link (O_NOFOLLOW), mode 0600.  A fixed
+ * name would let whoever can write the directory plant a symlink there
+ * and have us truncate its target, or keep us from saving at all. */
+static int private_temp(const char *dir, char *tmp, size_t len)
+{
+	for (int tries = 0; tries < 8; tries++) {
+		uint8_t r[8];
+		randombytes_buf(r, sizeof r);
+		snprintf(tmp, len, "%s/.peers.%02x%02x%02x%02x%02x%02x%02x%02x.tmp",
+			 dir, r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
+		int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+				       O_CLOEXEC, 0600);
+		if (fd >= 0 || errno != EEXIST)
+			return fd;
+	}
+	errno = EEXIST;
+	return -1;
+}
+
 static void save_peers(struct agent *a)
 {
+	static bool warned;
 	if (!a->opt.data_dir[0])
 		return;
 	cloister_member *m;
 	size_t n;
 	if (cloister_members(a->node, &m, &n) != 0)
 		return;
-	char path[AGENT_PATH_MAX + 16], tmp[AGENT_PATH_MAX + 32];
+	char path[AGENT_PATH_MAX + 16], tmp[AGENT_PATH_MAX + 48];
 	peers_path(a, path, sizeof path);
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	FILE *f = fopen(tmp, "w");
-	if (f) {
-		for (size_t i = 1; i < n; i++) /* [0] is ourselves */
-			if (m[i].status == CLOISTER_MEMBER_ALIVE ||
-			    m[i].status == CLOISTER_MEMBER_SUSPECT)
-				fprintf(f, "%s\n", m[i].addr);
-		/* Written aside and renamed: a crash never leaves half a list. */
-		if (fclose(f) == 0)
-			rename(tmp, path);
+	int fd = private_temp(a->opt.data_dir, tmp, sizeof tmp);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
+		if (!warned)
+			fprintf(stderr, "level=warn msg=\"cannot save peers in "
+					"data-dir\" dir=\"%s\" error=\"%s\"\n",
+				a->opt.data_dir, strerror(errno));
+		warned = true;
+		cloister_members_free(m, n);
+		return;
 	}
+	for (size_t i = 1; i < n; i++) /* [0] is ourselves */
+		if (m[i].status == CLOISTER_MEMBER_ALIVE ||
+		    m[i].status == CLOISTER_MEMBER_SUSPECT)
+			fprintf(f, "%s\n", m[i].addr);
 	cloister_members_free(m, n);
+	/* Written aside, flushed, then renamed over the old list: a crash
+	 * never leaves half a list, and rename replaces a symlink planted
+	 * at the final name instead of writing through it. */
+	bool ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
+	ok = fclose(f) == 0 && ok;
+	if (!ok || rename(tmp, path) != 0) {
+		if (!warned)
+			fprintf(stderr, "level=warn msg=\"cannot save peers in "
+					"data-dir\" dir=\"%s\" error=\"%s\"\n",
+				a->opt.data_dir, strerror(errno));
+		warned = true;
+		unlink(tmp);
+	}
+}
+
+/* The data directory exists (made 0700 if not) and no other user may
+ * write in it: whoever can would choose the peers we rejoin. */
+static void data_dir_check(const struct agent *a)
+{
+	const char *dir = a->opt.data_dir;
+	struct stat st;
+	if (!dir[0])
+		return;
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		fprintf(stderr, "level=warn msg=\"cannot create data-dir\" "
+				"dir=\"%s\" error=\"%s\"\n", dir, strerror(errno));
+		return;
+	}
+	if (stat(dir, &st) == 0 && (st.st_mode & 022) &&
+	    !(st.st_mode & S_ISVTX))
+		fprintf(stderr, "level=warn msg=\"data-dir is writable by other "
+				"users, who could replace the peers this agent "
+				"rejoins (chmod 700)\" dir=\"%s\" mode=%04o\n",
+			dir, (unsigned)(st.st_mode & 07777));
 }
 
 static void load_peers(struct agent *a)
@@ -278,9 +369,26 @@ static void load_peers(struct agent *a)
 		return;
 	char path[AGENT_PATH_MAX + 16];
 	peers_path(a, path, sizeof path);
-	FILE *f = fopen(path, "r");
-	if (!f)
+	/* Never through a symlink, never a FIFO or device put there. */
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 && errno == ENOENT)
 		return;
+	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		fprintf(stderr, "level=warn msg=\"peers file in data-dir is not "
+				"a regular file (a symlink?): ignored, and "
+				"replaced at the next save\" path=\"%s\" "
+				"error=\"%s\"\n",
+			path, fd < 0 ? strerror(errno) : "not a regular file");
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	FILE *f = fdopen(fd, "r");
+	if (!f) {
+		close(fd);
+		return;
+	}
 	char line[128];
 	char addrs[64][128];
 	const char *ptrs[64];
@@ -332,47 +440,81 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
 	cloister_leave(a->node);
 }
 
+/* Installs one key source's key beside the current ones; logs the
+ * outcome (cloister_keys_install logs a new key's fingerprint). */
+static void reinstall_key(struct agent *a, const char *source,
+			  const uint8_t key[CL_KEY_BYTES])
+{
+	char hex[CL_KEY_HEX_LEN + 1];
+	for (size_t i = 0; i < CL_KEY_BYTES; i++)
+		snprintf(hex + 2 * i, 3, "%02x", key[i]);
+	int e = cloister_keys_install(a->node, hex);
+	sodium_memzero(hex, sizeof hex);
+	fprintf(stderr, "level=%s msg=\"SIGHUP: key re-read\" source=%s "
+			"result=\"%s\"\n",
+		e == 0 || e == CLOISTER_EEXIST ? "info" : "error", source,
+		e == CLOISTER_EEXIST ? "already installed"
+		: e == 0	     ? "installed"
+				     : cloister_strerror(e));
+}
+
 static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
 	struct agent *a = arg;
-	/* Reloadable: the key file (installed alongside the current keys,
-	 * so rotation can be driven by replacing the file) and the log
-	 * level.  Everything else needs a restart (it is the node's
-	 * identity). */
-	agent_options fresh;
-	char *argv[] = {"agent", NULL};
-	if (a->opt.config_file[0]) {
-		char *args[] = {"agent", "--config", a->opt.config_file, NULL};
-		if (agent_options_load(&fresh, 3, args) != 0)
-			return;
-	} else if (agent_options_load(&fresh, 1, argv) != 0) {
+	/* Reloadable: every key source (key-file, key, passphrase; each key
+	 * installed beside the current ones, so rotation can be driven by
+	 * replacing a file) and the log level.  The settings are read again
+	 * from the file, the environment and the original command line, in
+	 * the same order as at start: a --key-file or --log-level given as a
+	 * flag keeps winning.  Everything else needs a restart (it is the
+	 * node's identity). */
+	static agent_options fresh;
+	if (agent_options_reload(&fresh, a->argc, a->argv) != 0) {
+		fprintf(stderr, "level=error msg=\"SIGHUP: configuration not "
+				"reloaded (see above); keys and log level "
+				"unchanged\"\n");
 		return;
 	}
+	uint8_t key[CL_KEY_BYTES];
+	char why[300], qwhy[CL_LOGFMT_QUOTED_MAX(300) + 1];
 	const char *key_file = agent_option(&fresh, "key_file");
 	if (*key_file) {
-		/* Checked (mode, form) by the same code that reads it at
-		 * start, then installed beside the current keys: rotation is
-		 * install everywhere, then `cloister keys use`. */
-		cloister_config_t *tmp = cloister_config_new();
-		FILE *f = fopen(key_file, "r");
-		char text[256] = "";
-		if (tmp && f && cloister_config_set(tmp, "key_file", key_file) == 0 &&
-		    fgets(text, sizeof text, f)) {
-			text[strcspn(text, "\r\n")] = '\0';
-			int e = cloister_keys_install(a->node, text);
-			fprintf(stderr, "level=info msg=\"SIGHUP: key file re-read\" "
-					"result=\"%s\"\n",
-				e == CLOISTER_EEXIST ? "already installed"
-						     : cloister_strerror(e));
-		}
-		memset(text, 0, sizeof text);
-		if (f)
-			fclose(f);
-		cloister_config_free(tmp);
+		/* The same checks as at start (a regular file, not readable
+		 * by others, one key). */
+		if (cl_key_from_file(key_file, key, why, sizeof why) == 0)
+			reinstall_key(a, "key_file", key);
+		else
+			fprintf(stderr, "level=error msg=\"SIGHUP: key file not "
+					"read\" reason=%s\n",
+				cl_logfmt_quote(why, qwhy, sizeof qwhy));
 	}
+	const char *key_text = agent_option(&fresh, "key");
+	if (*key_text) {
+		if (cl_key_parse(key_text, key) == 0)
+			reinstall_key(a, "key", key);
+		else
+			fprintf(stderr, "level=error msg=\"SIGHUP: key is not 64 "
+					"hex digits or base64 of 32 bytes\"\n");
+	}
+	const char *pass = agent_option(&fresh, "passphrase");
+	if (*pass) {
+		const char *app = agent_option(&fresh, "app");
+		if (cl_key_from_passphrase(*app ? app : "cloister", pass, key) == 0)
+			reinstall_key(a, "passphrase", key);
+		else
+			fprintf(stderr, "level=error msg=\"SIGHUP: cannot derive "
+					"the passphrase's key\"\n");
+	}
+	sodium_memzero(key, sizeof key);
 	cloister_set_logger(a->node, log_line, a, fresh.log_level);
+	hooks_set_logger(a->hooks, log_line, a, fresh.log_level);
 	a->opt.log_level = fresh.log_level;
-	fprintf(stderr, "level=info msg=\"SIGHUP: configuration reloaded\"\n");
+	/* The secrets of the copy are not kept. */
+	sodium_memzero(&fresh, sizeof fresh);
+	static const char *const lv[] = {"error", "warn", "info", "debug"};
+	fprintf(stderr, "level=info msg=\"SIGHUP: configuration reloaded\" "
+			"log_level=%s\n",
+		lv[a->opt.log_level]);
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
@@ -493,6 +635,8 @@ int cmd_agent(int argc, char **argv)
 	int e = agent_options_load(&a.opt, argc, argv);
 	if (e)
 		return e == 1 ? 0 : 2;
+	a.argc = argc;
+	a.argv = argv;
 	cloister_config_t *cfg = cloister_config_new();
 	if (!cfg || agent_options_apply(&a.opt, cfg) != 0) {
 		cloister_config_free(cfg);
@@ -520,8 +664,9 @@ int cmd_agent(int argc, char **argv)
 	cloister_set_logger(a.node, log_line, &a, a.opt.log_level);
 	a.base = event_base_new();
 	a.tick = a.base ? event_new(a.base, -1, EV_PERSIST, on_tick, &a) : NULL;
-	a.hooks = hooks_new(a.node, a.opt.on_change, a.opt.on_member,
+	a.hooks = hooks_new(a.node, a.base, a.opt.on_change, a.opt.on_member,
 			    a.opt.hook_timeout_s);
+	hooks_set_logger(a.hooks, log_line, &a, a.opt.log_level);
 	if (!a.base || !a.tick || !a.hooks) {
 		fprintf(stderr, "cloister agent: out of memory\n");
 		return 1;
@@ -582,6 +727,7 @@ int cmd_agent(int argc, char **argv)
 			cloister_strerror(e));
 		return 1;
 	}
+	data_dir_check(&a);
 	load_peers(&a);
 
 	a.sigterm = evsignal_new(a.base, SIGTERM, on_term, &a);

@@ -7,9 +7,15 @@
  */
 #include <stddef.h>
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
 
 #include "api_guard.h"
 #include "options.h"
@@ -252,14 +258,57 @@ static char *trim(char *s)
 	return s;
 }
 
+/* Settings whose value is a secret: a file holding one must be private. */
+static bool secret_setting(const char *name)
+{
+	return !strcmp(name, "key") || !strcmp(name, "passphrase");
+}
+
 static int load_file(agent_options *o, const char *path)
 {
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		fprintf(stderr, "cloister agent: cannot read config file %s\n",
-			path);
+	/* Checked on the open descriptor, as ssh checks its files: a file
+	 * others may write could set on-change to run their commands as this
+	 * agent; one holding a key must be readable by its owner only.  Not
+	 * a FIFO or device either (O_NONBLOCK: no hang in open). */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		fprintf(stderr, "cloister agent: cannot read config file %s: %s\n",
+			path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return 2;
 	}
+	if (!S_ISREG(st.st_mode)) {
+		fprintf(stderr, "cloister agent: config file %s is not a regular "
+				"file\n", path);
+		close(fd);
+		return 2;
+	}
+	if (st.st_mode & 022) {
+		fprintf(stderr, "cloister agent: config file %s is writable by "
+				"%s (mode %04o): they could make this agent run "
+				"their commands (on-change) or join their cluster; "
+				"refusing it (chmod go-w %s)\n",
+			path, st.st_mode & 002 ? "every user" : "its group",
+			(unsigned)(st.st_mode & 07777), path);
+		close(fd);
+		return 2;
+	}
+	if (st.st_uid != geteuid() && st.st_uid != 0) {
+		fprintf(stderr, "cloister agent: config file %s belongs to user "
+				"%u, neither this agent's user nor root: that user "
+				"could rewrite it; refusing it\n",
+			path, (unsigned)st.st_uid);
+		close(fd);
+		return 2;
+	}
+	FILE *f = fdopen(fd, "r");
+	if (!f) {
+		close(fd);
+		return 2;
+	}
+
 	char line[2048];
 	int lineno = 0, e = 0;
 	while (!e && fgets(line, sizeof line, f)) {
@@ -290,12 +339,27 @@ static int load_file(agent_options *o, const char *path)
 			e = 2;
 			break;
 		}
+		if (secret_setting(s->name) && (st.st_mode & 044)) {
+			fprintf(stderr, "%s:%d: this file holds a %s and is readable "
+					"by %s (mode %04o): anyone who reads it can "
+					"join the cluster and read its traffic; "
+					"refusing it.  Make it private (chmod 600 %s; "
+					"in Kubernetes, defaultMode: 0400 on the "
+					"volume) or move the key to key-file\n",
+				path, lineno, s->name,
+				st.st_mode & 004 ? "every user" : "its group",
+				(unsigned)(st.st_mode & 07777), path);
+			e = 2;
+			break;
+		}
 		char origin[AGENT_PATH_MAX + 16];
 		snprintf(origin, sizeof origin, "%s:%d", path, lineno);
 		if (s->is_flag && !*value)
 			value = "true";
 		e = set(o, s, value, origin);
 	}
+	/* The line buffer held the secret. */
+	sodium_memzero(line, sizeof line);
 	fclose(f);
 	return e;
 }
@@ -347,7 +411,7 @@ static int load_env(agent_options *o)
 	return 0;
 }
 
-int agent_options_load(agent_options *o, int argc, char **argv)
+static int load(agent_options *o, int argc, char **argv, bool warn)
 {
 	/* Entries of node[] past n_node are never read; leaving them
 	 * untouched keeps ~100 KB of pages out of an idle agent's RSS. */
@@ -411,9 +475,30 @@ int agent_options_load(agent_options *o, int argc, char **argv)
 		}
 		if (!strcmp(name, "config"))
 			continue; /* already loaded */
+		if (warn && secret_setting(name))
+			fprintf(stderr,
+				"cloister agent: warning: --%s on the command line "
+				"is visible to every user of this machine (ps, "
+				"/proc/PID/cmdline) and may stay in shell "
+				"history; give it as %s, or a line of a private "
+				"--config file\n",
+				name,
+				!strcmp(name, "key")
+					? "key-file FILE (mode 0600) or CLOISTER_KEY"
+					: "CLOISTER_PASSPHRASE");
 		e = set(o, s, value, "command line");
 	}
 	return e;
+}
+
+int agent_options_load(agent_options *o, int argc, char **argv)
+{
+	return load(o, argc, argv, true);
+}
+
+int agent_options_reload(agent_options *o, int argc, char **argv)
+{
+	return load(o, argc, argv, false);
 }
 
 const char *agent_option(const agent_options *o, const char *key)

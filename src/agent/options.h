@@ -47,6 +47,10 @@ typedef struct agent_options {
  * was printed, or 2 on an error (message printed to stderr). */
 int agent_options_load(agent_options *o, int argc, char **argv);
 
+/* The same, for SIGHUP: with the command line the agent started with,
+ * so flags keep winning; warnings given at start are not repeated. */
+int agent_options_reload(agent_options *o, int argc, char **argv);
+
 /* Applies the node settings to cfg: 0, or 2 with the error printed. */
 int agent_options_apply(const agent_options *o, cloister_config_t *cfg);
 

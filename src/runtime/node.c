@@ -19,6 +19,7 @@
 #include "core/swim.h"
 #include "discovery.h"
 #include "keyring.h"
+#include "logfmt.h"
 #include "loop.h"
 #include "messaging.h"
 #include "naming.h"
@@ -94,7 +95,9 @@ void node_log(cloister_t *c, int level, const char *fmt, ...)
 {
 	if (level > c->log_level || !c->log)
 		return;
-	char line[1024];
+	/* Room for a line holding a quoted 255-byte name (up to 1,022
+	 * bytes escaped) beside its message. */
+	char line[2048];
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	struct tm tm;
@@ -244,8 +247,10 @@ static int choose_identity(cloister_t *c, const cl_sentry_spec *spec,
 			snprintf(why, sizeof why, "configured");
 		cl_addr_format(&cfg->addr, c->addr_text, sizeof c->addr_text);
 	}
+	char qname[CL_LOGFMT_NAME_BUF];
 	node_log(c, CLOISTER_LOG_INFO, "msg=\"node named\" name=%s addr=%s "
-		 "reason=\"%s\"", name, c->nonode ? "none" : c->addr_text, why);
+		 "reason=\"%s\"", cl_logfmt_quote(name, qname, sizeof qname),
+		 c->nonode ? "none" : c->addr_text, why);
 	return 0;
 }
 
@@ -702,11 +707,13 @@ static void log_member(cloister_t *c, const cl_swim_event *ev)
 					   "failed", "reaped"};
 	if (ev->type == CL_EV_UPDATE || ev->type > CL_EV_REAP)
 		return;
-	char a[CL_ADDR_STRLEN];
+	char a[CL_ADDR_STRLEN], qname[CL_LOGFMT_NAME_BUF];
+	/* The name comes from the network: quoted and escaped, so a space,
+	 * '=' or a byte that is not UTF-8 cannot forge fields. */
 	node_log(c, ev->type == CL_EV_FAIL ? CLOISTER_LOG_WARN : CLOISTER_LOG_INFO,
 		 "msg=\"member %s\" member=%s addr=%s incarnation=%u",
-		 what[ev->type], ev->name, cl_addr_format(&ev->addr, a, sizeof a),
-		 ev->incarnation);
+		 what[ev->type], cl_logfmt_quote(ev->name, qname, sizeof qname),
+		 cl_addr_format(&ev->addr, a, sizeof a), ev->incarnation);
 }
 
 void node_finish_step(cloister_t *c)
@@ -714,16 +721,17 @@ void node_finish_step(cloister_t *c)
 	cl_swim_event sev;
 	while (cl_swim_next_event(c->core, &sev)) {
 		if (sev.type == CL_EV_SUPERSEDED) {
-			char a[CL_ADDR_STRLEN];
+			char a[CL_ADDR_STRLEN], qname[CL_LOGFMT_NAME_BUF];
 			node_log(c, CLOISTER_LOG_ERROR,
 				 "msg=\"another live process holds this node's "
 				 "name: it started later and answered at its "
 				 "address, so this process has stopped claiming "
 				 "the name and is out of the cluster (no leave "
 				 "announced); stop it, or give one of the two "
-				 "another name\" name=\"%s\" other=%s "
+				 "another name\" name=%s other=%s "
 				 "other_start_ms=%llu other_incarnation=%u",
-				 sev.name, cl_addr_format(&sev.addr, a, sizeof a),
+				 cl_logfmt_quote(sev.name, qname, sizeof qname),
+				 cl_addr_format(&sev.addr, a, sizeof a),
 				 (unsigned long long)sev.start_ms,
 				 sev.incarnation);
 		} else if (strcmp(sev.name, cl_swim_name(c->core)) != 0) {
@@ -757,10 +765,14 @@ void node_finish_step(cloister_t *c)
 				 "msg=\"status changed\" from=%s to=%s",
 				 cloister_state_name(ev.from),
 				 cloister_state_name(ev.to));
-		else if (ev.type == CL_CEV_SENTRY)
+		else if (ev.type == CL_CEV_SENTRY && ev.member.name[0]) {
+			char qname[CL_LOGFMT_NAME_BUF];
 			node_log(c, CLOISTER_LOG_INFO,
 				 "msg=\"sentry changed\" sentry=%s",
-				 ev.member.name[0] ? ev.member.name : "none");
+				 cl_logfmt_quote(ev.member.name, qname, sizeof qname));
+		} else if (ev.type == CL_CEV_SENTRY)
+			node_log(c, CLOISTER_LOG_INFO,
+				 "msg=\"sentry changed\" sentry=none");
 		if (ev.type == CL_CEV_STATE && l.on_state_change) {
 			l.on_state_change(l.arg, ev.from, ev.to, snap);
 		} else if (ev.type == CL_CEV_SENTRY && l.on_sentry) {
@@ -847,11 +859,15 @@ static void on_discovery(void *arg, const cl_discovery_result *r)
 		if (r->status == CL_DISCOVERY_OK)
 			node_log(c, CLOISTER_LOG_INFO,
 				 "msg=\"discovery ok\" peers=%zu", r->n_peers);
-		else
+		else {
+			/* The detail may quote DNS answers: escaped. */
+			char qd[CL_LOGFMT_QUOTED_MAX(256) + 1];
 			node_log(c, CLOISTER_LOG_WARN,
 				 "msg=\"discovery failed; retrying quietly\" "
-				 "status=%s detail=\"%s\"",
-				 cl_discovery_status_name(r->status), r->detail);
+				 "status=%s detail=%s",
+				 cl_discovery_status_name(r->status),
+				 cl_logfmt_quote(r->detail, qd, sizeof qd));
+		}
 	}
 	if (r->n_peers == 0)
 		return;
