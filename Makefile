@@ -78,7 +78,7 @@ build-asan/CMakeCache.txt: | deps
 asan: build-asan/CMakeCache.txt
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(CTEST) -LE 'fuzz|netns|bindings' \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(CTEST) -LE 'fuzz|netns|bindings|browser' \
 	  -E '$(NOT_UNDER_SANITIZERS)'
 
 build-fuzz/CMakeCache.txt: | deps
@@ -117,7 +117,7 @@ tsan: build-tsan/CMakeCache.txt
 	cmake --build build-tsan -j $(JOBS)
 	cd build-tsan && export TSAN_OPTIONS="$(TSAN_OPTIONS_ALL)"; rc=0; \
 	  setarch $$(uname -m) -R $(CTEST) -R '^unit\.test_(api|discovery|keyring)' || rc=1; \
-	  setarch $$(uname -m) -R $(CTEST) -L integration -E '$(NOT_UNDER_SANITIZERS)' || rc=1; \
+	  setarch $$(uname -m) -R $(CTEST) -L integration -LE browser -E '$(NOT_UNDER_SANITIZERS)' || rc=1; \
 	  exit $$rc
 
 # Valgrind memcheck: every agent of one integration test runs under

@@ -48,7 +48,7 @@ PY
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 sleep 5 # let the join settle: idle means after it
 declare -A c0 b0
-for i in "${!PIDS[@]}"; do c0[$i]=$(cpu_ticks "${PIDS[$i]}"); b0[$i]=$(metric "${ALL[$i]}" cloister_bytes_out_total); done
+for i in "${!PIDS[@]}"; do c0[$i]=$(cpu_ticks "${PIDS[$i]}"); b0[$i]=$(metric "${ALL[$i]}" cloister_sent_bytes_total); done
 sleep "$DUR"
 HZ=$(getconf CLK_TCK)
 python3 - "$N" "$DUR" "$HZ" "$(echo "$t1 - $t0" | bc)" <<PY
@@ -64,7 +64,7 @@ for i, (pid, ip) in enumerate(zip(pids, ips)):
     rss.append(int(next(l for l in open(f"/proc/{pid}/status") if l.startswith("VmRSS")).split()[1]))
     body = urllib.request.urlopen(urllib.request.Request(f"http://{ip}:7947/metrics",
         headers={"Authorization": "Bearer " + os.environ["CLOISTER_TOKEN"]}), timeout=3).read().decode()
-    b = sum(float(l.split()[-1]) for l in body.splitlines() if l.startswith("cloister_bytes_out_total "))
+    b = sum(float(l.split()[-1]) for l in body.splitlines() if l.startswith("cloister_sent_bytes_total "))
     bps.append((b - b0[i]) / dur)
 import json
 print(json.dumps({"agents": n, "ready_s": round(ready_s, 3), "idle_seconds": dur,

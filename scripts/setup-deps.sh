@@ -16,6 +16,7 @@ packages=(
 	iproute2 nftables dnsmasq-base      # namespace tests
 	erlang-nox erlang-dev rebar3        # the OTP bindings' tests (bindings/)
 	elixir                              # the Elixir drop-in's test (bindings/elixir/)
+	chromium fonts-dejavu-core          # the web page's test (integration/test_ui.sh) and its screenshots
 )
 if [[ "${1:-}" == "--bench" ]]; then
 	packages+=(gnuplot-nox valgrind linux-perf serf)

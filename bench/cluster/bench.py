@@ -327,7 +327,7 @@ def run(cl, a, res):
     c0 = {i: cpu_ticks(p) for i, p in pids.items()}
     s0 = {i: sched_ns(p) for i, p in pids.items()}
     b0 = nft_counters()
-    m0 = ({i: cloister_metric(cl.ip(i), "cloister_bytes_out_total") for i in pids}
+    m0 = ({i: cloister_metric(cl.ip(i), "cloister_sent_bytes_total") for i in pids}
           if system == "cloister" else {})
     t0 = time.monotonic()
     time.sleep(a.idle)
@@ -354,7 +354,7 @@ def run(cl, a, res):
         "bytes_per_s_unbound_total": round(unbound, 1),
     })
     if system == "cloister":
-        m1 = {i: cloister_metric(cl.ip(i), "cloister_bytes_out_total") for i in pids}
+        m1 = {i: cloister_metric(cl.ip(i), "cloister_sent_bytes_total") for i in pids}
         res["cloister_metric_bytes_out_per_s_median"] = round(
             statistics.median((m1[i] - m0[i]) / dt for i in pids), 1)
     log(f"{system} N={n}: idle rss {res['rss_kb_median']} kB, cpu "

@@ -36,6 +36,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -60,8 +61,12 @@
 #include "api_guard.h"
 #include "core/addr.h"
 #include "json.h"
+#include "metrics.h"
 #include "pending_calls.h"
 #include "query.h"
+#include "runtime/ring_view.h"
+#include "runtime/timings.h"
+#include "ui.h"
 
 /* ------------------------------------------------------------------ */
 /* Bounds                                                              */
@@ -1139,6 +1144,11 @@ static void serve_status(cl_http_api *api, struct evhttp_request *req)
 	json_object_set_new(o, "rings", rings);
 	json_object_set_new(o, "version", json_string(cloister_version()));
 	json_object_set_new(o, "insecure", json_boolean(node_insecure(api)));
+	unsigned health, health_max;
+	if (cl_node_health(api->node, &health, &health_max) == 0) {
+		json_object_set_new(o, "health", json_integer(health));
+		json_object_set_new(o, "health_max", json_integer(health_max));
+	}
 	cloister_snapshot_free(s);
 	reply_json(req, 200, o);
 }
@@ -1153,6 +1163,14 @@ static void serve_members(cl_http_api *api, struct evhttp_request *req)
 			    cloister_strerror(e));
 		return;
 	}
+	/* This node's last probe round trip to each member, when timed. */
+	const char **names = calloc(n ? n : 1, sizeof *names);
+	int64_t *rtt = calloc(n ? n : 1, sizeof *rtt);
+	for (size_t i = 0; names && rtt && i < n; i++)
+		names[i] = m[i].name;
+	if (!names || !rtt || cl_node_rtts(api->node, names, n, rtt) != 0)
+		for (size_t i = 0; rtt && i < n; i++)
+			rtt[i] = -1;
 	json_t *a = json_array();
 	for (size_t i = 0; i < n; i++) {
 		json_t *o = json_object();
@@ -1165,8 +1183,13 @@ static void serve_members(cl_http_api *api, struct evhttp_request *req)
 		json_object_set_new(o, "start_ms",
 				    json_integer((json_int_t)m[i].start_ms));
 		json_object_set_new(o, "tags", cl_json_tags(&m[i]));
+		json_object_set_new(o, "rtt_us",
+				    rtt && rtt[i] >= 0 ? json_integer(rtt[i])
+						       : json_null());
 		json_array_append_new(a, o);
 	}
+	free(names);
+	free(rtt);
 	cloister_members_free(m, n);
 	reply_json(req, 200, a);
 }
@@ -1207,6 +1230,110 @@ static void serve_whois(cl_http_api *api, struct evhttp_request *req,
 	reply_json(req, 200, o);
 }
 
+/* Arcs per ring: 720 (half a degree each) draws a 1,000-member ring
+ * faithfully at any size the page shows it, in ~20 KB of JSON. */
+#define RING_ARCS_MAX 720
+
+static json_t *ring_json(const char *name, const cl_ring_arcs *ra)
+{
+	json_t *o = json_object(), *owners = json_array(),
+	       *share = json_array(), *arcs = json_array();
+	for (size_t i = 0; i < ra->n_owners; i++) {
+		json_array_append_new(owners, text(ra->owners[i]));
+		json_array_append_new(share,
+				      json_integer(llround(ra->share[i] * 1e6)));
+	}
+	for (size_t i = 0; i < ra->n_arcs; i++)
+		json_array_append_new(
+			arcs, json_pack("[I,I,I]",
+					(json_int_t)llround(ra->arcs[i].from * 1e6),
+					(json_int_t)llround(ra->arcs[i].to * 1e6),
+					(json_int_t)ra->arcs[i].owner));
+	char hex[17];
+	snprintf(hex, sizeof hex, "%016" PRIx64, ra->checksum);
+	json_object_set_new(o, "ring", text(name));
+	json_object_set_new(o, "checksum", json_string(hex));
+	json_object_set_new(o, "points", json_integer((json_int_t)ra->points));
+	json_object_set_new(o, "exact", json_boolean(ra->exact));
+	/* Positions and shares in millionths of the circle: exact integers
+	 * in every JSON reader, and finer than any screen. */
+	json_object_set_new(o, "scale", json_integer(1000000));
+	json_object_set_new(o, "owners", owners);
+	json_object_set_new(o, "share", share);
+	json_object_set_new(o, "arcs", arcs);
+	return o;
+}
+
+static void serve_ring(cl_http_api *api, struct evhttp_request *req,
+		       cl_request *r)
+{
+	cloister_snapshot *s;
+	int e = cloister_snapshot_get(api->node, &s);
+	if (e) {
+		reply_error(req, 500, "cannot read the node's state: %s",
+			    cloister_strerror(e));
+		return;
+	}
+	json_t *o = json_object(), *rings = json_array();
+	bool found = false;
+	for (size_t i = 0; i < s->n_rings; i++) {
+		const char *name = s->rings[i].name;
+		if (r->ring && strcmp(r->ring, name))
+			continue;
+		found = true;
+		cl_ring_arcs *ra;
+		e = cl_node_ring_arcs(api->node, name, RING_ARCS_MAX, &ra);
+		if (e == CLOISTER_ENOENT)
+			continue; /* emptied since the snapshot */
+		if (e) {
+			json_decref(o);
+			json_decref(rings);
+			cloister_snapshot_free(s);
+			reply_error(req, 500, "cannot read ring '%s': %s", name,
+				    cloister_strerror(e));
+			return;
+		}
+		json_array_append_new(rings, ring_json(name, ra));
+		cl_ring_arcs_free(ra);
+	}
+	cloister_snapshot_free(s);
+	if (r->ring && !found) {
+		json_decref(o);
+		json_decref(rings);
+		reply_error(req, 404,
+			    "ring '%s' is unknown or has no members: members "
+			    "join it with the tag groups=%s",
+			    r->ring, r->ring);
+		return;
+	}
+	json_object_set_new(o, "rings", rings);
+	reply_json(req, 200, o);
+}
+
+/* The page's files (ui.h): GET and HEAD only; the shell is the same for
+ * everyone, so it carries no token-dependent byte. */
+static void serve_ui(struct evhttp_request *req, const char *path,
+		     const char *method)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	for (size_t i = 0; cl_ui_headers[i]; i += 2)
+		evhttp_add_header(h, cl_ui_headers[i], cl_ui_headers[i + 1]);
+	if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
+		evhttp_add_header(h, "Allow", "GET, HEAD");
+		reply_error(req, 405, "%s does not take %s: use GET, HEAD", path,
+			    method);
+		return;
+	}
+	const cl_ui_asset *a = cl_ui_find(path);
+	if (!a) {
+		reply_error(req, 404,
+			    "no such file: the page is at /ui (index.html, "
+			    "app.js, app.css)");
+		return;
+	}
+	reply_body(req, 200, a->type, (const char *)a->data, a->len);
+}
+
 static void serve_ready(cl_http_api *api, struct evhttp_request *req)
 {
 	cloister_state s = cloister_status(api->node);
@@ -1235,194 +1362,37 @@ static void serve_health(cl_http_api *api, struct evhttp_request *req)
 }
 
 /* ------------------------------------------------------------------ */
-/* Metrics (Prometheus text format 0.0.4)                              */
+/* Metrics (Prometheus text format 0.0.4; the page is metrics.c's)      */
 /* ------------------------------------------------------------------ */
-
-static void family(struct evbuffer *b, const char *name, const char *type,
-		  const char *help)
-{
-	evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
-			    type);
-}
-
-/* A label value: UTF-8 (invalid bytes become U+FFFD) with \\, \" and \n
- * escaped, as the format requires. */
-static void label_value(struct evbuffer *b, const char *v)
-{
-	json_t *t = text(v);
-	const char *s = t ? json_string_value(t) : "";
-	size_t n = t ? json_string_length(t) : 0;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '\\')
-			evbuffer_add(b, "\\\\", 2);
-		else if (s[i] == '"')
-			evbuffer_add(b, "\\\"", 2);
-		else if (s[i] == '\n')
-			evbuffer_add(b, "\\n", 2);
-		else if (s[i] != '\0')
-			evbuffer_add(b, &s[i], 1);
-	}
-	json_decref(t);
-}
-
-static bool metric_name_ok(const char *s)
-{
-	if (!*s)
-		return false;
-	for (const char *p = s; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		      *p == '_' || (p > s && *p >= '0' && *p <= '9')))
-			return false;
-	return true;
-}
-
-/* Counters the runtime reports that are levels, not totals. */
-static bool is_gauge(const char *name)
-{
-	return !strcmp(name, "health") || !strcmp(name, "insecure");
-}
 
 static void serve_metrics(cl_http_api *api, struct evhttp_request *req)
 {
-	struct evbuffer *b = evbuffer_new();
-	cloister_counter cs[128];
-	size_t n = 0;
-	cloister_snapshot *snap = NULL;
-	cloister_member *m = NULL;
-	size_t nm = 0;
-	if (!b || cloister_counters(api->node, cs, 128, &n) != 0 ||
-	    cloister_snapshot_get(api->node, &snap) != 0 ||
-	    cloister_members(api->node, &m, &nm) != 0) {
-		if (b)
-			evbuffer_free(b);
-		cloister_snapshot_free(snap);
+	cl_metrics_api m = {0};
+	pthread_mutex_lock(&api->lock);
+	m.subscribers = api->n_subs;
+	m.multicalls = api->running;
+	for (struct sub *s = api->subs; s; s = s->next)
+		m.queued_bytes += s->bytes;
+	m.events_dropped = api->dropped_total;
+	pthread_mutex_unlock(&api->lock);
+	for (int k = 0; k < 3; k++)
+		if (api->fronts[k].http) {
+			m.listeners[m.n_listeners].name = api->fronts[k].name;
+			m.listeners[m.n_listeners++].open = api->fronts[k].used;
+		}
+	for (int k = 0; k < REFUSALS; k++) {
+		m.refused[m.n_refused].reason = refusal_names[k];
+		m.refused[m.n_refused++].count = api->refused[k];
+	}
+	size_t len = 0;
+	char *page = cl_metrics_render(api->node, &m, &len);
+	if (!page) {
 		reply_error(req, 500, "cannot read the node's state");
 		return;
 	}
-	for (size_t i = 0; i < n; i++) {
-		bool dup = false;
-		for (size_t k = 0; k < i; k++)
-			dup |= !strcmp(cs[k].name, cs[i].name);
-		if (dup || !metric_name_ok(cs[i].name))
-			continue;
-		char name[128], help[160];
-		if (is_gauge(cs[i].name)) {
-			snprintf(name, sizeof name, "cloister_%s", cs[i].name);
-			snprintf(help, sizeof help, "%s",
-				 !strcmp(cs[i].name, "insecure")
-					 ? "1 when the node gossips in plaintext "
-					   "off loopback (asked for with "
-					   "insecure), else 0."
-					 : "Current value of the node's health "
-					   "level (Lifeguard local health: 0 is "
-					   "healthy).");
-			family(b, name, "gauge", help);
-		} else {
-			snprintf(name, sizeof name, "cloister_%s_total",
-				 cs[i].name);
-			snprintf(help, sizeof help,
-				 "Node counter %s since the node started.",
-				 cs[i].name);
-			family(b, name, "counter", help);
-		}
-		evbuffer_add_printf(b, "%s %" PRIu64 "\n", name, cs[i].value);
-	}
-
-	size_t by_status[4] = {0};
-	for (size_t i = 0; i < nm; i++)
-		if ((unsigned)m[i].status < 4)
-			by_status[m[i].status]++;
-	cloister_members_free(m, nm);
-	family(b, "cloister_members", "gauge",
-	       "Known members by status, this node and tombstones included.");
-	for (unsigned s = 0; s < 4; s++)
-		evbuffer_add_printf(b, "cloister_members{status=\"%s\"} %zu\n",
-				    cloister_member_status_name(
-					    (cloister_member_status)s),
-				    by_status[s]);
-
-	family(b, "cloister_status", "gauge",
-	       "1 for the node's current status, 0 for the others.");
-	for (int s = CLOISTER_DOWN; s <= CLOISTER_STOPPED; s++)
-		evbuffer_add_printf(b, "cloister_status{status=\"%s\"} %d\n",
-				    cloister_state_name((cloister_state)s),
-				    snap->state == (cloister_state)s);
-
-	family(b, "cloister_ring_checksum", "gauge",
-	       "Checksum of each hash ring (low 52 bits, exact in a float; "
-	       "equal on every node that sees the same ring).");
-	for (size_t i = 0; i < snap->n_rings; i++) {
-		evbuffer_add_printf(b, "cloister_ring_checksum{ring=\"");
-		label_value(b, snap->rings[i].name);
-		evbuffer_add_printf(b, "\"} %" PRIu64 "\n",
-				    snap->rings[i].checksum &
-					    (((uint64_t)1 << 52) - 1));
-	}
-	family(b, "cloister_ring_members", "gauge",
-	       "Members placed on each hash ring.");
-	for (size_t i = 0; i < snap->n_rings; i++) {
-		evbuffer_add_printf(b, "cloister_ring_members{ring=\"");
-		label_value(b, snap->rings[i].name);
-		evbuffer_add_printf(b, "\"} %zu\n", snap->rings[i].members);
-	}
-
-	pthread_mutex_lock(&api->lock);
-	size_t subs = api->n_subs, running = api->running, queued = 0;
-	for (struct sub *s = api->subs; s; s = s->next)
-		queued += s->bytes;
-	uint64_t dropped = api->dropped_total;
-	pthread_mutex_unlock(&api->lock);
-	family(b, "cloister_api_subscribers", "gauge",
-	       "Open /v1/events streams.");
-	evbuffer_add_printf(b, "cloister_api_subscribers %zu\n", subs);
-	family(b, "cloister_api_events_queued_bytes", "gauge",
-	       "Bytes of events waiting in subscriber queues (each queue holds "
-	       "at most 8 MiB; queues share events, counted here once each).");
-	evbuffer_add_printf(b, "cloister_api_events_queued_bytes %zu\n", queued);
-	family(b, "cloister_api_events_dropped_total", "counter",
-	       "Events dropped because a subscriber fell 1024 events or 8 MiB "
-	       "behind.");
-	evbuffer_add_printf(b, "cloister_api_events_dropped_total %" PRIu64 "\n",
-			    dropped);
-	family(b, "cloister_api_multicalls", "gauge",
-	       "Multicalls running for API clients.");
-	evbuffer_add_printf(b, "cloister_api_multicalls %zu\n", running);
-	family(b, "cloister_api_connections", "gauge",
-	       "Open control API connections, by listener.");
-	for (int k = 0; k < 3; k++)
-		if (api->fronts[k].http)
-			evbuffer_add_printf(b,
-					    "cloister_api_connections{listener=\"%s\"} "
-					    "%zu\n",
-					    api->fronts[k].name, api->fronts[k].used);
-	family(b, "cloister_api_refused_total", "counter",
-	       "Control API requests and connections refused, by reason "
-	       "(token, host, origin, content_type, malformed, peer: another "
-	       "uid on the Unix socket, busy: every connection slot taken, "
-	       "deadline: no complete request in time).");
-	for (int k = 0; k < REFUSALS; k++)
-		evbuffer_add_printf(b,
-				    "cloister_api_refused_total{reason=\"%s\"} "
-				    "%" PRIu64 "\n",
-				    refusal_names[k], api->refused[k]);
-
-	family(b, "cloister_info", "gauge",
-	       "Always 1; the labels name the node and the cloister version.");
-	evbuffer_add_printf(b, "cloister_info{node=\"");
-	label_value(b, snap->node);
-	evbuffer_add_printf(b, "\",version=\"");
-	label_value(b, cloister_version());
-	evbuffer_add_printf(b, "\"} 1\n");
-	cloister_snapshot_free(snap);
-
-	size_t len = evbuffer_get_length(b);
-	const unsigned char *text = evbuffer_pullup(b, -1);
-	if (text)
-		reply_body(req, 200, "text/plain; version=0.0.4; charset=utf-8",
-			   (const char *)text, len);
-	else
-		reply_error(req, 500, "out of memory");
-	evbuffer_free(b);
+	reply_body(req, 200, "text/plain; version=0.0.4; charset=utf-8", page,
+		   len);
+	free(page);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1707,6 +1677,13 @@ static void on_request(struct evhttp_request *req, void *arg)
 	cl_req_error err;
 	guard_request(req, &gr);
 	cl_guard_why why = cl_guard_check(&f->guard, &gr, &err);
+	/* The page's static files need no token (ui.h says why); Host and
+	 * Origin were checked before the token, so a request refused only
+	 * for its token passed them. */
+	bool ui = f->kind != CL_FRONT_PROBE &&
+		  cl_ui_path(evhttp_uri_get_path(uri));
+	if (why == CL_GUARD_TOKEN && ui)
+		why = CL_GUARD_OK;
 	if (why != CL_GUARD_OK) {
 		static const enum refusal counted[] = {
 			[CL_GUARD_MALFORMED] = REFUSED_MALFORMED,
@@ -1721,6 +1698,12 @@ static void on_request(struct evhttp_request *req, void *arg)
 					  "WWW-Authenticate",
 					  "Bearer realm=\"cloister\"");
 		reply_error(req, err.status, "%s", err.msg);
+		conn_arm(c);
+		return;
+	}
+
+	if (ui) {
+		serve_ui(req, evhttp_uri_get_path(uri), gr.method);
 		conn_arm(c);
 		return;
 	}
@@ -1793,6 +1776,9 @@ static void on_request(struct evhttp_request *req, void *arg)
 		break;
 	case CL_ROUTE_METRICS:
 		serve_metrics(api, req);
+		break;
+	case CL_ROUTE_RING:
+		serve_ring(api, req, &r);
 		break;
 	}
 	cl_request_free(&r);

@@ -1058,6 +1058,27 @@ static int whois_params(const cl_query *q, cl_request *r, cl_req_error *err)
 	return 0;
 }
 
+/* /v1/ring: every ring, or the one named. */
+static int ring_params(const cl_query *q, cl_request *r, cl_req_error *err)
+{
+	static const char *const allowed[] = {"ring", NULL};
+	if (check_params("GET /v1/ring", q, allowed, "ring", err) != 0)
+		return -1;
+	size_t len;
+	const char *v = cl_query_get(q, "ring", &len);
+	if (v && len && !name_ok(v, len))
+		return fail(err, 400,
+			    "ring must be a ring name (1 to 255 bytes of UTF-8, "
+			    "no control characters); leave it out for every "
+			    "ring");
+	if (v) {
+		r->ring = strdup(v);
+		if (!r->ring)
+			return fail(err, 500, "out of memory");
+	}
+	return 0;
+}
+
 /* Topics beginning with this belong to the agent, which answers them
  * itself ("cloister.ping"): a subscriber must not displace its handler. */
 #define RESERVED_PREFIX "cloister."
@@ -1139,6 +1160,7 @@ static const struct route_def {
 	{"/ready", CL_ROUTE_READY, NONE, false, "GET, HEAD"},
 	{"/health", CL_ROUTE_HEALTH, NONE, false, "GET, HEAD"},
 	{"/metrics", CL_ROUTE_METRICS, NONE, false, "GET, HEAD"},
+	{"/v1/ring", CL_ROUTE_RING, NONE, false, "GET, HEAD"},
 };
 
 int cl_request_parse(const char *method, const char *path, const char *query,
@@ -1159,9 +1181,10 @@ int cl_request_parse(const char *method, const char *path, const char *query,
 	if (!rd)
 		return fail(err, 404,
 			    "no endpoint at '%s': the API serves /v1/status, "
-			    "/v1/members, /v1/whois, /v1/events, /v1/join, "
-			    "/v1/leave, /v1/multicast, /v1/multicall, /v1/reply, "
-			    "/v1/keys, /ready, /health and /metrics",
+			    "/v1/members, /v1/whois, /v1/ring, /v1/events, "
+			    "/v1/join, /v1/leave, /v1/multicast, /v1/multicall, "
+			    "/v1/reply, /v1/keys, /ready, /health, /metrics "
+			    "and the web page at /ui",
 			    echo(e, path, strlen(path)));
 	bool get = !strcmp(method, "GET"), head = !strcmp(method, "HEAD");
 	bool post = !strcmp(method, "POST");
@@ -1192,6 +1215,9 @@ int cl_request_parse(const char *method, const char *path, const char *query,
 		break;
 	case CL_ROUTE_EVENTS:
 		e2 = events_params(&q, out, err);
+		break;
+	case CL_ROUTE_RING:
+		e2 = ring_params(&q, out, err);
 		break;
 	default:
 		e2 = check_params(where, &q, NULL, NULL, err);

@@ -78,6 +78,7 @@ typedef enum cl_route {
 	CL_ROUTE_READY,
 	CL_ROUTE_HEALTH,
 	CL_ROUTE_METRICS,
+	CL_ROUTE_RING, /* GET /v1/ring[?ring=R]: the rings as arcs */
 } cl_route;
 
 typedef enum cl_keys_op {

@@ -24,6 +24,7 @@
 #include "messaging.h"
 #include "naming.h"
 #include "node_internal.h"
+#include "timings.h"
 #include "sentry_spec.h"
 
 /* ------------------------------------------------------------------ */
@@ -408,6 +409,10 @@ cloister_t *cloister_new(const cloister_config_t *cfg, int *err)
 	c->cluster = cl_cluster_new(&cc, c->core, &e);
 	if (!c->cluster)
 		goto fail;
+	e = CLOISTER_ENOMEM;
+	c->timings = cl_timings_new(name, start);
+	if (!c->timings)
+		goto fail;
 	/* The core's own join event founds the cluster's view. */
 	cl_swim_event ev;
 	while (cl_swim_next_event(c->core, &ev))
@@ -432,6 +437,7 @@ void cloister_free(cloister_t *c)
 	cl_keyring_free(c->keyring);
 	cl_cluster_free(c->cluster);
 	cl_swim_free(c->core);
+	cl_timings_free(c->timings);
 	pthread_cond_destroy(&c->changed);
 	pthread_mutex_destroy(&c->deliver);
 	pthread_mutex_destroy(&c->lock);
@@ -719,7 +725,10 @@ static void log_member(cloister_t *c, const cl_swim_event *ev)
 void node_finish_step(cloister_t *c)
 {
 	cl_swim_event sev;
+	int64_t now = cloister_now_us();
+	uint64_t wall = wall_ms();
 	while (cl_swim_next_event(c->core, &sev)) {
+		cl_timings_event(c->timings, &sev, now, wall);
 		if (sev.type == CL_EV_SUPERSEDED) {
 			char a[CL_ADDR_STRLEN], qname[CL_LOGFMT_NAME_BUF];
 			node_log(c, CLOISTER_LOG_ERROR,
@@ -739,6 +748,10 @@ void node_finish_step(cloister_t *c)
 		}
 		cl_cluster_apply(c->cluster, &sev);
 	}
+	/* Probes are timed only on the built-in runtime's clock: a program
+	 * driving the node itself may pass times of its own. */
+	if (c->loop)
+		cl_timings_probe(c->timings, c->core, now);
 	cl_cluster_settle(c->cluster);
 	pthread_cond_broadcast(&c->changed);
 	if (c->loop)

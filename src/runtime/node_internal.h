@@ -20,6 +20,7 @@
 struct cl_loop;
 struct cl_keyring;
 struct cl_messaging;
+struct cl_timings;
 
 /* How a node names itself (Cloister's modes). */
 enum cl_naming_mode_setting {
@@ -89,6 +90,8 @@ struct cloister {
 	 * id (keyring.h), for checks on what the packet claims (messaging). */
 	bool rx_authenticated;
 	uint64_t rx_sender;
+	/* Durations for metrics (timings.h), fed by node_finish_step. */
+	struct cl_timings *timings;
 };
 
 /* Sends a packet the way this node sends: its runtime, or the program's

@@ -84,6 +84,13 @@ except Exception as e:
 PY
 }
 
+# counter IP NAME: a runtime counter by its cloister_counters() name
+# (drops_auth, bytes_out, user_in, ...) or a series as /metrics publishes it
+# (cloister_probes_total); "" when absent.  tests/tools/prom.py knows which
+# Prometheus family each counter went to (docs/metrics.md).
+PROM_PY="$(cd "$(dirname "${BASH_SOURCE[0]}")/../tools" && pwd)/prom.py"
+counter() { http "$1" /metrics | python3 "$PROM_PY" value "$2"; }
+
 # wait_for SECONDS COMMAND...: polls every 0.2 s; true if COMMAND succeeded.
 # The bound is multiplied by CLOISTER_SLOW.
 wait_for() {

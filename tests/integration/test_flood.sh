@@ -64,7 +64,7 @@ print(sorted((m["name"], m["status"], m["incarnation"]) for m in json.load(sys.s
 }
 metric() { http "$TARGET" /metrics | awk -v n="$1" '$1 == n { print $2 }'; }
 drops() {
-	http "$TARGET" /metrics | awk '/^cloister_drops_[a-z_]*_total / { sub(/^cloister_drops_/, "", $1); sub(/_total$/, "", $1); print $1 "=" $2 }' | tr '\n' ' '
+	http "$TARGET" /metrics | awk -F'[{}" ]+' '$1 == "cloister_packets_dropped_total" { print $3 "=" $4 }' | tr '\n' ' '
 }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/${AGENT_PID[n0]}/status"; }
 events_count() { cat "$WORK"/events-*.log 2>/dev/null | wc -l; }

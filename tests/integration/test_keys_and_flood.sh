@@ -31,7 +31,7 @@ try: urllib.request.urlopen(\"http://127.0.0.24:7947/ready\", timeout=3); print(
 except Exception as e: print(\"not\")') == not ]]"
 three_only() { local ip; for ip in "${IPS[@]}"; do [[ $(http "$ip" /v1/members | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))') == 3 ]] || return 1; done; }
 check "no member ever learned of it" three_only
-auth_drops() { http 127.0.0.21 /metrics | awk '/^cloister_drops_auth_total/ {s += $2} END {exit !(s > 0)}'; }
+auth_drops() { http 127.0.0.21 /metrics | awk -F'[{}" ]+' '$1 == "cloister_packets_dropped_total" && $3 == "auth" {s += $4} END {exit !(s > 0)}'; }
 check "its packets were dropped as unauthenticated" auth_drops
 kill -KILL "${AGENT_PID[intruder]}"
 
@@ -74,7 +74,7 @@ check "RSS stayed under 64 MB" [ "$peak" -lt 65536 ]
 # Random bytes are mostly not version 2 at all (drops_version), some too
 # short for a header (drops_truncated), a few begin like a clear-text
 # packet (drops_plaintext); the rest fail authentication.
-garbage() { http 127.0.0.21 /metrics | awk '/^cloister_drops_(auth|version|truncated|plaintext)_total/ {s += $2} END {exit !(s > 1000)}'; }
+garbage() { http 127.0.0.21 /metrics | awk -F'[{}" ]+' '$1 == "cloister_packets_dropped_total" && $3 ~ /^(auth|version|truncated|plaintext)$/ {s += $4} END {exit !(s > 1000)}'; }
 check "the garbage was counted (drops_auth, _version, _truncated, _plaintext)" garbage
 
 finish

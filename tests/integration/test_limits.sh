@@ -18,8 +18,8 @@ source "$(dirname "$0")/lib.sh"
 IPS=(127.0.4.1 127.0.4.2 127.0.4.3 127.0.4.4 127.0.4.5)
 SENTRY=$(printf '%s:7946,' "${IPS[@]}"); SENTRY=${SENTRY%,}
 
-# metric IP NAME: the value of cloister_NAME_total (empty if absent).
-metric() { http "$1" /metrics | awk -v m="cloister_$2_total" '$1 == m { print $2; exit }'; }
+# metric IP NAME: the runtime counter NAME as /metrics publishes it (empty if absent).
+metric() { counter "$1" "$2"; }
 
 # ---------------------------------------------------------------- tags
 big=$(printf 'x%.0s' $(seq 1 600))
@@ -121,7 +121,7 @@ check "a burst of 400 multicasts (8 clients) to --user-queue-max 4: some queued,
 	grep -q '"200".*"429"\|"429".*"200"' <<<"$burst"
 check "... naming the bound" grep -q 'user_queue_max' <<<"$burst"
 uo=$(metric "${IPS[2]}" user_out_refused)
-check "... counted (cloister_user_out_refused_total=$uo)" [ "${uo:-0}" -gt 0 ]
+check "... counted (cloister_messages_refused_total=$uo)" [ "${uo:-0}" -gt 0 ]
 check "... and the agent still lists 5 alive" wait_for 5 bash -c "[[ \$(python3 -c 'import json,urllib.request; print(sum(m[\"status\"]==\"alive\" for m in json.load(urllib.request.urlopen(\"http://${IPS[2]}:7947/v1/members\", timeout=3))))') == 5 ]]"
 
 # ---------------------------------------------------------------- max calls

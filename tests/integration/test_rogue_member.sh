@@ -65,7 +65,7 @@ for m in json.load(sys.stdin):
         print(m["status"], m["addr"], m["incarnation"])')
 metrics=$(http "$A" /metrics)
 refused=$(echo "$metrics" | awk '/^cloister_members_refused(_total)? / {print $2}')
-clock=$(echo "$metrics" | grep -E '^cloister_drops(_total)?\{reason="clock"\}|^cloister_drops_clock(_total)? ' | awk '{print $2}')
+clock=$(echo "$metrics" | grep -E '^cloister_packets_dropped_total\{reason="clock"\} ' | awk '{print $2}')
 echo "after: $members members known, b: $b_view; RSS ${rss1} kB (+$(( (rss1 - rss0) / 1024 )) MB); slowest status answer ${slowest} ms over $polls polls; refused ${refused:-?}, clock drops ${clock:-?}"
 check "the API answered within $LAT_MS ms throughout (slowest ${slowest} ms)" test "$slowest" -lt "$LAT_MS"
 check "a never became ready on invented members" test "$ready_seen" -eq 0

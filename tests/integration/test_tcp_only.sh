@@ -10,7 +10,7 @@ for i in 0 1 2; do
 done
 ready_all() { local ip; for ip in "${IPS[@]}"; do [[ $(http "$ip" /ready) == ready* ]] || return 1; done; }
 check "3 tcp-only agents become ready" wait_for 30 ready_all
-talking() { http 127.0.0.41 /metrics | awk '/^cloister_streams_in_total/ {s=$2} END {exit !(s > 10)}'; }
+talking() { http 127.0.0.41 /metrics | awk '/^cloister_streams_received_total/ {s=$2} END {exit !(s > 10)}'; }
 check "they exchange packets (probes, acks) over streams" wait_for 15 talking
 udp_sockets() { ss -uanp 2>/dev/null | grep -c "pid=${AGENT_PID[n0]}," ; }
 check "agent n0 has no UDP socket" [ "$(udp_sockets)" = 0 ]

@@ -50,11 +50,8 @@ elif grep -qa "__tsan_init" "$CLOISTER"; then
 	RSS_BOUND_KB=$((3 * RSS_BOUND_KB))
 fi
 
-# metric IP NAME: cloister_NAME_total, or the gauge cloister_NAME ("" if absent).
-metric() {
-	http "$1" /metrics | awk -v t="cloister_$2_total" -v g="cloister_$2" \
-		'$1 == t || $1 == g { print $2; exit }'
-}
+# metric IP NAME: the runtime counter NAME as /metrics publishes it ("" if absent).
+metric() { counter "$1" "$2"; }
 umask 077
 "$CLOISTER" keygen >"$WORK/k1"
 
@@ -188,7 +185,7 @@ check "the genuine cast reached the target's handler once ($(marks))" wait_for 5
 in0=$(metric "$TARGET" user_in); in2=$(metric 127.0.21.12 user_in)
 out0=$(metric "$TARGET" user_out)
 echo "    before the replays: target user_in=$in0 user_out=$out0, n2 user_in=$in2"
-drops() { http "$1" /metrics | awk '/^cloister_drops_[a-z_]*_total / { sub(/^cloister_drops_/, "", $1); sub(/_total$/, "", $1); if ($2 > 0) printf "%s=%s ", $1, $2 }'; }
+drops() { http "$1" /metrics | awk -F'[{}" ]+' '$1 == "cloister_packets_dropped_total" && $4 > 0 { printf "%s=%s ", $3, $4 }'; }
 
 FLOOD_SRC=127.0.22.200:0 "$FLOOD" sendeach "$TARGET:7946" "$WORK/to_n0.bin" >/dev/null
 FLOOD_SRC=127.0.22.200:0 "$FLOOD" sendeach 127.0.21.12:7946 "$WORK/to_n0.bin" >/dev/null
