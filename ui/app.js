@@ -284,7 +284,7 @@ const MACHINE = {
   nodes: { down: [55, 40], assembling: [170, 40], rehashing: [290, 40], ready: [420, 40],
            stopping: [290, 115], stopped: [420, 115] },
   edges: [["down", "assembling"], ["assembling", "rehashing"], ["rehashing", "ready"],
-          ["ready", "rehashing", true], ["rehashing", "stopping"], ["stopping", "stopped"]],
+          ["ready", "rehashing", true], ["rehashing", "stopping", false, true], ["stopping", "stopped"]],
 };
 
 function renderMachine(s) {
@@ -294,13 +294,13 @@ function renderMachine(s) {
     const mk = svg("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5,
                                markerWidth: 6, markerHeight: 6, orient: "auto-start-reverse" }, defs);
     svg("path", { d: "M0,0 L10,5 L0,10 z", class: "arrowhead" }, mk);
-    for (const [a, b, back] of MACHINE.edges) {
+    for (const [a, b, back, any] of MACHINE.edges) {
       const [x1, y1] = MACHINE.nodes[a], [x2, y2] = MACHINE.nodes[b];
       let d;
       if (back) d = `M${x1 - 10},${y1 - 16} C${x1 - 40},${y1 - 42} ${x2 + 40},${y2 - 42} ${x2 + 10},${y2 - 16}`;
       else if (y1 === y2) d = `M${x1 + 48},${y1} L${x2 - 48},${y2}`;
       else d = `M${x1},${y1 + 15} L${x2},${y2 - 15}`;
-      svg("path", { d, class: "edge", "marker-end": "url(#arrow)" }, root);
+      svg("path", { d, class: any ? "edge any" : "edge", "marker-end": "url(#arrow)" }, root);
     }
     const any = svg("text", { x: 10, y: 112, class: "edge-label" }, root);
     any.textContent = "from any state:";
