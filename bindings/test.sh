@@ -2,7 +2,8 @@
 # Builds the OTP bindings and runs their tests against a cloister binary.
 #   bindings/test.sh /path/to/cloister
 # Exit 0 pass, 1 fail, 77 skip (Erlang/rebar3 missing).  Uses only
-# 127.0.6.1-3 and a private epmd port; every process is stopped by pid.
+# 127.0.6.1-3, 127.0.24.50 and a private epmd port; every process is
+# stopped by pid.
 # The agents run as Erlang ports (--stdio etf), HTTP off.
 set -u
 BIN=${1:-${CLOISTER_BIN:-}}
@@ -38,6 +39,20 @@ timeout 400 env CT_N=1 CT_CONSENSUS=3 CT_LOG="$WORK/logs/agent1.log" \
 	erl -noshell -setcookie cloistertest -start_epmd false -erl_epmd_port "$CT_DIST_PORT" \
 	-kernel inet_dist_use_interface '{127,0,6,1}' \
 	-pa "$EBIN" -pa "$WORK/test_ebin" -eval 'cloister_three:main()' || status=1
+# The attack of issue 13 against one OTP node on 127.0.24.50: a datagram
+# asking the binding to gen_server:call kernel_sup (clear text, then
+# sealed under a wrong key) runs nothing and is counted as dropped.
+USERCALL=${CLOISTER_USERCALL:-$(dirname "$BIN")/tests/cloister_usercall}
+if [ -x "$USERCALL" ]; then
+	mkdir -p "$WORK/attack"
+	timeout 120 env CT_USERCALL="$USERCALL" CT_WORK="$WORK/attack" CT_LOG="$WORK/logs/agent_attack.log" \
+		erl -noshell -setcookie cloisterattack -start_epmd false -erl_epmd_port "$CT_DIST_PORT" \
+		-kernel inet_dist_use_interface '{127,0,24,50}' \
+		-pa "$EBIN" -pa "$WORK/test_ebin" -eval 'cloister_attack:main()' || status=1
+else
+	echo "FAIL: no usercall tool at $USERCALL (build the tests, or set CLOISTER_USERCALL)"
+	status=1
+fi
 if [ $status -ne 0 ]; then
 	for f in "$WORK"/logs/*; do echo "=== $f"; tail -n 40 "$f"; done
 fi

@@ -12,6 +12,19 @@
 %% Lifetime: the agent reads the port's stdin; when this node dies (even
 %% kill -9) the pipe closes, the agent sees end of input, leaves the
 %% cluster gracefully and exits.  Nothing else (no wrapper, no pid file).
+%%
+%% The cluster key: by default the agent derives it from this node's
+%% Erlang cookie (as passphrase, salted with otp_app; Argon2id in the
+%% agent), so the members of the cluster are exactly the holders of the
+%% cookie, as in distributed Erlang, where a cookie holder can already run
+%% any code on any node.  A configured key, key_file or passphrase replaces
+%% it.  Secrets go to the agent in its environment (CLOISTER_PASSPHRASE,
+%% CLOISTER_KEY), never on its command line, which every local user can
+%% read in ps.
+%%
+%% Calls and casts on the topic erlang.cloister (cloister:multicall/3,
+%% multicast/3 from other members) reach only registered names (atoms, no
+%% pids), and only those in call_allow when it is a list.
 -module(cloister_agent).
 -behaviour(gen_server).
 
@@ -57,8 +70,9 @@ init([]) ->
     _ = atoms(),
     Bin = agent_path(),
     Args = agent_args(),
-    logger:notice("cloister: starting agent ~s ~s", [Bin, lists:join(" ", Args)]),
-    Opts = [{packet, 4}, binary, exit_status, use_stdio],
+    logger:notice("cloister: starting agent ~s ~s (cluster key: ~s)",
+                  [Bin, lists:join(" ", Args), key_source()]),
+    Opts = [{packet, 4}, binary, exit_status, use_stdio, {env, agent_env()}],
     Port = case application:get_env(cloister, agent_log) of
                {ok, Log} when Log =/= false, Log =/= "" ->
                    %% exec: the shell becomes the agent, same pid and pipes.
@@ -200,16 +214,26 @@ frame(St, {event, #{type := sentry, sentry := S}}) -> St#st{sentry = undefined_i
 frame(St, {event, #{type := dropped, count := N}}) ->
     logger:warning("cloister: the agent dropped ~b frames (this node was not reading)", [N]),
     St;
-frame(St, {message, ?TOPIC, _From, Data}) ->
+frame(St, {message, ?TOPIC, From, Data}) ->
     catch case binary_to_term(Data, [safe]) of
-              {cast, Name, Msg} -> gen_server:cast(Name, Msg);
+              {cast, Name, Msg} ->
+                  case allowed(Name) of
+                      true -> gen_server:cast(Name, Msg);
+                      false -> refused(cast, Name, From)
+                  end;
               _ -> ok
           end,
     St;
-frame(St, {call, Id, ?TOPIC, _From, Data}) ->
+frame(St, {call, Id, ?TOPIC, From, Data}) ->
     spawn(fun() ->
                   Reply = try binary_to_term(Data, [safe]) of
-                              {call, Name, Msg} -> gen_server:call(Name, Msg, 1800)
+                              {call, Name, Msg} ->
+                                  case allowed(Name) of
+                                      true -> gen_server:call(Name, Msg, 1800);
+                                      false -> refused(call, Name, From),
+                                               {badrpc, {not_allowed, Name}}
+                                  end;
+                              _ -> {badrpc, badarg}
                           catch C:E -> {badrpc, {C, E}}
                           end,
                   gen_server:cast(?MODULE, {call_reply, Id, term_to_binary(Reply)})
@@ -218,6 +242,21 @@ frame(St, {call, Id, ?TOPIC, _From, Data}) ->
 frame(St, Other) ->
     logger:info("cloister: ignored a frame from the agent: ~P", [Other, 8]),
     St.
+
+%% A remote member may reach a registered name (never a pid: a pid in a
+%% message is any process of this node), and with call_allow set to a
+%% list, only the names in it.
+allowed(Name) when is_atom(Name) ->
+    case application:get_env(cloister, call_allow, all) of
+        all -> true;
+        L when is_list(L) -> lists:member(Name, L);
+        _ -> false
+    end;
+allowed(_) -> false.
+
+refused(Kind, Name, From) ->
+    logger:warning("cloister: refused a remote ~s to ~0p from ~0p: not a registered "
+                   "name in call_allow", [Kind, Name, From]).
 
 answer(St = #st{pending = P}, Ref, Result) ->
     case maps:take(Ref, P) of
@@ -334,12 +373,93 @@ agent_args() ->
         ++ sentry(Get(sentry)) ++ consensus(Get(consensus))
         ++ Opt("advertise", Get(advertise)) ++ Opt("bind", Get(bind))
         ++ Opt("naming", Get(naming)) ++ Opt("profile", Get(profile))
-        ++ Opt("passphrase", Get(passphrase)) ++ Opt("key-file", Get(key_file))
+        ++ Opt("key-file", Get(key_file))
         ++ Tag
         ++ lists:append([["--tag", K ++ "=" ++ V]
                          || {K, V} <- [{atom_to_list_(K0), atom_to_list_(V0)}
                                        || {K0, V0} <- application:get_env(cloister, tags, [])]])
         ++ application:get_env(cloister, agent_args, []).
+
+%% The key's source, for the start's log line (never the secret).
+key_source() ->
+    case {key_env(), application:get_env(cloister, key_file)} of
+        {[], {ok, _}} -> "key_file";
+        {[{"CLOISTER_KEY", _}], _} -> "key";
+        {[{"CLOISTER_PASSPHRASE", _}], _} ->
+            case application:get_env(cloister, passphrase) of
+                {ok, _} -> "passphrase";
+                undefined -> "derived from the Erlang cookie and otp_app"
+            end;
+        {[], _} -> "none (no cookie known: loopback only)"
+    end.
+
+%% The agent's environment: the secret, if any, and nothing inherited
+%% that would override it (an agent flag would win over both, and none
+%% is given).  false unsets a variable in the child.
+agent_env() ->
+    Unset = [{V, false} || V <- ["CLOISTER_KEY", "CLOISTER_PASSPHRASE",
+                                 "CLOISTER_KEY_FILE"]],
+    Key = key_env(),
+    [U || {V, _} = U <- Unset, not lists:keymember(V, 1, Key)] ++ Key.
+
+%% key (text), key_file (a path: an argument, not a secret), passphrase,
+%% else the cookie.
+key_env() ->
+    Get = fun(K) -> application:get_env(cloister, K, undefined) end,
+    case {Get(key), Get(key_file), Get(passphrase)} of
+        {undefined, undefined, undefined} ->
+            case cookie() of
+                undefined -> [];
+                C -> [{"CLOISTER_PASSPHRASE", C}]
+            end;
+        {K, undefined, undefined} when K =/= undefined -> [{"CLOISTER_KEY", atom_to_list_(K)}];
+        {undefined, _, undefined} -> [];
+        {undefined, undefined, P} -> [{"CLOISTER_PASSPHRASE", atom_to_list_(P)}];
+        Conflict -> exit({cloister_key_config, "give one of key, key_file, passphrase",
+                          [K || {K, V} <- lists:zip([key, key_file, passphrase],
+                                                    tuple_to_list(Conflict)),
+                                V =/= undefined]})
+    end.
+
+%% The cookie distribution uses or will use: the cloister `cookie`
+%% setting, the running node's, -setcookie, else the cookie file
+%% ($XDG_CONFIG_HOME/erlang/.erlang.cookie, then ~/.erlang.cookie, as
+%% OTP reads them).  undefined when none is known yet (the node is not
+%% distributed and no file exists: distribution would invent one).
+cookie() ->
+    case application:get_env(cloister, cookie) of
+        {ok, C} -> atom_to_list_(C);
+        undefined ->
+            case erlang:get_cookie() of
+                nocookie -> cookie_arg();
+                C -> atom_to_list(C)
+            end
+    end.
+
+cookie_arg() ->
+    case init:get_argument(setcookie) of
+        {ok, [[C] | _]} -> C;
+        _ -> cookie_file()
+    end.
+
+cookie_file() ->
+    Xdg = filename:join(filename:basedir(user_config, "erlang"), ".erlang.cookie"),
+    Home = case init:get_argument(home) of
+               {ok, [[H] | _]} -> [filename:join(H, ".erlang.cookie")];
+               _ -> []
+           end,
+    first_cookie([Xdg | Home]).
+
+first_cookie([]) -> undefined;
+first_cookie([F | Rest]) ->
+    case file:read_file(F) of
+        {ok, B} ->
+            case string:trim(hd(string:split(binary_to_list(B), "\n")), trailing) of
+                "" -> first_cookie(Rest);
+                C -> C
+            end;
+        _ -> first_cookie(Rest)
+    end.
 
 %% Elixir Cloister: sentry is a service name (atom: a DNS name) or a list
 %% of nodes (app@host).  A string is passed to the agent as it is.
