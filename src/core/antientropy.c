@@ -276,6 +276,17 @@ static void merge_entry(cl_swim *s, const cl_wire_member *wm, cl_usec now)
 {
 	if (wm->status == CL_STATUS_DEAD && learn_tombstone(s, wm, now))
 		return;
+	if (wm->status == CL_STATUS_SUSPECT &&
+	    !swim_find(s, wm->name.ptr, wm->name.len)) {
+		/* A member we never knew, that the peer only doubts: it
+		 * exists; our own probes will judge it.  (Ignored, a node
+		 * that joined through a partition's minority side, whose
+		 * view of the rest was all doubts, stayed an island.) */
+		cl_wire_member alive = *wm;
+		alive.status = CL_STATUS_ALIVE;
+		swim_merge_alive(s, &alive, now);
+		return;
+	}
 	switch (wm->status) {
 	case CL_STATUS_ALIVE:
 		swim_merge_alive(s, wm, now);

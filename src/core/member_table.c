@@ -13,8 +13,8 @@
 #include "swim_internal.h"
 
 /* Reaped members remembered, at most.  A former costs 24 bytes; 4,096 of
- * them cover every container a busy cluster replaces within the
- * tombstone timeout, and a rumour older than that is long dead. */
+ * them cover every container a busy cluster replaces within a day, and a
+ * rumour older than that is long dead. */
 #define FORMERS_MAX 4096
 
 /* A member's share of the membership checksum: live members only, by
@@ -382,13 +382,18 @@ void swim_former_forget(cl_swim *s, uint64_t h)
 	}
 }
 
-/* Oldest first: drop the tail of the ring once it outlives the tombstone
- * timeout, and the array with the last one. */
+/* Oldest first: drop the tail of the ring once it outlives the longer of
+ * the tombstone and reconnect windows (a node paused for a day still finds
+ * the dead it remembers forgotten by nobody), and the array with the
+ * last one. */
 void swim_formers_expire(cl_swim *s, cl_usec now)
 {
+	const cl_swim_timing *t = &s->cfg.timing;
+	cl_usec keep = t->tombstone_timeout > t->reconnect_timeout
+			       ? t->tombstone_timeout
+			       : t->reconnect_timeout;
 	while (s->n_formers > 0 &&
-	       now - former_at(s, s->n_formers - 1)->reaped >=
-		       s->cfg.timing.tombstone_timeout)
+	       now - former_at(s, s->n_formers - 1)->reaped >= keep)
 		s->n_formers--;
 	if (s->n_formers == 0 && s->formers) {
 		free(s->formers);
