@@ -1,12 +1,17 @@
 /*
  * cmd_local.c — `cloister local -n N`: a development cluster on loopback.
  *
- * Starts N agents (this same binary, `agent`), node i on 127.0.0.(B+i)
+ * Starts N agents (this same binary, `agent`), node i on 127.x.y.(B+i)
  * with its control API on port 7947 of that address, all seeded with
- * each other, and shows every node's status, member count, sentry and
- * ring checksum as they assemble.  Keys (on a terminal): k<n> kills node
- * n with SIGKILL, r<n> restarts it, q leaves gracefully and quits.
- * --script runs the same actions at given seconds, for demos and tests.
+ * each other, and shows every node's status, alive count, ring checksum,
+ * sentry and local health: on a terminal as a table redrawn in place under
+ * a log of changes, elsewhere as the log and a final table.  Keys (on a
+ * terminal): k<n> kills node n with SIGKILL, r<n> restarts it, q leaves
+ * gracefully and quits.  --script runs the same actions at given seconds,
+ * for demos and tests.  --open opens node 1's web page (/ui).
+ *
+ * Every agent gets one token (CLOISTER_TOKEN, made here unless already
+ * set), so this process and the page can talk to all of them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +28,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "cli.h"
 #include "http_client.h"
@@ -36,7 +42,8 @@ struct node {
 	bool running;
 	/* Last observed, for the change log. */
 	char status[32], sentry[300], ring[32];
-	int alive;
+	int alive, health;
+	bool seen; /* answered at least once since (re)started */
 };
 
 struct action {
@@ -48,6 +55,7 @@ struct action {
 
 static struct {
 	int n, consensus, base;
+	char prefix[16]; /* "127.x.y." of --base-ip */
 	char app[64], dir[64], exe[4096];
 	char **extra;
 	int n_extra;
@@ -55,9 +63,10 @@ static struct {
 	struct action script[SCRIPT_MAX];
 	int n_script;
 	double exit_after;
-	bool tty, json;
+	bool tty, json, open;
 	struct termios saved;
 	double t0;
+	int table_lines; /* lines of the live table now on screen */
 } L;
 
 static volatile sig_atomic_t quit;
@@ -82,15 +91,17 @@ static int usage(FILE *out, int code)
 		"[--base-ip 127.0.0.B]\n"
 		"                      [--script \"kill 2 at 8, restart 2 at 15\"] "
 		"[--exit-after S]\n"
-		"                      [-- AGENT-SETTINGS...]\n\n"
-		"Starts N agents on loopback (node i on 127.0.0.(B+i), control API "
+		"                      [--open] [-- AGENT-SETTINGS...]\n\n"
+		"Starts N agents on loopback (node i on 127.x.y.(B+i), control API "
 		"on port 7947,\ncluster traffic on 7946) and shows them assemble.  "
 		"Defaults: -n 3, consensus = n,\napp local, base 127.0.0.2.\n\n"
 		"On a terminal: k<i> kills node i (SIGKILL), r<i> restarts it, "
 		"l<i> makes it\nleave, q quits (every node leaves gracefully).\n"
 		"--script runs the same actions at the given seconds; with "
 		"--exit-after it\nquits then and exits 0 only if every running node "
-		"is ready.\n");
+		"is ready.\n"
+		"--open opens node 1's web page (/ui) in the browser (xdg-open, or "
+		"$BROWSER).\n");
 	return code;
 }
 
@@ -126,17 +137,59 @@ static int parse_script(const char *text)
 	return 0;
 }
 
+/* Erases the live table (it is redrawn by the next poll), so that log
+ * lines scroll above it. */
+static void table_erase(void)
+{
+	if (L.tty && L.table_lines > 0) {
+		printf("\r\033[%dA\033[J", L.table_lines);
+		L.table_lines = 0;
+	}
+}
+
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	if (L.tty)
-		printf("\r\033[K");
+	table_erase();
 	printf("%7.2fs  ", now_s() - L.t0);
 	vprintf(fmt, ap);
 	printf("\n");
 	va_end(ap);
+	fflush(stdout);
+}
+
+/* One row per node: what `cloister status` would say of each. */
+static void table_print(bool keys)
+{
+	int rows = 0;
+	printf("  %-4s %-13s %-11s %5s  %-16s %6s  %s\n", "node", "address",
+	       "status", "alive", "ring", "health", "sentry");
+	rows++;
+	for (int i = 0; i < L.n; i++) {
+		const struct node *nd = &L.nodes[i];
+		const char *st = !nd->running ? "down"
+				 : nd->seen   ? nd->status
+					      : "starting";
+		char alive[16] = "-", health[16] = "-";
+		if (nd->running && nd->seen) {
+			snprintf(alive, sizeof alive, "%d", nd->alive);
+			snprintf(health, sizeof health, "%d", nd->health);
+		}
+		printf("  %-4d %-13s %-11s %5s  %-16s %6s  %s\n", i + 1, nd->ip,
+		       st, alive, nd->running && nd->seen ? nd->ring : "-",
+		       health,
+		       nd->running && nd->seen && nd->sentry[0] ? nd->sentry
+								: "-");
+		rows++;
+	}
+	if (keys) {
+		printf("  keys: k<n> kill, r<n> restart, l<n> leave, q quit\n");
+		rows++;
+	}
+	if (L.tty)
+		L.table_lines = rows;
 	fflush(stdout);
 }
 
@@ -179,6 +232,7 @@ static void start_node(int i)
 	if (pid > 0) {
 		nd->pid = pid;
 		nd->running = true;
+		nd->seen = false;
 		nd->status[0] = '\0';
 	}
 }
@@ -251,6 +305,8 @@ static void poll_nodes(void)
 		const char *st = json_string_value(json_object_get(j, "status"));
 		const char *se = json_string_value(json_object_get(j, "sentry"));
 		int alive = (int)json_integer_value(json_object_get(j, "alive"));
+		nd->health = (int)json_integer_value(json_object_get(j, "health"));
+		nd->seen = true;
 		const char *ring = json_string_value(
 			json_object_get(json_object_get(j, "rings"), ""));
 		if (st && strcmp(st, nd->status) != 0) {
@@ -258,6 +314,13 @@ static void poll_nodes(void)
 			    i + 1, nd->status[0] ? nd->status : "start", st, alive,
 			    se && *se ? se : "none", ring ? ring : "-");
 			snprintf(nd->status, sizeof nd->status, "%s", st);
+		} else if (st && (alive != nd->alive ||
+				  strncmp(ring ? ring : "", nd->ring, 8))) {
+			/* A change the status machine went through and back
+			 * between two polls (ready -> rehashing -> ready). */
+			say("node %d  %-10s    %-10s  %d alive, sentry %s, ring %.8s",
+			    i + 1, st, "", alive, se && *se ? se : "none",
+			    ring ? ring : "-");
 		}
 		nd->alive = alive;
 		snprintf(nd->sentry, sizeof nd->sentry, "%s", se ? se : "");
@@ -266,14 +329,56 @@ static void poll_nodes(void)
 	}
 	if (L.tty) {
 		/* The live table, redrawn in place under the change log. */
-		printf("\r\033[K  ");
-		for (int i = 0; i < L.n; i++)
-			printf("[%d %s %d %.6s] ", i + 1,
-			       L.nodes[i].running ? L.nodes[i].status : "down",
-			       L.nodes[i].alive, L.nodes[i].ring);
-		printf(" keys: k<n> kill, r<n> restart, l<n> leave, q quit");
-		fflush(stdout);
+		table_erase();
+		table_print(true);
 	}
+}
+
+/*
+ * Opens node 1's page.  The link carries the token in its fragment
+ * (docs/ui.md); handed to a browser on its command line it would show in
+ * `ps` to every user of the machine, so the browser is given a file
+ * instead: a 0600 page in our 0700 log directory that sends it on.
+ */
+static void open_page(const char *token)
+{
+	char url[512], path[sizeof L.dir + 32];
+	snprintf(url, sizeof url, "http://%s:7947/ui#token=%s", L.nodes[0].ip,
+		 token);
+	snprintf(path, sizeof path, "%s/open.html", L.dir);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
+		say("cannot write %s: open http://%s:7947/ui and paste the token",
+		    path, L.nodes[0].ip);
+		return;
+	}
+	fprintf(f, "<!doctype html><meta charset=utf-8>"
+		   "<meta name=referrer content=no-referrer>"
+		   "<meta http-equiv=refresh content=\"0; url=%s\">"
+		   "<title>cloister</title>\n",
+		url);
+	fclose(f);
+	const char *browser = getenv("BROWSER");
+	char *argv[] = {(char *)(browser && *browser ? browser : "xdg-open"),
+			path, NULL};
+	pid_t pid = fork();
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_RDWR);
+		if (devnull >= 0) {
+			dup2(devnull, 0);
+			dup2(devnull, 1);
+			dup2(devnull, 2);
+		}
+		setpgid(0, 0);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	say("web page of node 1: http://%s:7947/ui (opened through %s with "
+	    "%s)",
+	    L.nodes[0].ip, path, argv[0]);
 }
 
 static bool all_ready(void)
@@ -290,11 +395,17 @@ int cmd_local(int argc, char **argv)
 	L.consensus = 0;
 	L.base = 2;
 	snprintf(L.app, sizeof L.app, "local");
+	snprintf(L.prefix, sizeof L.prefix, "127.0.0.");
 	for (int i = 1; i < argc; i += 2) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(a, "--help") || !strcmp(a, "-h"))
 			return usage(stdout, 0);
+		if (!strcmp(a, "--open")) {
+			L.open = true;
+			i--; /* a flag without a value */
+			continue;
+		}
 		if (!strcmp(a, "--")) {
 			L.extra = argv + i + 1;
 			L.n_extra = argc - i - 1;
@@ -311,11 +422,13 @@ int cmd_local(int argc, char **argv)
 		else if (!strcmp(a, "--base-ip")) {
 			int a1, b, c, d;
 			if (sscanf(v, "%d.%d.%d.%d", &a1, &b, &c, &d) != 4 ||
-			    a1 != 127 || d < 1 || d > 254) {
+			    a1 != 127 || b < 0 || b > 255 || c < 0 || c > 255 ||
+			    d < 1 || d > 254) {
 				fprintf(stderr, "cloister local: --base-ip must be a "
 						"127.x.y.z address\n");
 				return 2;
 			}
+			snprintf(L.prefix, sizeof L.prefix, "127.%d.%d.", b, c);
 			L.base = d;
 		} else if (!strcmp(a, "--script")) {
 			if (L.n < 1)
@@ -334,7 +447,7 @@ int cmd_local(int argc, char **argv)
 	if (L.consensus <= 0)
 		L.consensus = L.n;
 	for (int i = 0; i < L.n; i++)
-		snprintf(L.nodes[i].ip, sizeof L.nodes[i].ip, "127.0.0.%d",
+		snprintf(L.nodes[i].ip, sizeof L.nodes[i].ip, "%s%d", L.prefix,
 			 L.base + i);
 	ssize_t len = readlink("/proc/self/exe", L.exe, sizeof L.exe - 1);
 	if (len <= 0) {
@@ -348,6 +461,17 @@ int cmd_local(int argc, char **argv)
 		return 1;
 	}
 	L.tty = isatty(0) && isatty(1) && L.exit_after <= 0;
+	/* One token for every agent, this process and the page. */
+	const char *env = getenv("CLOISTER_TOKEN");
+	char token[65];
+	if (env && *env) {
+		snprintf(token, sizeof token, "%s", env);
+	} else {
+		unsigned char raw[32];
+		randombytes_buf(raw, sizeof raw);
+		sodium_bin2hex(token, sizeof token, raw, sizeof raw);
+		setenv("CLOISTER_TOKEN", token, 1);
+	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
@@ -364,6 +488,7 @@ int cmd_local(int argc, char **argv)
 	for (int i = 0; i < L.n; i++)
 		start_node(i);
 
+	bool opened = !L.open;
 	char pending = 0;
 	while (!quit) {
 		double t = now_s() - L.t0;
@@ -376,6 +501,10 @@ int cmd_local(int argc, char **argv)
 			break;
 		reap();
 		poll_nodes();
+		if (!opened && L.nodes[0].seen) {
+			opened = true;
+			open_page(getenv("CLOISTER_TOKEN"));
+		}
 		struct pollfd p = {.fd = 0, .events = POLLIN};
 		if (L.tty && poll(&p, 1, 250) > 0) {
 			char c;
@@ -394,10 +523,12 @@ int cmd_local(int argc, char **argv)
 		}
 	}
 	bool ok = all_ready();
-	if (L.tty) {
+	if (L.tty)
 		tcsetattr(0, TCSANOW, &L.saved);
-		printf("\n");
-	}
+	table_erase();
+	/* The state it ends in, as a table, also when not on a terminal. */
+	table_print(false);
+	L.table_lines = 0;
 	say("stopping: every node leaves gracefully");
 	for (int i = 0; i < L.n; i++)
 		signal_node(i, SIGTERM);
@@ -413,6 +544,12 @@ int cmd_local(int argc, char **argv)
 			kill(L.nodes[i].pid, SIGKILL);
 			waitpid(L.nodes[i].pid, NULL, 0);
 		}
+	}
+	if (L.open) {
+		/* The token's copy for the browser has served its purpose. */
+		char path[sizeof L.dir + 32];
+		snprintf(path, sizeof path, "%s/open.html", L.dir);
+		unlink(path);
 	}
 	if (L.exit_after > 0) {
 		printf("%s\n", ok ? "all running nodes ready: ok"
