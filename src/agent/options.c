@@ -62,12 +62,13 @@ static const struct setting settings[] = {
 	 "a probe unanswered in time is also sent over TCP (memberlist's "
 	 "TCP ping fallback)"},
 	{"key", NODE, false, false, "none",
-	 "cluster key: 64 hex digits or base64 of 32 bytes (prefer key-file "
-	 "or CLOISTER_KEY)"},
+	 "cluster key: 64 hex digits or base64 of 32 bytes (key-file or "
+	 "CLOISTER_KEY: on the command line `ps` shows it)"},
 	{"key-file", NODE, false, false, "none",
 	 "file holding the cluster key (mode 0600)"},
 	{"passphrase", NODE, false, false, "none",
-	 "derive the cluster key from a passphrase (like an Erlang cookie)"},
+	 "derive the cluster key from a passphrase (like an Erlang cookie); "
+	 "give it in CLOISTER_PASSPHRASE or a private config file"},
 	{"insecure", NODE, false, true, "false",
 	 "allow plaintext gossip on a non-loopback address (no cluster key): "
 	 "anyone who can reach the port can then join and drive the node"},
@@ -98,20 +99,24 @@ static const struct setting settings[] = {
 	 "({packet,4} frames of external term format); end of input leaves "
 	 "the cluster and exits"},
 	{"data-dir", AGENT, false, false, "none",
-	 "remember known peers here, to rejoin after a restart"},
+	 "remember known peers here, to rejoin after a restart (created 0700; "
+	 "files 0600, never written through a symlink)"},
 	{"on-change", AGENT, false, false, "none",
-	 "command run on each status change (CLOISTER_FROM, CLOISTER_TO, "
-	 "CLOISTER_NODE, CLOISTER_MEMBERS, CLOISTER_SENTRY)"},
+	 "command run on each status change: JSON on stdin (from, to, node, "
+	 "sentry, alive, members), CLOISTER_FROM, CLOISTER_TO, CLOISTER_NODE, "
+	 "CLOISTER_SENTRY, CLOISTER_ALIVE; output to the log"},
 	{"on-member", AGENT, false, false, "none",
-	 "command run on each member event (CLOISTER_EVENT, CLOISTER_MEMBER, "
-	 "CLOISTER_MEMBER_ADDR, CLOISTER_MEMBER_STATUS, CLOISTER_NODE)"},
+	 "command run on each member event: JSON on stdin (event, node, "
+	 "member with its tags), CLOISTER_EVENT, CLOISTER_MEMBER, "
+	 "CLOISTER_MEMBER_ADDR, CLOISTER_MEMBER_STATUS, CLOISTER_NODE"},
 	{"hook-timeout", AGENT, false, false, "10",
 	 "seconds before a hook is killed"},
 	{"log-level", AGENT, false, false, "info", "error | warn | info | debug"},
 	{"log-format", AGENT, false, false, "logfmt", "logfmt | json"},
 	{"config", AGENT, false, false, "none",
 	 "a file of `setting = value` lines (flags win, then environment, then "
-	 "the file)"},
+	 "the file); refused if others may write it, or read it when it holds "
+	 "a key or passphrase"},
 };
 
 #define N_SETTINGS (sizeof settings / sizeof settings[0])
@@ -124,7 +129,8 @@ void agent_usage(FILE *out)
 		"placement, messages and events over HTTP, a Unix socket and hooks.\n"
 		"Each setting is also read from CLOISTER_SETTING (dashes become\n"
 		"underscores) and from --config FILE.  SIGTERM/SIGINT leave the\n"
-		"cluster gracefully; SIGHUP re-reads the key file and log level.\n\n"
+		"cluster gracefully; SIGHUP re-reads every key source (installed\n"
+		"beside the current keys) and the log level, flags still winning.\n\n"
 		"The control API obeys holders of its token over HTTP: the token\n"
 		"in CLOISTER_TOKEN (16 to 256 visible characters) or a token-file,\n"
 		"else one generated at start (see --token-file), which the client\n"

@@ -382,43 +382,53 @@ agent_args() ->
 
 %% The key's source, for the start's log line (never the secret).
 key_source() ->
-    case {key_env(), application:get_env(cloister, key_file)} of
-        {[], {ok, _}} -> "key_file";
-        {[{"CLOISTER_KEY", _}], _} -> "key";
-        {[{"CLOISTER_PASSPHRASE", _}], _} ->
-            case application:get_env(cloister, passphrase) of
-                {ok, _} -> "passphrase";
-                undefined -> "derived from the Erlang cookie and otp_app"
-            end;
-        {[], _} -> "none (no cookie known: loopback only)"
+    case key_config() of
+        {app, key, _} -> "key";
+        {app, key_file, _} -> "key_file";
+        {app, passphrase, _} -> "passphrase";
+        {os, V} -> V ++ " from the environment";
+        {cookie, _} -> "derived from the Erlang cookie and otp_app";
+        none -> "none (no cookie known: loopback only)"
     end.
 
-%% The agent's environment: the secret, if any, and nothing inherited
-%% that would override it (an agent flag would win over both, and none
-%% is given).  false unsets a variable in the child.
-agent_env() ->
-    Unset = [{V, false} || V <- ["CLOISTER_KEY", "CLOISTER_PASSPHRASE",
-                                 "CLOISTER_KEY_FILE"]],
-    Key = key_env(),
-    [U || {V, _} = U <- Unset, not lists:keymember(V, 1, Key)] ++ Key.
+-define(KEY_VARS, ["CLOISTER_KEY", "CLOISTER_KEY_FILE", "CLOISTER_PASSPHRASE"]).
 
-%% key (text), key_file (a path: an argument, not a secret), passphrase,
-%% else the cookie.
-key_env() ->
+%% Where the key comes from, first found: the application's key,
+%% key_file or passphrase (one of them); the BEAM's own CLOISTER_KEY,
+%% CLOISTER_KEY_FILE or CLOISTER_PASSPHRASE, left for the agent to read;
+%% the cookie.
+key_config() ->
     Get = fun(K) -> application:get_env(cloister, K, undefined) end,
-    case {Get(key), Get(key_file), Get(passphrase)} of
-        {undefined, undefined, undefined} ->
-            case cookie() of
-                undefined -> [];
-                C -> [{"CLOISTER_PASSPHRASE", C}]
-            end;
-        {K, undefined, undefined} when K =/= undefined -> [{"CLOISTER_KEY", atom_to_list_(K)}];
-        {undefined, _, undefined} -> [];
-        {undefined, undefined, P} -> [{"CLOISTER_PASSPHRASE", atom_to_list_(P)}];
-        Conflict -> exit({cloister_key_config, "give one of key, key_file, passphrase",
-                          [K || {K, V} <- lists:zip([key, key_file, passphrase],
-                                                    tuple_to_list(Conflict)),
-                                V =/= undefined]})
+    case [{K, V} || {K, V} <- [{K0, Get(K0)} || K0 <- [key, key_file, passphrase]],
+                     V =/= undefined] of
+        [{K, V}] -> {app, K, atom_to_list_(V)};
+        [_, _ | _] = L ->
+            exit({cloister_key_config, "give one of key, key_file, passphrase",
+                  [K || {K, _} <- L]});
+        [] ->
+            case [V || V <- ?KEY_VARS, os:getenv(V) =/= false, os:getenv(V) =/= ""] of
+                [V | _] -> {os, V};
+                [] ->
+                    case cookie() of
+                        undefined -> none;
+                        C -> {cookie, C}
+                    end
+            end
+    end.
+
+%% The agent's environment: the secret (never an argument: every local
+%% user reads those in ps), and the BEAM's own key variables unset when
+%% they are not the source (the agent would otherwise prefer them).
+%% {Name, false} unsets Name in the child.
+agent_env() ->
+    Unset = fun(Keep) -> [{V, false} || V <- ?KEY_VARS, V =/= Keep] end,
+    case key_config() of
+        {app, key, K} -> [{"CLOISTER_KEY", K} | Unset("CLOISTER_KEY")];
+        {app, key_file, _} -> Unset(none);  % a path, given as --key-file
+        {app, passphrase, P} -> [{"CLOISTER_PASSPHRASE", P} | Unset("CLOISTER_PASSPHRASE")];
+        {os, _} -> [];
+        {cookie, C} -> [{"CLOISTER_PASSPHRASE", C} | Unset("CLOISTER_PASSPHRASE")];
+        none -> Unset(none)
     end.
 
 %% The cookie distribution uses or will use: the cloister `cookie`
