@@ -8,6 +8,7 @@
  * hook runner, both of which hand work to this thread.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -142,6 +144,36 @@ static void log_line(void *arg, int level, const char *line)
 		fprintf(stderr, "%s\n", s);
 	free(s);
 	json_decref(o);
+}
+
+/* The agent's own lines, through the same logger as the node's (level,
+ * timestamp, JSON with --log-format json).  AGENT_LOG_ALWAYS: printed at
+ * any level, as info (what an operator asked for, e.g. a SIGHUP). */
+#define AGENT_LOG_ALWAYS (-1)
+static void agent_log(struct agent *a, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void agent_log(struct agent *a, int level, const char *fmt, ...)
+{
+	static const char *const names[] = {"error", "warn", "info", "debug"};
+	if (level > a->opt.log_level)
+		return;
+	if (level == AGENT_LOG_ALWAYS)
+		level = CLOISTER_LOG_INFO;
+	char line[2048];
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	struct tm tm;
+	gmtime_r(&ts.tv_sec, &tm);
+	int n = snprintf(line, sizeof line,
+			 "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s ",
+			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+			 tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, names[level]);
+	va_list ap;
+	va_start(ap, fmt);
+	if (n > 0 && (size_t)n < sizeof line)
+		vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+	va_end(ap);
+	log_line(a, level, line);
 }
 
 /* ------------------------------------------------------------------ */
@@ -308,6 +340,7 @@ static void save_peers(struct agent *a)
 	if (cloister_members(a->node, &m, &n) != 0)
 		return;
 	char path[AGENT_PATH_MAX + 16], tmp[AGENT_PATH_MAX + 48];
+	char q[CL_LOGFMT_QUOTED_MAX(AGENT_PATH_MAX) + 1];
 	peers_path(a, path, sizeof path);
 	int fd = private_temp(a->opt.data_dir, tmp, sizeof tmp);
 	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
@@ -315,9 +348,11 @@ static void save_peers(struct agent *a)
 		if (fd >= 0)
 			close(fd);
 		if (!warned)
-			fprintf(stderr, "level=warn msg=\"cannot save peers in "
-					"data-dir\" dir=\"%s\" error=\"%s\"\n",
-				a->opt.data_dir, strerror(errno));
+			agent_log(a, CLOISTER_LOG_WARN,
+				  "msg=\"cannot save peers in data-dir\" dir=%s "
+				  "error=\"%s\"",
+				  cl_logfmt_quote(a->opt.data_dir, q, sizeof q),
+				  strerror(errno));
 		warned = true;
 		cloister_members_free(m, n);
 		return;
@@ -334,9 +369,11 @@ static void save_peers(struct agent *a)
 	ok = fclose(f) == 0 && ok;
 	if (!ok || rename(tmp, path) != 0) {
 		if (!warned)
-			fprintf(stderr, "level=warn msg=\"cannot save peers in "
-					"data-dir\" dir=\"%s\" error=\"%s\"\n",
-				a->opt.data_dir, strerror(errno));
+			agent_log(a, CLOISTER_LOG_WARN,
+				  "msg=\"cannot save peers in data-dir\" dir=%s "
+				  "error=\"%s\"",
+				  cl_logfmt_quote(a->opt.data_dir, q, sizeof q),
+				  strerror(errno));
 		warned = true;
 		unlink(tmp);
 	}
@@ -344,23 +381,27 @@ static void save_peers(struct agent *a)
 
 /* The data directory exists (made 0700 if not) and no other user may
  * write in it: whoever can would choose the peers we rejoin. */
-static void data_dir_check(const struct agent *a)
+static void data_dir_check(struct agent *a)
 {
 	const char *dir = a->opt.data_dir;
+	char q[CL_LOGFMT_QUOTED_MAX(AGENT_PATH_MAX) + 1];
 	struct stat st;
 	if (!dir[0])
 		return;
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-		fprintf(stderr, "level=warn msg=\"cannot create data-dir\" "
-				"dir=\"%s\" error=\"%s\"\n", dir, strerror(errno));
+		agent_log(a, CLOISTER_LOG_WARN,
+			  "msg=\"cannot create data-dir\" dir=%s error=\"%s\"",
+			  cl_logfmt_quote(dir, q, sizeof q), strerror(errno));
 		return;
 	}
 	if (stat(dir, &st) == 0 && (st.st_mode & 022) &&
 	    !(st.st_mode & S_ISVTX))
-		fprintf(stderr, "level=warn msg=\"data-dir is writable by other "
-				"users, who could replace the peers this agent "
-				"rejoins (chmod 700)\" dir=\"%s\" mode=%04o\n",
-			dir, (unsigned)(st.st_mode & 07777));
+		agent_log(a, CLOISTER_LOG_WARN,
+			  "msg=\"data-dir is writable by other users, who could "
+			  "replace the peers this agent rejoins (chmod 700)\" "
+			  "dir=%s mode=%04o",
+			  cl_logfmt_quote(dir, q, sizeof q),
+			  (unsigned)(st.st_mode & 07777));
 }
 
 static void load_peers(struct agent *a)
@@ -375,11 +416,13 @@ static void load_peers(struct agent *a)
 	if (fd < 0 && errno == ENOENT)
 		return;
 	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		fprintf(stderr, "level=warn msg=\"peers file in data-dir is not "
-				"a regular file (a symlink?): ignored, and "
-				"replaced at the next save\" path=\"%s\" "
-				"error=\"%s\"\n",
-			path, fd < 0 ? strerror(errno) : "not a regular file");
+		char q[CL_LOGFMT_QUOTED_MAX(AGENT_PATH_MAX + 16) + 1];
+		agent_log(a, CLOISTER_LOG_WARN,
+			  "msg=\"peers file in data-dir is not a regular file "
+			  "(a symlink?): ignored, and replaced at the next "
+			  "save\" path=%s error=\"%s\"",
+			  cl_logfmt_quote(path, q, sizeof q),
+			  fd < 0 ? strerror(errno) : "not a regular file");
 		if (fd >= 0)
 			close(fd);
 		return;
@@ -403,8 +446,9 @@ static void load_peers(struct agent *a)
 	}
 	fclose(f);
 	if (n && cloister_join_addrs(a->node, ptrs, n) == 0)
-		fprintf(stderr, "level=info msg=\"rejoining peers remembered in "
-				"data-dir\" peers=%zu\n", n);
+		agent_log(a, CLOISTER_LOG_INFO,
+			  "msg=\"rejoining peers remembered in data-dir\" "
+			  "peers=%zu", n);
 }
 
 /* ------------------------------------------------------------------ */
@@ -418,8 +462,8 @@ static void on_term(evutil_socket_t sig, short what, void *arg);
 static void on_port_closed(void *arg)
 {
 	struct agent *a = arg;
-	fprintf(stderr, "level=info msg=\"the Erlang port closed (end of "
-			"stdin): leaving\"\n");
+	agent_log(a, CLOISTER_LOG_INFO,
+		  "msg=\"the Erlang port closed (end of stdin): leaving\"");
 	if (!a->leaving)
 		on_term(SIGTERM, 0, a);
 }
@@ -434,8 +478,8 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
 	}
 	a->leaving = true;
 	a->leave_started = cloister_now_us();
-	fprintf(stderr, "level=info msg=\"leaving the cluster\" signal=%d\n",
-		(int)sig);
+	agent_log(a, CLOISTER_LOG_INFO, "msg=\"leaving the cluster\" signal=%d",
+		  (int)sig);
 	sd_notify_text("STOPPING=1");
 	cloister_leave(a->node);
 }
@@ -450,10 +494,10 @@ static void reinstall_key(struct agent *a, const char *source,
 		snprintf(hex + 2 * i, 3, "%02x", key[i]);
 	int e = cloister_keys_install(a->node, hex);
 	sodium_memzero(hex, sizeof hex);
-	fprintf(stderr, "level=%s msg=\"SIGHUP: key re-read\" source=%s "
-			"result=\"%s\"\n",
-		e == 0 || e == CLOISTER_EEXIST ? "info" : "error", source,
-		e == CLOISTER_EEXIST ? "already installed"
+	agent_log(a, e == 0 || e == CLOISTER_EEXIST ? AGENT_LOG_ALWAYS
+						     : CLOISTER_LOG_ERROR,
+		  "msg=\"SIGHUP: key re-read\" source=%s result=\"%s\"", source,
+		  e == CLOISTER_EEXIST ? "already installed"
 		: e == 0	     ? "installed"
 				     : cloister_strerror(e));
 }
@@ -470,9 +514,9 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	 * node's identity). */
 	static agent_options fresh;
 	if (agent_options_reload(&fresh, a->argc, a->argv) != 0) {
-		fprintf(stderr, "level=error msg=\"SIGHUP: configuration not "
-				"reloaded (see above); keys and log level "
-				"unchanged\"\n");
+		agent_log(a, CLOISTER_LOG_ERROR,
+			  "msg=\"SIGHUP: configuration not reloaded (see "
+			  "above); keys and log level unchanged\"");
 		return;
 	}
 	uint8_t key[CL_KEY_BYTES];
@@ -484,17 +528,18 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 		if (cl_key_from_file(key_file, key, why, sizeof why) == 0)
 			reinstall_key(a, "key_file", key);
 		else
-			fprintf(stderr, "level=error msg=\"SIGHUP: key file not "
-					"read\" reason=%s\n",
-				cl_logfmt_quote(why, qwhy, sizeof qwhy));
+			agent_log(a, CLOISTER_LOG_ERROR,
+				  "msg=\"SIGHUP: key file not read\" reason=%s",
+				  cl_logfmt_quote(why, qwhy, sizeof qwhy));
 	}
 	const char *key_text = agent_option(&fresh, "key");
 	if (*key_text) {
 		if (cl_key_parse(key_text, key) == 0)
 			reinstall_key(a, "key", key);
 		else
-			fprintf(stderr, "level=error msg=\"SIGHUP: key is not 64 "
-					"hex digits or base64 of 32 bytes\"\n");
+			agent_log(a, CLOISTER_LOG_ERROR,
+				  "msg=\"SIGHUP: key is not 64 hex digits or "
+				  "base64 of 32 bytes\"");
 	}
 	const char *pass = agent_option(&fresh, "passphrase");
 	if (*pass) {
@@ -502,8 +547,9 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 		if (cl_key_from_passphrase(*app ? app : "cloister", pass, key) == 0)
 			reinstall_key(a, "passphrase", key);
 		else
-			fprintf(stderr, "level=error msg=\"SIGHUP: cannot derive "
-					"the passphrase's key\"\n");
+			agent_log(a, CLOISTER_LOG_ERROR,
+				  "msg=\"SIGHUP: cannot derive the passphrase's "
+				  "key\"");
 	}
 	sodium_memzero(key, sizeof key);
 	cloister_set_logger(a->node, log_line, a, fresh.log_level);
@@ -512,9 +558,9 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	/* The secrets of the copy are not kept. */
 	sodium_memzero(&fresh, sizeof fresh);
 	static const char *const lv[] = {"error", "warn", "info", "debug"};
-	fprintf(stderr, "level=info msg=\"SIGHUP: configuration reloaded\" "
-			"log_level=%s\n",
-		lv[a->opt.log_level]);
+	agent_log(a, AGENT_LOG_ALWAYS,
+		  "msg=\"SIGHUP: configuration reloaded\" log_level=%s",
+		  lv[a->opt.log_level]);
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
@@ -621,9 +667,11 @@ static int token_publish(struct agent *a)
 			why);
 		return -1;
 	}
-	fprintf(stderr, "level=info msg=\"control API token written for the "
-			"client commands\" path=\"%s\"\n",
-		a->token_path);
+	char q[CL_LOGFMT_QUOTED_MAX(CL_TOKEN_PATH_MAX) + 1];
+	agent_log(a, CLOISTER_LOG_INFO,
+		  "msg=\"control API token written for the client commands\" "
+		  "path=%s",
+		  cl_logfmt_quote(a->token_path, q, sizeof q));
 	return 0;
 }
 
