@@ -98,13 +98,17 @@ char *cl_logfmt_quote_n(const char *s, size_t len, char *out, size_t cap)
 		}
 		size_t need = el ? el : take;
 		/* The rest must fit too, else cut here with "...". */
-		bool last = i + take == len;
-		if (!rest_fits && o + need > end - (last ? 0 : 3))
+		/* Sums, not differences: a small buffer must not wrap. */
+		size_t keep = i + take == len ? 0 : 3;
+		if (!rest_fits && o + need + keep > end)
 			rest_fits = o + quoted_len(b + i, len - i) <= end;
-		if (!rest_fits && o + need > end - (last ? 0 : 3)) {
-			size_t room = end - o;
-			memcpy(out + o, "...", room < 3 ? room : 3);
-			o += room < 3 ? room : 3;
+		if (!rest_fits && o + need + keep > end) {
+			/* No mark at all where a whole one does not fit: a
+			 * lone "." would read as part of the value. */
+			if (end - o >= 3) {
+				memcpy(out + o, "...", 3);
+				o += 3;
+			}
 			break;
 		}
 		if (el)

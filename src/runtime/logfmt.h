@@ -24,7 +24,8 @@
  * byte below 0x20, 0x7f, and every byte that is not part of a well-formed
  * UTF-8 sequence is \xNN (two lowercase hex digits).  The result is
  * printable UTF-8 on one line.  A value that does not fit is cut at a
- * character boundary and ends with "..." inside the quotes.  Returns out. */
+ * character boundary and ends with "..." inside the quotes (when cap
+ * leaves room for it: 6 bytes or more).  Returns out. */
 char *cl_logfmt_quote_n(const char *s, size_t len, char *out, size_t cap);
 
 /* The same for a NUL-terminated string (NULL is written as ""). */

@@ -3,8 +3,8 @@
  * spaces, '=', quotes, backslashes, control bytes and bytes that are not
  * UTF-8 come out as one quoted, printable UTF-8 value; well-formed UTF-8
  * stays as it is; a value too long for its buffer is cut at a character
- * boundary with "..."; random byte strings always give a value that reads
- * back to the same bytes.
+ * boundary with "..." and never past its end, however small; random byte
+ * strings always give a value that reads back to the same bytes.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -147,6 +147,12 @@ static void test_random_bytes_round_trip(void)
 			in[i] = (char)(r % 4 == 0 ? "\"\\\n=\xc3\xa9\xe2\x82\xac"[r / 4 % 9]
 						  : (int)(r >> 8 & 0xff));
 		}
+		/* A small buffer: never written past, always one value. */
+		size_t cap = 3 + next() % 40;
+		memset(out, 'Z', sizeof out);
+		cl_logfmt_quote_n(in, len, out, cap);
+		CHECK(strlen(out) < cap && out[cap] == 'Z');
+		CHECK(out[0] == '"' && out[strlen(out) - 1] == '"' && all_utf8(out));
 		cl_logfmt_quote_n(in, len, out, sizeof out);
 		CHECK(all_utf8(out));
 		long got = unquote(out, back);
