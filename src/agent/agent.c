@@ -37,6 +37,7 @@
 #include "options.h"
 #include "pending_calls.h"
 #include "port.h"
+#include "runtime/node_log.h"
 #include "runtime/keyring.h"
 #include "runtime/logfmt.h"
 
@@ -174,6 +175,21 @@ static void agent_log(struct agent *a, int level, const char *fmt, ...)
 		vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
 	va_end(ap);
 	log_line(a, level, line);
+}
+
+/* Why the agent cannot go on, once its options are read: an error line
+ * in the log format asked for (JSON too), the reason as msg. */
+static void agent_fail(struct agent *a, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void agent_fail(struct agent *a, const char *fmt, ...)
+{
+	char text[1024], q[CL_LOGFMT_QUOTED_MAX(sizeof text) + 1];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	agent_log(a, CLOISTER_LOG_ERROR, "msg=%s",
+		  cl_logfmt_quote(text, q, sizeof q));
 }
 
 /* ------------------------------------------------------------------ */
@@ -593,9 +609,8 @@ static int token_setup(struct agent *a, bool *generated)
 	char why[CL_TOKEN_PATH_MAX + 200];
 	*generated = false;
 	if (a->opt.token[0] && a->opt.token_file[0]) {
-		fprintf(stderr, "cloister agent: both CLOISTER_TOKEN and "
-				"token-file give the control API's token: keep "
-				"one\n");
+		agent_fail(a, "both CLOISTER_TOKEN and token-file give the "
+			      "control API's token: keep one");
 		return -1;
 	}
 	if (a->opt.token[0]) {
@@ -608,7 +623,7 @@ static int token_setup(struct agent *a, bool *generated)
 		if (cl_token_read(a->opt.token_file, CL_TOKEN_PRIVATE, a->token,
 				  sizeof a->token, &missing, why,
 				  sizeof why) != 0) {
-			fprintf(stderr, "cloister agent: token-file: %s\n", why);
+			agent_fail(a, "token-file: %s", why);
 			return -1;
 		}
 		return 0;
@@ -622,20 +637,20 @@ static int token_setup(struct agent *a, bool *generated)
 		host[hlen] = '\0';
 	}
 	if (!cl_host_is_loopback(host)) {
-		fprintf(stderr,
-			"cloister agent: the control API would listen on %s, "
+		agent_fail(a,
+			"the control API would listen on %s, "
 			"off loopback, where other machines reach it: give it a "
 			"token its clients also hold, with token-file (mode 0600, "
 			"e.g. a mounted secret) or CLOISTER_TOKEN, or keep --http "
 			"on a loopback address (the default 127.0.0.1:7947); "
 			"--probe serves /ready, /health and /metrics without "
-			"one\n",
+			"one",
 			a->opt.http);
 		return -1;
 	}
 	if (cl_token_generate(a->token) != 0) {
-		fprintf(stderr, "cloister agent: cannot generate the control "
-				"API's token: no randomness available\n");
+		agent_fail(a, "cannot generate the control API's token: no "
+			      "randomness available");
 		return -1;
 	}
 	*generated = true;
@@ -651,20 +666,18 @@ static int token_publish(struct agent *a)
 	char why[CL_TOKEN_PATH_MAX + 200];
 	size_t n = cl_token_dirs(dirs, CL_TOKEN_DIRS_MAX);
 	if (cl_token_file_name(a->opt.http, name, sizeof name) != 0 || n == 0) {
-		fprintf(stderr, "cloister agent: no place to write the control "
-				"API's token for %s\n",
-			a->opt.http);
+		agent_fail(a, "no place to write the control API's token for %s",
+			   a->opt.http);
 		return -1;
 	}
 	if (cl_token_write(dirs[0], name, a->token, a->token_path,
 			   &a->token_dev, &a->token_ino, why,
 			   sizeof why) != 0) {
-		fprintf(stderr,
-			"cloister agent: cannot write the control API's token: "
-			"%s; give the agent one with token-file or "
-			"CLOISTER_TOKEN, or set XDG_RUNTIME_DIR to a private "
-			"directory\n",
-			why);
+		agent_fail(a,
+			   "cannot write the control API's token: %s; give the "
+			   "agent one with token-file or CLOISTER_TOKEN, or set "
+			   "XDG_RUNTIME_DIR to a private directory",
+			   why);
 		return -1;
 	}
 	char q[CL_LOGFMT_QUOTED_MAX(CL_TOKEN_PATH_MAX) + 1];
@@ -700,13 +713,14 @@ int cmd_agent(int argc, char **argv)
 		setrlimit(RLIMIT_NOFILE, &nofile);
 	}
 	int err = 0;
-	/* The node's own log lines during creation (its name, and why) go to
-	 * stderr through the default logger. */
+	/* The node's own log lines during creation (its name, and why it
+	 * refuses) in the agent's format too. */
+	cl_node_set_creation_logger(log_line, &a, a.opt.log_level);
 	a.node = cloister_new(cfg, &err);
 	cloister_config_free(cfg);
 	if (!a.node) {
-		fprintf(stderr, "cloister agent: cannot start the node: %s\n",
-			cloister_strerror(err));
+		agent_fail(&a, "cannot start the node: %s",
+			   cloister_strerror(err));
 		return 1;
 	}
 	cloister_set_logger(a.node, log_line, &a, a.opt.log_level);
@@ -716,7 +730,7 @@ int cmd_agent(int argc, char **argv)
 			    a.opt.hook_timeout_s);
 	hooks_set_logger(a.hooks, log_line, &a, a.opt.log_level);
 	if (!a.base || !a.tick || !a.hooks) {
-		fprintf(stderr, "cloister agent: out of memory\n");
+		agent_fail(&a, "out of memory");
 		return 1;
 	}
 	cl_topics_init(&a.topics, a.node);
@@ -734,7 +748,7 @@ int cmd_agent(int argc, char **argv)
 		};
 		a.api = cl_http_api_new(a.base, a.node, &api, why, sizeof why);
 		if (!a.api) {
-			fprintf(stderr, "cloister agent: control API: %s\n", why);
+			agent_fail(&a, "control API: %s", why);
 			return 1;
 		}
 		/* Only once listening: an agent that cannot have the address
@@ -752,14 +766,13 @@ int cmd_agent(int argc, char **argv)
 		 * and the port writes to a copy of the original. */
 		int out = dup(STDOUT_FILENO);
 		if (out < 0 || dup2(STDERR_FILENO, STDOUT_FILENO) < 0) {
-			fprintf(stderr, "cloister agent: --stdio etf: %s\n",
-				strerror(errno));
+			agent_fail(&a, "--stdio etf: %s", strerror(errno));
 			return 1;
 		}
 		a.port = cl_port_new(a.base, a.node, &a.topics, STDIN_FILENO,
 				     out, on_port_closed, &a, why, sizeof why);
 		if (!a.port) {
-			fprintf(stderr, "cloister agent: --stdio etf: %s\n", why);
+			agent_fail(&a, "--stdio etf: %s", why);
 			return 1;
 		}
 	}
@@ -770,9 +783,9 @@ int cmd_agent(int argc, char **argv)
 			  on_ping, &a, NULL);
 	e = cloister_start(a.node);
 	if (e != 0) {
-		fprintf(stderr, "cloister agent: cannot start: %s (is the "
-				"address in use, or not on this host?)\n",
-			cloister_strerror(e));
+		agent_fail(&a, "cannot start: %s (is the address in use, or not "
+			       "on this host?)",
+			   cloister_strerror(e));
 		return 1;
 	}
 	data_dir_check(&a);

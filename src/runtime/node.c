@@ -24,6 +24,7 @@
 #include "messaging.h"
 #include "naming.h"
 #include "node_internal.h"
+#include "node_log.h"
 #include "timings.h"
 #include "sentry_spec.h"
 
@@ -114,6 +115,20 @@ void node_log(cloister_t *c, int level, const char *fmt, ...)
 		vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
 	va_end(ap);
 	c->log(c->log_arg, level, line);
+}
+
+/* See node_log.h.  Read by cloister_new. */
+static struct {
+	cloister_log_fn fn;
+	void *arg;
+	int level;
+} creation_log = {log_stderr, NULL, CLOISTER_LOG_INFO};
+
+void cl_node_set_creation_logger(cloister_log_fn fn, void *arg, int max_level)
+{
+	creation_log.fn = fn ? fn : log_stderr;
+	creation_log.arg = fn ? arg : NULL;
+	creation_log.level = max_level;
 }
 
 int cloister_set_logger(cloister_t *c, cloister_log_fn fn, void *arg,
@@ -330,8 +345,9 @@ cloister_t *cloister_new(const cloister_config_t *cfg, int *err)
 	pthread_mutexattr_destroy(&rec);
 	pthread_cond_init(&c->changed, NULL);
 	c->cfg = *cfg;
-	c->log = log_stderr;
-	c->log_level = CLOISTER_LOG_INFO;
+	c->log = creation_log.fn;
+	c->log_arg = creation_log.arg;
+	c->log_level = creation_log.level;
 	if (getenv("CLOISTER_QUIET"))
 		c->log = NULL;
 	c->consensus = cfg->cluster.consensus;

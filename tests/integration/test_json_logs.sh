@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# --log-format json against real agents (127.0.41.10-13): every line the
+# agent and its hooks' supervisor write is one JSON object, through joins,
+# a member's failure (kill -9), hooks that print hostile text, fail and time
+# out, a SIGHUP, a graceful leave, and an agent that cannot start; and the
+# JSON lines carry the same keys as the logfmt lines of a twin agent that
+# lived through the same.
+source "$(dirname "$0")/lib.sh"
+
+A=127.0.41.10 B=127.0.41.11 C=127.0.41.12 D=127.0.41.13
+SENTRY="$A:7946,$B:7946,$C:7946"
+cat >"$WORK/hook.sh" <<'EOF'
+#!/bin/sh
+# Output a log reader must survive: quotes, backslashes, a forged field,
+# bytes that are not UTF-8, a long line; then a failure, or a hang.
+printf 'plain output\n'
+printf 'quotes " and \\ backslash level=error msg="forged"\n'
+printf 'not utf-8: \377\376 tab:\t end\n' >&2
+head -c 3000 /dev/zero | tr '\0' x; echo
+case "${CLOISTER_EVENT:-}" in
+failed) sleep 5 ;;   # past --hook-timeout: killed
+*) exit 3 ;;         # a failing hook
+esac
+EOF
+chmod +x "$WORK/hook.sh"
+HOOKS=(--on-change "$WORK/hook.sh" --on-member "$WORK/hook.sh" --hook-timeout 1 --log-level debug)
+start_agent a "$A" --sentry "$SENTRY" --log-format json "${HOOKS[@]}"
+start_agent b "$B" --sentry "$SENTRY" --log-format logfmt "${HOOKS[@]}"
+start_agent c "$C" --sentry "$SENTRY"
+three() { [[ $(count_status "$A" alive) == 3 && $(count_status "$B" alive) == 3 ]]; }
+check "three agents see three alive" wait_for 20 three
+kill -KILL "${AGENT_PID[c]}"
+dead() { [[ $(member_status "$A" "itest@$C") == dead && $(member_status "$B" "itest@$C") == dead ]]; }
+check "the killed agent is declared dead by both" wait_for 30 dead
+sleep 2.5 # the failed hook's timeout (1 s) and its kill are logged
+kill -HUP "${AGENT_PID[a]}" "${AGENT_PID[b]}"
+sleep 0.5
+kill -TERM "${AGENT_PID[a]}" "${AGENT_PID[b]}"
+for p in "${AGENT_PID[a]}" "${AGENT_PID[b]}"; do
+	for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+done
+# An agent that cannot start (its control API's address is taken).
+python3 -c 'import socket, time, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.41.13", 7947)); s.listen(); time.sleep(8)' &
+HOLDER=$!
+PIDS+=($HOLDER)
+sleep 0.3
+timeout 10 "$CLOISTER" agent --app itest --advertise "$D:7946" --http "$D:7947" --profile local \
+	--log-format json >"$WORK/d.log" 2>&1
+rc=$?
+kill "$HOLDER" 2>/dev/null
+check "the agent that cannot listen exits non-zero ($rc)" [ $rc -ne 0 ]
+
+python3 - "$WORK/a.log" "$WORK/b.log" "$WORK/d.log" >"$WORK/verdict.txt" <<'PY'
+import json, re, sys
+a, b, d = (open(p, "rb").read().decode("utf-8", "replace").splitlines() for p in sys.argv[1:4])
+bad, objs = [], []
+for name, lines in (("a", a), ("d", d)):
+    for line in lines:
+        try:
+            o = json.loads(line)
+            assert isinstance(o, dict) and {"ts", "level", "msg"} <= o.keys(), "keys"
+            objs.append(o)
+        except Exception as e:
+            bad.append(f"{name}: {line[:160]!r} ({e})")
+print("json_lines\t%d" % sum(1 for l in a + d if l.strip()))
+print("bad\t%d" % len(bad))
+for x in bad[:10]:
+    print("  ", x)
+msgs = {o["msg"] for o in objs}
+want = {"hook output": "a hook's output", "hook failed": "a failing hook",
+        "hook timed out; killed": "a hook past its timeout"}
+for m, why in want.items():
+    print("seen %s\t%s" % (m, any(x == m or x.startswith(m) for x in msgs)))
+print("seen failed\t%s" % any(o.get("event") == "failed" or "failed" in o.get("msg", "") for o in objs))
+forged = [o for o in objs if o.get("msg") == "hook output" and "forged" in o.get("line", "")]
+print("forged kept\t%s" % (bool(forged) and all(o["level"] == "info" for o in forged)))
+print("cannot start\t%s" % any("cannot listen" in o.get("msg", "") and o.get("level") == "error"
+                                for o in (json.loads(l) for l in d if l.startswith("{"))))
+# The same keys in both formats: logfmt pairs of b's lines against a's
+# JSON keys, message by message.
+pair = re.compile(r'([A-Za-z_][A-Za-z0-9_.-]*)=("(?:[^"\\]|\\.)*"|\S*)')
+lf = {}
+for line in b:
+    kv = dict(pair.findall(line))
+    if "msg" in kv:
+        lf.setdefault(kv["msg"].strip('"'), set()).update(kv)
+js = {}
+for o in objs:
+    js.setdefault(o["msg"], set()).update(o)
+common = sorted(set(lf) & set(js))
+diff = [(m, sorted(lf[m] ^ js[m])) for m in common if lf[m] != js[m]]
+print("common messages\t%d" % len(common))
+print("key differences\t%d" % len(diff))
+for m, k in diff[:10]:
+    print("  ", m, k)
+PY
+cat "$WORK/verdict.txt" | sed 's/^/    /'
+v() { awk -F'\t' -v k="$1" '$1 == k { print $2; exit }' "$WORK/verdict.txt"; }
+check "every line of the JSON agent and of the one that could not start is a JSON object with ts, level, msg ($(v json_lines) lines, $(v bad) not)" \
+	[ "$(v bad)" = 0 ] && [ "$(v json_lines)" -gt 20 ]
+check "the hooks' output is logged (JSON)" [ "$(v 'seen hook output')" = True ]
+check "a failing hook is logged (JSON)" [ "$(v 'seen hook failed')" = True ]
+check "a hook past its timeout is logged (JSON)" [ "$(v 'seen hook timed out; killed')" = True ]
+check "the member's failure is logged (JSON)" [ "$(v 'seen failed')" = True ]
+check "a hook's forged 'level=error msg=...' stays inside its line" [ "$(v 'forged kept')" = True ]
+check "the agent that could not start said why, in JSON" [ "$(v 'cannot start')" = True ]
+check "the JSON and logfmt agents log the same keys for the same messages ($(v 'common messages') messages, $(v 'key differences') differ)" \
+	[ "$(v 'key differences')" = 0 ] && [ "$(v 'common messages')" -gt 5 ]
+finish
