@@ -5,6 +5,12 @@
  * The run: N nodes boot over --join-spread-ms and join through node 0;
  * optionally K random nodes (never node 0) crash at --kill-at; the clock
  * stops at --duration.  Everything but wall_s is a function of the flags.
+ *
+ * --spread fail|leave: instead of a kill, one random node crashes (or
+ * leaves) and the output is a time series: the fraction of the other
+ * running nodes that know of it (declared it dead, or saw its leave)
+ * against the time since.  An observer on the simulation's events
+ * records when each node learns; nothing in the run changes for it.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -47,6 +53,15 @@ static void usage(FILE *out)
 		"  --profile NAME      timing profile: lan, local or wan (default lan)\n"
 		"  --join-spread-ms MS node i boots at i*MS/N ms (default: N, i.e.\n"
 		"                      1 ms per node); every node joins through node 0\n"
+		"  --spread EVENT      a time series instead: after convergence (or at\n"
+		"                      --kill-at) one random node other than node 0\n"
+		"                      crashes (EVENT fail) or leaves (EVENT leave);\n"
+		"                      prints the fraction of the other running nodes\n"
+		"                      that know it (declared it dead, or saw the\n"
+		"                      leave) against the seconds since, every\n"
+		"                      --spread-step-ms (default 100), until all know\n"
+		"                      or --duration ends\n"
+		"  --spread-step-ms MS the series' sampling step\n"
 		"  --json              print one JSON object instead of a summary\n"
 		"  --prop              property checking instead: random fault\n"
 		"                      schedules with invariants checked all along\n"
@@ -126,9 +141,13 @@ static bool parse_double(const char *s, double *out)
 	return true;
 }
 
+enum spread_event { SPREAD_NONE, SPREAD_FAIL, SPREAD_LEAVE };
+
 struct opts {
 	uint64_t nodes, kill, seed, seeds_first, seeds_last;
 	double duration, loss, latency_ms, jitter_ms, kill_at, spread_ms;
+	double step_ms;
+	enum spread_event spread;
 	bool kill_at_set, spread_set, json, prop;
 	enum cl_profile profile;
 	const char *profile_name;
@@ -180,7 +199,8 @@ static int parse(int argc, char **argv, struct opts *o)
 		static const char *const known[] = {
 			"--nodes", "--duration", "--loss", "--latency-ms",
 			"--jitter-ms", "--kill", "--kill-at", "--seed",
-			"--profile", "--join-spread-ms", "--seeds"};
+			"--profile", "--join-spread-ms", "--seeds", "--spread",
+			"--spread-step-ms"};
 		bool ok = false;
 		for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
 			ok |= !strcmp(name, known[k]);
@@ -246,6 +266,17 @@ static int parse(int argc, char **argv, struct opts *o)
 			else
 				return bad(name, v, "want lan, local or wan");
 			o->profile_name = v;
+		} else if (!strcmp(name, "--spread")) {
+			if (!strcmp(v, "fail"))
+				o->spread = SPREAD_FAIL;
+			else if (!strcmp(v, "leave"))
+				o->spread = SPREAD_LEAVE;
+			else
+				return bad(name, v, "want fail or leave");
+		} else if (!strcmp(name, "--spread-step-ms")) {
+			if (!parse_double(v, &d) || d < 1 || d > 1e6)
+				return bad(name, v, "want milliseconds >= 1");
+			o->step_ms = d;
 		} else if (!strcmp(name, "--join-spread-ms")) {
 			if (!parse_double(v, &d) || d < 0 || d > 1e9)
 				return bad(name, v, "want milliseconds >= 0");
@@ -259,6 +290,12 @@ static int parse(int argc, char **argv, struct opts *o)
 	if (o->kill >= o->nodes && o->kill > 0)
 		return bad("--kill", NULL,
 			   "must be below --nodes (node 0 is never killed)");
+	if (o->spread && o->kill)
+		return bad("--spread", NULL, "takes no --kill: it picks its node");
+	if (o->spread && o->nodes < 3)
+		return bad("--spread", NULL, "needs --nodes 3 or more");
+	if (!o->step_ms)
+		o->step_ms = 100;
 	return 0;
 }
 
@@ -388,6 +425,217 @@ static void print_summary(const struct opts *o, const struct result *r)
 /* The run                                                             */
 /* ------------------------------------------------------------------ */
 
+/* ------------------------------------------------------------------ */
+/* --spread                                                            */
+/* ------------------------------------------------------------------ */
+
+struct spread {
+	enum spread_event event;
+	bool armed;
+	uint32_t victim;
+	char name[CL_WIRE_NAME_MAX + 1];
+	size_t name_len;
+	cl_usec at;        /* the crash or the leave */
+	cl_usec *known;    /* per node: when it learned, -1 not yet */
+	bool *counted;     /* per node: one of the nodes that should learn */
+	uint32_t total, knowing;
+};
+
+/* The simulation's observer: who learns of the victim, and when. */
+static void spread_observe(void *arg, cl_sim *sim, uint32_t node, cl_usec now,
+			   const cl_swim_event *ev)
+{
+	struct spread *sp = arg;
+	uint8_t want = sp->event == SPREAD_FAIL ? CL_EV_FAIL : CL_EV_LEAVE;
+	if (!sp->armed || ev->type != want || !sp->counted[node] ||
+	    sp->known[node] >= 0 || ev->name_len != sp->name_len ||
+	    memcmp(ev->name, sp->name, sp->name_len))
+		return;
+	sp->known[node] = now;
+	sp->knowing++;
+}
+
+static bool spread_done(void *arg, cl_sim *sim)
+{
+	const struct spread *sp = arg;
+	return sp->knowing >= sp->total;
+}
+
+static int cmp_usec(const void *a, const void *b)
+{
+	cl_usec x = *(const cl_usec *)a, y = *(const cl_usec *)b;
+	return (x > y) - (x < y);
+}
+
+/* The time by which a fraction q of the nodes knew, -1 if never. */
+static cl_usec spread_quantile(const cl_usec *sorted, uint32_t n,
+			       uint32_t total, double q)
+{
+	uint32_t need = (uint32_t)ceil(q * total);
+	if (need < 1)
+		need = 1;
+	return need <= n ? sorted[need - 1] : -1;
+}
+
+static int run_spread(const struct opts *o, cl_sim_config *cfg)
+{
+	struct spread sp = {.event = o->spread};
+	sp.known = malloc(o->nodes * sizeof *sp.known);
+	sp.counted = calloc(o->nodes, sizeof *sp.counted);
+	if (!sp.known || !sp.counted) {
+		free(sp.known);
+		free(sp.counted);
+		fprintf(stderr, "cloister sim: out of memory\n");
+		return 1;
+	}
+	for (uint64_t i = 0; i < o->nodes; i++)
+		sp.known[i] = -1;
+	cfg->observer = spread_observe;
+	cfg->observer_arg = &sp;
+	double t0 = wall_now();
+	int err = 0;
+	cl_sim *sim = cl_sim_new(cfg, &err);
+	if (!sim) {
+		free(sp.known);
+		free(sp.counted);
+		fprintf(stderr, "cloister sim: %s\n", cloister_strerror(err));
+		return 1;
+	}
+	cl_usec end = (cl_usec)llround(o->duration * 1e6);
+	cl_usec at;
+	if (o->kill_at_set) {
+		at = (cl_usec)llround(o->kill_at * 1e6);
+	} else {
+		cl_usec cap = 120 * CL_SEC < end ? 120 * CL_SEC : end;
+		at = cl_sim_run_until_converged(sim, cap)
+			     ? cl_sim_now(sim) + 5 * CL_SEC
+			     : cap;
+	}
+	int rc = 0;
+	if (at >= end) {
+		fprintf(stderr, "cloister sim: --duration ends before the "
+				"event (at %.1f s)\n", secs(at));
+		rc = 1;
+		goto out;
+	}
+	cl_sim_run_until(sim, at);
+	/* The victim: a random running node other than node 0, the seed. */
+	uint32_t up = 0;
+	for (uint32_t i = 1; i < cfg->nodes; i++)
+		up += cl_sim_node_state(sim, i) == CL_SIM_UP;
+	if (!up) {
+		fprintf(stderr, "cloister sim: no node to pick\n");
+		rc = 1;
+		goto out;
+	}
+	uint32_t pick = (uint32_t)(cl_sim_rand(sim) % up);
+	for (uint32_t i = 1; i < cfg->nodes; i++)
+		if (cl_sim_node_state(sim, i) == CL_SIM_UP && pick-- == 0) {
+			sp.victim = i;
+			break;
+		}
+	for (uint32_t i = 0; i < cfg->nodes; i++)
+		if (i != sp.victim && cl_sim_node_state(sim, i) == CL_SIM_UP) {
+			sp.counted[i] = true;
+			sp.total++;
+		}
+	snprintf(sp.name, sizeof sp.name, "%s",
+		 cl_sim_node_name(sim, sp.victim));
+	sp.name_len = strlen(sp.name);
+	sp.at = cl_sim_now(sim);
+	sp.armed = true;
+	if (o->spread == SPREAD_FAIL)
+		cl_sim_crash(sim, sp.victim);
+	else
+		cl_sim_leave(sim, sp.victim);
+	cl_sim_run_until_cond(sim, end, spread_done, &sp);
+	err = cl_sim_error(sim);
+	if (err) {
+		fprintf(stderr, "cloister sim: simulation failed: %s\n",
+			cloister_strerror(err));
+		rc = 1;
+		goto out;
+	}
+	/* Learning times since the event, sorted: the series is their
+	 * empirical distribution, sampled every step. */
+	cl_usec *t = malloc((sp.knowing ? sp.knowing : 1) * sizeof *t);
+	if (!t) {
+		rc = 1;
+		goto out;
+	}
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < cfg->nodes; i++)
+		if (sp.counted[i] && sp.known[i] >= 0)
+			t[n++] = sp.known[i] - sp.at;
+	qsort(t, n, sizeof *t, cmp_usec);
+	cl_usec step = (cl_usec)llround(o->step_ms * 1000);
+	cl_usec last = n ? t[n - 1] : 0;
+	const char *what = o->spread == SPREAD_FAIL ? "fail" : "leave";
+	double q[] = {0.5, 0.9, 0.99, 1.0};
+	if (o->json) {
+		json_t *j = json_object(), *series = json_array();
+		json_object_set_new(j, "nodes", json_integer((json_int_t)o->nodes));
+		json_object_set_new(j, "seed", json_integer((json_int_t)o->seed));
+		json_object_set_new(j, "profile", json_string(o->profile_name));
+		json_object_set_new(j, "loss", json_real(o->loss));
+		json_object_set_new(j, "event", json_string(what));
+		json_object_set_new(j, "node", json_string(sp.name));
+		json_object_set_new(j, "at_s", json_real(secs(sp.at)));
+		json_object_set_new(j, "of", json_integer(sp.total));
+		json_object_set_new(j, "knowing", json_integer(sp.knowing));
+		static const char *const qn[] = {"t50_s", "t90_s", "t99_s",
+						 "t100_s"};
+		for (int k = 0; k < 4; k++)
+			json_object_set_new(j, qn[k],
+					    secs_or_null(spread_quantile(
+						    t, n, sp.total, q[k])));
+		uint32_t k = 0;
+		for (cl_usec x = 0;; x += step) {
+			while (k < n && t[k] <= x)
+				k++;
+			json_array_append_new(
+				series, json_pack("[f,f]", secs(x),
+						  (double)k / sp.total));
+			if (x >= last || x >= end - sp.at)
+				break;
+		}
+		json_object_set_new(j, "series", series);
+		json_object_set_new(j, "wall_s", json_real(wall_now() - t0));
+		json_dumpf(j, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER |
+					      JSON_REAL_PRECISION(6));
+		fputc('\n', stdout);
+		json_decref(j);
+	} else {
+		printf("# cloister sim --spread %s: %llu nodes, %s profile, "
+		       "seed %llu, loss %g; %s %s at %.3f s; %u of %u knew\n",
+		       what, (unsigned long long)o->nodes, o->profile_name,
+		       (unsigned long long)o->seed, o->loss,
+		       o->spread == SPREAD_FAIL ? "crashed" : "left", sp.name,
+		       secs(sp.at), sp.knowing, sp.total);
+		printf("# t50 %.3f s, t90 %.3f s, t99 %.3f s, t100 %.3f s "
+		       "(-1: never)\n",
+		       secs(spread_quantile(t, n, sp.total, 0.5)),
+		       secs(spread_quantile(t, n, sp.total, 0.9)),
+		       secs(spread_quantile(t, n, sp.total, 0.99)),
+		       secs(spread_quantile(t, n, sp.total, 1.0)));
+		printf("# seconds_since fraction_knowing\n");
+		uint32_t k = 0;
+		for (cl_usec x = 0;; x += step) {
+			while (k < n && t[k] <= x)
+				k++;
+			printf("%.3f %.6f\n", secs(x), (double)k / sp.total);
+			if (x >= last || x >= end - sp.at)
+				break;
+		}
+	}
+	free(t);
+out:
+	cl_sim_free(sim);
+	free(sp.known);
+	free(sp.counted);
+	return rc;
+}
+
 /* --prop: a batch of property-checked schedules. */
 static int run_prop(const struct opts *o)
 {
@@ -426,6 +674,8 @@ int cmd_sim(int argc, char **argv)
 	cfg.jitter = (cl_usec)llround(o.jitter_ms * 1000);
 	if (o.spread_set)
 		cfg.join_spread = (cl_usec)llround(o.spread_ms * 1000);
+	if (o.spread)
+		return run_spread(&o, &cfg);
 
 	double t0 = wall_now();
 	int err = 0;
