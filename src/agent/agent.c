@@ -569,7 +569,7 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	}
 	sodium_memzero(key, sizeof key);
 	cloister_set_logger(a->node, log_line, a, fresh.log_level);
-	hooks_set_logger(a->hooks, log_line, a, fresh.log_level);
+	hooks_set_log_level(a->hooks, fresh.log_level);
 	a->opt.log_level = fresh.log_level;
 	/* The secrets of the copy are not kept. */
 	sodium_memzero(&fresh, sizeof fresh);

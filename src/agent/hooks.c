@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -66,9 +67,9 @@ struct hooks {
 	struct event_base *base;
 	char *on_change, *on_member;
 	int timeout_s;
-	cloister_log_fn log;
+	cloister_log_fn log;     /* set before the node runs, then fixed */
 	void *log_arg;
-	int log_level;
+	_Atomic int log_level;   /* SIGHUP changes it; the node thread reads */
 	pthread_mutex_t lock; /* the queue and the drop counters */
 	struct job queue[HOOKS_QUEUE_MAX];
 	size_t head, n;
@@ -91,7 +92,7 @@ static void hook_log(hooks *h, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static void hook_log(hooks *h, int level, const char *fmt, ...)
 {
-	if (level > h->log_level)
+	if (level > atomic_load(&h->log_level))
 		return;
 	static const char *const names[] = {"error", "warn", "info", "debug"};
 	char line[2048];
@@ -127,7 +128,7 @@ hooks *hooks_new(cloister_t *node, struct event_base *base,
 	h->on_member = on_member && *on_member ? strdup(on_member) : NULL;
 	h->timeout_s = timeout_s > 0 ? timeout_s : 10;
 	h->log = stderr_log;
-	h->log_level = CLOISTER_LOG_INFO;
+	atomic_store(&h->log_level, CLOISTER_LOG_INFO);
 	for (size_t i = 0; i < HOOKS_RUNNING_MAX; i++)
 		h->run[i].out = -1;
 	pthread_mutex_init(&h->lock, NULL);
@@ -140,7 +141,13 @@ void hooks_set_logger(hooks *h, cloister_log_fn log, void *arg, int level)
 		return;
 	h->log = log ? log : stderr_log;
 	h->log_arg = arg;
-	h->log_level = level;
+	atomic_store(&h->log_level, level);
+}
+
+void hooks_set_log_level(hooks *h, int level)
+{
+	if (h)
+		atomic_store(&h->log_level, level);
 }
 
 static void job_free(struct job *j)

@@ -57,6 +57,9 @@ typedef struct hooks hooks;
 hooks *hooks_new(cloister_t *node, struct event_base *base,
 		 const char *on_change, const char *on_member, int timeout_s);
 void hooks_set_logger(hooks *h, cloister_log_fn log, void *arg, int level);
+/* Only the level (any time, e.g. on SIGHUP): the logger itself is set
+ * before the node starts. */
+void hooks_set_log_level(hooks *h, int level);
 void hooks_free(hooks *h);
 
 /* From the node's listener (any thread). */
