@@ -108,6 +108,11 @@ static void check_ok(const cl_request *r, const char *method, size_t body_len)
 		REQUIRE(r->op == CL_KEYS_INSTALL || r->op == CL_KEYS_USE ||
 			r->op == CL_KEYS_REMOVE);
 		break;
+	case CL_ROUTE_RING:
+		if (r->ring && r->ring[0])
+			check_name(r->ring);
+		REQUIRE(!r->topic && !r->addrs && !r->answer && !r->key);
+		break;
 	case CL_ROUTE_STATUS:
 	case CL_ROUTE_MEMBERS:
 	case CL_ROUTE_LEAVE:
