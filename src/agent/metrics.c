@@ -265,7 +265,7 @@ const char *cl_metrics_family_of(const char *counter)
 	return counter ? family_of(counter, &label) : NULL;
 }
 
-static bool name_ok(const char *s)
+static bool prom_name_ok(const char *s)
 {
 	if (!*s)
 		return false;
@@ -291,7 +291,7 @@ static void counters(struct out *o, const cloister_counter *cs, size_t n)
 				family(o, families[f].name, families[f].type,
 				       families[f].help);
 			any = true;
-			if (families[f].label && label && name_ok(label))
+			if (families[f].label && label && prom_name_ok(label))
 				put(o, "%s{%s=\"%s\"} %" PRIu64 "\n",
 				    families[f].name, families[f].label, label,
 				    cs[i].value);
@@ -306,7 +306,7 @@ static void counters(struct out *o, const cloister_counter *cs, size_t n)
 	 * description before it lands. */
 	for (size_t i = 0; i < n; i++) {
 		const char *label;
-		if (family_of(cs[i].name, &label) || !name_ok(cs[i].name))
+		if (family_of(cs[i].name, &label) || !prom_name_ok(cs[i].name))
 			continue;
 		char name[160];
 		snprintf(name, sizeof name, "cloister_%s_total", cs[i].name);

@@ -170,6 +170,24 @@ out:
 	return e;
 }
 
+int cl_ring_arcs_of(const cl_ring *r, bool libring, size_t max_arcs,
+		    cl_ring_arcs **out)
+{
+	if (!r || !out || max_arcs < 1)
+		return CLOISTER_EINVAL;
+	*out = NULL;
+	cl_ring_arcs *a = calloc(1, sizeof *a);
+	if (!a)
+		return CLOISTER_ENOMEM;
+	int e = build(r, libring, max_arcs, a);
+	if (e) {
+		cl_ring_arcs_free(a);
+		return e;
+	}
+	*out = a;
+	return 0;
+}
+
 int cl_node_ring_arcs(cloister_t *c, const char *ring, size_t max_arcs,
 		      cl_ring_arcs **out)
 {

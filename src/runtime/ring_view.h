@@ -41,4 +41,10 @@ int cl_node_ring_arcs(cloister_t *c, const char *ring, size_t max_arcs,
 		      cl_ring_arcs **out);
 void cl_ring_arcs_free(cl_ring_arcs *a);
 
+/* The same for a ring at hand (libring: hashes run over [0, 2^32 - 1)
+ * instead of [0, 2^64)); the caller keeps it from changing meanwhile. */
+struct cl_ring;
+int cl_ring_arcs_of(const struct cl_ring *r, bool libring, size_t max_arcs,
+		    cl_ring_arcs **out);
+
 #endif
