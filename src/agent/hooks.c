@@ -54,6 +54,7 @@ struct running {
 	const char *what; /* "on-change" / "on-member" */
 	hooks *h;
 	int out;          /* our end of the hook's stdout/stderr, or -1 */
+	size_t input;     /* bytes of its stdin file (memory until it exits) */
 	struct event *ev;
 	char line[HOOKS_LINE_MAX + 1];
 	size_t line_len;
@@ -594,6 +595,9 @@ static void start(hooks *h, struct job *j)
 	char **env = calloc(n_env + HOOK_ENV_MAX + 2, sizeof *env);
 	char *members_env = NULL;
 	int in = env ? make_input(h, j, &members_env) : -1;
+	off_t input_size = in >= 0 ? lseek(in, 0, SEEK_END) : 0;
+	if (in >= 0)
+		lseek(in, 0, SEEK_SET);
 	int pipefd[2] = {-1, -1};
 	if (in < 0 || pipe2(pipefd, O_CLOEXEC) != 0) {
 		hook_log(h, CLOISTER_LOG_ERROR,
@@ -682,6 +686,7 @@ static void start(hooks *h, struct job *j)
 	r->what = j->is_member ? "on-member" : "on-change";
 	r->deadline = cloister_now_us() + (int64_t)h->timeout_s * 1000000;
 	r->out = pipefd[0];
+	r->input = input_size > 0 ? (size_t)input_size : 0;
 	fcntl(r->out, F_SETFL, fcntl(r->out, F_GETFL) | O_NONBLOCK);
 	r->ev = h->base ? event_new(h->base, r->out, EV_READ | EV_PERSIST,
 				    on_output, r)
@@ -699,6 +704,16 @@ static size_t running(const hooks *h)
 	size_t n = 0;
 	for (size_t i = 0; i < HOOKS_RUNNING_MAX; i++)
 		n += h->run[i].used;
+	return n;
+}
+
+/* The memory the running hooks' stdin files hold. */
+static size_t input_held(const hooks *h)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < HOOKS_RUNNING_MAX; i++)
+		if (h->run[i].used)
+			n += h->run[i].input;
 	return n;
 }
 
@@ -746,8 +761,11 @@ void hooks_reap(hooks *h)
 			 "msg=\"hook events were dropped while the queue was "
 			 "full\" dropped=%lu dropped_total=%lu",
 			 lost, total);
-	/* Start what waits, in order, while slots are free. */
-	while (running(h) < HOOKS_RUNNING_MAX) {
+	/* Start what waits, in order, while slots are free and the inputs
+	 * already handed out stay under their bound (16 hooks of a large
+	 * cluster would otherwise hold 16 member lists at once). */
+	while (running(h) < HOOKS_RUNNING_MAX &&
+	       input_held(h) < HOOKS_INPUT_HELD_MAX) {
 		pthread_mutex_lock(&h->lock);
 		if (h->n == 0) {
 			pthread_mutex_unlock(&h->lock);

@@ -16,6 +16,8 @@
  *     hook starts (the same entries as /v1/members).  At most
  *     HOOKS_INPUT_MAX bytes: members past it are left out and counted in
  *     members_omitted.  Built on the main thread, linear in its size.
+ *     While the running hooks' inputs hold HOOKS_INPUT_HELD_MAX bytes,
+ *     queued hooks wait.
  *   - the scalar facts in the environment (CLOISTER_FROM, CLOISTER_TO,
  *     CLOISTER_NODE, CLOISTER_SENTRY, CLOISTER_ALIVE; CLOISTER_EVENT,
  *     CLOISTER_MEMBER, CLOISTER_MEMBER_ADDR, CLOISTER_MEMBER_STATUS), the
@@ -45,6 +47,9 @@
 /* The JSON on a hook's stdin: 65,536 members (max_members' default) with
  * typical names and tags take ~10 MiB. */
 #define HOOKS_INPUT_MAX ((size_t)32 << 20)
+/* The running hooks' inputs together: past it, queued hooks wait for
+ * running ones to exit (an input's memory is freed with its hook). */
+#define HOOKS_INPUT_HELD_MAX ((size_t)64 << 20)
 #define HOOKS_MEMBERS_ENV_MAX (32 << 10)
 #define HOOKS_LINE_MAX 1024
 #define HOOKS_OUTPUT_MAX ((size_t)64 << 10)
