@@ -390,7 +390,8 @@ static void periodic_pushpull(cl_swim *s, cl_usec now)
 		/* A full exchange when the skips ran out (what the checksum
 		 * leaves out: tombstones, and the rare collision), a delta when
 		 * some ping disagreed. */
-		if (s->pushpull_skips >= PUSHPULL_MAX_SKIPS)
+		if (s->pushpull_skips >= PUSHPULL_MAX_SKIPS ||
+		    swim_proto_of(s, peer) < 2) /* DIGEST came with 2 */
 			swim_send_pushpull(s, &peer->addr, peer->hash, 0);
 		else
 			swim_send_digest(s, &peer->addr, peer->hash);

@@ -483,7 +483,7 @@ cl_swim *cl_swim_new(const cl_swim_config *cfg, const cl_swim_io *io,
 	    (cfg->tags_len && !cl_wire_tags_valid(cfg->tags, cfg->tags_len,
 						  tags_max)) ||
 	    (cfg->addr.family != CL_AF_INET4 && cfg->addr.family != CL_AF_INET6) ||
-	    !timing_valid(&cfg->timing))
+	    cfg->proto_min > CL_PROTO_MAX || !timing_valid(&cfg->timing))
 		goto fail;
 
 	e = CLOISTER_ENOMEM;
@@ -622,8 +622,82 @@ int cl_swim_set_tags(cl_swim *s, cl_usec now, const uint8_t *tags, size_t len)
 	if (me->tags_len != len)
 		return CLOISTER_ENOMEM;
 	swim_set_state(s, me, CL_STATUS_ALIVE, me->incarnation + 1, now);
+	swim_emit(s, CL_EV_UPDATE, me);
 	swim_broadcast_alive(s, me);
 	return 0;
+}
+
+int cl_swim_force_leave(cl_swim *s, cl_usec now, const char *name, size_t len)
+{
+	if (len == 0 || len > CL_WIRE_NAME_MAX)
+		return CLOISTER_ENOENT;
+	struct member *m = swim_find(s, (const uint8_t *)name, len);
+	if (!m)
+		return CLOISTER_ENOENT;
+	if (m == self(s) || s->leaving || s->superseded ||
+	    (m->status != CL_STATUS_DEAD && m->status != CL_STATUS_SUSPECT))
+		return CLOISTER_ESTATE;
+	/* The member's own leave at the incarnation we hold: LEFT outranks
+	 * DEAD and SUSPECT at one incarnation everywhere (merge.h), and a
+	 * live member refutes it like any accusation. */
+	swim_set_state(s, m, CL_STATUS_LEFT, m->incarnation, now);
+	swim_emit(s, CL_EV_LEAVE, m);
+	swim_broadcast_accuse(s, m, CL_MSG_DEAD, mname_bytes(m));
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Protocol versions                                                   */
+/* ------------------------------------------------------------------ */
+
+bool cl_swim_tags_proto(const uint8_t *tags, size_t len, uint8_t *min,
+			uint8_t *max)
+{
+	cl_bytes all = {tags, len}, k, v;
+	size_t pos = 0, klen = strlen(CL_PROTO_TAG);
+	while (cl_wire_tag_next(&all, &pos, &k, &v)) {
+		if (k.len != klen || memcmp(k.ptr, CL_PROTO_TAG, klen) != 0)
+			continue;
+		/* "A-B", each one to three digits, A <= B, A >= 1. */
+		unsigned x[2] = {0, 0};
+		size_t i = 0;
+		for (int part = 0; part < 2; part++) {
+			size_t start = i;
+			while (i < v.len && i - start < 3 && v.ptr[i] >= '0' &&
+			       v.ptr[i] <= '9')
+				x[part] = x[part] * 10 + (unsigned)(v.ptr[i++] - '0');
+			if (i == start)
+				return false;
+			if (part == 0 && (i >= v.len || v.ptr[i++] != '-'))
+				return false;
+		}
+		if (i != v.len || x[0] < 1 || x[0] > x[1] || x[1] > 255)
+			return false;
+		*min = (uint8_t)x[0];
+		*max = (uint8_t)x[1];
+		return true;
+	}
+	return false;
+}
+
+uint8_t cl_swim_proto_min(const cl_swim *s)
+{
+	return s->cfg.proto_min ? s->cfg.proto_min : CL_PROTO_MAX;
+}
+
+uint8_t swim_proto_of(const cl_swim *s, const struct member *m)
+{
+	uint8_t lo = cl_swim_proto_min(s), pmin, pmax;
+	if (!cl_swim_tags_proto(mtags(m), m->tags_len, &pmin, &pmax))
+		return lo; /* predates negotiation: the oldest we speak */
+	uint8_t best = pmax < CL_PROTO_MAX ? pmax : CL_PROTO_MAX;
+	return best >= lo && best >= pmin ? best : 0;
+}
+
+uint8_t cl_swim_peer_proto(const cl_swim *s, uint64_t id)
+{
+	const struct member *m = swim_find_hash(s, id);
+	return m ? swim_proto_of(s, m) : 0;
 }
 
 /* ------------------------------------------------------------------ */

@@ -82,6 +82,10 @@ typedef struct cl_swim_config {
 				     DisableTcpPings); off by default */
 	unsigned verify_pings;    /* pings a probe period to live members not
 				     heard from yet (see heard below), 0 = none */
+	uint8_t proto_min;        /* oldest protocol version spoken (wire.h,
+				     CL_PROTO_*); 0 = CL_PROTO_MAX.  Members
+				     advertising no range are taken to speak
+				     this one. */
 	cl_swim_timing timing;
 } cl_swim_config;
 
@@ -180,9 +184,32 @@ cl_usec cl_swim_next_deadline(const cl_swim *s);
 /* Pops the oldest queued event; false when none. */
 bool cl_swim_next_event(cl_swim *s, cl_swim_event *ev);
 
-/* Replaces this node's tags and gossips them.  0 or negative error. */
+/* Replaces this node's tags and gossips them (an ALIVE at a higher
+ * incarnation; this node's own CL_EV_UPDATE is queued, so its rings follow
+ * its groups).  0 or negative error. */
 int cl_swim_set_tags(cl_swim *s, cl_usec now, const uint8_t *tags,
 		     size_t len);
+
+/* Serf's force-leave: a member this node holds failed or suspect is made
+ * "left" here and the word is gossiped as the member's own leave (a DEAD
+ * it accuses itself in), so every node moves it to left, which no stale
+ * "dead" or push-pull undoes.  A member that is in fact alive hears of it
+ * and refutes (an ALIVE above), as after any false accusation.
+ * 0; CLOISTER_ENOENT unknown; CLOISTER_ESTATE alive, left already, this
+ * node itself, or this node leaving. */
+int cl_swim_force_leave(cl_swim *s, cl_usec now, const char *name,
+			size_t len);
+
+/* The protocol version to speak to the member whose cl_swim_name_id() is
+ * id: the highest both advertise, or 0 when no member has that id (or the
+ * two ranges do not meet). */
+uint8_t cl_swim_peer_proto(const cl_swim *s, uint64_t id);
+/* The range this node speaks: proto_min..CL_PROTO_MAX. */
+uint8_t cl_swim_proto_min(const cl_swim *s);
+/* The range a member's tags advertise (CL_PROTO_TAG), false when they
+ * advertise none or a malformed one. */
+bool cl_swim_tags_proto(const uint8_t *tags, size_t len, uint8_t *min,
+			uint8_t *max);
 
 /* ------------------------------------------------------------------ */
 /* Queries (cheap, O(1) unless noted)                                  */

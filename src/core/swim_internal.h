@@ -349,6 +349,8 @@ size_t swim_pick_random(cl_swim *s, struct member **out, size_t k,
 /* ------------------------------------------------------------------ */
 
 void swim_emit(cl_swim *s, uint8_t type, const struct member *m);
+/* The protocol version to speak to m (wire.h, CL_PROTO_*), 0 if none. */
+uint8_t swim_proto_of(const cl_swim *s, const struct member *m);
 
 /* ------------------------------------------------------------------ */
 /* dissemination.c                                                     */

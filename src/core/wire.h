@@ -89,6 +89,21 @@
  * deadline, which a relay then takes from its own probe timeout. */
 #define CL_WIRE_VERSION_MIN 1
 #define CL_WIRE_LABEL_MAX 64
+/* Protocol versions: what a node speaks beyond one packet's layout (the
+ * sealing, the stream frames, the messages a peer understands), as
+ * memberlist's vsn fields.  Each node advertises the range it speaks in
+ * the tag CL_PROTO_TAG ("MIN-MAX", e.g. "1-2"); toward a member the core
+ * and the runtime use the highest version both speak.  A member that
+ * advertises nothing predates negotiation and is taken to speak the
+ * oldest version this node accepts (cl_swim_config.proto_min).
+ *   1  before sealed packets v2 (commit a8b8815 and earlier): sealed v1
+ *      (no sender, recipient or time binding), one sealed frame per
+ *      stream packet, no DIGEST.  Deprecated: spoken only to let a
+ *      cluster upgrade node by node, and only when asked for.
+ *   2  sealed v2 (keyring.h), framed streams (frame.h), DIGEST. */
+#define CL_PROTO_V1 1
+#define CL_PROTO_MAX 2
+#define CL_PROTO_TAG "cloister.proto"
 #define CL_WIRE_NAME_MAX 255
 #define CL_WIRE_TAG_KEY_MAX 64
 #define CL_WIRE_TAGS_MAX 1024
