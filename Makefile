@@ -63,7 +63,7 @@ test: build
 	cd build && $(CTEST)
 
 demo: build
-	./build/cloister local -n 3 --script "kill 3 at 6, restart 3 at 14" --exit-after 24
+	./build/cloister demo
 
 # The flood test asserts that a node answers within its probe timeout
 # while one core floods it at full rate: a claim about the release build's

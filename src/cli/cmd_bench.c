@@ -20,6 +20,7 @@
 #include <time.h>
 #include <xxhash.h>
 
+#include "args.h"
 #include "cli.h"
 #include "cloister.h"
 #include "core/ring.h"
@@ -509,9 +510,26 @@ static int bench_ring(int argc, char **argv)
 			 .seed = 0x62656e6368ull};
 	bool have_nodes = false;
 
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+	static const struct cl_opt opts[] = {
+		{"--help", false}, {"-h", false},	{"--json", false},
+		{"--nodes", true}, {"--vnodes", true}, {"--keys", true},
+		{"--seed", true}};
+	cl_args args;
+	cl_args_init(&args, argc, argv);
+	for (;;) {
+		enum cl_arg_kind kind =
+			cl_args_next(&args, opts, sizeof opts / sizeof opts[0]);
+		if (kind == CL_ARG_END)
+			break;
+		if (kind != CL_ARG_OPT) {
+			fprintf(stderr, "cloister bench ring: %s%s\n",
+				kind == CL_ARG_ERROR ? args.error
+						     : "unexpected argument ",
+				kind == CL_ARG_ERROR ? "" : args.value);
+			usage(stderr);
+			return 2;
+		}
+		const char *a = args.opt->name, *val = args.value;
 		unsigned long v;
 
 		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -523,31 +541,22 @@ static int bench_ring(int argc, char **argv)
 			if (!parse_ulong(val, 1, 1000000, &o.nodes))
 				goto bad_value;
 			have_nodes = true;
-			i++;
 		} else if (!strcmp(a, "--vnodes")) {
 			if (!parse_ulong(val, 1, CL_RING_MAX_VNODES, &v))
 				goto bad_value;
 			o.vnodes = (unsigned)v;
-			i++;
 		} else if (!strcmp(a, "--keys")) {
 			if (!parse_ulong(val, 1000, 1000000000, &o.keys))
 				goto bad_value;
-			i++;
-		} else if (!strcmp(a, "--seed")) {
+		} else {
 			if (!parse_ulong(val, 0, ULONG_MAX, &v))
 				goto bad_value;
 			o.seed = v;
-			i++;
-		} else {
-			fprintf(stderr, "cloister bench ring: unknown option '%s'\n",
-				a);
-			usage(stderr);
-			return 2;
 		}
 		continue;
 bad_value:
-		fprintf(stderr, "cloister bench ring: bad or missing value for %s\n",
-			a);
+		fprintf(stderr, "cloister bench ring: bad value for %s: %s\n",
+			a, val);
 		return 2;
 	}
 	if (!have_nodes) {

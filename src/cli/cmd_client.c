@@ -3,7 +3,7 @@
  * status, whois, wait, join, leave, multicast, multicall, monitor, keys.
  *
  * Each finds the agent by --http HOST:PORT or --ctl PATH, else the
- * environment (CLOISTER_CTL, then CLOISTER_HTTP_ADDR), else
+ * environment (CLOISTER_CTL, then CLOISTER_HTTP), else
  * 127.0.0.1:7947, and speaks HTTP/1.1 to its control API with a small
  * blocking client: one request per connection (Connection: close), every
  * wait bounded by poll().  Over HTTP it sends the agent's token: from
@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "agent/api_token.h"
+#include "args.h"
 #include "cli.h"
 #include "cloister.h"
 #include "core/addr.h"
@@ -182,6 +183,24 @@ static int target_token(struct opts *o)
 	return 0;
 }
 
+/* The agent's address from the environment: CLOISTER_HTTP, the name the
+ * agent itself reads (one variable per setting), else the old
+ * CLOISTER_HTTP_ADDR with a warning, else the default. */
+static const char *http_from_env(void)
+{
+	const char *v = getenv("CLOISTER_HTTP");
+	if (v && *v)
+		return v;
+	v = getenv("CLOISTER_HTTP_ADDR");
+	if (v && *v) {
+		fprintf(stderr, "cloister: warning: CLOISTER_HTTP_ADDR is "
+				"deprecated; set CLOISTER_HTTP (the agent's own "
+				"name for it)\n");
+		return v;
+	}
+	return DEFAULT_AGENT;
+}
+
 /* Options first or mixed with positionals; "--" ends them.  allowed: the
  * OPT_* a command takes besides --http, --ctl and --help. */
 static int parse_opts(struct opts *o, const char *cmd, int argc, char **argv,
@@ -206,43 +225,37 @@ static int parse_opts(struct opts *o, const char *cmd, int argc, char **argv,
 		{"--help", 0, 0},
 		{"-h", 0, 0},
 	};
-	bool opts_done = false;
-	for (int i = 1; i < argc; i++) {
-		char *a = argv[i];
-		if (opts_done || a[0] != '-' || !strcmp(a, "-")) {
+	size_t nt = sizeof table / sizeof *table;
+	struct cl_opt copts[sizeof table / sizeof *table];
+	for (size_t k = 0; k < nt; k++)
+		copts[k] = (struct cl_opt){table[k].name, table[k].off != 0};
+	cl_args args;
+	cl_args_init(&args, argc, argv);
+	for (;;) {
+		enum cl_arg_kind kind = cl_args_next(&args, copts, nt);
+		if (kind == CL_ARG_END)
+			break;
+		if (kind == CL_ARG_ERROR)
+			return usage_error(o, "%s", args.error);
+		if (kind == CL_ARG_POS) {
 			if (o->npos == POS_MAX)
 				return usage_error(o, "more than %d arguments",
 						   POS_MAX);
-			o->pos[o->npos++] = a;
+			o->pos[o->npos++] = (char *)args.value;
 			continue;
 		}
-		if (!strcmp(a, "--")) {
-			opts_done = true;
-			continue;
-		}
-		char *eq = strchr(a, '=');
-		size_t nlen = eq ? (size_t)(eq - a) : strlen(a);
-		size_t k = 0, nt = sizeof table / sizeof *table;
-		while (k < nt && (strlen(table[k].name) != nlen ||
-				  strncmp(table[k].name, a, nlen)))
-			k++;
-		if (k == nt || (table[k].bit && !(allowed & table[k].bit)))
-			return usage_error(o, "unknown option '%.*s'", (int)nlen,
-					   a);
+		size_t k = (size_t)(args.opt - copts);
+		if (table[k].bit && !(allowed & table[k].bit))
+			return usage_error(o, "unknown option '%s'",
+					   table[k].name);
 		if (!table[k].off) {
-			if (eq)
-				return usage_error(o, "%s takes no value",
-						   table[k].name);
 			if (table[k].bit == OPT_JSON)
 				o->json = true;
 			else
 				o->help = true;
 			continue;
 		}
-		const char *v = eq ? eq + 1 : i + 1 < argc ? argv[++i] : NULL;
-		if (!v)
-			return usage_error(o, "%s needs a value", table[k].name);
-		*(const char **)((char *)o + table[k].off) = v;
+		*(const char **)((char *)o + table[k].off) = args.value;
 	}
 	if (o->help)
 		return 0;
@@ -257,9 +270,7 @@ static int parse_opts(struct opts *o, const char *cmd, int argc, char **argv,
 	else if (env && *env)
 		e = target_ctl(o, env);
 	else
-		e = target_http(o, (env = getenv("CLOISTER_HTTP_ADDR")) && *env
-					   ? env
-					   : DEFAULT_AGENT);
+		e = target_http(o, http_from_env());
 	return e ? e : target_token(o);
 }
 
@@ -278,7 +289,7 @@ static int parse_seconds(const char *s, int min_ms, int max_ms)
 static const char common_help[] =
 	"\n"
 	"The agent is found by --http HOST:PORT or --ctl PATH (its Unix\n"
-	"socket), else $CLOISTER_CTL, else $CLOISTER_HTTP_ADDR, else " DEFAULT_AGENT
+	"socket), else $CLOISTER_CTL, else $CLOISTER_HTTP, else " DEFAULT_AGENT
 	".\n"
 	"Over HTTP the agent's token is sent: --token-file FILE, else\n"
 	"$CLOISTER_TOKEN, else $CLOISTER_TOKEN_FILE, else the token the agent\n"

@@ -1,9 +1,10 @@
 /*
- * cmd_demo.c — `cloister demo`: a narrated simulation of a 50-node
+ * cmd_demo.c — `cloister sim demo`: a narrated simulation of a 50-node
  * cluster living through a crash, a restart at a new address and a
  * graceful leave.  It runs on the simulator's virtual clock, so it takes
  * a fraction of a second and says the same thing every time for a seed.
- * (The demonstration with real agents on real sockets comes later.)
+ * `cloister demo` (and `make demo`) is the demonstration with real agents
+ * on loopback (cmd_local.c).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "cli.h"
 #include "cloister.h"
 #include "sim/sim.h"
@@ -20,12 +22,13 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: cloister demo [--seed S]\n"
+		"usage: cloister sim demo [--seed S]\n"
 		"\n"
 		"A narrated simulation: %d nodes boot and join through one seed\n"
 		"node, one crashes and is detected, restarts at a new address,\n"
 		"another leaves gracefully.  Virtual time, deterministic for a\n"
-		"seed (default 1); finishes in well under a second.\n",
+		"seed (default 1); finishes in well under a second.\n"
+		"`cloister demo` shows the same with real agents on loopback.\n",
 		DEMO_NODES);
 }
 
@@ -100,30 +103,37 @@ __attribute__((format(printf, 2, 3))) static void say(cl_sim *sim,
 	va_end(ap);
 }
 
-int cmd_demo(int argc, char **argv)
+int cmd_sim_demo(int argc, char **argv)
 {
+	static const struct cl_opt opts[] = {
+		{"--seed", true}, {"--help", false}, {"-h", false}};
 	uint64_t seed = 1;
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+	cl_args args;
+	cl_args_init(&args, argc, argv);
+	for (;;) {
+		enum cl_arg_kind k = cl_args_next(&args, opts, 3);
+		if (k == CL_ARG_END)
+			break;
+		if (k == CL_ARG_ERROR || k == CL_ARG_POS) {
+			fprintf(stderr, "cloister sim demo: %s (see `cloister sim "
+					"demo --help`)\n",
+				k == CL_ARG_ERROR ? args.error : "unexpected argument");
+			return 2;
+		}
+		if (!cl_args_is(&args, "--seed")) {
 			usage(stdout);
 			return 0;
 		}
-		if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
-			char *end;
-			errno = 0;
-			seed = strtoull(argv[++i], &end, 10);
-			if (errno || *end || argv[i][0] == '-' || !argv[i][0]) {
-				fprintf(stderr, "cloister demo: --seed %s: want "
-						"an unsigned integer\n",
-					argv[i]);
-				return 2;
-			}
-			continue;
+		const char *v = args.value;
+		char *end;
+		errno = 0;
+		seed = strtoull(v, &end, 10);
+		if (errno || *end || v[0] == '-' || !v[0]) {
+			fprintf(stderr, "cloister sim demo: --seed %s: want an "
+					"unsigned integer\n",
+				v);
+			return 2;
 		}
-		fprintf(stderr, "cloister demo: %s: unknown argument (see "
-				"`cloister demo --help`)\n",
-			argv[i]);
-		return 2;
 	}
 
 	struct story st = {.first_suspect = -1, .first_fail = -1};
@@ -137,7 +147,7 @@ int cmd_demo(int argc, char **argv)
 	int err;
 	cl_sim *sim = cl_sim_new(&cfg, &err);
 	if (!sim) {
-		fprintf(stderr, "cloister demo: %s\n", cloister_strerror(err));
+		fprintf(stderr, "cloister sim demo: %s\n", cloister_strerror(err));
 		return 1;
 	}
 	cl_swim_timing t;
@@ -145,7 +155,7 @@ int cmd_demo(int argc, char **argv)
 	char a[CL_ADDR_STRLEN], b[CL_ADDR_STRLEN];
 	cl_addr seed_addr = cl_sim_node_addr(sim, 0);
 
-	printf("cloister demo: %d simulated nodes on a virtual LAN "
+	printf("cloister sim demo: %d simulated nodes on a virtual LAN "
 	       "(1 ms +- 0.5 ms), seed %llu\n"
 	       "(probe every %.1f s, ack timeout %.0f ms, %u indirect probes)"
 	       "\n\n",
@@ -258,7 +268,7 @@ summary:;
 	int sim_err = cl_sim_error(sim);
 	cl_sim_free(sim);
 	if (sim_err) {
-		fprintf(stderr, "cloister demo: simulation failed: %s\n",
+		fprintf(stderr, "cloister sim demo: simulation failed: %s\n",
 			cloister_strerror(sim_err));
 		return 1;
 	}

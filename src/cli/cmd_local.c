@@ -30,6 +30,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "args.h"
 #include "cli.h"
 #include "http_client.h"
 
@@ -396,28 +397,46 @@ int cmd_local(int argc, char **argv)
 	L.base = 2;
 	snprintf(L.app, sizeof L.app, "local");
 	snprintf(L.prefix, sizeof L.prefix, "127.0.0.");
-	for (int i = 1; i < argc; i += 2) {
-		const char *a = argv[i];
-		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+	static const struct cl_opt opts[] = {
+		{"--help", false}, {"-h", false},	  {"--open", false},
+		{"-n", true},	   {"--consensus", true}, {"--app", true},
+		{"--base-ip", true}, {"--script", true},  {"--exit-after", true}};
+	const char *scripts[8];
+	size_t n_scripts = 0;
+	cl_args args;
+	cl_args_init(&args, argc, argv);
+	for (;;) {
+		enum cl_arg_kind kind =
+			cl_args_next(&args, opts, sizeof opts / sizeof opts[0]);
+		if (kind == CL_ARG_END)
+			break;
+		if (kind == CL_ARG_POS && args.after_dashdash) {
+			/* Everything after "--" goes to each agent. */
+			L.extra = argv + args.i - 1;
+			L.n_extra = argc - args.i + 1;
+			break;
+		}
+		if (kind != CL_ARG_OPT) {
+			fprintf(stderr, "cloister local: %s\n",
+				kind == CL_ARG_ERROR ? args.error
+						     : "unexpected argument");
+			return usage(stderr, 2);
+		}
+		const char *a = args.opt->name, *v = args.value;
 		if (!strcmp(a, "--help") || !strcmp(a, "-h"))
 			return usage(stdout, 0);
 		if (!strcmp(a, "--open")) {
 			L.open = true;
-			i--; /* a flag without a value */
-			continue;
-		}
-		if (!strcmp(a, "--")) {
-			L.extra = argv + i + 1;
-			L.n_extra = argc - i - 1;
-			break;
-		}
-		if (!v)
-			return usage(stderr, 2);
-		if (!strcmp(a, "-n"))
-			L.n = atoi(v);
-		else if (!strcmp(a, "--consensus"))
-			L.consensus = atoi(v);
-		else if (!strcmp(a, "--app"))
+		} else if (!strcmp(a, "-n") || !strcmp(a, "--consensus")) {
+			char *end;
+			long x = strtol(v, &end, 10);
+			if (!*v || *end || x < 1 || x > LOCAL_MAX) {
+				fprintf(stderr, "cloister local: %s \"%s\": 1..%d\n",
+					a, v, LOCAL_MAX);
+				return 2;
+			}
+			*(a[1] == 'n' ? &L.n : &L.consensus) = (int)x;
+		} else if (!strcmp(a, "--app"))
 			snprintf(L.app, sizeof L.app, "%s", v);
 		else if (!strcmp(a, "--base-ip")) {
 			int a1, b, c, d;
@@ -431,19 +450,29 @@ int cmd_local(int argc, char **argv)
 			snprintf(L.prefix, sizeof L.prefix, "127.%d.%d.", b, c);
 			L.base = d;
 		} else if (!strcmp(a, "--script")) {
-			if (L.n < 1)
-				return usage(stderr, 2);
-			if (parse_script(v) != 0)
+			/* Parsed once -n is known, wherever it was given. */
+			if (n_scripts == sizeof scripts / sizeof scripts[0]) {
+				fprintf(stderr, "cloister local: too many --script\n");
 				return 2;
-		} else if (!strcmp(a, "--exit-after"))
-			L.exit_after = atof(v);
-		else
-			return usage(stderr, 2);
+			}
+			scripts[n_scripts++] = v;
+		} else {
+			char *end;
+			L.exit_after = strtod(v, &end);
+			if (!*v || *end || !(L.exit_after >= 0)) {
+				fprintf(stderr, "cloister local: --exit-after \"%s\": "
+						"seconds >= 0\n", v);
+				return 2;
+			}
+		}
 	}
 	if (L.n < 1 || L.n > LOCAL_MAX || L.base + L.n > 255) {
 		fprintf(stderr, "cloister local: -n must be 1..%d\n", LOCAL_MAX);
 		return 2;
 	}
+	for (size_t k = 0; k < n_scripts; k++)
+		if (parse_script(scripts[k]) != 0)
+			return 2;
 	if (L.consensus <= 0)
 		L.consensus = L.n;
 	for (int i = 0; i < L.n; i++)
@@ -557,4 +586,34 @@ int cmd_local(int argc, char **argv)
 		return ok ? 0 : 1;
 	}
 	return 0;
+}
+
+/* `cloister demo` (and `make demo`): three real agents on loopback
+ * assemble, lose a node, rehash and heal, then the demo exits by itself.
+ * Options after the scripted ones win (-n, --exit-after 0 to keep it
+ * running); `cloister sim demo` is the narrated simulation. */
+int cmd_demo(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			printf("usage: cloister demo [LOCAL-OPTIONS...]\n\n"
+			       "Three real agents on loopback (`cloister local -n 3 "
+			       "--script \"kill 3 at 6,\nrestart 3 at 14\" "
+			       "--exit-after 24`): they assemble, node 3 is killed\n"
+			       "and detected, restarts, and the rings heal.  Options "
+			       "of `cloister local`\nfollow and win.  `cloister sim "
+			       "demo` narrates the same in a simulation.\n");
+			return 0;
+		}
+	char *args[64] = {"local", "-n", "3", "--script",
+			  "kill 3 at 6, restart 3 at 14", "--exit-after", "24"};
+	int n = 7;
+	if (argc - 1 > (int)(sizeof args / sizeof args[0]) - n - 1) {
+		fprintf(stderr, "cloister demo: too many arguments\n");
+		return 2;
+	}
+	for (int i = 1; i < argc; i++)
+		args[n++] = argv[i];
+	args[n] = NULL;
+	return cmd_local(n, args);
 }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "cli.h"
 #include "cloister.h"
 #include "core/ring.h"
@@ -136,7 +137,7 @@ int cmd_ring(int argc, char **argv)
 	const char *nodes = NULL;
 	enum cl_ring_algorithm alg = CL_RING_DEFAULT;
 	unsigned vnodes = CL_RING_DEFAULT_VNODES;
-	bool json = false, opts_done = false;
+	bool json = false;
 	char **keys = calloc((size_t)argc + 1, sizeof *keys);
 	size_t nkeys = 0;
 	int rc = 2;
@@ -149,19 +150,26 @@ int cmd_ring(int argc, char **argv)
 		fprintf(stderr, "cloister ring: out of memory\n");
 		return 1;
 	}
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		const char *val = NULL;
-		size_t optlen;
-
-		if (opts_done || a[0] != '-' || a[1] == '\0') {
-			keys[nkeys++] = argv[i];
+	static const struct cl_opt opts[] = {
+		{"--help", false},   {"-h", false},	    {"--json", false},
+		{"--nodes", true}, {"--algorithm", true}, {"--vnodes", true}};
+	cl_args args;
+	cl_args_init(&args, argc, argv);
+	for (;;) {
+		enum cl_arg_kind kind =
+			cl_args_next(&args, opts, sizeof opts / sizeof opts[0]);
+		if (kind == CL_ARG_END)
+			break;
+		if (kind == CL_ARG_POS) {
+			keys[nkeys++] = (char *)args.value;
 			continue;
 		}
-		if (!strcmp(a, "--")) {
-			opts_done = true;
-			continue;
+		if (kind == CL_ARG_ERROR) {
+			fprintf(stderr, "cloister ring: %s; try `cloister ring "
+					"--help`\n", args.error);
+			goto out;
 		}
+		const char *a = args.opt->name, *val = args.value;
 		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			usage(stdout);
 			rc = 0;
@@ -169,18 +177,9 @@ int cmd_ring(int argc, char **argv)
 		}
 		if (!strcmp(a, "--json")) {
 			json = true;
-			continue;
-		}
-		/* --opt VALUE or --opt=VALUE */
-		const char *eq = strchr(a, '=');
-		optlen = eq ? (size_t)(eq - a) : strlen(a);
-		if (eq)
-			val = eq + 1;
-		else if (i + 1 < argc)
-			val = argv[++i];
-		if (optlen == 7 && !strncmp(a, "--nodes", 7) && val) {
+		} else if (!strcmp(a, "--nodes")) {
 			nodes = val;
-		} else if (optlen == 11 && !strncmp(a, "--algorithm", 11) && val) {
+		} else if (!strcmp(a, "--algorithm")) {
 			if (!strcmp(val, "default")) {
 				alg = CL_RING_DEFAULT;
 			} else if (!strcmp(val, "libring")) {
@@ -191,7 +190,7 @@ int cmd_ring(int argc, char **argv)
 					val);
 				goto out;
 			}
-		} else if (optlen == 8 && !strncmp(a, "--vnodes", 8) && val) {
+		} else {
 			char *end;
 			errno = 0;
 			unsigned long v = strtoul(val, &end, 10);
@@ -202,17 +201,6 @@ int cmd_ring(int argc, char **argv)
 				goto out;
 			}
 			vnodes = (unsigned)v;
-		} else if ((optlen == 7 && !strncmp(a, "--nodes", 7)) ||
-			   (optlen == 11 && !strncmp(a, "--algorithm", 11)) ||
-			   (optlen == 8 && !strncmp(a, "--vnodes", 8))) {
-			fprintf(stderr, "cloister ring: %.*s needs a value\n",
-				(int)optlen, a);
-			goto out;
-		} else {
-			fprintf(stderr, "cloister ring: unknown option '%.*s'; "
-					"try `cloister ring --help`\n",
-				(int)optlen, a);
-			goto out;
 		}
 	}
 	if (!nodes) {

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "args.h"
 #include "cli.h"
 #include "cloister.h"
 #include "sim/prop.h"
@@ -31,6 +32,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: cloister sim [OPTIONS]\n"
+		"       cloister sim demo [--seed S]   a narrated crash, restart and leave\n"
 		"\n"
 		"Runs a whole cluster in one process on a virtual clock and a virtual\n"
 		"network, deterministically: the same flags and seed give the same run.\n"
@@ -164,52 +166,39 @@ static int parse(int argc, char **argv, struct opts *o)
 	o->seed = 1;
 	o->profile = CL_PROFILE_LAN;
 	o->profile_name = "lan";
-	for (int i = 1; i < argc; i++) {
-		const char *f = argv[i];
-		if (!strcmp(f, "-h") || !strcmp(f, "--help")) {
+	static const struct cl_opt opts[] = {
+		{"--help", false}, {"-h", false}, {"--json", false},
+		{"--prop", false}, {"--nodes", true}, {"--duration", true},
+		{"--loss", true}, {"--latency-ms", true}, {"--jitter-ms", true},
+		{"--kill", true}, {"--kill-at", true}, {"--seed", true},
+		{"--profile", true}, {"--join-spread-ms", true},
+		{"--seeds", true}, {"--spread", true}, {"--spread-step-ms", true}};
+	cl_args args;
+	cl_args_init(&args, argc, argv);
+	for (;;) {
+		enum cl_arg_kind kind =
+			cl_args_next(&args, opts, sizeof opts / sizeof opts[0]);
+		if (kind == CL_ARG_END)
+			break;
+		if (kind == CL_ARG_ERROR) {
+			fprintf(stderr, "cloister sim: %s\nsee `cloister sim "
+					"--help`\n", args.error);
+			return 2;
+		}
+		if (kind == CL_ARG_POS)
+			return bad(args.value, NULL, "unexpected argument");
+		const char *name = args.opt->name, *v = args.value;
+		if (!strcmp(name, "-h") || !strcmp(name, "--help")) {
 			usage(stdout);
 			return -1;
 		}
-		if (!strcmp(f, "--json")) {
+		if (!strcmp(name, "--json")) {
 			o->json = true;
 			continue;
 		}
-		if (!strcmp(f, "--prop")) {
+		if (!strcmp(name, "--prop")) {
 			o->prop = true;
 			continue;
-		}
-		if (strncmp(f, "--", 2) != 0)
-			return bad(f, NULL, "unexpected argument");
-		/* Every other flag takes a value, as --flag V or --flag=V. */
-		const char *v = NULL;
-		char name[32];
-		const char *eq = strchr(f, '=');
-		if (eq) {
-			size_t n = (size_t)(eq - f);
-			if (n >= sizeof name)
-				return bad(f, NULL, "unknown flag");
-			memcpy(name, f, n);
-			name[n] = 0;
-			v = eq + 1;
-		} else {
-			snprintf(name, sizeof name, "%s", f);
-			if (strlen(f) >= sizeof name)
-				return bad(f, NULL, "unknown flag");
-		}
-		static const char *const known[] = {
-			"--nodes", "--duration", "--loss", "--latency-ms",
-			"--jitter-ms", "--kill", "--kill-at", "--seed",
-			"--profile", "--join-spread-ms", "--seeds", "--spread",
-			"--spread-step-ms"};
-		bool ok = false;
-		for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
-			ok |= !strcmp(name, known[k]);
-		if (!ok)
-			return bad(name, NULL, "unknown flag");
-		if (!v) {
-			if (i + 1 >= argc)
-				return bad(name, NULL, "needs a value");
-			v = argv[++i];
 		}
 		double d;
 		if (!strcmp(name, "--seeds")) {
@@ -656,6 +645,8 @@ static int run_prop(const struct opts *o)
 
 int cmd_sim(int argc, char **argv)
 {
+	if (argc > 1 && !strcmp(argv[1], "demo"))
+		return cmd_sim_demo(argc - 1, argv + 1);
 	struct opts o;
 	memset(&o, 0, sizeof o);
 	int rc = parse(argc, argv, &o);

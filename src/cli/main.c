@@ -7,18 +7,12 @@
 #include "cli.h"
 #include "cloister.h"
 
-struct command {
-	const char *name;
-	int (*run)(int argc, char **argv);
-	const char *summary;
-};
-
-static const struct command commands[] = {
+static const struct cli_command commands[] = {
 	{"agent", cmd_agent, "run a cluster node beside your service"},
-	{"sim", cmd_sim, "run a deterministic cluster simulation"},
+	{"sim", cmd_sim, "a deterministic cluster simulation (sim demo: narrated)"},
 	{"ring", cmd_ring, "show key placement for a node set"},
 	{"bench", cmd_bench, "micro-benchmarks (bench ring)"},
-	{"demo", cmd_demo, "a narrated simulation: crash, restart, leave"},
+	{"demo", cmd_demo, "3 agents on loopback: crash, detect, restart, heal"},
 	{"keygen", cmd_keygen, "print a new cluster key"},
 	{"local", cmd_local, "a development cluster on loopback"},
 	{"members", cmd_members, "list the agent's members"},
@@ -31,7 +25,25 @@ static const struct command commands[] = {
 	{"multicall", cmd_multicall, "call members and gather replies"},
 	{"monitor", cmd_monitor, "stream the agent's events"},
 	{"keys", cmd_keys, "install, use, remove, list cluster keys"},
+	{"completion", cmd_completion, "print shell completion: bash or zsh"},
+	{"manpage", cmd_manpage, "print the manual page (roff)"},
 };
+
+const struct cli_command *cli_commands(size_t *n)
+{
+	*n = sizeof commands / sizeof commands[0];
+	return commands;
+}
+
+/* "0.1.0 (commit 1a2b3c4d5e6f)", or the version alone outside git. */
+static void print_version(void)
+{
+	if (cloister_build_commit[0])
+		printf("cloister %s (commit %s)\n", cloister_version(),
+		       cloister_build_commit);
+	else
+		printf("cloister %s\n", cloister_version());
+}
 
 static void usage(FILE *out)
 {
@@ -62,7 +74,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
-		printf("cloister %s\n", cloister_version());
+		print_version();
 		return 0;
 	}
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)

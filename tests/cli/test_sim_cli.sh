@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_sim_cli.sh — `cloister sim` and `cloister demo` as a user runs them.
+# test_sim_cli.sh — `cloister sim` and `cloister sim demo` as a user runs them.
 #   $1: the cloister binary
 # Checks the JSON report's fields and their sanity, that one seed gives the
 # same report twice (wall_s aside) and another seed a different one, that
@@ -75,7 +75,13 @@ grep -q "killed 1 node" "$tmp/sum.txt" || fail "summary lacks the kill"
 "$bin" sim --help | grep -q "fraction" || fail "--help must say --loss is a fraction"
 
 # ---------------------------------------------------------------- demo
-timeout 30 "$bin" demo >"$tmp/demo.txt" || fail "demo exit status"
+timeout 30 "$bin" sim demo >"$tmp/demo.txt" || fail "sim demo exit status"
+# --opt=V as everywhere else (before the one parser: "unknown argument").
+"$bin" sim demo --seed=2 >"$tmp/demo2.txt" || fail "sim demo --seed=2"
+grep -q "crashes" "$tmp/demo2.txt" || fail "sim demo --seed=2 narrates"
+"$bin" bench ring --nodes=3 --keys=1000 --json >/dev/null || fail "bench ring --nodes=3"
+# `cloister demo` is make demo's real-agent demonstration, not the sim.
+"$bin" demo --help | grep -q "real agents on loopback" || fail "cloister demo --help"
 grep -q "crashes" "$tmp/demo.txt" || fail "demo narrates the crash"
 grep -q "restarts" "$tmp/demo.txt" || fail "demo narrates the restart"
 grep -q "summary" "$tmp/demo.txt" || fail "demo prints a summary"
@@ -102,7 +108,12 @@ bad --kill sim --nodes 5 --kill 5
 bad --jitter-ms sim --latency-ms 1 --jitter-ms 2
 bad --seed sim --seed -3
 bad stray sim stray
-bad --seed demo --seed x
-bad --frobnicate demo --frobnicate
+bad --seed sim demo --seed x
+bad --frobnicate sim demo --frobnicate
+bad --seed sim demo --seed
+bad "needs a value" local --app
+bad "unknown option '--bogus'" local --bogus 1
+bad "takes no value" ring --json=1 --nodes a k
+bad "unknown option '--nodez'" bench ring --nodez=3
 
 echo "ok test_sim_cli"
