@@ -147,6 +147,18 @@ void agent_usage(FILE *out)
 	}
 }
 
+size_t agent_settings_count(void)
+{
+	return N_SETTINGS;
+}
+
+void agent_setting_doc(size_t i, struct agent_setting_doc *out)
+{
+	const struct setting *s = &settings[i < N_SETTINGS ? i : 0];
+	*out = (struct agent_setting_doc){s->name, s->def, s->help, s->is_flag,
+					  s->repeat};
+}
+
 static const struct setting *find(const char *name)
 {
 	for (size_t i = 0; i < N_SETTINGS; i++)

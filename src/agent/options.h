@@ -59,4 +59,13 @@ const char *agent_option(const agent_options *o, const char *key);
 
 void agent_usage(FILE *out);
 
+/* The settings table --help prints, for the man page and the shell
+ * completion (src/cli/cmd_docs.c). */
+struct agent_setting_doc {
+	const char *name, *def, *help;
+	bool is_flag, repeat;
+};
+size_t agent_settings_count(void);
+void agent_setting_doc(size_t i, struct agent_setting_doc *out);
+
 #endif

@@ -11,8 +11,8 @@ int cmd_keygen(int argc, char **argv)
 		bool help = !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h");
 		fprintf(help ? stdout : stderr,
 			"usage: cloister keygen\n\nPrints a new random cluster key "
-			"(base64 of 32 bytes) for --key, CLOISTER_KEY,\n--key-file "
-			"(save it with mode 0600) or `cloister keys install`.\n");
+			"(base64 of 32 bytes) for an agent's key-file\n(save it "
+			"with mode 0600), CLOISTER_KEY or `cloister keys install`.\n");
 		return help ? 0 : 2;
 	}
 	uint8_t key[CL_KEY_BYTES];
