@@ -55,6 +55,10 @@
 #define RETRY_BACKOFF_MAX_SHIFT 2
 /* See swim_on_pushpull. */
 #define PUSHPULL_NEW_MIN 4096
+/* An exchange's frames arrive back to back (a 1 MiB frame takes well under
+ * a second even on a slow link); one whose next frame has not come within
+ * this long is over, and the next frame opens a new budget. */
+#define PUSHPULL_EXCHANGE_IDLE (5 * CL_SEC)
 
 /* ------------------------------------------------------------------ */
 /* Push-pull                                                           */
@@ -311,9 +315,23 @@ void swim_on_pushpull(cl_swim *s, const cl_wire_msg *msg, const cl_addr *from,
 	/* New members one exchange may add: as many as we know, at least
 	 * PUSHPULL_NEW_MIN.  A joiner still learns a cluster of any size in a
 	 * few exchanges (the budget doubles with each), while one key holder's
-	 * state cannot balloon the table in one go. */
-	if (s->pp_added == 0)
-		s->pp_budget = s->n > PUSHPULL_NEW_MIN ? s->n : PUSHPULL_NEW_MIN;
+	 * state cannot balloon the table in one go.  The budget belongs to the
+	 * exchange that opened it; another peer's complete exchange read
+	 * between two of its frames (the checksum-triggered sync its first
+	 * frames cause, typically) spends from it rather than closing it, or
+	 * every interleaving would hand the long state a fresh budget. */
+	if (s->pp_open && now - s->pp_last > PUSHPULL_EXCHANGE_IDLE)
+		s->pp_open = false;
+	if (!s->pp_open) {
+		s->pp_open = true;
+		s->pp_from = *from;
+		s->pp_added = 0;
+		s->pp_budget =
+			s->n > PUSHPULL_NEW_MIN ? s->n : PUSHPULL_NEW_MIN;
+	}
+	bool own = cl_addr_equal(from, &s->pp_from);
+	if (own)
+		s->pp_last = now;
 	size_t budget = s->pp_budget;
 	while (cl_wire_member_next(&msg->u.pushpull.entries, &pos, &wm)) {
 		if (s->pp_added >= budget &&
@@ -325,8 +343,8 @@ void swim_on_pushpull(cl_swim *s, const cl_wire_msg *msg, const cl_addr *from,
 		merge_entry(s, &wm, now);
 		s->pp_added += s->n > before;
 	}
-	if (!(msg->u.pushpull.flags & CL_PUSHPULL_MORE))
-		s->pp_added = 0;
+	if (own && !(msg->u.pushpull.flags & CL_PUSHPULL_MORE))
+		s->pp_open = false;
 	if ((msg->u.pushpull.flags & CL_PUSHPULL_DELTA) &&
 	    !(msg->u.pushpull.flags & CL_PUSHPULL_MORE) && s->delta_due &&
 	    cl_addr_equal(from, &s->delta_to)) {

@@ -215,14 +215,21 @@ struct cl_swim {
 	cl_addr seeds[SEEDS_MAX];
 	size_t n_seeds;
 	bool joined;       /* any full state merged */
-	size_t pp_added;   /* members the push-pull being read added so far */
+	/* The new-member budget of the push-pull exchange being read: opened
+	 * by its first frame from pp_from, closed by that source's last frame
+	 * or PUSHPULL_EXCHANGE_IDLE after its latest one.  Frames of other
+	 * exchanges read meanwhile spend the same budget. */
+	bool pp_open;
+	cl_addr pp_from;
+	cl_usec pp_last;
+	size_t pp_added;   /* members it added so far */
 	/* A delta sync this node started: the buckets the peer's DIGEST
 	 * showed different, whose members we send once its delta is read. */
 	bool delta_due;
 	uint8_t delta_bits;
 	uint64_t delta_want[(1u << CL_WIRE_DIGEST_BITS_MAX) / 64];
 	cl_addr delta_to;
-	size_t pp_budget;  /* and the most it may add, set at its first frame */
+	size_t pp_budget;  /* and the most it may add, set when it opens */
 	bool seed_answered;
 	unsigned join_retries;
 

@@ -6,7 +6,7 @@
 # death at 0xFFFFFFFF.
 #
 # Two real agents run with consensus majority:5 (a minority: never ready).
-# Checked: the attacked agent answers its API within 2 s throughout (the
+# Checked: the attacked agent answers its API within 5 s throughout (the
 # node thread is not stalled), stays assembling (invented members do not
 # make quorum), keeps its sentry (the "ancient" member is neither believed
 # nor heard from), still holds b alive at b's address (no takeover, no
@@ -19,7 +19,7 @@ ROGUE=${CLOISTER_ROGUE:-$(dirname "$CLOISTER")/tests/cloister_rogue}
 A=127.0.31.1 B=127.0.31.2
 # Bounds for a release build; a sanitizer build is several times slower
 # and heavier (its allocator quarantines freed memory).
-LAT_MS=2000 MEM_MB=200
+LAT_MS=5000 MEM_MB=200
 if grep -qa "AddressSanitizer\|ThreadSanitizer" "$CLOISTER"; then
 	LAT_MS=15000 MEM_MB=900
 fi
@@ -32,6 +32,14 @@ start_agent b "$B" --name b "${common[@]}"
 field() { http "$A" /v1/status | python3 -c "import json,sys; print(json.load(sys.stdin).get('$1'))"; }
 two_alive() { [[ $(count_status "$A" alive) == 2 ]]; }
 check "a and b see each other" wait_for 20 two_alive
+# The sentry is the oldest member heard from directly: until a has heard
+# b's pings it names itself, so the baseline is taken once it names the
+# older of the two.
+oldest() { http "$A" /v1/members | python3 -c "
+import json, sys
+print(min(json.load(sys.stdin), key=lambda m: (m['start_ms'], m['name']))['name'])"; }
+sentry_settled() { [[ $(field sentry) == "$(oldest)" ]]; }
+check "a's sentry is the older member" wait_for 20 sentry_settled
 sentry0=$(field sentry)
 status0=$(field status)
 rss() { awk '/VmRSS/ {print $2}' "/proc/${AGENT_PID[a]}/status"; }

@@ -1040,6 +1040,60 @@ static void test_retag_after_restart(void)
 	h_free(h);
 }
 
+
+/* One push-pull frame from `from` carrying new members first..first+n-1
+ * (names "r<i>"), with MORE set when more frames follow. */
+static void feed_pushpull_frame(struct harness *h, cl_addr from,
+				unsigned first, unsigned n, bool more)
+{
+	struct pkt *p = pk();
+	CHECK(cl_wire_pushpull_begin(&p->w, more ? CL_PUSHPULL_MORE : 0));
+	char name[16];
+	for (unsigned i = first; i < first + n; i++) {
+		snprintf(name, sizeof name, "r%u", i);
+		cl_wire_member wm = {.status = CL_STATUS_ALIVE,
+				     .incarnation = 1, .start_ms = EPOCH_MS,
+				     .name = B(name), .addr = addr_n(2000 + i)};
+		CHECK(cl_wire_pushpull_add(&p->w, &wm));
+	}
+	cl_wire_pushpull_end(&p->w);
+	h_feed(h, &from, p, true);
+}
+
+/* The new-member budget is one exchange's, however other exchanges
+ * interleave with it: a peer's complete push-pull (e.g. the delta sync the
+ * rogue's first frames trigger) arriving between two frames of a long
+ * state must not reset it (CI: test_rogue_member saw 7,928 members known
+ * after one 60,000-member exchange, two budgets' worth). */
+static void test_pushpull_budget_survives_interleaving(void)
+{
+	check_seed = 106;
+	struct harness *h = h_new();
+	cl_addr rogue = addr_n(2), peer = addr_n(3);
+	unsigned next = 0;
+	for (int f = 0; f < 3; f++, next += 1500)
+		feed_pushpull_frame(h, rogue, next, 1500, true);
+	/* A peer's whole exchange in one frame, with one member of its own. */
+	feed_pushpull_frame(h, peer, 900000, 1, false);
+	/* ... and never ends its exchange. */
+	for (int f = 0; f < 3; f++, next += 1500)
+		feed_pushpull_frame(h, rogue, next, 1500, true);
+	h_drain(h);
+	size_t known = cl_swim_count(h->s, CL_STATUS_ALIVE);
+	CHECK(known <= 4096 + 2);
+	CHECK(cl_swim_get_stats(h->s)->members_refused >= 9000 - 4096);
+	/* An exchange after the rogue's went quiet gets a budget of its own. */
+	h_run(h, h->now + 10 * CL_SEC);
+	feed_pushpull_frame(h, peer, 800000, 10, false);
+	h_drain(h);
+	char name[16];
+	for (unsigned i = 800000; i < 800010; i++) {
+		snprintf(name, sizeof name, "r%u", i);
+		CHECK_EQ_INT(status_of(h, name), CL_STATUS_ALIVE);
+	}
+	h_free(h);
+}
+
 /* ------------------------------------------------------------------ */
 
 /* With an argument, runs only the test of that name. */
@@ -1068,6 +1122,7 @@ int main(int argc, char **argv)
 		{"test_retag_after_restart", test_retag_after_restart},
 		{"test_event_overflow_resyncs", test_event_overflow_resyncs},
 		{"test_hearsay_members_do_not_count", test_hearsay_members_do_not_count},
+		{"test_pushpull_budget_survives_interleaving", test_pushpull_budget_survives_interleaving},
 	};
 	for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
 		if (argc > 1 && strcmp(argv[1], tests[i].name) != 0)
