@@ -28,6 +28,9 @@ defmodule Cloister.MixProject do
 
     [
       mod: {Cloister.Application, []},
+      # As Cloister: the application's start returns once these ran, and
+      # :warming_up waits for the cluster.
+      start_phases: [warming_up: [], rehash_on_up: []],
       extra_applications: Enum.uniq([:logger | Keyword.get(src, :applications, [])] -- [:kernel, :stdlib]),
       registered: Keyword.get(src, :registered, []),
       env: Keyword.get(src, :env, [])

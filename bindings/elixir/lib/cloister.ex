@@ -24,6 +24,14 @@ defmodule Cloister do
   @spec whois(group(), term()) ::
           node() | {:error, {:invalid_ring, :no_nodes}} | {:error, {:not_our_ring, atom()}}
   def whois(group \\ nil, term) do
+    case Application.get_env(:cloister, :monitor) do
+      m when m in [nil, Cloister.Monitor] -> whois_members(group, term)
+      # Cloister's `monitor` setting: a module of its own places terms.
+      m -> with {:ok, node} <- m.whois(group, term), do: node
+    end
+  end
+
+  defp whois_members(group, term) do
     nodes =
       if group in [nil, :default, otp_app(), ring()] do
         Cloister.Node.alive_nodes()
@@ -69,13 +77,11 @@ defmodule Cloister do
   @spec consensus() :: pos_integer()
   def consensus, do: Cloister.Application.consensus()
 
-  @doc "The alive members' nodes, this one included (sorted)."
-  @spec siblings(module()) :: [node()]
-  def siblings(_monitor \\ Cloister.Monitor), do: Cloister.Node.alive_nodes()
-
-  @doc false
-  @doc deprecated: "Use siblings/0 instead"
-  def siblings!(monitor \\ Cloister.Monitor), do: siblings(monitor)
+  @doc "The nodes on the ring: alive members, this one included (sorted)."
+  defdelegate siblings, to: Cloister.Monitor
+  defdelegate siblings(monitor), to: Cloister.Monitor
+  defdelegate siblings!, to: Cloister.Monitor
+  defdelegate siblings!(monitor), to: Cloister.Monitor
 
   defdelegate multicast(name, request), to: Cloister.Node
   defdelegate multicast(nodes, name, request), to: Cloister.Node
@@ -91,21 +97,40 @@ defmodule Cloister do
         ring: :shop, status: :ready}
   """
   @spec state(module()) :: nil | Cloister.Monitor.t()
-  def state(monitor \\ Cloister.Monitor), do: Cloister.Monitor.state(monitor)
+  def state(monitor \\ Cloister.Monitor), do: Cloister.Monitor.struct(monitor)
+
+  @doc """
+  The monitor's state machine, shaped like Finitomata's state in Cloister:
+  `%{current: status, history: [previous statuses, latest first], payload:
+  %Cloister.Monitor{}}`; `nil` when the monitor is not running.
+  """
+  @spec fsm_state(module()) :: nil | %{current: atom(), history: [atom()], payload: Cloister.Monitor.t()}
+  def fsm_state(monitor \\ Cloister.Monitor) do
+    case Cloister.Monitor.fsm(monitor) do
+      nil -> nil
+      {current, history, _} -> %{current: current, history: history, payload: state(monitor)}
+    end
+  end
 
   @doc "Every sibling's `state/0`: `{states, bad_nodes}` (`multiapply/3`)."
   @spec states(module()) :: {[Cloister.Monitor.t()], [node()]}
   def states(monitor \\ Cloister.Monitor), do: multiapply(Cloister, :state, [monitor])
 
   @doc """
-  `{:ok, node}`: the cloister's one elected sentry (`{:error, []}` while
-  there is none, e.g. before the first member is alive).
+  As Cloister's code does: `{:ok, state}` with the `%Cloister.Monitor{}`
+  of the one sibling that is the sentry (`states/1` split on `sentry?`),
+  `{:error, states}` with those that claim it otherwise (none while the
+  cluster has no elected sentry).
   """
-  @spec sentry(module()) :: {:ok, node()} | {:error, [node()]}
-  def sentry(_monitor \\ Cloister.Monitor) do
-    case Cloister.Node.sentry() do
-      nil -> {:error, []}
-      n -> {:ok, n}
+  @spec sentry(module()) :: {:ok, Cloister.Monitor.t()} | {:error, [Cloister.Monitor.t()]}
+  def sentry(monitor \\ Cloister.Monitor) do
+    monitor
+    |> states()
+    |> elem(0)
+    |> Enum.split_with(&match?(%Cloister.Monitor{sentry?: true}, &1))
+    |> case do
+      {[sentry], _} -> {:ok, sentry}
+      {unexpected, _} -> {:error, unexpected}
     end
   end
 

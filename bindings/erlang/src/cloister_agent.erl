@@ -29,7 +29,8 @@
 -behaviour(gen_server).
 
 -export([start_link/0, await_ready/1, status/0, members/0, sentry/0,
-         request/2, request/3]).
+         request/2, request/3, why_not_ready/0, not_connected/0,
+         epmd_name/1, agent_addr_of/1]).
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
 
 -define(TOPIC, <<"erlang.cloister">>).
@@ -39,17 +40,52 @@
 
 %% agent_pid stays the record's second field (element 3): the bindings'
 %% test reads it with sys:get_state/1 to stop a stray agent by pid.
+%% status is what this node reports (and its listener sees): the agent's
+%% status, except that `ready` also needs every alive BEAM member connected
+%% over Erlang distribution (agent_status is the agent's own).
 -record(st, {port, agent_pid, status = down, members = #{}, self = <<>>,
              listener, waiters = [], sentry = undefined, alive = 0, next = 1,
-             pending = #{}}).
+             pending = #{}, agent_status = down, epmd = undefined,
+             seeds = [], connecting = #{}, failing = #{}}).
 
 start_link() -> gen_server:start_link({local, ?MODULE}, ?MODULE, [], []).
 
-%% ok once the cluster is ready, {error, timeout} after Timeout ms.
+%% ok once the cluster is ready; after Timeout ms (an integer or
+%% infinity, Cloister's default: it waits as long as it takes)
+%% {error, timeout}, or {error, {not_connected, Nodes}} when the agents
+%% agree but distribution does not reach Nodes.  Logs why it still waits
+%% every 10 s.
 await_ready(Timeout) ->
-    try gen_server:call(?MODULE, await_ready, Timeout)
-    catch exit:{timeout, _} -> {error, timeout}
+    Now = erlang:monotonic_time(millisecond),
+    Deadline = case Timeout of infinity -> infinity; T -> Now + T end,
+    await_ready(Deadline, Now + 10000).
+
+await_ready(Deadline, NextLog) ->
+    case why_not_ready() of
+        ready -> ok;
+        Why ->
+            Now = erlang:monotonic_time(millisecond),
+            NextLog1 = case Now >= NextLog of
+                           true ->
+                               logger:warning("cloister: still waiting for the cluster: ~p", [Why]),
+                               Now + 10000;
+                           false -> NextLog
+                       end,
+            %% An atom compares greater than any integer: infinity never passes.
+            case Now >= Deadline of
+                true -> {error, case Why of
+                                    {ready, NC} when NC =/= [] -> {not_connected, NC};
+                                    _ -> timeout
+                                end};
+                false -> timer:sleep(100), await_ready(Deadline, NextLog1)
+            end
     end.
+
+%% ready, or {AgentStatus, NotConnected}: what keeps this node from ready.
+why_not_ready() -> gen_server:call(?MODULE, why_not_ready).
+
+%% Alive BEAM members the agent counts that distribution does not reach.
+not_connected() -> gen_server:call(?MODULE, not_connected).
 
 status() -> gen_server:call(?MODULE, status).
 members() -> gen_server:call(?MODULE, members).
@@ -69,7 +105,8 @@ init([]) ->
     process_flag(trap_exit, true),
     _ = atoms(),
     Bin = agent_path(),
-    Args = agent_args(),
+    Listen = listen_addr(),
+    Args = agent_args(Listen),
     logger:notice("cloister: starting agent ~s ~s (cluster key: ~s)",
                   [Bin, lists:join(" ", Args), key_source()]),
     Opts = [{packet, 4}, binary, exit_status, use_stdio, {env, agent_env()}],
@@ -89,13 +126,12 @@ init([]) ->
         {Port, {data, B}} ->
             case catch binary_to_term(B, [safe]) of
                 {hello, #{status := Status, members := Members}} ->
-                    start_distribution(Status),
-                    St1 = St0#st{self = maps:get(node, Status),
-                                 alive = maps:get(alive, Status),
-                                 sentry = undefined_if_null(maps:get(sentry, Status))},
-                    St2 = lists:foldl(fun(M, A) -> member(A, M) end, St1, Members),
-                    St3 = change(St2, maps:get(status, Status)),
-                    {ok, send(St3, answer, ?TOPIC, ignore)};
+                    case start_distribution(Status) of
+                        ok -> hello(St0, Status, Members, Listen);
+                        {error, Why} ->
+                            catch port_close(Port),
+                            {stop, Why}
+                    end;
                 Other ->
                     catch port_close(Port),
                     {stop, {agent_protocol, Other}}
@@ -107,6 +143,25 @@ init([]) ->
             os:cmd("kill -TERM " ++ integer_to_list(OsPid)),
             {stop, agent_no_hello}
     end.
+
+hello(St0, Status, Members, Listen) ->
+    case node() of
+        nonode@nohost -> ok;
+        _ -> ok = net_kernel:monitor_nodes(true)
+    end,
+    Epmd = case Listen of
+               {epmd, _, P} -> epmd_register(P);
+               _ -> undefined
+           end,
+    erlang:send_after(1000, self(), tick),
+    St1 = St0#st{self = maps:get(node, Status), epmd = Epmd,
+                 seeds = epmd_seeds(Listen),
+                 alive = maps:get(alive, Status),
+                 sentry = undefined_if_null(maps:get(sentry, Status))},
+    St2 = lists:foldl(fun(M, A) -> member(A, M) end, St1, Members),
+    St3 = agent_status(St2, maps:get(status, Status)),
+    St4 = seed_joins(St3),
+    {ok, send(St4, answer, ?TOPIC, ignore)}.
 
 %% Every atom the agent may send: binary_to_term(_, [safe]) only accepts
 %% atoms that exist, and listing them here makes sure they do.
@@ -124,21 +179,35 @@ undefined_if_null(undefined) -> undefined;
 undefined_if_null(B) when is_binary(B) -> B.
 
 %% Cloister's naming: app@ADDRESS where ADDRESS is what the agent chose.
+%% A node that cannot start distribution does not start at all: left
+%% nonode@nohost, every member would map to one node and mine/1 would be
+%% true everywhere.
 start_distribution(#{address := Addr}) ->
     case {node(), host_of(Addr)} of
         {nonode@nohost, ""} ->
             logger:notice("cloister: no network (nonode): staying nonode@nohost");
-        {nonode@nohost, Host} ->
+        {nonode@nohost, Host0} ->
+            {Host, Mode} = case application:get_env(cloister, naming) of
+                               {ok, N} when N =:= shortnames; N =:= "shortnames" ->
+                                   {ok, H} = inet:gethostname(),
+                                   {H, shortnames};
+                               _ -> {Host0, longnames}
+                           end,
             Name = list_to_atom(otp_app() ++ "@" ++ Host),
             ensure_epmd(),
-            case net_kernel:start([Name, longnames]) of
-                {ok, _} -> logger:notice("cloister: distribution started as ~s", [Name]);
-                {error, E} -> logger:error("cloister: cannot start distribution as ~s: ~p",
-                                           [Name, E])
-            end,
-            case application:get_env(cloister, cookie) of
-                {ok, C} -> erlang:set_cookie(node(), C);
-                undefined -> ok
+            case net_kernel:start([Name, Mode]) of
+                {ok, _} ->
+                    logger:notice("cloister: distribution started as ~s", [Name]),
+                    case application:get_env(cloister, cookie) of
+                        {ok, C} -> erlang:set_cookie(node(), C);
+                        undefined -> ok
+                    end;
+                {error, E} ->
+                    logger:error("cloister: cannot start Erlang distribution as ~s: ~p "
+                                 "(name taken, epmd unreachable, or the distribution "
+                                 "port in use); the cloister application does not start",
+                                 [Name, E]),
+                    {error, {distribution, Name, E}}
             end;
         {N, _} ->
             logger:notice("cloister: node already distributed as ~s", [N])
@@ -162,6 +231,10 @@ ensure_epmd() ->
 
 handle_call(await_ready, _From, St = #st{status = ready}) -> {reply, ok, St};
 handle_call(await_ready, From, St) -> {noreply, St#st{waiters = [From | St#st.waiters]}};
+handle_call(why_not_ready, _From, St = #st{status = ready}) -> {reply, ready, St};
+handle_call(why_not_ready, _From, St) ->
+    {reply, {St#st.agent_status, missing(St)}, St};
+handle_call(not_connected, _From, St) -> {reply, missing(St), St};
 handle_call(status, _From, St) -> {reply, St#st.status, St};
 handle_call(members, _From, St) -> {reply, St#st.members, St};
 handle_call(sentry, _From, St) -> {reply, St#st.sentry, St};
@@ -185,6 +258,39 @@ handle_info({Port, {exit_status, S}}, St = #st{port = Port}) ->
     {stop, {agent_exited, S}, St#st{port = undefined}};
 handle_info({'EXIT', Port, Why}, St = #st{port = Port}) ->
     {stop, {agent_port, Why}, St#st{port = undefined}};
+handle_info(tick, St) ->
+    erlang:send_after(1000, self(), tick),
+    St1 = case St#st.epmd of
+              undefined -> St;
+              {closed, P} -> St#st{epmd = epmd_register(P)};
+              _ -> St
+          end,
+    {noreply, recompute(seed_joins(connect_missing(St1)))};
+handle_info({nodeup, _}, St) -> {noreply, recompute(St)};
+handle_info({nodedown, _}, St) -> {noreply, recompute(St)};
+handle_info({connected, Node, R}, St = #st{connecting = C, failing = F}) ->
+    St1 = St#st{connecting = maps:remove(Node, C)},
+    Now = erlang:monotonic_time(millisecond),
+    St2 = case R of
+              true -> St1#st{failing = maps:remove(Node, F)};
+              _ ->
+                  case maps:get(Node, F, 0) of
+                      Next when Now >= Next ->
+                          logger:error("cloister: cannot connect to ~s over Erlang distribution "
+                                       "(~p): a different cookie, a blocked distribution port "
+                                       "or a host name this node cannot resolve; its agent is "
+                                       "alive, so this node is not ready until it connects",
+                                       [Node, R]),
+                          St1#st{failing = F#{Node => Now + 10000}};
+                      _ -> St1
+                  end
+          end,
+    {noreply, recompute(St2)};
+handle_info({seed, Addr}, St) ->
+    {noreply, send(St, join, [Addr], ignore)};
+handle_info({tcp_closed, S}, St = #st{epmd = {S, P}}) ->
+    logger:warning("cloister: epmd closed the agent's registration; registering again"),
+    {noreply, St#st{epmd = {closed, P}}};
 handle_info(_, St) -> {noreply, St}.
 
 %% Closing the port closes the agent's stdin: it leaves and exits.
@@ -207,10 +313,20 @@ frame(St, {error, undefined, Why}) ->
     St;
 frame(St, {error, Ref, Why}) -> answer(St, Ref, {error, {refused, Why}});
 frame(St, {event, #{type := state, to := To} = Ev}) ->
-    change(St#st{sentry = undefined_if_null(maps:get(sentry, Ev, St#st.sentry)),
-                 alive = maps:get(alive, Ev, St#st.alive)}, To);
-frame(St, {event, #{type := member} = M}) -> member(St, M);
-frame(St, {event, #{type := sentry, sentry := S}}) -> St#st{sentry = undefined_if_null(S)};
+    agent_status(St#st{sentry = undefined_if_null(maps:get(sentry, Ev, St#st.sentry)),
+                       alive = maps:get(alive, Ev, St#st.alive)}, To);
+frame(St, {event, #{type := member} = M}) -> recompute(connect_missing(member(St, M)));
+frame(St, {event, #{type := sentry, sentry := S}}) ->
+    Old = St#st.sentry,
+    New = undefined_if_null(S),
+    L = St#st.listener,
+    case Old =/= New andalso L =/= undefined andalso
+        (code:ensure_loaded(L) =:= {module, L}) andalso
+        erlang:function_exported(L, on_sentry_change, 2) of
+        true -> catch L:on_sentry_change(Old, New);
+        false -> ok
+    end,
+    St#st{sentry = New};
 frame(St, {event, #{type := dropped, count := N}}) ->
     logger:warning("cloister: the agent dropped ~b frames (this node was not reading)", [N]),
     St;
@@ -270,6 +386,34 @@ answer(St = #st{pending = P}, Ref, Result) ->
         error -> St
     end.
 
+%% The agent's status; ours follows it, with ready held back until the
+%% mesh is complete.
+agent_status(St, To) -> recompute(St#st{agent_status = To}).
+
+recompute(St = #st{agent_status = ready}) ->
+    case missing(St) of
+        [] -> change(St, ready);
+        _ when St#st.status =:= ready -> change(St, rehashing);
+        _ when St#st.status =:= down; St#st.status =:= assembling -> change(St, rehashing);
+        _ -> St
+    end;
+recompute(St = #st{agent_status = A}) -> change(St, A).
+
+%% Alive BEAM members (other than this node) not in nodes().
+missing(#st{members = Ms}) when node() =:= nonode@nohost -> _ = Ms, [];
+missing(#st{members = Ms}) ->
+    Connected = nodes(),
+    lists:usort([N || {_, #{status := alive, node := N, beam := true}} <- maps:to_list(Ms),
+                      N =/= node(), not lists:member(N, Connected)]).
+
+%% One connection attempt at a time per node, in a process of its own
+%% (connect_node waits for the handshake).
+connect_missing(St = #st{connecting = C}) ->
+    Self = self(),
+    New = [N || N <- missing(St), not maps:is_key(N, C)],
+    [spawn(fun() -> Self ! {connected, N, net_kernel:connect_node(N)} end) || N <- New],
+    St#st{connecting = maps:merge(C, maps:from_list([{N, true} || N <- New]))}.
+
 change(St = #st{status = S}, S) -> St;
 change(St = #st{status = From, listener = L}, To) ->
     logger:notice("cloister: status ~s -> ~s", [From, To]),
@@ -297,20 +441,15 @@ member(St, #{name := Name, status := Status} = M) ->
                true -> node();
                false -> binary_to_atom(maps:get(<<"erlang_node">>, Tags, Name), utf8)
            end,
+    %% Members without these tags are not BEAMs (C services on
+    %% libcloister, other agents): ring members, not mesh members.
+    Beam = maps:is_key(<<"erlang">>, Tags) orelse maps:is_key(<<"erlang_node">>, Tags),
     Members = (St#st.members)#{Name => #{status => Status, node => Node, tags => Tags,
-                                         addr => maps:get(addr, M, <<>>)}},
+                                         addr => maps:get(addr, M, <<>>), beam => Beam}},
     case {Status, Node =:= node(), node()} of
         {_, true, _} -> ok;
         {_, _, nonode@nohost} -> ok;
-        {alive, false, _} ->
-            case lists:member(Node, nodes()) of
-                true -> ok;
-                false -> spawn(fun() ->
-                                       R = net_kernel:connect_node(Node),
-                                       logger:notice("cloister: connect ~s: ~p", [Node, R])
-                               end)
-            end;
-        {S, false, _} when S =:= dead; S =:= left ->
+        {S, false, _} when Beam, S =:= dead orelse S =:= left ->
             logger:notice("cloister: member ~s ~s: disconnecting", [Node, S]),
             erlang:disconnect_node(Node);
         _ -> ok
@@ -348,7 +487,7 @@ agent_path() ->
             end
     end.
 
-agent_args() ->
+agent_args(Listen) ->
     Get = fun(K) -> application:get_env(cloister, K, undefined) end,
     Opt = fun(_, undefined) -> [];
              (Flag, V) -> ["--" ++ Flag, atom_to_list_(V)]
@@ -368,9 +507,21 @@ agent_args() ->
                {undefined, P} -> "127.0.0.1:" ++ integer_to_list(P);
                {H, _} -> atom_to_list_(H)
            end,
+    Where = case Listen of
+                {epmd, IP, AgentPort} ->
+                    A = inet:ntoa(IP) ++ ":" ++ integer_to_list(AgentPort),
+                    ["--bind", A, "--advertise", A];
+                default -> []
+            end,
+    %% With epmd the binding dials the sentry itself (seed_joins/1): the
+    %% agent would dial every node list entry at port 7946.
+    Sentry = case {Listen, Get(sentry)} of
+                 {{epmd, _, _}, S} when is_atom(S); is_list(S), is_atom(hd(S)) -> [];
+                 {_, S} -> sentry(S)
+             end,
     ["agent", "--stdio", "etf", "--app", otp_app(), "--http", Http,
-     "--ring", atom_to_list_(Get(ring))]
-        ++ sentry(Get(sentry)) ++ consensus(Get(consensus))
+     "--ring", atom_to_list_(Get(ring)), "--tag", "erlang=1"]
+        ++ Where ++ Sentry ++ consensus(Get(consensus))
         ++ Opt("advertise", Get(advertise)) ++ Opt("bind", Get(bind))
         ++ Opt("naming", Get(naming)) ++ Opt("profile", Get(profile))
         ++ Opt("key-file", Get(key_file))
@@ -379,6 +530,122 @@ agent_args() ->
                          || {K, V} <- [{atom_to_list_(K0), atom_to_list_(V0)}
                                        || {K0, V0} <- application:get_env(cloister, tags, [])]])
         ++ application:get_env(cloister, agent_args, []).
+
+%% Where the agent listens.  A node started distributed (`iex --name
+%% a@127.0.0.1`) with epmd and no advertise/bind of its own gets a free
+%% port on its host's address and publishes it in epmd under
+%% "NAME@cloister" (a name no node can have), so several BEAMs share a
+%% host and an address without settings: peers find each agent the way
+%% they find the node itself.  Otherwise the agent's default, port 7946.
+listen_addr() ->
+    Get = fun(K) -> application:get_env(cloister, K, undefined) end,
+    NoEpmd = init:get_argument(start_epmd) =:= {ok, [["false"]]}
+        orelse init:get_argument(erl_epmd_port) =/= error,
+    case {node(), Get(advertise), Get(bind), Get(agent_port), NoEpmd} of
+        {_, _, _, P, _} when is_integer(P), node() =/= nonode@nohost ->
+            {epmd, host_ip(node()), P};
+        {nonode@nohost, _, _, _, _} -> default;
+        {_, undefined, undefined, _, false} -> {epmd, host_ip(node()), free_port(host_ip(node()), 20)};
+        _ -> default
+    end.
+
+host_ip(Node) ->
+    [_, Host] = string:split(atom_to_list(Node), "@"),
+    case inet:parse_address(Host) of
+        {ok, IP} -> IP;
+        _ ->
+            case inet:getaddr(Host, inet) of
+                {ok, IP} -> IP;
+                {error, E} -> exit({cloister_host_unresolvable, Host, E})
+            end
+    end.
+
+%% A port free for both UDP and TCP on IP (the agent listens on both).
+free_port(IP, 0) -> exit({cloister_no_free_port, IP});
+free_port(IP, Tries) ->
+    {ok, U} = gen_udp:open(0, [{ip, IP}]),
+    {ok, P} = inet:port(U),
+    R = gen_tcp:listen(P, [{ip, IP}]),
+    gen_udp:close(U),
+    case R of
+        {ok, L} -> gen_tcp:close(L), P;
+        _ -> free_port(IP, Tries - 1)
+    end.
+
+%% The epmd name of a node's agent.
+epmd_name(Node) -> hd(string:split(atom_to_list(Node), "@")) ++ "@cloister".
+
+epmd_port() ->
+    case os:getenv("ERL_EPMD_PORT") of
+        false -> 4369;
+        P -> list_to_integer(P)
+    end.
+
+%% ALIVE2_REQ on a connection of our own: epmd keeps the name while the
+%% connection lasts, so it goes when this BEAM goes, as the node's does.
+epmd_register(Port) ->
+    Name = list_to_binary(epmd_name(node())),
+    Req = <<$x, Port:16, 77, 0, 6:16, 5:16, (byte_size(Name)):16, Name/binary, 0:16>>,
+    case gen_tcp:connect({127, 0, 0, 1}, epmd_port(), [binary, {active, false}], 5000) of
+        {ok, S} ->
+            ok = gen_tcp:send(S, <<(byte_size(Req)):16, Req/binary>>),
+            case gen_tcp:recv(S, 2, 5000) of
+                {ok, <<R, 0>>} when R =:= 121; R =:= 118 ->
+                    inet:setopts(S, [{active, true}]),
+                    logger:notice("cloister: agent ~s registered in epmd as ~s",
+                                  [integer_to_list(Port), Name]),
+                    {S, Port};
+                Other ->
+                    gen_tcp:close(S),
+                    logger:error("cloister: epmd refused the agent's name ~s: ~p", [Name, Other]),
+                    {closed, Port}
+            end;
+        {error, E} ->
+            logger:error("cloister: cannot reach epmd to register the agent: ~p", [E]),
+            {closed, Port}
+    end.
+
+%% "HOST:PORT" of Node's agent, from epmd on Node's host.
+agent_addr_of(Node) ->
+    IP = host_ip(Node),
+    case erl_epmd:port_please(epmd_name(Node), IP) of
+        {port, P, _} -> {ok, inet:ntoa(IP) ++ ":" ++ integer_to_list(P)};
+        Other -> {error, Other}
+    end.
+
+%% The nodes an epmd-mode node dials itself: the sentry's nodes.
+epmd_seeds({epmd, _, _}) ->
+    case application:get_env(cloister, sentry, undefined) of
+        [H | _] = L when is_atom(H) -> L -- [node()];
+        A when is_atom(A), A =/= undefined ->
+            App = otp_app(),
+            case inet:getaddrs(atom_to_list(A), inet) of
+                {ok, IPs} -> [list_to_atom(App ++ "@" ++ inet:ntoa(I)) || I <- IPs] -- [node()];
+                _ -> []
+            end;
+        _ -> []
+    end;
+epmd_seeds(_) -> [].
+
+%% Dials the seeds that are not alive members, by their epmd entries
+%% (one lookup round at a time).
+seed_joins(St = #st{seeds = []}) -> St;
+seed_joins(St = #st{seeds = Seeds, members = Ms, connecting = C}) ->
+    Alive = [N || {_, #{status := alive, node := N}} <- maps:to_list(Ms)],
+    case [N || N <- Seeds, not lists:member(N, Alive)] of
+        [] -> St;
+        _ when is_map_key('$seeding', C) -> St;
+        Todo ->
+            Self = self(),
+            spawn(fun() ->
+                          [case agent_addr_of(N) of
+                               {ok, A} -> Self ! {seed, list_to_binary(A)};
+                               _ -> ok
+                           end || N <- Todo],
+                          Self ! {connected, '$seeding', true}
+                  end),
+            St#st{connecting = C#{'$seeding' => true}}
+    end.
 
 %% The key's source, for the start's log line (never the secret).
 key_source() ->

@@ -3,12 +3,14 @@
 -export([start/2, stop/1]).
 
 %% The application's start blocks until the cluster is ready (Cloister's
-%% warming_up phase), bounded by the ready_timeout setting (ms).
+%% warming_up phase): the agents agree and every member is connected over
+%% distribution.  As in Cloister it waits as long as it takes unless the
+%% ready_timeout setting (ms) says otherwise.
 start(_Type, _Args) ->
     case cloister_sup:start_link() of
         {ok, Sup} ->
-            Timeout = application:get_env(cloister, ready_timeout, 60000),
-            logger:notice("cloister: waiting up to ~b ms for the cluster to be ready",
+            Timeout = application:get_env(cloister, ready_timeout, infinity),
+            logger:notice("cloister: waiting for the cluster to be ready (ready_timeout: ~p)",
                           [Timeout]),
             case cloister_agent:await_ready(Timeout) of
                 ok ->
@@ -16,7 +18,7 @@ start(_Type, _Args) ->
                                   [node(), cloister:state(), cloister:siblings()]),
                     {ok, Sup};
                 {error, Why} ->
-                    logger:error("cloister: cluster not ready after ~b ms (~p); "
+                    logger:error("cloister: cluster not ready after ~p ms (~p); "
                                  "giving up", [Timeout, Why]),
                     exit(Sup, shutdown),
                     {error, {not_ready, Why}}

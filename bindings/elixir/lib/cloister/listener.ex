@@ -3,11 +3,16 @@ defmodule Cloister.Listener do
   The behaviour of `Cloister` listeners (the `listener` setting), as in
   Elixir's Cloister: `on_state_change/3` is called on every status change
   of this node, in order, with the status left, the status entered and
-  the `%Cloister.Monitor{}` state.
+  the `%Cloister.Monitor{}` state; the `:ready` call returns before the
+  application's start does.
 
-  Statuses: `:down`, `:assembling`, `:rehashing`, `:ready`, `:stopping`,
-  `:stopped` (Elixir Cloister also has `:nonode`; here a node without
-  network goes `:down → … → :ready` like any other).
+  Statuses: `:down`, `:assembling`, `:rehashing`, `:ready`, `:election`,
+  `:nonode`, `:stopping`, `:stopped` (see `Cloister.Monitor`).
+
+  Listeners written for Cloister before 0.18 export `on_state_change/2`
+  instead, `(from, %Cloister.Monitor{status: to})` with the statuses of
+  that API (`:joined`, `:rehashing`, `:up`, `:stopping`, `:down`); when a
+  module exports both, `/2` is called, as Cloister does.
   """
 
   @callback on_state_change(
@@ -32,9 +37,13 @@ end
 defmodule Cloister.Listener.Bridge do
   @moduledoc false
   # The Erlang half calls this from inside its agent process; the Elixir
-  # listener runs in Cloister.Monitor instead, so it may call any Cloister
+  # listener runs in the monitor instead, so it may call any Cloister
   # function without waiting on the process that called it.
   def on_state_change(from, to, _erlang_state) do
-    GenServer.cast(Cloister.Monitor, {:state_change, from, to})
+    GenServer.cast(monitor(), {:state_change, from, to})
   end
+
+  def on_sentry_change(old, new), do: GenServer.cast(monitor(), {:sentry_change, old, new})
+
+  defp monitor, do: Application.get_env(:cloister, :monitor_name, Cloister.Monitor)
 end

@@ -1,8 +1,9 @@
 defmodule Cloister.Node do
   @moduledoc """
   Multicasts and multicalls across the cloister (Elixir Cloister's
-  `Cloister.Node`), and this node's view of the members, read from the
-  Erlang `:cloister` module (the agent's membership).
+  `Cloister.Node`: over Erlang distribution, to the connected nodes), and
+  this node's view of the members, read from the Erlang `:cloister`
+  module (the agent's membership).
 
   Without distribution (the agent's nonode mode: no network, consensus
   1) the only member is this node, reported as `node()`
@@ -44,79 +45,22 @@ defmodule Cloister.Node do
 
   defp local(n), do: if(Node.alive?(), do: n, else: node())
 
-  # An Erlang node -> the atom the Erlang half turns into the agent's
-  # member name (they differ only for this node in nonode mode).
-  defp member_atom(n) do
-    Enum.find_value(:cloister.members(), n, fn {name, m} ->
-      if local(m.node) == n, do: String.to_atom(name)
-    end)
-  end
+  @doc """
+  Casts `request` to `name` on `nodes` (default: this node and every node
+  it is connected to), with `:rpc.eval_everywhere/4`, as Cloister does.
+  """
+  @spec multicast([node()], GenServer.name(), term()) :: :abcast
+  def multicast(nodes \\ [node() | Node.list()], name, request),
+    do: :rpc.eval_everywhere(nodes, GenServer, :cast, [name, request])
 
   @doc """
-  Casts `request` to the process registered as `name` on every alive
-  member (`nodes` defaults to all of them), through the agents.
-  Returns `:abcast`, as `:rpc.eval_everywhere/4` does in Elixir Cloister.
+  `GenServer.call(name, request)` on `nodes` (default: this node and every
+  node it is connected to) with `:rpc.multicall/4`: the replies (a call
+  that failed gives its `{:badrpc, reason}`; nodes that did not answer
+  are left out), as Cloister does.
   """
-  @spec multicast([node()] | nil, GenServer.name(), term()) :: :abcast
-  def multicast(nodes \\ nil, name, request)
-
-  def multicast(nil, name, request) do
-    _ = :cloister.multicast(name, request)
-    :abcast
-  end
-
-  def multicast(nodes, name, request) when is_list(nodes) do
-    {here, there} = Enum.split_with(nodes, &(&1 == node()))
-    if here != [], do: GenServer.cast(name, request)
-
-    if there != [] do
-      _ = :cloister.multicast(Enum.map(there, &member_atom/1), name, request)
-    end
-
-    :abcast
-  end
-
-  @doc """
-  Calls `GenServer.call(name, request)` on every alive member and returns
-  the replies (as Elixir Cloister 0.18 does: `:rpc.multicall/4`'s results).
-
-  Without `nodes` the call travels through the agents (each member's
-  agent asks its BEAM; at most ~2 s); with a `nodes` list it goes over
-  Erlang distribution (the mesh follows the membership), with `timeout`.
-  A member that failed to answer gives `{:badrpc, reason}`.
-  """
-  @spec multicall([node()] | nil, GenServer.name(), term(), timeout()) :: [term()]
-  def multicall(nodes \\ nil, name, request, timeout \\ 5_000)
-
-  def multicall(nil, name, request, timeout) do
-    case :cloister.multicall(name, request, min(timeout, 2_000)) do
-      {replies, bad} when is_list(replies) ->
-        Enum.map(replies, &elem(&1, 1)) ++ Enum.map(bad, &{:badrpc, {:nodedown, &1}})
-
-      {:error, why} ->
-        [{:badrpc, why}]
-    end
-  end
-
-  def multicall(nodes, name, request, timeout) when is_list(nodes) do
-    {here, there} = Enum.split_with(nodes, &(&1 == node()))
-
-    local =
-      if here != [] do
-        [
-          try do
-            GenServer.call(name, request, timeout)
-          catch
-            kind, why -> {:badrpc, {kind, why}}
-          end
-        ]
-      else
-        []
-      end
-
-    {remote, bad} =
-      if there != [], do: :rpc.multicall(there, GenServer, :call, [name, request, timeout], timeout + 1_000), else: {[], []}
-
-    local ++ remote ++ Enum.map(bad, &{:badrpc, {:nodedown, &1}})
+  @spec multicall([node()], GenServer.name(), term()) :: [term()]
+  def multicall(nodes \\ [node() | Node.list()], name, request) do
+    with {replies, _} <- :rpc.multicall(nodes, GenServer, :call, [name, request]), do: replies
   end
 end

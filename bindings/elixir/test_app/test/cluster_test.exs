@@ -23,9 +23,9 @@ defmodule TestApp.ClusterTest do
   end
 
   test "one sentry, the same for both" do
-    assert {:ok, s} = Cloister.sentry()
+    assert {:ok, %Cloister.Monitor{node: s}} = Cloister.sentry()
     assert s in Cloister.siblings()
-    assert :rpc.call(other(), Cloister, :sentry, []) == {:ok, s}
+    assert {:ok, %Cloister.Monitor{node: ^s}} = :rpc.call(other(), Cloister, :sentry, [])
     assert {states, []} = Cloister.states()
     assert Enum.count(states, & &1.sentry?) == 1
   end
