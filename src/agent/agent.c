@@ -34,9 +34,11 @@
 #include "hooks.h"
 #include "http_api.h"
 #include "json.h"
+#include "libevent_log.h"
 #include "options.h"
 #include "pending_calls.h"
 #include "port.h"
+#include "sd_notify.h"
 #include "runtime/node_log.h"
 #include "runtime/keyring.h"
 #include "runtime/logfmt.h"
@@ -64,10 +66,9 @@ struct agent {
 	char token_path[CL_TOKEN_PATH_MAX];
 	dev_t token_dev;
 	ino_t token_ino;
-	struct event *sigterm, *sigint, *sighup, *tick;
+	struct event *sigterm, *sigint, *sighup, *tick, *watchdog;
 	bool leaving;
 	int64_t leave_started;
-	bool notified_ready;
 };
 
 /* ------------------------------------------------------------------ */
@@ -196,25 +197,40 @@ static void agent_fail(struct agent *a, const char *fmt, ...)
 /* systemd                                                             */
 /* ------------------------------------------------------------------ */
 
-/* sd_notify without libsystemd: one datagram to $NOTIFY_SOCKET. */
-static void sd_notify_text(const char *text)
+/* STATUS= for `systemctl status`: the cluster's status against its
+ * quorum ("assembling: 1 of 3 members alive, sentry none"). */
+static void notify_status(cloister_state st, size_t alive, unsigned consensus,
+			  const char *sentry, bool ready_too)
 {
-	const char *path = getenv("NOTIFY_SOCKET");
-	if (!path || (path[0] != '/' && path[0] != '@'))
-		return;
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	size_t n = strlen(path);
-	if (n >= sizeof sa.sun_path)
-		return;
-	memcpy(sa.sun_path, path, n);
-	if (sa.sun_path[0] == '@')
-		sa.sun_path[0] = '\0'; /* abstract socket */
-	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return;
-	sendto(fd, text, strlen(text), MSG_NOSIGNAL, (struct sockaddr *)&sa,
-	       (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n));
-	close(fd);
+	char text[CLOISTER_NAME_MAX + 160];
+	snprintf(text, sizeof text, "%sSTATUS=%s: %zu of %u members alive, sentry %s",
+		 ready_too ? "READY=1\n" : "", cloister_state_name(st), alive,
+		 consensus, sentry[0] ? sentry : "none");
+	cl_sd_notify(text);
+}
+
+/* The watchdog's ping, every half WATCHDOG_USEC: this thread's loop runs
+ * and the node answers for its status. */
+static void on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	struct agent *a = arg;
+	(void)cloister_status(a->node);
+	cl_sd_notify("WATCHDOG=1");
+}
+
+/* libevent's messages as the agent's lines (libevent_log.h). */
+static void libevent_line(void *arg, int level, const char *fields)
+{
+	agent_log(arg, level, "%s", fields);
+}
+
+static void libevent_fatal(void *arg, int err)
+{
+	struct agent *a = arg;
+	cl_token_remove(a->token_path, a->token_dev, a->token_ino);
+	char text[64];
+	snprintf(text, sizeof text, "STATUS=libevent fatal error %d", err);
+	cl_sd_notify(text);
 }
 
 /* ------------------------------------------------------------------ */
@@ -266,14 +282,7 @@ static void on_state(void *arg, cloister_state from, cloister_state to,
 				    (json_int_t)s->alive, "sentry",
 				    text(s->sentry)),
 		       to, s->alive, s->sentry);
-	char status[128];
-	snprintf(status, sizeof status, "STATUS=%s, %zu alive, sentry %s%s",
-		 cloister_state_name(to), s->alive,
-		 s->sentry[0] ? s->sentry : "none",
-		 to == CLOISTER_READY && !a->notified_ready ? "\nREADY=1" : "");
-	if (to == CLOISTER_READY)
-		a->notified_ready = true;
-	sd_notify_text(status);
+	notify_status(to, s->alive, s->consensus, s->sentry, false);
 	cl_port_state(a->port, from, to, s);
 	hooks_state_change(a->hooks, from, to, s);
 	if (a->opt.on_change[0])
@@ -496,7 +505,7 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
 	a->leave_started = cloister_now_us();
 	agent_log(a, CLOISTER_LOG_INFO, "msg=\"leaving the cluster\" signal=%d",
 		  (int)sig);
-	sd_notify_text("STOPPING=1");
+	cl_sd_notify("STOPPING=1\nSTATUS=leaving the cluster");
 	cloister_leave(a->node);
 }
 
@@ -698,6 +707,7 @@ int cmd_agent(int argc, char **argv)
 		return e == 1 ? 0 : 2;
 	a.argc = argc;
 	a.argv = argv;
+	cl_libevent_log_route(libevent_line, libevent_fatal, &a);
 	cloister_config_t *cfg = cloister_config_new();
 	if (!cfg || agent_options_apply(&a.opt, cfg) != 0) {
 		cloister_config_free(cfg);
@@ -790,6 +800,24 @@ int cmd_agent(int argc, char **argv)
 	}
 	data_dir_check(&a);
 	load_peers(&a);
+	/* Ready for systemd once serving, whatever the quorum: a node started
+	 * alone must not hold `systemctl start` (services that need the
+	 * cluster run `cloister wait ready`).  STATUS= follows the quorum. */
+	cloister_snapshot *snap = NULL;
+	if (cloister_snapshot_get(a.node, &snap) != 0)
+		snap = NULL;
+	notify_status(cloister_status(a.node), snap ? snap->alive : 1,
+		      snap ? snap->consensus : 1, snap ? snap->sentry : "", true);
+	cloister_snapshot_free(snap);
+	uint64_t wd = cl_sd_watchdog_usec();
+	if (wd) {
+		struct timeval half = {(time_t)(wd / 2000000),
+				       (suseconds_t)(wd / 2 % 1000000)};
+		a.watchdog = event_new(a.base, -1, EV_PERSIST, on_watchdog, &a);
+		if (a.watchdog)
+			event_add(a.watchdog, &half);
+		cl_sd_notify("WATCHDOG=1");
+	}
 
 	a.sigterm = evsignal_new(a.base, SIGTERM, on_term, &a);
 	a.sigint = evsignal_new(a.base, SIGINT, on_term, &a);
@@ -816,6 +844,8 @@ int cmd_agent(int argc, char **argv)
 	event_free(a.sigint);
 	event_free(a.sighup);
 	event_free(a.tick);
+	if (a.watchdog)
+		event_free(a.watchdog);
 	event_base_free(a.base);
 	return 0;
 }
