@@ -391,13 +391,28 @@ answer(St = #st{pending = P}, Ref, Result) ->
 agent_status(St, To) -> recompute(St#st{agent_status = To}).
 
 recompute(St = #st{agent_status = ready}) ->
-    case missing(St) of
-        [] -> change(St, ready);
+    case {missing(St), enough(St)} of
+        {[], true} -> change(St, ready);
         _ when St#st.status =:= ready -> change(St, rehashing);
         _ when St#st.status =:= down; St#st.status =:= assembling -> change(St, rehashing);
         _ -> St
     end;
 recompute(St = #st{agent_status = A}) -> change(St, A).
+
+%% A member event can arrive before the agent's status event that follows
+%% from it: ready is also held back while our own count of alive members
+%% is below the consensus.
+enough(#st{members = Ms}) ->
+    Alive = length([x || {_, #{status := alive}} <- maps:to_list(Ms)]),
+    case application:get_env(cloister, consensus, 1) of
+        N when is_integer(N) -> Alive >= N;
+        {majority, N} -> Alive > N div 2;
+        S ->
+            case string:split(atom_to_list_(S), ":") of
+                ["majority", N] -> Alive > list_to_integer(N) div 2;
+                [N] -> Alive >= list_to_integer(N)
+            end
+    end.
 
 %% Alive BEAM members (other than this node) not in nodes().
 missing(#st{members = Ms}) when node() =:= nonode@nohost -> _ = Ms, [];

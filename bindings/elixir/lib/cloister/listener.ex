@@ -20,6 +20,13 @@ defmodule Cloister.Listener do
               to :: Cloister.Monitor.status(),
               state :: Cloister.Monitor.t()
             ) :: :ok
+
+  @callback on_state_change(
+              from :: Cloister.Monitor.article_status(),
+              state :: Cloister.Monitor.t()
+            ) :: :ok
+
+  @optional_callbacks on_state_change: 2, on_state_change: 3
 end
 
 defmodule Cloister.Listener.Default do

@@ -1,0 +1,64 @@
+#!/bin/sh
+# Cloister's own way of running a cluster, on the drop-in: three BEAMs of
+# one application on this host, `elixir --name a@127.0.0.1 -S mix run`,
+# b@, c@ alike, and only the application's `config :cloister` block (no
+# addresses, no ports).  Twice: an application written from the article
+# (on_state_change/2, %Cloister.Monitor{status: :up}) and one written
+# against Cloister 0.18 (on_state_change/3); the second run ends with a C
+# service on libcloister joining two of the BEAMs (CLOISTER_MIXED_MEMBER).
+#   bindings/elixir/otp_test/run.sh /path/to/cloister
+# Exit 0 pass, 1 fail, 77 skip (elixir/epmd missing).  A private epmd on
+# port CLOISTER_TEST_EPMD_PORT (43769) keeps the names off the host's
+# epmd; agents and distribution use ports the kernel hands out on
+# 127.0.0.1 (never 7946).  Every process is stopped by its pid.
+set -u
+BIN=${1:-${CLOISTER_BIN:-}}
+[ -n "$BIN" ] && [ -x "$BIN" ] || { echo "usage: $0 /path/to/cloister" >&2; exit 2; }
+BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
+for t in erl elixir mix epmd; do
+	command -v $t >/dev/null 2>&1 || { echo "SKIP: $t not found (apt-get install elixir erlang-nox)"; exit 77; }
+done
+HERE=$(cd "$(dirname "$0")" && pwd)
+WORK=$(mktemp -d /tmp/cloister-otp.XXXXXX)
+epmd_pid=
+cleanup() {
+	if [ -f "$WORK/pids" ]; then
+		while read -r p; do kill -9 "$p" 2>/dev/null; done <"$WORK/pids"
+	fi
+	[ -n "$epmd_pid" ] && kill "$epmd_pid" 2>/dev/null && wait "$epmd_pid" 2>/dev/null
+	[ -n "${KEEP_LOGS:-}" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+export HOME="$WORK/home" MIX_HOME="$WORK/mix" HEX_HOME="$WORK/hex" HEX_OFFLINE=1 MIX_ENV=dev
+export CLOISTER_BIN="$BIN" ERL_EPMD_PORT=${CLOISTER_TEST_EPMD_PORT:-43769}
+mkdir -p "$HOME" "$MIX_HOME"
+epmd -port "$ERL_EPMD_PORT" >"$WORK/epmd.log" 2>&1 &
+epmd_pid=$!
+i=0
+until epmd -port "$ERL_EPMD_PORT" -names >/dev/null 2>&1; do
+	i=$((i + 1)); [ $i -lt 50 ] || { echo "FAIL: epmd did not start"; exit 1; }
+	sleep 0.1
+done
+
+MIXED=${CLOISTER_MIXED_MEMBER:-}
+[ -n "$MIXED" ] && [ -x "$MIXED" ] || { echo "FAIL: no mixed member program (CLOISTER_MIXED_MEMBER)"; exit 1; }
+status=0
+for app in article_app v18_app; do
+	echo "== $app: three BEAMs a@, b@, c@127.0.0.1"
+	export MIX_BUILD_PATH="$WORK/build-$app" OTP_TEST_DIR="$WORK/rec-$app"
+	mkdir -p "$OTP_TEST_DIR"
+	(cd "$HERE/$app" && timeout 300 mix compile) >"$WORK/compile-$app.log" 2>&1 ||
+		{ cat "$WORK/compile-$app.log"; echo "FAIL: $app compile"; status=1; continue; }
+	extra=
+	[ $app = v18_app ] && extra=$MIXED
+	timeout 400 elixir --name driver@127.0.0.1 --cookie cloisterotp --erl "-hidden" \
+		"$HERE/three.exs" $app "$HERE/$app" "$WORK" $extra || status=1
+	if [ $status -ne 0 ]; then
+		for f in "$WORK"/$app-*.log; do echo "=== $f"; tail -n 40 "$f"; done
+		for f in "$OTP_TEST_DIR"/*; do echo "=== $f"; cat "$f"; done
+		break
+	fi
+done
+[ $status -eq 0 ] && echo "PASS: bindings/elixir three BEAMs" || echo "FAIL: bindings/elixir three BEAMs"
+exit $status
