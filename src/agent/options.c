@@ -7,6 +7,7 @@
  */
 #include <stddef.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <sodium.h>
 
 #include "api_guard.h"
@@ -78,6 +80,9 @@ static const struct setting settings[] = {
 	 "application messages queued each way"},
 	{"max-connections", NODE, false, false, "256", "TCP streams open at once"},
 	{"max-calls", NODE, false, false, "256", "multicalls pending at once"},
+	{"protocol-min", NODE, false, false, "2",
+	 "oldest protocol version spoken: 1 during a rolling upgrade from the "
+	 "release before sealed v2 (deprecated, weaker: see SECURITY.md)"},
 	{"http", AGENT, false, false, "127.0.0.1:7947",
 	 "control API over HTTP (\"off\" to disable); every request needs the "
 	 "token (see token-file); off loopback only with a token given"},
@@ -114,9 +119,14 @@ static const struct setting settings[] = {
 	{"log-level", AGENT, false, false, "info", "error | warn | info | debug"},
 	{"log-format", AGENT, false, false, "logfmt", "logfmt | json"},
 	{"config", AGENT, false, false, "none",
-	 "a file of `setting = value` lines (flags win, then environment, then "
-	 "the file); refused if others may write it, or read it when it holds "
-	 "a key or passphrase"},
+	 "a file of `setting = value` lines, or a JSON object when its name "
+	 "ends in .json ({\"tag\": [\"groups=a,b\"], \"consensus\": 3}); "
+	 "flags win, then the environment, then the files; refused if others "
+	 "may write it, or read it when it holds a key or passphrase"},
+	{"config-dir", AGENT, false, false, "none",
+	 "a directory whose *.json and *.conf files are read in lexical order "
+	 "after --config (later files win; repeatable settings add up), with "
+	 "the same checks"},
 };
 
 #define N_SETTINGS (sizeof settings / sizeof settings[0])
@@ -228,6 +238,9 @@ static int set(agent_options *o, const struct setting *s, const char *value,
 	} else if (!strcmp(s->name, "config")) {
 		dst = o->config_file;
 		cap = sizeof o->config_file;
+	} else if (!strcmp(s->name, "config-dir")) {
+		dst = o->config_dir;
+		cap = sizeof o->config_dir;
 	} else if (!strcmp(s->name, "hook-timeout")) {
 		char *end;
 		long v = strtol(value, &end, 10);
@@ -266,7 +279,7 @@ static int set(agent_options *o, const struct setting *s, const char *value,
 	return 0;
 }
 
-static char *trim(char *s)
+static char *opt_trim(char *s)
 {
 	while (isspace((unsigned char)*s))
 		s++;
@@ -281,6 +294,192 @@ static bool secret_setting(const char *name)
 {
 	return !strcmp(name, "key") || !strcmp(name, "passphrase");
 }
+
+/* One setting from a file: the same checks for both formats. */
+static int file_setting(agent_options *o, const char *name, const char *value,
+			const char *path, int lineno, unsigned mode)
+{
+	const struct setting *s = find(name);
+	if (!s || !strcmp(name, "config") || !strcmp(name, "config-dir")) {
+		fprintf(stderr, "%s:%d: unknown setting \"%s\"; "
+				"`cloister agent --help` lists them\n",
+			path, lineno, name);
+		return 2;
+	}
+	if (secret_setting(s->name) && (mode & 044)) {
+		fprintf(stderr, "%s:%d: this file holds a %s and is readable "
+				"by %s (mode %04o): anyone who reads it can "
+				"join the cluster and read its traffic; "
+				"refusing it.  Make it private (chmod 600 %s; "
+				"in Kubernetes, defaultMode: 0400 on the "
+				"volume) or move the key to key-file\n",
+			path, lineno, s->name,
+			mode & 004 ? "every user" : "its group", mode & 07777,
+			path);
+		return 2;
+	}
+	char origin[AGENT_PATH_MAX + 16];
+	snprintf(origin, sizeof origin, "%s:%d", path, lineno);
+	if (s->is_flag && !*value)
+		value = "true";
+	return set(o, s, value, origin);
+}
+
+/* "key = value" or "key value" lines; '#' starts a comment line. */
+static int parse_kv(agent_options *o, const char *text, size_t len,
+		    const char *path, unsigned mode)
+{
+	char line[2048];
+	int lineno = 0, e = 0;
+	size_t pos = 0;
+	while (!e && pos < len) {
+		lineno++;
+		const char *start = text + pos;
+		const char *nl = memchr(start, '\n', len - pos);
+		size_t n = nl ? (size_t)(nl - start) : len - pos;
+		pos += n + (nl != NULL);
+		if (n >= sizeof line - 1) {
+			fprintf(stderr, "%s:%d: line too long (max %zu)\n", path,
+				lineno, sizeof line - 2);
+			e = 2;
+			break;
+		}
+		if (memchr(start, '\0', n)) {
+			fprintf(stderr, "%s:%d: a NUL byte in the line\n", path,
+				lineno);
+			e = 2;
+			break;
+		}
+		memcpy(line, start, n);
+		line[n] = '\0';
+		char *l = opt_trim(line);
+		if (!*l || *l == '#')
+			continue;
+		char *sep = l + strcspn(l, "= \t");
+		char *value = sep;
+		if (*sep) {
+			char c = *sep;
+			*sep = '\0';
+			value = opt_trim(sep + 1);
+			if (c != '=' && *value == '=')
+				value = opt_trim(value + 1);
+		}
+		e = file_setting(o, l, value, path, lineno, mode);
+	}
+	/* The line buffer held the secret. */
+	sodium_memzero(line, sizeof line);
+	return e;
+}
+
+/* A JSON scalar as the text a flag would carry. */
+static bool json_scalar(const json_t *v, char *out, size_t cap)
+{
+	int n;
+	if (json_is_string(v))
+		n = snprintf(out, cap, "%s", json_string_value(v));
+	else if (json_is_integer(v))
+		n = snprintf(out, cap, "%" JSON_INTEGER_FORMAT,
+			     json_integer_value(v));
+	else if (json_is_boolean(v))
+		n = snprintf(out, cap, "%s", json_is_true(v) ? "true" : "false");
+	else
+		return false;
+	return n >= 0 && (size_t)n < cap;
+}
+
+/* {"setting": value, ...}: a string, integer or boolean; for a repeatable
+ * setting also an array of them, and for "tag" an object of KEY: VALUE
+ * (Serf's "tags" layout, accepted under both names).  No line numbers in
+ * JSON: errors name the setting (the "line" is 1). */
+static int parse_json(agent_options *o, const char *text, size_t len,
+		      const char *path, unsigned mode)
+{
+	json_error_t err;
+	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+	if (!root) {
+		fprintf(stderr, "%s:%d:%d: not valid JSON: %s\n", path, err.line,
+			err.column, err.text);
+		return 2;
+	}
+	if (!json_is_object(root)) {
+		fprintf(stderr, "%s: a JSON config file is one object of "
+				"settings ({\"app\": \"shop\", ...})\n", path);
+		json_decref(root);
+		return 2;
+	}
+	int e = 0;
+	const char *key;
+	json_t *v;
+	char value[1100], pair[1100];
+	json_object_foreach(root, key, v) {
+		const char *name = !strcmp(key, "tags") ? "tag" : key;
+		const struct setting *s = find(name);
+		if (json_is_object(v) && s && !strcmp(s->name, "tag")) {
+			const char *k;
+			json_t *tv;
+			json_object_foreach(v, k, tv) {
+				if (!json_scalar(tv, value, sizeof value)) {
+					fprintf(stderr, "%s: tag \"%s\": a string "
+							"value\n", path, k);
+					e = 2;
+					break;
+				}
+				int n = snprintf(pair, sizeof pair, "%s=%s", k, value);
+				e = n < 0 || (size_t)n >= sizeof pair
+					    ? (fprintf(stderr, "%s: tag \"%.40s\": "
+							       "too long\n", path, k), 2)
+					    : file_setting(o, name, pair, path, 1, mode);
+				if (e)
+					break;
+			}
+		} else if (json_is_array(v) && s && s->repeat) {
+			size_t i;
+			json_t *item;
+			json_array_foreach(v, i, item) {
+				if (!json_scalar(item, value, sizeof value)) {
+					fprintf(stderr, "%s: \"%s\"[%zu]: a string, "
+							"number or boolean\n",
+						path, key, i);
+					e = 2;
+					break;
+				}
+				e = file_setting(o, name, value, path, 1, mode);
+				if (e)
+					break;
+			}
+		} else if (json_scalar(v, value, sizeof value)) {
+			e = file_setting(o, name, value, path, 1, mode);
+		} else {
+			fprintf(stderr, "%s: \"%s\": a string, number or boolean%s\n",
+				path, key,
+				s && s->repeat ? ", or an array of them" : "");
+			e = 2;
+		}
+		if (e)
+			break;
+	}
+	sodium_memzero(value, sizeof value);
+	sodium_memzero(pair, sizeof pair);
+	/* jansson's own copies of the strings are freed without being
+	 * wiped: keep secrets in key-file rather than a JSON file. */
+	json_decref(root);
+	return e;
+}
+
+static bool is_json_name(const char *path)
+{
+	size_t n = strlen(path);
+	return n >= 5 && !strcmp(path + n - 5, ".json");
+}
+
+int agent_options_parse_text(agent_options *o, const char *text, size_t len,
+			     const char *path, bool json, unsigned mode)
+{
+	return json ? parse_json(o, text, len, path, mode)
+		    : parse_kv(o, text, len, path, mode);
+}
+
+#define CONFIG_FILE_MAX (1 << 20)
 
 static int load_file(agent_options *o, const char *path)
 {
@@ -321,64 +520,119 @@ static int load_file(agent_options *o, const char *path)
 		close(fd);
 		return 2;
 	}
-	FILE *f = fdopen(fd, "r");
-	if (!f) {
+	if (st.st_size > CONFIG_FILE_MAX) {
+		fprintf(stderr, "cloister agent: config file %s is over %d "
+				"bytes\n", path, CONFIG_FILE_MAX);
 		close(fd);
 		return 2;
 	}
-
-	char line[2048];
-	int lineno = 0, e = 0;
-	while (!e && fgets(line, sizeof line, f)) {
-		lineno++;
-		if (!strchr(line, '\n') && !feof(f)) {
-			fprintf(stderr, "%s:%d: line too long (max %zu)\n", path,
-				lineno, sizeof line - 2);
-			e = 2;
-			break;
-		}
-		char *l = trim(line);
-		if (!*l || *l == '#')
-			continue;
-		/* "key = value" or "key value" */
-		char *sep = l + strcspn(l, "= \t");
-		char *value = sep;
-		if (*sep) {
-			*sep = '\0';
-			value = trim(sep + 1);
-			if (*value == '=')
-				value = trim(value + 1);
-		}
-		const struct setting *s = find(l);
-		if (!s || !strcmp(l, "config")) {
-			fprintf(stderr, "%s:%d: unknown setting \"%s\"; "
-					"`cloister agent --help` lists them\n",
-				path, lineno, l);
-			e = 2;
-			break;
-		}
-		if (secret_setting(s->name) && (st.st_mode & 044)) {
-			fprintf(stderr, "%s:%d: this file holds a %s and is readable "
-					"by %s (mode %04o): anyone who reads it can "
-					"join the cluster and read its traffic; "
-					"refusing it.  Make it private (chmod 600 %s; "
-					"in Kubernetes, defaultMode: 0400 on the "
-					"volume) or move the key to key-file\n",
-				path, lineno, s->name,
-				st.st_mode & 004 ? "every user" : "its group",
-				(unsigned)(st.st_mode & 07777), path);
-			e = 2;
-			break;
-		}
-		char origin[AGENT_PATH_MAX + 16];
-		snprintf(origin, sizeof origin, "%s:%d", path, lineno);
-		if (s->is_flag && !*value)
-			value = "true";
-		e = set(o, s, value, origin);
+	size_t cap = (size_t)st.st_size + 1, len = 0;
+	char *text = malloc(cap);
+	if (!text) {
+		close(fd);
+		return 2;
 	}
-	/* The line buffer held the secret. */
-	sodium_memzero(line, sizeof line);
-	fclose(f);
+	/* Read to its end, bounded: the file may have grown since fstat. */
+	for (;;) {
+		ssize_t n = read(fd, text + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			fprintf(stderr, "cloister agent: cannot read config file "
+					"%s: %s\n", path, strerror(errno));
+			sodium_memzero(text, len);
+			free(text);
+			close(fd);
+			return 2;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len == cap) {
+			fprintf(stderr, "cloister agent: config file %s changed "
+					"while being read\n", path);
+			sodium_memzero(text, len);
+			free(text);
+			close(fd);
+			return 2;
+		}
+	}
+	close(fd);
+	int e = agent_options_parse_text(o, text, len, path, is_json_name(path),
+					 (unsigned)st.st_mode);
+	/* The text held any secret. */
+	sodium_memzero(text, cap);
+	free(text);
+	return e;
+}
+
+static int name_order(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Serf's layout: every *.json and *.conf of the directory, in lexical
+ * order, each as a --config file.  The directory itself must not be
+ * writable by others: they could add a file. */
+static int load_dir(agent_options *o, const char *dir)
+{
+	struct stat st;
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "cloister agent: config-dir %s: %s\n", dir,
+			errno && !S_ISDIR(st.st_mode) ? strerror(errno)
+						      : "not a directory");
+		return 2;
+	}
+	if ((st.st_mode & 022) && !(st.st_mode & S_ISVTX)) {
+		fprintf(stderr, "cloister agent: config-dir %s is writable by "
+				"other users (mode %04o), who could add settings; "
+				"refusing it (chmod go-w %s)\n",
+			dir, (unsigned)(st.st_mode & 07777), dir);
+		return 2;
+	}
+	if (st.st_uid != geteuid() && st.st_uid != 0) {
+		fprintf(stderr, "cloister agent: config-dir %s belongs to user %u, "
+				"neither this agent's user nor root; refusing it\n",
+			dir, (unsigned)st.st_uid);
+		return 2;
+	}
+	DIR *d = opendir(dir);
+	if (!d) {
+		fprintf(stderr, "cloister agent: config-dir %s: %s\n", dir,
+			strerror(errno));
+		return 2;
+	}
+	char *names[256];
+	size_t n = 0;
+	int e = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		if (de->d_name[0] == '.' ||
+		    !((len > 5 && !strcmp(de->d_name + len - 5, ".json")) ||
+		      (len > 5 && !strcmp(de->d_name + len - 5, ".conf"))))
+			continue;
+		if (n == sizeof names / sizeof names[0]) {
+			fprintf(stderr, "cloister agent: config-dir %s: over %zu "
+					"files\n", dir, n);
+			e = 2;
+			break;
+		}
+		if (!(names[n] = strdup(de->d_name))) {
+			e = 2;
+			break;
+		}
+		n++;
+	}
+	closedir(d);
+	qsort(names, n, sizeof names[0], name_order);
+	for (size_t i = 0; i < n; i++) {
+		char path[AGENT_PATH_MAX + 256];
+		snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+		if (!e)
+			e = load_file(o, path);
+		free(names[i]);
+	}
 	return e;
 }
 
@@ -408,17 +662,29 @@ static int load_env(agent_options *o)
 		const char *v = getenv(env);
 		if (!v || !strcmp(settings[i].name, "config"))
 			continue;
+		if (!strcmp(settings[i].name, "config-dir"))
+			continue;
 		if (settings[i].repeat) {
-			/* Repeatable settings: comma-separated in the
-			 * environment (CLOISTER_TAG=a=1,b=2). */
-			char buf[2048];
-			snprintf(buf, sizeof buf, "%s", v);
-			char *save = NULL;
-			for (char *t = strtok_r(buf, ",", &save); t;
-			     t = strtok_r(NULL, ",", &save)) {
-				int e = set(o, &settings[i], t, env);
-				if (e)
-					return e;
+			/* Repeatable settings: one per line, since a value may
+			 * hold commas (CLOISTER_TAG=$'groups=a,b\nzone=x'). */
+			for (const char *p = v; *p;) {
+				size_t len = strcspn(p, "\n");
+				char one[1100];
+				if (len >= sizeof one) {
+					fprintf(stderr, "cloister agent: %s: a line "
+							"over %zu bytes\n",
+						env, sizeof one - 1);
+					return 2;
+				}
+				memcpy(one, p, len);
+				one[len] = '\0';
+				char *t = opt_trim(one);
+				if (*t) {
+					int e = set(o, &settings[i], t, env);
+					if (e)
+						return e;
+				}
+				p += len + (p[len] == '\n');
 			}
 			continue;
 		}
@@ -439,22 +705,32 @@ static int load(agent_options *o, int argc, char **argv, bool warn)
 	o->hook_timeout_s = 10;
 	o->log_level = CLOISTER_LOG_INFO;
 
-	/* --config / CLOISTER_CONFIG first: the file is the lowest layer. */
+	/* --config and --config-dir (or CLOISTER_CONFIG, CLOISTER_CONFIG_DIR)
+	 * first: the files are the lowest layer. */
 	const char *file = getenv("CLOISTER_CONFIG");
+	const char *dir = getenv("CLOISTER_CONFIG_DIR");
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			agent_usage(stdout);
 			return 1;
 		}
 		if (!strcmp(argv[i], "--config") && i + 1 < argc)
-			file = argv[i + 1];
+			file = argv[++i];
 		else if (!strncmp(argv[i], "--config=", 9))
 			file = argv[i] + 9;
+		else if (!strcmp(argv[i], "--config-dir") && i + 1 < argc)
+			dir = argv[++i];
+		else if (!strncmp(argv[i], "--config-dir=", 13))
+			dir = argv[i] + 13;
 	}
 	int e = 0;
 	if (file && *file) {
 		snprintf(o->config_file, sizeof o->config_file, "%s", file);
 		e = load_file(o, file);
+	}
+	if (!e && dir && *dir) {
+		snprintf(o->config_dir, sizeof o->config_dir, "%s", dir);
+		e = load_dir(o, dir);
 	}
 	if (!e)
 		e = load_env(o);
@@ -491,7 +767,7 @@ static int load(agent_options *o, int argc, char **argv, bool warn)
 			fprintf(stderr, "cloister agent: --%s needs a value\n", name);
 			return 2;
 		}
-		if (!strcmp(name, "config"))
+		if (!strcmp(name, "config") || !strcmp(name, "config-dir"))
 			continue; /* already loaded */
 		if (warn && secret_setting(name))
 			fprintf(stderr,

@@ -34,6 +34,7 @@ typedef struct agent_options {
 	int log_level;            /* CLOISTER_LOG_* */
 	bool log_json;
 	char config_file[AGENT_PATH_MAX];
+	char config_dir[AGENT_PATH_MAX];
 	/* Node settings, as (key, value) pairs in the order they apply. */
 	struct {
 		char key[32];
@@ -50,6 +51,12 @@ int agent_options_load(agent_options *o, int argc, char **argv);
 /* The same, for SIGHUP: with the command line the agent started with,
  * so flags keep winning; warnings given at start are not repeated. */
 int agent_options_reload(agent_options *o, int argc, char **argv);
+
+/* One config file's text: `key = value` lines, or a JSON object when
+ * json.  mode is the file's st_mode (a secret in a file others may read
+ * is refused).  0, or 2 with the error printed (path:line first). */
+int agent_options_parse_text(agent_options *o, const char *text, size_t len,
+			     const char *path, bool json, unsigned mode);
 
 /* Applies the node settings to cfg: 0, or 2 with the error printed. */
 int agent_options_apply(const agent_options *o, cloister_config_t *cfg);
