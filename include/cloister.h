@@ -224,6 +224,20 @@ CLOISTER_API int cloister_members(cloister_t *c, cloister_member **out,
 				  size_t *n);
 CLOISTER_API void cloister_members_free(cloister_member *m, size_t n);
 
+/* Replaces this node's tags at run time (all of them: n = 0 clears them)
+ * and announces the node again with a higher incarnation, so every member
+ * sees the new tags and the rings follow a changed groups or weight.
+ * Keys are unique, 1..64 bytes, values up to 255, all within tags_max;
+ * "cloister.proto" is reserved.  0, CLOISTER_EINVAL, CLOISTER_ELIMIT (over
+ * tags_max), CLOISTER_ESTATE (nonode, or leaving). */
+CLOISTER_API int cloister_set_tags(cloister_t *c, const cloister_tag *tags,
+				   size_t n);
+/* Serf's force-leave: a member this node holds failed (dead) or suspect
+ * becomes left on every node, and is then reaped like any member that
+ * left.  A member that is in fact alive refutes it.  0, CLOISTER_ENOENT
+ * (not a member), CLOISTER_ESTATE (alive, left already, or this node). */
+CLOISTER_API int cloister_force_leave(cloister_t *c, const char *name);
+
 /* ------------------------------------------------------------------ */
 /* Placement                                                           */
 /* ------------------------------------------------------------------ */

@@ -166,6 +166,10 @@ static const struct fam families[] = {
 	{"cloister_send_errors_total", "counter", NULL,
 	 "Sends the operating system refused (no route, buffer full, "
 	 "connection failed)."},
+	{"cloister_sealed_v1_packets_total", "counter", "direction",
+	 "Packets and stream frames sealed in the deprecated version 1, "
+	 "exchanged with nodes of the release before sealed v2 while "
+	 "protocol_min = 1 (a rolling upgrade): in, out."},
 	{"cloister_messages_received_total", "counter", NULL,
 	 "Application messages (casts and calls) queued for this node's "
 	 "handlers."},
@@ -228,6 +232,8 @@ static const struct {
 	{"streams_over_budget", "cloister_stream_connections_closed_total",
 	 "over_budget"},
 	{"send_errors", "cloister_send_errors_total", NULL},
+	{"sealed_v1_in", "cloister_sealed_v1_packets_total", "in"},
+	{"sealed_v1_out", "cloister_sealed_v1_packets_total", "out"},
 	{"user_in", "cloister_messages_received_total", NULL},
 	{"user_out", "cloister_messages_sent_total", NULL},
 	{"user_in_dropped", "cloister_messages_dropped_total", "queue_full"},

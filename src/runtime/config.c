@@ -84,6 +84,10 @@ static int set_tag(cloister_config_t *c, const char *kv)
 	if (!eq || eq == kv)
 		return bad(c, "tag \"%s\": expected KEY=VALUE", kv);
 	size_t klen = (size_t)(eq - kv), vlen = strlen(eq + 1);
+	if (klen == strlen(CL_PROTO_TAG) && !memcmp(kv, CL_PROTO_TAG, klen))
+		return bad(c, "tag \"%s\": the key " CL_PROTO_TAG " is the "
+			      "node's own (the protocol versions it speaks)",
+			   CL_PROTO_TAG);
 	if (klen > CL_WIRE_TAG_KEY_MAX || vlen > 255)
 		return bad(c, "tag \"%.40s%s\": key over 64 or value over 255 "
 			      "bytes", kv, strlen(kv) > 40 ? "..." : "");
@@ -255,6 +259,13 @@ int cloister_config_set(cloister_config_t *c, const char *key,
 			return bad(c, "max_connections_per_address \"%s\": 1 to "
 				      "65536", value);
 		c->max_connections_per_address = n;
+	} else if (!strcmp(key, "protocol_min")) {
+		if (!parse_size(value, CL_PROTO_V1, CL_PROTO_MAX, &n))
+			return bad(c, "protocol_min \"%s\": %d (speak to nodes of "
+				      "the release before sealed v2 too, during a "
+				      "rolling upgrade) or %d", value, CL_PROTO_V1,
+				   CL_PROTO_MAX);
+		c->proto_min = (uint8_t)n;
 	} else if (!strcmp(key, "max_calls")) {
 		if (!parse_size(value, 1, 65536, &n))
 			return bad(c, "max_calls \"%s\": 1 to 65536", value);

@@ -163,6 +163,7 @@ static void deliver(cl_frame_rx *rx, const uint8_t *data, size_t len,
 	out->data = data;
 	out->len = len;
 	out->sealed = sealed;
+	out->v1 = false;
 	out->info = rx->info;
 	rx->delivered = true;
 }
@@ -194,6 +195,17 @@ static int on_head(cl_frame_rx *rx, const cl_frame_ctx *ctx,
 		   cl_frame_packet *out)
 {
 	cl_seal_info info;
+	if (ctx->accept_v1 && rx->unit[0] == CL_KEYRING_V1) {
+		int m = cl_keyring_open_v1(ctx->keyring, rx->unit,
+					   rx->unit_want, ctx->scratch,
+					   CL_FRAME_SCRATCH);
+		if (m <= 0)
+			return m == CLOISTER_EIO ? CLOISTER_EIO : CLOISTER_EPROTO;
+		memset(&rx->info, 0, sizeof rx->info);
+		deliver(rx, ctx->scratch, (size_t)m, true, out);
+		out->v1 = true;
+		return 0;
+	}
 	if (cl_keyring_peek(rx->unit, rx->unit_want, &info) != 0 ||
 	    info.kind != CL_SEAL_STREAM)
 		return CLOISTER_EPROTO;
@@ -310,6 +322,25 @@ long cl_frame_rx_feed(cl_frame_rx *rx, const cl_frame_ctx *ctx,
 /* ------------------------------------------------------------------ */
 /* Writing                                                             */
 /* ------------------------------------------------------------------ */
+
+int cl_frame_write_v1(const struct cl_keyring *kr, const uint8_t *pkt,
+		      size_t len, cl_frame_emit_fn emit, void *arg)
+{
+	if (!pkt || len == 0 || len > UINT32_MAX - CL_KEYRING_V1_OVERHEAD)
+		return CLOISTER_EINVAL;
+	uint8_t *buf = malloc(4 + len + CL_KEYRING_V1_OVERHEAD);
+	if (!buf)
+		return CLOISTER_ENOMEM;
+	int n = cl_keyring_seal_v1(kr, pkt, len, buf + 4,
+				   len + CL_KEYRING_V1_OVERHEAD);
+	int e = n;
+	if (n > 0) {
+		put_u32(buf, (uint32_t)n);
+		e = emit(arg, buf, 4 + (size_t)n);
+	}
+	free(buf);
+	return e;
+}
 
 size_t cl_frame_size(bool is_keyed, size_t len)
 {

@@ -63,6 +63,12 @@ typedef struct cl_frame_ctx {
 	 * NULL. */
 	void (*accepted)(void *arg, const cl_seal_info *info);
 	void *arg;
+	/* Keyed: a head unit sealed in version 1 (keyring.h, deprecated) is
+	 * the whole packet of a protocol-1 peer's frame, "u32 n | sealed v1
+	 * packet": opened whole and delivered with v1 set.  Such frames are
+	 * held to CL_FRAME_HEAD_MAX like any head (the old release sent up
+	 * to 16 MiB; a state past 64 KiB, some 500 members, is refused). */
+	bool accept_v1;
 	/* CL_FRAME_SCRATCH bytes, shared by every reader of one thread: a
 	 * packet returned from it is valid until the next feed of any of
 	 * them. */
@@ -73,6 +79,7 @@ typedef struct cl_frame_packet {
 	const uint8_t *data; /* valid until the next feed or free */
 	size_t len;
 	bool sealed;         /* info is the head's authenticated header */
+	bool v1;             /* sealed in version 1: info is all zero */
 	cl_seal_info info;
 } cl_frame_packet;
 
@@ -131,6 +138,11 @@ typedef int (*cl_frame_emit_fn)(void *arg, const void *buf, size_t n);
 int cl_frame_write(const struct cl_keyring *kr, const cl_seal_info *info,
 		   const uint8_t *pkt, size_t len, uint8_t *scratch,
 		   cl_frame_emit_fn emit, void *arg);
+/* A protocol-1 frame: u32 n | the packet sealed in version 1 (keyring.h),
+ * for peers that predate sealed v2.  0, CLOISTER_EINVAL, CLOISTER_ENOMEM,
+ * a keyring error, or emit's value. */
+int cl_frame_write_v1(const struct cl_keyring *kr, const uint8_t *pkt,
+		      size_t len, cl_frame_emit_fn emit, void *arg);
 /* The bytes cl_frame_write() produces for len bytes of packet. */
 size_t cl_frame_size(bool keyed, size_t len);
 

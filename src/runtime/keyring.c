@@ -368,6 +368,69 @@ int cl_keyring_open_chunk(const cl_keyring *kr,
 }
 
 /* ------------------------------------------------------------------ */
+/* Version 1 (deprecated, keyring.h)                                   */
+/* ------------------------------------------------------------------ */
+
+int cl_keyring_seal_v1(const cl_keyring *kr, const uint8_t *pt, size_t len,
+		       uint8_t *out, size_t cap)
+{
+	static const uint8_t empty[1];
+	if (!kr || !out || (!pt && len > 0))
+		return CLOISTER_EINVAL;
+	if (kr->count == 0)
+		return CLOISTER_ESTATE;
+	if (len > (size_t)INT_MAX - CL_KEYRING_V1_OVERHEAD)
+		return CLOISTER_EINVAL;
+	size_t need = len + CL_KEYRING_V1_OVERHEAD;
+	if (cap < need)
+		return CLOISTER_ENOSPC;
+	if (overlaps(pt, len, out, need))
+		return CLOISTER_EINVAL;
+	out[0] = CL_KEYRING_V1;
+	randombytes_buf(out + 1, CL_KEYRING_NONCE_BYTES);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(
+		out + 1 + CL_KEYRING_NONCE_BYTES, NULL, len > 0 ? pt : empty,
+		len, out, 1, NULL, out + 1, kr->keys[kr->primary]);
+	return (int)need;
+}
+
+static bool open_v1_with(const uint8_t key[CL_KEY_BYTES], const uint8_t *in,
+			 size_t len, uint8_t *out)
+{
+	size_t at = 1 + CL_KEYRING_NONCE_BYTES;
+	return crypto_aead_xchacha20poly1305_ietf_decrypt(
+		       out, NULL, NULL, in + at, len - at, in, 1, in + 1,
+		       key) == 0;
+}
+
+int cl_keyring_open_v1(const cl_keyring *kr, const uint8_t *in, size_t len,
+		       uint8_t *out, size_t cap)
+{
+	uint8_t scratch[1];
+	if (!kr || (!in && len > 0) || (!out && cap > 0))
+		return CLOISTER_EINVAL;
+	if (len < CL_KEYRING_V1_OVERHEAD || in[0] != CL_KEYRING_V1)
+		return CLOISTER_EPROTO;
+	size_t mlen = len - CL_KEYRING_V1_OVERHEAD;
+	if (mlen > (size_t)INT_MAX)
+		return CLOISTER_EPROTO;
+	if (kr->count == 0)
+		return CLOISTER_ESTATE;
+	if (cap < mlen)
+		return CLOISTER_ENOSPC;
+	if (overlaps(in, len, out, mlen))
+		return CLOISTER_EINVAL;
+	if (mlen == 0)
+		out = scratch;
+	if (open_v1_with(kr->keys[kr->primary], in, len, out))
+		return (int)mlen;
+	for (size_t i = 0; i < kr->count; i++)
+		if (i != kr->primary && open_v1_with(kr->keys[i], in, len, out))
+			return (int)mlen;
+	return CLOISTER_EIO;
+}
+
+/* ------------------------------------------------------------------ */
 /* Key material                                                        */
 /* ------------------------------------------------------------------ */
 

@@ -241,6 +241,37 @@ int cl_keyring_open_chunk(const cl_keyring *kr,
 			  size_t cap);
 
 /* ------------------------------------------------------------------ */
+/* Sealed packets version 1 (deprecated)                               */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The format of protocol version 1 (core/wire.h, CL_PROTO_*), spoken only
+ * to peers that predate sealed v2, while the node runs with
+ * protocol_min = 1 for a rolling upgrade:
+ *
+ *   | 0x01 | nonce (24 random bytes) | ciphertext | tag (16) |
+ *   XChaCha20-Poly1305-IETF, AD = byte 0; 41 bytes of overhead.
+ *
+ * Nothing binds it to a sender, a recipient or a time: a captured v1
+ * packet opens again anywhere, for as long as its key is installed (the
+ * runtime checks nothing before the AEAD for it and gives it no sender,
+ * so application messages in it are refused: messaging.c).  That is why
+ * it is off by default and meant only for the length of an upgrade.
+ */
+#define CL_KEYRING_V1 1
+#define CL_KEYRING_V1_OVERHEAD (1 + CL_KEYRING_NONCE_BYTES + CL_KEYRING_TAG_BYTES)
+
+/* Seals with the primary key: len + CL_KEYRING_V1_OVERHEAD, or
+ * CLOISTER_ESTATE (no key), CLOISTER_ENOSPC, CLOISTER_EINVAL. */
+int cl_keyring_seal_v1(const cl_keyring *kr, const uint8_t *pt, size_t len,
+		       uint8_t *out, size_t cap);
+/* Opens with any installed key: the plaintext length, or CLOISTER_EPROTO
+ * (shorter than the overhead, or not version 1), CLOISTER_EIO (no key
+ * opens it), CLOISTER_ESTATE, CLOISTER_ENOSPC, CLOISTER_EINVAL. */
+int cl_keyring_open_v1(const cl_keyring *kr, const uint8_t *in, size_t len,
+		       uint8_t *out, size_t cap);
+
+/* ------------------------------------------------------------------ */
 /* Key material                                                        */
 /* ------------------------------------------------------------------ */
 

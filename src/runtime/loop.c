@@ -59,6 +59,8 @@ struct conn {
 	/* The sender id of the last head that authenticated here: replies on
 	 * this connection are bound to it. */
 	uint64_t peer_id;
+	/* The peer sent a protocol-1 frame here: replies go back in it. */
+	bool v1;
 	cl_usec accepted_at, frame_start;
 	cl_frame_rx rx;
 	struct conn *prev, *next;
@@ -75,6 +77,17 @@ struct cl_loop {
 	/* The connection whose frame is being fed: replies go back on it. */
 	struct conn *reply_conn;
 	bool tcp_only;
+	/* protocol_min = 1: sealed v1 opened, and spoken to peers of
+	 * protocol 1 (core/wire.h, keyring.h).  Off by default. */
+	bool accept_v1;
+	/* The sealed version last authenticated from each of the latest
+	 * gossip addresses, for sends the core cannot name a member for
+	 * (a seed being joined, a member not known yet). */
+	struct {
+		cl_addr addr;
+		uint8_t version;
+	} heard[64];
+	unsigned heard_next;
 	pthread_t thread;
 	bool running;
 	/* Joins asked for from other threads, run on the loop. */
@@ -91,6 +104,7 @@ struct cl_loop {
 		_Atomic uint64_t drops_too_old, conns_refused, conns_evicted;
 		_Atomic uint64_t conns_deadline, over_budget;
 		_Atomic uint64_t send_errors, streams_open, discovery_runs;
+		_Atomic uint64_t v1_in, v1_out;
 	} stats;
 #ifdef CLOISTER_FAULT_INJECTION
 	struct cl_fault *fault; /* test builds only: see fault.h */
@@ -248,6 +262,7 @@ static cl_frame_ctx frame_ctx(cl_loop *l)
 			      .admit = admit_frame,
 			      .accepted = accepted_frame,
 			      .arg = l,
+			      .accept_v1 = l->accept_v1,
 			      .scratch = l->scratch};
 }
 
@@ -271,6 +286,46 @@ static void count_malformed(cl_loop *l, const uint8_t *buf, size_t len)
 				 buf[0], CL_KEYRING_VERSION);
 		}
 	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Protocol versions (core/wire.h, CL_PROTO_*)                          */
+/* ------------------------------------------------------------------ */
+
+static void note_version(cl_loop *l, const cl_addr *from, uint8_t version)
+{
+	if (!l->accept_v1)
+		return;
+	size_t n = sizeof l->heard / sizeof l->heard[0];
+	for (size_t i = 0; i < n; i++)
+		if (l->heard[i].version && cl_addr_equal(&l->heard[i].addr, from)) {
+			l->heard[i].version = version;
+			return;
+		}
+	l->heard[l->heard_next].addr = *from;
+	l->heard[l->heard_next].version = version;
+	l->heard_next = (l->heard_next + 1) % (unsigned)n;
+}
+
+/* Whether a packet to `to` goes out sealed in version 1: only with
+ * accept_v1, to a member whose advertised range (or silence) makes 1 the
+ * highest version both speak, to the connection a v1 frame came in on,
+ * or, for a destination the core names no member for, to an address
+ * last heard speaking v1. */
+static bool speak_v1(cl_loop *l, const cl_addr *to, uint64_t to_id,
+		     const struct conn *reply)
+{
+	if (!l->accept_v1)
+		return false;
+	if (reply)
+		return reply->v1;
+	uint8_t v = to_id ? cl_swim_peer_proto(l->node->core, to_id) : 0;
+	if (v)
+		return v == CL_PROTO_V1;
+	for (size_t i = 0; i < sizeof l->heard / sizeof l->heard[0]; i++)
+		if (l->heard[i].version && cl_addr_equal(&l->heard[i].addr, to))
+			return l->heard[i].version == CL_KEYRING_V1;
+	return false;
 }
 
 /* ------------------------------------------------------------------ */
@@ -304,6 +359,24 @@ static void feed_datagram(cl_loop *l, const cl_addr *from, const uint8_t *buf,
 		deliver(l, from, buf, len, false, NULL, false, 0);
 		return;
 	}
+	if (l->accept_v1 && len > 0 && buf[0] == CL_KEYRING_V1) {
+		/* Deprecated (keyring.h): nothing to check before the AEAD,
+		 * and no sender to bind application messages to. */
+		int n = cl_keyring_open_v1(c->keyring, buf, len, l->plain,
+					   sizeof l->plain);
+		if (n < 0) {
+			if (n == CLOISTER_EIO)
+				l->stats.drops_auth++;
+			else
+				l->stats.drops_truncated++;
+			pthread_mutex_unlock(&c->lock);
+			return;
+		}
+		l->stats.v1_in++;
+		note_version(l, from, CL_KEYRING_V1);
+		deliver(l, from, l->plain, (size_t)n, false, NULL, true, 0);
+		return;
+	}
 	cl_seal_info info;
 	if (cl_keyring_peek(buf, len, &info) != 0) {
 		count_malformed(l, buf, len);
@@ -327,6 +400,7 @@ static void feed_datagram(cl_loop *l, const cl_addr *from, const uint8_t *buf,
 		return;
 	}
 	cl_replay_commit(l->replay, &info, wall_us());
+	note_version(l, from, CL_KEYRING_VERSION);
 	deliver(l, from, l->plain, (size_t)n, false, NULL, true, info.sender);
 }
 
@@ -436,6 +510,10 @@ static void conn_read(struct bufferevent *bev, void *arg)
 			continue;
 		}
 		k->proven = true;
+		if (pkt.v1) {
+			k->v1 = true;
+			l->stats.v1_in++;
+		}
 		deliver(l, &k->peer, pkt.data, pkt.len, true, k, pkt.sealed,
 			pkt.info.sender);
 		/* Delivery may have closed k through a reply error. */
@@ -621,6 +699,7 @@ static void send_frame(cl_loop *l, const cl_addr *to, uint64_t to_id,
 		return;
 	/* A reply on an inbound stream names nobody (to_id 0): bind it to
 	 * the sender that authenticated there. */
+	bool v1 = speak_v1(l, to, to_id, k == l->reply_conn ? k : NULL);
 	if (!to_id && k == l->reply_conn)
 		to_id = k->peer_id;
 	cl_seal_info info = {.kind = CL_SEAL_STREAM,
@@ -633,8 +712,12 @@ static void send_frame(cl_loop *l, const cl_addr *to, uint64_t to_id,
 	if (held)
 		out = held;
 #endif
-	int e = cl_frame_write(c->keyring, &info, buf, len, l->scratch,
-			       emit_evbuffer, out);
+	int e = v1 && cl_keyring_enabled(c->keyring)
+			? cl_frame_write_v1(c->keyring, buf, len, emit_evbuffer, out)
+			: cl_frame_write(c->keyring, &info, buf, len, l->scratch,
+					 emit_evbuffer, out);
+	if (v1 && e == 0)
+		l->stats.v1_out++;
 #ifdef CLOISTER_FAULT_INJECTION
 	if (held) {
 		struct fault_tag t = {k, k->peer, k->outbound};
@@ -674,8 +757,13 @@ void cl_loop_send(cl_loop *l, const cl_addr *to, uint64_t to_id,
 				     .sender = l->self_id,
 				     .time_us = next_time(l),
 				     .recipient = to_id};
-		int n = cl_keyring_seal(c->keyring, &info, buf, len, l->sealed,
-					sizeof l->sealed);
+		bool v1 = speak_v1(l, to, to_id, NULL);
+		int n = v1 ? cl_keyring_seal_v1(c->keyring, buf, len, l->sealed,
+						sizeof l->sealed)
+			   : cl_keyring_seal(c->keyring, &info, buf, len,
+					     l->sealed, sizeof l->sealed);
+		if (v1 && n > 0)
+			l->stats.v1_out++;
 		if (n < 0) {
 			l->stats.send_errors++;
 			return;
@@ -818,6 +906,8 @@ void cl_loop_join(cl_loop *l, const cl_addr *addrs, size_t n)
 void cl_loop_stats(const cl_loop *l, struct cl_loop_stats *out)
 {
 	out->drops_auth = atomic_load(&l->stats.drops_auth);
+	out->v1_in = atomic_load(&l->stats.v1_in);
+	out->v1_out = atomic_load(&l->stats.v1_out);
 	out->drops_frame = atomic_load(&l->stats.drops_frame);
 	out->drops_truncated = atomic_load(&l->stats.drops_truncated);
 	out->drops_version = atomic_load(&l->stats.drops_version);
@@ -856,6 +946,7 @@ cl_loop *cl_loop_new(cloister_t *c, int *err)
 	l->node = c;
 	l->udp = -1;
 	l->tcp_only = c->cfg.tcp_only;
+	l->accept_v1 = c->cfg.proto_min == CL_PROTO_V1;
 	l->max_in = l->max_out =
 		c->cfg.max_connections ? c->cfg.max_connections : 256;
 	l->max_per_addr = c->cfg.max_connections_per_address

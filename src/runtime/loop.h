@@ -83,6 +83,7 @@ struct cl_loop_stats {
 	uint64_t send_errors;     /* sendto or connect failed */
 	uint64_t streams_open;
 	uint64_t discovery_runs;
+	uint64_t v1_in, v1_out;   /* packets sealed in version 1 (deprecated) */
 };
 void cl_loop_stats(const cl_loop *l, struct cl_loop_stats *out);
 

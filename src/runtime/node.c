@@ -325,6 +325,38 @@ static int require_key(cloister_t *c)
 /* Lifecycle                                                           */
 /* ------------------------------------------------------------------ */
 
+/* This node's tags as gossiped: the user's, then the protocol versions
+ * it speaks (CL_PROTO_TAG, core/wire.h) when they fit within tags_max
+ * (a node that cannot advertise is taken by its peers to speak their
+ * oldest version).  Returns the length written to out. */
+static size_t advertised_tags(uint8_t proto_min, const uint8_t *tags,
+			      size_t len, size_t max, uint8_t *out)
+{
+	size_t n = 0, pos = 0, klen = strlen(CL_PROTO_TAG);
+	cl_bytes all = {tags, len}, k, v;
+	while (cl_wire_tag_next(&all, &pos, &k, &v)) {
+		if (k.len == klen && !memcmp(k.ptr, CL_PROTO_TAG, klen))
+			continue;
+		out[n++] = (uint8_t)k.len;
+		memcpy(out + n, k.ptr, k.len);
+		n += k.len;
+		out[n++] = (uint8_t)v.len;
+		memcpy(out + n, v.ptr, v.len);
+		n += v.len;
+	}
+	char range[16];
+	int rl = snprintf(range, sizeof range, "%u-%u",
+			  proto_min ? proto_min : CL_PROTO_MAX, CL_PROTO_MAX);
+	if (n + 2 + klen + (size_t)rl > max)
+		return n;
+	out[n++] = (uint8_t)klen;
+	memcpy(out + n, CL_PROTO_TAG, klen);
+	n += klen;
+	out[n++] = (uint8_t)rl;
+	memcpy(out + n, range, (size_t)rl);
+	return n + (size_t)rl;
+}
+
 cloister_t *cloister_new(const cloister_config_t *cfg, int *err)
 {
 	int e = CLOISTER_EINVAL;
@@ -393,12 +425,16 @@ cloister_t *cloister_new(const cloister_config_t *cfg, int *err)
 	if (e != 0)
 		goto fail;
 
+	uint8_t tags[CL_WIRE_TAGS_MAX];
+	size_t tags_len = advertised_tags(cfg->proto_min, cfg->tags,
+					  cfg->tags_len, cfg->tags_max, tags);
 	cl_swim_config sc = {
 		.label = cfg->app,
 		.name = name,
 		.addr = c->nonode ? cl_addr_v4(127, 0, 0, 1, 1) : c->cfg.addr,
-		.tags = cfg->tags,
-		.tags_len = cfg->tags_len,
+		.tags = tags,
+		.tags_len = tags_len,
+		.proto_min = cfg->proto_min,
 		.tags_max = cfg->tags_max,
 		.start_ms = start,
 		/* Seconds since the epoch: a restarted process starts above
@@ -548,10 +584,12 @@ static int member_copy(const char *name, size_t name_len, const cl_addr *addr,
 		       uint8_t status, uint32_t inc, uint64_t start,
 		       const uint8_t *tags, size_t tags_len, cloister_member *m)
 {
-	size_t n_tags = 0, pos = 0;
+	size_t n_tags = 0, pos = 0, proto_klen = strlen(CL_PROTO_TAG);
 	cl_bytes all = {tags, tags_len}, k, v;
+	/* The protocol range is the runtime's business, not the user's. */
+#define PROTO_KEY(k) ((k).len == proto_klen && !memcmp((k).ptr, CL_PROTO_TAG, proto_klen))
 	while (cl_wire_tag_next(&all, &pos, &k, &v))
-		n_tags++;
+		n_tags += !PROTO_KEY(k);
 	size_t size = n_tags * sizeof(cloister_tag) + name_len + 1 +
 		      CL_ADDR_STRLEN + tags_len + 2 * n_tags;
 	char *blob = malloc(size);
@@ -568,6 +606,10 @@ static int member_copy(const char *name, size_t name_len, const cl_addr *addr,
 	p += CL_ADDR_STRLEN;
 	pos = 0;
 	for (size_t i = 0; cl_wire_tag_next(&all, &pos, &k, &v); i++) {
+		if (PROTO_KEY(k)) {
+			i--;
+			continue;
+		}
 		tv[i].key = memcpy(p, k.ptr, k.len);
 		p[k.len] = '\0';
 		p += k.len + 1;
@@ -575,6 +617,7 @@ static int member_copy(const char *name, size_t name_len, const cl_addr *addr,
 		p[v.len] = '\0';
 		p += v.len + 1;
 	}
+#undef PROTO_KEY
 	m->status = (cloister_member_status)status;
 	m->incarnation = inc;
 	m->start_ms = start;
@@ -989,6 +1032,61 @@ int cloister_leave(cloister_t *c)
 	return 0;
 }
 
+int cloister_set_tags(cloister_t *c, const cloister_tag *tags, size_t n)
+{
+	if (!c || (!tags && n) || n > CL_WIRE_TAGS_MAX / 2)
+		return CLOISTER_EINVAL;
+	uint8_t enc[CL_WIRE_TAGS_MAX], out[CL_WIRE_TAGS_MAX];
+	size_t len = 0, klen_proto = strlen(CL_PROTO_TAG);
+	for (size_t i = 0; i < n; i++) {
+		if (!tags[i].key || !tags[i].value)
+			return CLOISTER_EINVAL;
+		size_t kl = strlen(tags[i].key), vl = strlen(tags[i].value);
+		if (kl == 0 || kl > CL_WIRE_TAG_KEY_MAX || vl > 255 ||
+		    (kl == klen_proto && !memcmp(tags[i].key, CL_PROTO_TAG, kl)))
+			return CLOISTER_EINVAL;
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(tags[j].key, tags[i].key))
+				return CLOISTER_EINVAL;
+		if (len + 2 + kl + vl > c->cfg.tags_max)
+			return CLOISTER_ELIMIT;
+		enc[len++] = (uint8_t)kl;
+		memcpy(enc + len, tags[i].key, kl);
+		len += kl;
+		enc[len++] = (uint8_t)vl;
+		memcpy(enc + len, tags[i].value, vl);
+		len += vl;
+	}
+	size_t olen = advertised_tags(c->cfg.proto_min, enc, len,
+				      c->cfg.tags_max, out);
+	pthread_mutex_lock(&c->lock);
+	int e = c->nonode ? CLOISTER_ESTATE
+			  : cl_swim_set_tags(c->core, cloister_now_us(), out, olen);
+	node_finish_step(c);
+	if (e == 0)
+		node_log(c, CLOISTER_LOG_INFO, "msg=\"tags changed\" tags=%zu",
+			 n);
+	return e;
+}
+
+int cloister_force_leave(cloister_t *c, const char *name)
+{
+	if (!c || !name)
+		return CLOISTER_EINVAL;
+	pthread_mutex_lock(&c->lock);
+	int e = c->nonode ? CLOISTER_ESTATE
+			  : cl_swim_force_leave(c->core, cloister_now_us(),
+						name, strlen(name));
+	node_finish_step(c);
+	if (e == 0) {
+		char q[CL_LOGFMT_NAME_BUF];
+		node_log(c, CLOISTER_LOG_INFO,
+			 "msg=\"forced a failed member out\" member=%s",
+			 cl_logfmt_quote(name, q, sizeof q));
+	}
+	return e;
+}
+
 int cloister_join_addrs(cloister_t *c, const char *const *addrs, size_t n)
 {
 	if (!c || (!addrs && n) || n > 64)
@@ -1213,6 +1311,8 @@ int cloister_counters(cloister_t *c, cloister_counter *out, size_t max,
 	COUNTER("connections_deadline", ls.conns_deadline);
 	COUNTER("streams_over_budget", ls.over_budget);
 	COUNTER("send_errors", ls.send_errors);
+	COUNTER("sealed_v1_in", ls.v1_in);
+	COUNTER("sealed_v1_out", ls.v1_out);
 	COUNTER("user_in", ms.in);
 	COUNTER("user_out", ms.out);
 	COUNTER("user_in_dropped", ms.in_dropped);

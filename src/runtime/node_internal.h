@@ -56,6 +56,7 @@ struct cloister_config {
 	size_t max_connections;  /* TCP streams open at once, per direction */
 	size_t max_connections_per_address; /* inbound from one IP */
 	size_t max_calls;        /* multicalls pending at once */
+	uint8_t proto_min;       /* oldest protocol version spoken, 0 = newest */
 	char error[256];
 };
 

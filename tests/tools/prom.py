@@ -47,6 +47,8 @@ COUNTERS = {
     "connections_deadline": ("cloister_stream_connections_closed_total", "reason", "deadline"),
     "streams_over_budget": ("cloister_stream_connections_closed_total", "reason", "over_budget"),
     "send_errors": ("cloister_send_errors_total", None, None),
+    "sealed_v1_in": ("cloister_sealed_v1_packets_total", "direction", "in"),
+    "sealed_v1_out": ("cloister_sealed_v1_packets_total", "direction", "out"),
     "user_in": ("cloister_messages_received_total", None, None),
     "user_out": ("cloister_messages_sent_total", None, None),
     "user_in_dropped": ("cloister_messages_dropped_total", "reason", "queue_full"),
