@@ -10,7 +10,9 @@
  * the owners of key-1..key-N on the libring ring, one per line, then
  * "end".  End of input: leave, exit.
  */
+#ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
