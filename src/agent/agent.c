@@ -38,6 +38,7 @@
 #include "options.h"
 #include "pending_calls.h"
 #include "port.h"
+#include "run.h"
 #include "sd_notify.h"
 #include "runtime/node_log.h"
 #include "runtime/keyring.h"
@@ -69,6 +70,10 @@ struct agent {
 	struct event *sigterm, *sigint, *sighup, *tick, *watchdog;
 	bool leaving;
 	int64_t leave_started;
+	/* cloister run: the service, and the signals passed on to it. */
+	const cl_run_options *run;
+	cl_service *svc;
+	struct event *sigchld, *sigusr1, *sigusr2, *sigwinch;
 };
 
 /* ------------------------------------------------------------------ */
@@ -285,7 +290,8 @@ static void on_state(void *arg, cloister_state from, cloister_state to,
 	notify_status(to, s->alive, s->consensus, s->sentry, false);
 	cl_port_state(a->port, from, to, s);
 	hooks_state_change(a->hooks, from, to, s);
-	if (a->opt.on_change[0])
+	if (a->opt.on_change[0] ||
+	    (a->svc && to == CLOISTER_READY && !cl_service_started(a->svc)))
 		event_active(a->tick, EV_TIMEOUT, 0); /* start it now */
 }
 
@@ -497,7 +503,8 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
 {
 	struct agent *a = arg;
 	if (a->leaving) {
-		/* A second signal: stop waiting for the leave to spread. */
+		/* A second signal: stop waiting for the leave to spread (and
+		 * for the service: it is killed on the way out). */
 		event_base_loopbreak(a->base);
 		return;
 	}
@@ -505,6 +512,14 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
 	a->leave_started = cloister_now_us();
 	agent_log(a, CLOISTER_LOG_INFO, "msg=\"leaving the cluster\" signal=%d",
 		  (int)sig);
+	/* The service stops while the node leaves: peers move its share
+	 * away at once, whatever the service takes to shut down. */
+	if (sig > 0 && cl_service_running(a->svc)) {
+		agent_log(a, CLOISTER_LOG_INFO,
+			  "msg=\"stopping the service\" signal=%d grace_s=%d",
+			  (int)sig, a->run->grace_s);
+		cl_service_stop(a->svc, (int)sig);
+	}
 	cl_sd_notify("STOPPING=1\nSTATUS=leaving the cluster");
 	cloister_leave(a->node);
 }
@@ -530,6 +545,8 @@ static void reinstall_key(struct agent *a, const char *source,
 static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
 	struct agent *a = arg;
+	/* cloister run: the service may reload on SIGHUP too. */
+	cl_service_signal(a->svc, SIGHUP);
 	/* Reloadable: every key source (key-file, key, passphrase; each key
 	 * installed beside the current ones, so rotation can be driven by
 	 * replacing a file) and the log level.  The settings are read again
@@ -588,17 +605,57 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 		  lv[a->opt.log_level]);
 }
 
+/* cloister run: the service's start, once the agent serves or (with
+ * --wait-ready) once the cluster is ready. */
+static void service_start(struct agent *a)
+{
+	if (!a->svc || cl_service_started(a->svc) || a->leaving ||
+	    (a->run->wait_ready && cloister_status(a->node) != CLOISTER_READY))
+		return;
+	char why[300], q[CL_LOGFMT_QUOTED_MAX(300) + 1];
+	if (cl_service_start(a->svc, why, sizeof why) != 0) {
+		agent_fail(a, "cannot run the service: %s", why);
+		return; /* reaped as exit 127: the node leaves */
+	}
+	agent_log(a, CLOISTER_LOG_INFO, "msg=\"service started\" command=%s",
+		  cl_logfmt_quote(a->run->command[0], q, sizeof q));
+}
+
+static void on_service_exit(void *arg, int code)
+{
+	struct agent *a = arg;
+	agent_log(a, CLOISTER_LOG_INFO, "msg=\"service exited\" status=%d%s",
+		  code, a->leaving ? "" : " next=\"leaving the cluster\"");
+	if (!a->leaving)
+		on_term(0, 0, a);
+}
+
+static void on_sigchld(evutil_socket_t sig, short what, void *arg)
+{
+	struct agent *a = arg;
+	/* The hooks first, so they see their own children's status. */
+	hooks_reap(a->hooks);
+	cl_service_reap(a->svc);
+}
+
+static void on_forward(evutil_socket_t sig, short what, void *arg)
+{
+	struct agent *a = arg;
+	cl_service_signal(a->svc, (int)sig);
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct agent *a = arg;
 	hooks_reap(a->hooks);
+	service_start(a);
 	static int64_t last_save;
 	int64_t now = cloister_now_us();
 	if (now - last_save >= (int64_t)PEERS_SAVE_S * 1000000) {
 		last_save = now;
 		save_peers(a);
 	}
-	if (a->leaving) {
+	if (a->leaving && !cl_service_running(a->svc)) {
 		if (cloister_status(a->node) == CLOISTER_STOPPED ||
 		    now - a->leave_started > (int64_t)LEAVE_TIMEOUT_S * 1000000)
 			event_base_loopbreak(a->base);
@@ -701,12 +758,23 @@ static int token_publish(struct agent *a)
 
 int cmd_agent(int argc, char **argv)
 {
+	return cl_agent_main(argc, argv, NULL);
+}
+
+int cl_agent_main(int argc, char **argv, const cl_run_options *run)
+{
 	static struct agent a; /* zeroed once, by being static */
 	int e = agent_options_load(&a.opt, argc, argv);
 	if (e)
 		return e == 1 ? 0 : 2;
+	if (run && a.opt.stdio_etf) {
+		fprintf(stderr, "cloister run: --stdio etf is for an Erlang port, "
+				"not a container's entry point\n");
+		return 2;
+	}
 	a.argc = argc;
 	a.argv = argv;
+	a.run = run;
 	cl_libevent_log_route(libevent_line, libevent_fatal, &a);
 	cloister_config_t *cfg = cloister_config_new();
 	if (!cfg || agent_options_apply(&a.opt, cfg) != 0) {
@@ -739,7 +807,10 @@ int cmd_agent(int argc, char **argv)
 	a.hooks = hooks_new(a.node, a.base, a.opt.on_change, a.opt.on_member,
 			    a.opt.hook_timeout_s);
 	hooks_set_logger(a.hooks, log_line, &a, a.opt.log_level);
-	if (!a.base || !a.tick || !a.hooks) {
+	if (run)
+		a.svc = a.base ? cl_service_new(a.base, run, on_service_exit, &a)
+			       : NULL;
+	if (!a.base || !a.tick || !a.hooks || (run && !a.svc)) {
 		agent_fail(&a, "out of memory");
 		return 1;
 	}
@@ -830,7 +901,29 @@ int cmd_agent(int argc, char **argv)
 	event_add(a.sigint, NULL);
 	event_add(a.sighup, NULL);
 	event_add(a.tick, &every);
+	if (a.svc) {
+		a.sigchld = evsignal_new(a.base, SIGCHLD, on_sigchld, &a);
+		a.sigusr1 = evsignal_new(a.base, SIGUSR1, on_forward, &a);
+		a.sigusr2 = evsignal_new(a.base, SIGUSR2, on_forward, &a);
+		a.sigwinch = evsignal_new(a.base, SIGWINCH, on_forward, &a);
+		struct event *evs[] = {a.sigchld, a.sigusr1, a.sigusr2, a.sigwinch};
+		for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
+			if (evs[i])
+				event_add(evs[i], NULL);
+		service_start(&a);
+	}
 	event_base_dispatch(a.base);
+	if (cl_service_running(a.svc)) {
+		/* Out before the service (a second SIGTERM): nothing of it
+		 * stays behind. */
+		cl_service_stop(a.svc, SIGKILL);
+		for (int i = 0; i < 100 && cl_service_running(a.svc); i++) {
+			cl_service_reap(a.svc);
+			if (cl_service_running(a.svc))
+				usleep(10000);
+		}
+	}
+	int code = cl_service_exit_code(a.svc);
 
 	save_peers(&a);
 	cl_http_api_free(a.api);
@@ -846,6 +939,11 @@ int cmd_agent(int argc, char **argv)
 	event_free(a.tick);
 	if (a.watchdog)
 		event_free(a.watchdog);
+	struct event *evs[] = {a.sigchld, a.sigusr1, a.sigusr2, a.sigwinch};
+	for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
+		if (evs[i])
+			event_free(evs[i]);
+	cl_service_free(a.svc);
 	event_base_free(a.base);
-	return 0;
+	return code;
 }

@@ -9,6 +9,7 @@
 
 static const struct cli_command commands[] = {
 	{"agent", cmd_agent, "run a cluster node beside your service"},
+	{"run", cmd_run, "the agent as a container entry point, running a service"},
 	{"sim", cmd_sim, "a deterministic cluster simulation (sim demo: narrated)"},
 	{"ring", cmd_ring, "show key placement for a node set"},
 	{"bench", cmd_bench, "micro-benchmarks (bench ring)"},
