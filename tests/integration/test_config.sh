@@ -48,6 +48,14 @@ kill -HUP "${AGENT_PID[a]}"
 check "key = value file: log-level debug applied (as SIGHUP reports)" \
 	wait_for 5 grep -q 'SIGHUP: configuration reloaded.*log_level=debug' "$WORK/a.log"
 
+# ------------------------------------------------- one name for the API's address
+# The agent reads CLOISTER_HTTP; the client commands read the same (before:
+# only CLOISTER_HTTP_ADDR, so they went to 127.0.0.1:7947).
+check "the client finds the agent by CLOISTER_HTTP" env CLOISTER_HTTP="$A:7947" "$CLOISTER" status
+CLOISTER_HTTP_ADDR="$A:7947" "$CLOISTER" status >"$WORK/addr.out" 2>&1; rc=$?
+check "CLOISTER_HTTP_ADDR still works ($rc), with a deprecation warning" \
+	bash -c "[ $rc -eq 0 ] && grep -q 'CLOISTER_HTTP_ADDR is deprecated' '$WORK/addr.out'"
+
 # ------------------------------------------------- --config, JSON
 cat >"$WORK/b.json" <<'JSON'
 {
