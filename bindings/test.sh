@@ -2,7 +2,7 @@
 # Builds the OTP bindings and runs their tests against a cloister binary.
 #   bindings/test.sh /path/to/cloister
 # Exit 0 pass, 1 fail, 77 skip (Erlang/rebar3 missing).  Uses only
-# 127.0.6.1-3, 127.0.24.50 and a private epmd port; every process is
+# 127.0.6.1-3, 127.0.46.1-5, 127.0.24.50 and no epmd; every process is
 # stopped by pid.
 # The agents run as Erlang ports (--stdio etf), HTTP off.
 set -u
@@ -39,6 +39,10 @@ timeout 400 env CT_N=1 CT_CONSENSUS=3 CT_LOG="$WORK/logs/agent1.log" \
 	erl -noshell -setcookie cloistertest -start_epmd false -erl_epmd_port "$CT_DIST_PORT" \
 	-kernel inet_dist_use_interface '{127,0,6,1}' \
 	-pa "$EBIN" -pa "$WORK/test_ebin" -eval 'cloister_three:main()' || status=1
+# Never ready without distribution (issue 14): a wrong cookie, a blocked
+# distribution port, net_kernel unable to start; BEAMs on 127.0.46.1-5.
+timeout 120 env CF_DIST_PORT=${CLOISTER_TEST_FAIL_DIST_PORT:-43746} \
+	erl -noshell -pa "$EBIN" -pa "$WORK/test_ebin" -eval 'cloister_failures:main()' || status=1
 # The attack of issue 13 against one OTP node on 127.0.24.50: a datagram
 # asking the binding to gen_server:call kernel_sup (clear text, then
 # sealed under a wrong key) runs nothing and is counted as dropped.

@@ -274,7 +274,8 @@ handle_info({connected, Node, R}, St = #st{connecting = C, failing = F}) ->
     St2 = case R of
               true -> St1#st{failing = maps:remove(Node, F)};
               _ ->
-                  case maps:get(Node, F, 0) of
+                  %% monotonic_time may be negative: no entry means log now.
+                  case maps:get(Node, F, Now) of
                       Next when Now >= Next ->
                           logger:error("cloister: cannot connect to ~s over Erlang distribution "
                                        "(~p): a different cookie, a blocked distribution port "
