@@ -1,17 +1,33 @@
 #!/usr/bin/env bash
-# Installs every Debian package that building and testing cloister needs.
-# Idempotent and quiet when everything is present; `make` runs it on demand.
-#   scripts/setup-deps.sh           build + test packages
-#   scripts/setup-deps.sh --bench   also what the side-by-side benchmarks use
+# Installs the Debian packages a make target needs, and no more: building
+# the core and the demo needs no Erlang, Elixir, clang, Chromium or podman.
+# Idempotent and quiet when everything is present; the Makefile runs it
+# with the level each target needs.
+#   scripts/setup-deps.sh --core      build the library, the agent, the demo,
+#                                     make install, make deb
+#   scripts/setup-deps.sh --static    + musl (make static)
+#   scripts/setup-deps.sh --test      + what make test runs: test helpers,
+#                                     namespaces, OTP, Chromium, podman,
+#                                     systemd-analyze (and --static)
+#   scripts/setup-deps.sh --clang     + clang and its sanitizer and libFuzzer
+#                                     runtimes (make clang, tsan, fuzz)
+#   scripts/setup-deps.sh --valgrind  + valgrind (make valgrind)
+#   scripts/setup-deps.sh --bench     + the side-by-side benchmarks' tools
+#   scripts/setup-deps.sh             --test --clang: what CI (.ci/run) runs
+# Levels combine: scripts/setup-deps.sh --test --clang.  --print lists the
+# levels' packages instead of installing them.
 set -euo pipefail
 
-packages=(
-	build-essential cmake ninja-build pkg-config
-	clang llvm libclang-rt-dev          # libFuzzer, sanitizers, LSan runtime
+core=(
+	build-essential cmake ninja-build pkg-config   # dpkg-dev (make deb) comes with build-essential
 	libxxhash-dev                       # ring and checksum hashing
 	libevent-dev libsodium-dev libjansson-dev
-	libmemcached-dev                    # ketama, the ring benchmark's baseline
+	libmemcached-dev                    # ketama, the ring benchmark's baseline (a header cmd_bench.c includes)
+)
+static=(
 	musl-tools                          # make static: the musl-linked release binary
+)
+test=(
 	python3 curl                        # test helpers (JSON checks, HTTP)
 	iproute2 nftables dnsmasq-base      # namespace tests
 	erlang-nox erlang-dev rebar3        # the OTP bindings' tests (bindings/)
@@ -20,11 +36,38 @@ packages=(
 	podman runc podman-compose          # the container tests (netns/test_container*.sh): contrib/
 	netavark aardvark-dns iptables      # podman's networks and their DNS (--network-alias)
 	busybox-static                      # the test image's shell and the service it supervises
+	systemd groff-base                  # systemd-analyze (cli/test_unit.sh), groff (cli/test_docs.sh)
+	git                                 # cli/test_version.sh: the commit --version names
 )
-if [[ "${1:-}" == "--bench" ]]; then
-	packages+=(gnuplot-nox valgrind linux-perf serf)
-fi
+clang=(
+	clang llvm libclang-rt-dev          # libFuzzer, sanitizers, LSan runtime
+)
+valgrind=(valgrind)
+bench=(gnuplot-nox valgrind linux-perf serf)
 
+packages=("${core[@]}")
+want_test=0 print=0
+levels=()
+for a in "$@"; do
+	if [[ $a == --print ]]; then print=1; else levels+=("$a"); fi
+done
+((${#levels[@]} > 0)) || levels=(--test --clang)
+for level in "${levels[@]}"; do
+	case $level in
+	--core) ;;
+	--static) packages+=("${static[@]}") ;;
+	--test) packages+=("${static[@]}" "${test[@]}"); want_test=1 ;;
+	--clang) packages+=("${clang[@]}") ;;
+	--valgrind) packages+=("${valgrind[@]}") ;;
+	--bench) packages+=("${bench[@]}") ;;
+	*) echo "setup-deps: unknown level '$level' (--core, --static, --test, --clang, --valgrind, --bench)" >&2; exit 2 ;;
+	esac
+done
+
+if ((print)); then
+	printf '%s\n' "${packages[@]}" | sort -u
+	exit 0
+fi
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -37,6 +80,7 @@ if ((${#missing[@]} > 0)); then
 	"${sudo_cmd[@]}" apt-get update -qq
 	"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+((want_test)) || exit 0
 
 # Containers in tests: podman's default ulimits (nofile 1048576) exceed what
 # a sandboxed root may set, and the container would not start; the image's
