@@ -113,8 +113,33 @@ static void check_ok(const cl_request *r, const char *method, size_t body_len)
 			check_name(r->ring);
 		REQUIRE(!r->topic && !r->addrs && !r->answer && !r->key);
 		break;
-	case CL_ROUTE_STATUS:
+	case CL_ROUTE_TAGS:
+		REQUIRE(r->n_tags <= CL_REQ_TAGS_SET_MAX &&
+			r->n_unset <= CL_REQ_TAGS_SET_MAX);
+		for (size_t i = 0; i < r->n_tags; i++) {
+			check_name(r->tags[i]);
+			const char *eq = strchr(r->tags[i], '=');
+			REQUIRE(eq && eq != r->tags[i] &&
+				eq - r->tags[i] <= CL_REQ_TAG_KEY_MAX);
+		}
+		for (size_t i = 0; i < r->n_unset; i++) {
+			check_name(r->unset[i]);
+			REQUIRE(!strchr(r->unset[i], '=') &&
+				strlen(r->unset[i]) <= CL_REQ_TAG_KEY_MAX);
+		}
+		break;
+	case CL_ROUTE_FORCE_LEAVE:
+		REQUIRE(r->name);
+		check_name(r->name);
+		break;
 	case CL_ROUTE_MEMBERS:
+		REQUIRE(r->status_mask < 16 &&
+			r->n_tags <= CL_REQ_TAG_FILTERS_MAX);
+		for (size_t i = 0; i < r->n_tags; i++)
+			REQUIRE(strchr(r->tags[i], '=') != NULL);
+		REQUIRE(!r->topic && !r->addrs && !r->answer && !r->key);
+		break;
+	case CL_ROUTE_STATUS:
 	case CL_ROUTE_LEAVE:
 	case CL_ROUTE_KEYS_LIST:
 	case CL_ROUTE_READY:

@@ -34,6 +34,7 @@
 #include "hooks.h"
 #include "http_api.h"
 #include "json.h"
+#include "keys_remote.h"
 #include "libevent_log.h"
 #include "options.h"
 #include "pending_calls.h"
@@ -859,9 +860,11 @@ int cl_agent_main(int argc, char **argv, const cl_run_options *run)
 	}
 	cloister_listener l = {&a, on_state, on_member, on_sentry};
 	cloister_set_listener(a.node, &l);
-	char *ping[] = {"cloister.ping"};
+	char *ping[] = {"cloister.ping"}, *keys[] = {CL_KEYS_TOPIC};
 	cl_topics_acquire(&a.topics, cl_topics_new_owner(&a.topics), ping, 1,
 			  on_ping, &a, NULL);
+	cl_topics_acquire(&a.topics, cl_topics_new_owner(&a.topics), keys, 1,
+			  cl_keys_remote_handle, a.node, NULL);
 	e = cloister_start(a.node);
 	if (e != 0) {
 		agent_fail(&a, "cannot start: %s (is the address in use, or not "

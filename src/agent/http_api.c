@@ -1153,7 +1153,27 @@ static void serve_status(cl_http_api *api, struct evhttp_request *req)
 	reply_json(req, 200, o);
 }
 
-static void serve_members(cl_http_api *api, struct evhttp_request *req)
+/* Whether a member passes ?status= and ?tag= (every filter given). */
+static bool member_matches(const cloister_member *m, const cl_request *r)
+{
+	if (r->status_mask && !(r->status_mask & (1u << m->status)))
+		return false;
+	for (size_t f = 0; f < r->n_tags; f++) {
+		const char *eq = strchr(r->tags[f], '=');
+		size_t klen = (size_t)(eq - r->tags[f]);
+		bool hit = false;
+		for (size_t i = 0; i < m->n_tags && !hit; i++)
+			hit = strlen(m->tags[i].key) == klen &&
+			      !memcmp(m->tags[i].key, r->tags[f], klen) &&
+			      !strcmp(m->tags[i].value, eq + 1);
+		if (!hit)
+			return false;
+	}
+	return true;
+}
+
+static void serve_members(cl_http_api *api, struct evhttp_request *req,
+			  const cl_request *r)
 {
 	cloister_member *m;
 	size_t n;
@@ -1173,6 +1193,8 @@ static void serve_members(cl_http_api *api, struct evhttp_request *req)
 			rtt[i] = -1;
 	json_t *a = json_array();
 	for (size_t i = 0; i < n; i++) {
+		if (!member_matches(&m[i], r))
+			continue;
 		json_t *o = json_object();
 		json_object_set_new(o, "name", text(m[i].name));
 		json_object_set_new(o, "addr", text(m[i].addr));
@@ -1417,6 +1439,102 @@ static void serve_join(cl_http_api *api, struct evhttp_request *req,
 		return;
 	}
 	reply_json(req, 202, json_pack("{s:I}", "joining", (json_int_t)r->n_addrs));
+}
+
+/* POST /v1/tags: this node's tags, set and unset at run time; answers
+ * with the tags now announced. */
+static void serve_tags(cl_http_api *api, struct evhttp_request *req,
+		       const cl_request *r)
+{
+	cloister_member *m;
+	size_t n;
+	int e = cloister_members(api->node, &m, &n);
+	if (e || n == 0) {
+		reply_error(req, 500, "cannot read this node's tags: %s",
+			    cloister_strerror(e));
+		return;
+	}
+	/* Self first: its tags, minus unset, with set replacing or added. */
+	size_t cap = m[0].n_tags + r->n_tags;
+	cloister_tag *t = calloc(cap ? cap : 1, sizeof *t);
+	char **keys = calloc(r->n_tags ? r->n_tags : 1, sizeof *keys);
+	size_t k = 0;
+	bool ok = t && keys;
+	for (size_t i = 0; ok && i < r->n_tags; i++) {
+		const char *eq = strchr(r->tags[i], '=');
+		ok = (keys[i] = strndup(r->tags[i], (size_t)(eq - r->tags[i])));
+	}
+	for (size_t i = 0; ok && i < m[0].n_tags; i++) {
+		bool drop = false;
+		for (size_t u = 0; u < r->n_unset; u++)
+			drop |= !strcmp(r->unset[u], m[0].tags[i].key);
+		for (size_t s = 0; s < r->n_tags; s++)
+			drop |= !strcmp(keys[s], m[0].tags[i].key);
+		if (!drop)
+			t[k++] = m[0].tags[i];
+	}
+	for (size_t s = 0; ok && s < r->n_tags; s++) {
+		bool later = false; /* the last of a key given twice wins */
+		for (size_t x = s + 1; x < r->n_tags; x++)
+			later |= !strcmp(keys[s], keys[x]);
+		if (!later)
+			t[k++] = (cloister_tag){keys[s], strchr(r->tags[s], '=') + 1};
+	}
+	e = ok ? cloister_set_tags(api->node, t, k) : CLOISTER_ENOMEM;
+	for (size_t i = 0; keys && i < r->n_tags; i++)
+		free(keys[i]);
+	free(keys);
+	free(t);
+	cloister_members_free(m, n);
+	if (e == CLOISTER_EINVAL || e == CLOISTER_ELIMIT) {
+		reply_error(req, 400,
+			    e == CLOISTER_ELIMIT
+				    ? "the tags would exceed tags_max: unset some"
+				    : "not valid tags (the key cloister.proto is "
+				      "reserved)");
+		return;
+	}
+	if (e == CLOISTER_ESTATE) {
+		reply_error(req, 409, "this node is leaving or runs without a "
+				      "network: its tags cannot change");
+		return;
+	}
+	if (e) {
+		reply_error(req, 500, "cannot set tags: %s", cloister_strerror(e));
+		return;
+	}
+	if (cloister_members(api->node, &m, &n) != 0 || n == 0) {
+		reply_error(req, 500, "cannot read this node's tags");
+		return;
+	}
+	json_t *o = json_pack("{s:o}", "tags", cl_json_tags(&m[0]));
+	cloister_members_free(m, n);
+	reply_json(req, 200, o);
+}
+
+/* POST /v1/force-leave: a failed member made left everywhere. */
+static void serve_force_leave(cl_http_api *api, struct evhttp_request *req,
+			      const cl_request *r)
+{
+	int e = cloister_force_leave(api->node, r->name);
+	if (e == CLOISTER_ENOENT) {
+		reply_error(req, 404, "no member of that name");
+		return;
+	}
+	if (e == CLOISTER_ESTATE) {
+		reply_error(req, 409,
+			    "that member is not failed or suspect here (alive, "
+			    "left already, or this node): force-leave only "
+			    "removes failed members");
+		return;
+	}
+	if (e) {
+		reply_error(req, 500, "cannot force-leave: %s",
+			    cloister_strerror(e));
+		return;
+	}
+	reply_json(req, 200, json_pack("{s:s,s:s}", "member", r->name,
+				       "status", "left"));
 }
 
 static void serve_leave(cl_http_api *api, struct evhttp_request *req)
@@ -1741,7 +1859,13 @@ static void on_request(struct evhttp_request *req, void *arg)
 		serve_status(api, req);
 		break;
 	case CL_ROUTE_MEMBERS:
-		serve_members(api, req);
+		serve_members(api, req, &r);
+		break;
+	case CL_ROUTE_TAGS:
+		serve_tags(api, req, &r);
+		break;
+	case CL_ROUTE_FORCE_LEAVE:
+		serve_force_leave(api, req, &r);
 		break;
 	case CL_ROUTE_WHOIS:
 		serve_whois(api, req, &r);

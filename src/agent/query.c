@@ -725,13 +725,17 @@ enum field_id {
 	FLD_OP,
 	FLD_KEY,
 	FLD_SUBSCRIBER,
+	FLD_SET,
+	FLD_UNSET,
+	FLD_NAME,
 };
 
 static const char *const field_names[] = {
 	[FLD_ADDRS] = "addrs",	    [FLD_TOPIC] = "topic", [FLD_DATA] = "data",
 	[FLD_MEMBERS] = "members", [FLD_TIMEOUT] = "timeout_ms",
 	[FLD_ID] = "id",	    [FLD_OP] = "op",	   [FLD_KEY] = "key",
-	[FLD_SUBSCRIBER] = "subscriber",
+	[FLD_SUBSCRIBER] = "subscriber", [FLD_SET] = "set",
+	[FLD_UNSET] = "unset", [FLD_NAME] = "name",
 };
 
 struct schema {
@@ -762,8 +766,17 @@ static const struct schema *schema_for(cl_route r)
 	static const struct schema keys = {
 		BIT(FLD_OP) | BIT(FLD_KEY), BIT(FLD_OP) | BIT(FLD_KEY),
 		"{\"op\":\"install\",\"key\":\"<64 hex digits>\"}"};
+	static const struct schema tags = {
+		BIT(FLD_SET) | BIT(FLD_UNSET), 0,
+		"{\"set\":[\"groups=a,b\"],\"unset\":[\"role\"]}"};
+	static const struct schema force_leave = {
+		BIT(FLD_NAME), BIT(FLD_NAME), "{\"name\":\"app@10.0.0.5\"}"};
 #undef BIT
 	switch (r) {
+	case CL_ROUTE_TAGS:
+		return &tags;
+	case CL_ROUTE_FORCE_LEAVE:
+		return &force_leave;
 	case CL_ROUTE_JOIN:
 		return &join;
 	case CL_ROUTE_LEAVE:
@@ -808,6 +821,43 @@ static int read_field(jp *p, cl_request *r, enum field_id f)
 	case FLD_MEMBERS:
 		return jlist(p, name, ITEM_NAME, CL_REQ_MEMBERS_MAX, &r->members,
 			     &r->n_members);
+	case FLD_SET:
+	case FLD_UNSET: {
+		char ***list = f == FLD_SET ? &r->tags : &r->unset;
+		size_t *nl = f == FLD_SET ? &r->n_tags : &r->n_unset;
+		if (jlist(p, name, ITEM_NAME, CL_REQ_TAGS_SET_MAX, list, nl) != 0)
+			return -1;
+		for (size_t i = 0; i < *nl; i++) {
+			const char *t = (*list)[i], *eq = strchr(t, '=');
+			size_t klen = f == FLD_SET ? (eq ? (size_t)(eq - t) : 0)
+						   : strlen(t);
+			bool ok = klen >= 1 && klen <= CL_REQ_TAG_KEY_MAX &&
+				  (f == FLD_SET ? strlen(eq + 1) <= 255
+						: !strchr(t, '='));
+			if (!ok)
+				return fail(p->err, 400,
+					    "field '%s' of %s takes %s",
+					    name, p->where,
+					    f == FLD_SET
+						    ? "\"KEY=VALUE\" strings (a "
+						      "key of 1 to 64 bytes, a "
+						      "value up to 255)"
+						    : "tag keys (1 to 64 bytes, "
+						      "no '=')");
+		}
+		return 0;
+	}
+	case FLD_NAME:
+		if (p->s[p->pos] != '"')
+			return wrong_type(p, name, "a member's name");
+		if (jstr(p, name, CL_REQ_NAME_MAX, &r->name, &len) != 0)
+			return -1;
+		if (!name_ok(r->name, len))
+			return fail(p->err, 400,
+				    "field 'name' of %s must be a member's name "
+				    "(1 to 255 bytes, no control characters)",
+				    p->where);
+		return 0;
 	case FLD_TOPIC:
 		if (p->s[p->pos] != '"')
 			return wrong_type(p, name, "a string");
@@ -1058,6 +1108,63 @@ static int whois_params(const cl_query *q, cl_request *r, cl_req_error *err)
 	return 0;
 }
 
+/* /v1/members: ?status=S[,S...] and ?tag=K=V (repeatable, all match). */
+static int members_params(const cl_query *q, cl_request *r, cl_req_error *err)
+{
+	static const char *const allowed[] = {"status", "tag", NULL};
+	static const char *const statuses[] = {"alive", "suspect", "dead",
+					       "left"};
+	if (check_params("GET /v1/members", q, allowed, "status, tag", err) != 0)
+		return -1;
+	char e[ECHO_MAX + 4];
+	bool seen_status = false;
+	for (size_t i = 0; i < q->n; i++) {
+		const char *v = q->p[i].val;
+		size_t len = q->p[i].val_len;
+		if (q->p[i].key_len == 6) { /* status */
+			if (seen_status)
+				return fail(err, 400,
+					    "status is given twice: list the "
+					    "statuses comma separated, e.g. "
+					    "?status=alive,suspect");
+			seen_status = true;
+			for (size_t a = 0; a <= len;) {
+				const char *comma = memchr(v + a, ',', len - a);
+				size_t b = comma ? (size_t)(comma - v) : len, s = 0;
+				while (s < 4 && (strlen(statuses[s]) != b - a ||
+						 memcmp(statuses[s], v + a, b - a)))
+					s++;
+				if (s == 4)
+					return fail(err, 400,
+						    "status: '%s' is not alive, "
+						    "suspect, dead or left",
+						    echo(e, v + a, b - a));
+				r->status_mask |= 1u << s;
+				a = b + 1;
+			}
+			continue;
+		}
+		const char *eq = memchr(v, '=', len);
+		if (!eq || eq == v || (size_t)(eq - v) > CL_REQ_TAG_KEY_MAX ||
+		    len - (size_t)(eq - v) - 1 > 255 || !name_ok(v, len))
+			return fail(err, 400,
+				    "tag: '%s' is not KEY=VALUE (a key of 1 to "
+				    "64 bytes, a value up to 255, no control "
+				    "characters)",
+				    echo(e, v, len));
+		if (r->n_tags == CL_REQ_TAG_FILTERS_MAX)
+			return fail(err, 400, "more than %u tag filters",
+				    CL_REQ_TAG_FILTERS_MAX);
+		if (!r->tags &&
+		    !(r->tags = calloc(CL_REQ_TAG_FILTERS_MAX, sizeof *r->tags)))
+			return fail(err, 500, "out of memory");
+		if (!(r->tags[r->n_tags] = strndup(v, len)))
+			return fail(err, 500, "out of memory");
+		r->n_tags++;
+	}
+	return 0;
+}
+
 /* /v1/ring: every ring, or the one named. */
 static int ring_params(const cl_query *q, cl_request *r, cl_req_error *err)
 {
@@ -1161,6 +1268,8 @@ static const struct route_def {
 	{"/health", CL_ROUTE_HEALTH, NONE, false, "GET, HEAD"},
 	{"/metrics", CL_ROUTE_METRICS, NONE, false, "GET, HEAD"},
 	{"/v1/ring", CL_ROUTE_RING, NONE, false, "GET, HEAD"},
+	{"/v1/tags", NONE, CL_ROUTE_TAGS, false, "POST"},
+	{"/v1/force-leave", NONE, CL_ROUTE_FORCE_LEAVE, false, "POST"},
 };
 
 int cl_request_parse(const char *method, const char *path, const char *query,
@@ -1183,7 +1292,8 @@ int cl_request_parse(const char *method, const char *path, const char *query,
 			    "no endpoint at '%s': the API serves /v1/status, "
 			    "/v1/members, /v1/whois, /v1/ring, /v1/events, "
 			    "/v1/join, /v1/leave, /v1/multicast, /v1/multicall, "
-			    "/v1/reply, /v1/keys, /ready, /health, /metrics "
+			    "/v1/reply, /v1/keys, /v1/tags, /v1/force-leave, "
+			    "/ready, /health, /metrics "
 			    "and the web page at /ui",
 			    echo(e, path, strlen(path)));
 	bool get = !strcmp(method, "GET"), head = !strcmp(method, "HEAD");
@@ -1218,6 +1328,9 @@ int cl_request_parse(const char *method, const char *path, const char *query,
 		break;
 	case CL_ROUTE_RING:
 		e2 = ring_params(&q, out, err);
+		break;
+	case CL_ROUTE_MEMBERS:
+		e2 = members_params(&q, out, err);
 		break;
 	default:
 		e2 = check_params(where, &q, NULL, NULL, err);
@@ -1258,6 +1371,9 @@ void cl_request_free(cl_request *r)
 	free(r->topic);
 	free(r->data);
 	free_list(r->members, r->n_members);
+	free_list(r->tags, r->n_tags);
+	free_list(r->unset, r->n_unset);
+	free(r->name);
 	if (r->keytext) {
 		/* Key material: do not leave it in freed memory. */
 		volatile char *k = r->keytext;

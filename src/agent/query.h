@@ -42,6 +42,13 @@
 /* Named multicast targets: a 1 MiB body holds about 4000 full-length
  * names; a larger audience is a multicast to everyone. */
 #define CL_REQ_MEMBERS_MAX 4096u
+/* GET /v1/members?tag=K=V: filters at once (all must match). */
+#define CL_REQ_TAG_FILTERS_MAX 8u
+/* POST /v1/tags: entries of set or unset (a 1024-byte tag block holds at
+ * most 512 pairs). */
+#define CL_REQ_TAGS_SET_MAX 512u
+/* A tag key, as the wire allows it. */
+#define CL_REQ_TAG_KEY_MAX 64u
 /* Topics one /v1/events subscriber answers. */
 #define CL_REQ_ANSWER_MAX 16u
 /* multicall timeout: the default suits a LAN round trip with margin, the
@@ -79,6 +86,8 @@ typedef enum cl_route {
 	CL_ROUTE_HEALTH,
 	CL_ROUTE_METRICS,
 	CL_ROUTE_RING, /* GET /v1/ring[?ring=R]: the rings as arcs */
+	CL_ROUTE_TAGS,        /* POST /v1/tags {"set":["K=V"],"unset":["K"]} */
+	CL_ROUTE_FORCE_LEAVE, /* POST /v1/force-leave {"name":"N"} */
 } cl_route;
 
 typedef enum cl_keys_op {
@@ -122,6 +131,17 @@ typedef struct cl_request {
 	/* keys */
 	cl_keys_op op;
 	char *keytext;
+
+	/* members: a bit per status (1 << CLOISTER_MEMBER_*), 0 = any; and
+	 * "K=V" filters, each K 1..64 bytes before the first '='.  tags:
+	 * the same "K=V" form for set, keys for unset. */
+	unsigned status_mask;
+	char **tags;
+	size_t n_tags;
+	char **unset;
+	size_t n_unset;
+	/* force-leave: the member */
+	char *name;
 } cl_request;
 
 typedef struct cl_req_error {

@@ -44,5 +44,7 @@ int cmd_multicast(int argc, char **argv);
 int cmd_multicall(int argc, char **argv);
 int cmd_monitor(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
+int cmd_tags(int argc, char **argv);
+int cmd_force_leave(int argc, char **argv);
 
 #endif

@@ -78,12 +78,13 @@ enum {
 	OPT_N = 1 << 3,
 	OPT_MEMBERS = 1 << 4,
 	OPT_KEY_FILE = 1 << 5,
+	OPT_FILTER = 1 << 6,
 };
 
 struct opts {
 	const char *cmd;
 	const char *http, *ctl, *timeout, *ring, *n, *members, *token_file,
-		*key_file;
+		*key_file, *status, *tag;
 	bool json, help;
 	char *pos[POS_MAX];
 	int npos;
@@ -221,6 +222,8 @@ static int parse_opts(struct opts *o, const char *cmd, int argc, char **argv,
 		{"--members", OPT_MEMBERS, offsetof(struct opts, members)},
 		{"--token-file", 0, offsetof(struct opts, token_file)},
 		{"--key-file", OPT_KEY_FILE, offsetof(struct opts, key_file)},
+		{"--status", OPT_FILTER, offsetof(struct opts, status)},
+		{"--tag", OPT_FILTER, offsetof(struct opts, tag)},
 		{"--json", OPT_JSON, 0},
 		{"--help", 0, 0},
 		{"-h", 0, 0},
@@ -895,21 +898,42 @@ static void print_members(const struct opts *o, json_t *list)
 	}
 }
 
+static void url_encode(struct buf *b, const char *s);
+
 int cmd_members(int argc, char **argv)
 {
 	struct opts o;
 	int e;
-	if (begin(&o, "members", argc, argv, OPT_JSON,
-		  "usage: cloister members [--json]\n\n"
+	if (begin(&o, "members", argc, argv, OPT_JSON | OPT_FILTER,
+		  "usage: cloister members [--status S[,S...]] [--tag K=V] "
+		  "[--json]\n\n"
 		  "Lists every member the agent knows, itself first, "
 		  "tombstones included:\nNAME ADDR STATUS INCARNATION "
-		  "TAGS, or the API's JSON with --json.\n",
+		  "TAGS, or the API's JSON with --json.\n"
+		  "--status keeps members in those statuses (alive, suspect, "
+		  "dead, left);\n--tag keeps members whose tag K is exactly "
+		  "V.\n",
 		  &e))
 		return e;
 	if (o.npos)
 		return usage_error(&o, "members takes no arguments");
-	return api_print(&o, "GET", "/v1/members", NULL, REQUEST_TIMEOUT_MS,
-			 print_members, NULL);
+	if (o.tag && (!strchr(o.tag, '=') || o.tag[0] == '='))
+		return usage_error(&o, "--tag takes KEY=VALUE");
+	struct buf path = {0};
+	buf_sink(&path, "/v1/members", 11);
+	if (o.status) {
+		buf_sink(&path, "?status=", 8);
+		url_encode(&path, o.status);
+	}
+	if (o.tag) {
+		buf_sink(&path, o.status ? "&tag=" : "?tag=", 5);
+		url_encode(&path, o.tag);
+	}
+	buf_sink(&path, "", 1);
+	e = api_print(&o, "GET", path.p, NULL, REQUEST_TIMEOUT_MS,
+		      print_members, NULL);
+	free(path.p);
+	return e;
 }
 
 static void print_status(const struct opts *o, json_t *s)
@@ -1373,14 +1397,24 @@ static void print_keys(const struct opts *o, json_t *r)
 		printf("no keys: traffic is not encrypted\n");
 }
 
+static int keys_rotate(struct opts *o);
+
 int cmd_keys(int argc, char **argv)
 {
 	struct opts o;
 	int e;
-	if (begin(&o, "keys", argc, argv, OPT_JSON | OPT_KEY_FILE,
+	if (begin(&o, "keys", argc, argv, OPT_JSON | OPT_KEY_FILE | OPT_TIMEOUT,
 		  "usage: cloister keys list [--json]\n"
 		  "       cloister keys install|use|remove --key-file FILE\n"
-		  "       cloister keys install|use|remove - < FILE\n\n"
+		  "       cloister keys install|use|remove - < FILE\n"
+		  "       cloister keys rotate [--key-file FILE | -] "
+		  "[--timeout S]\n\n"
+		  "rotate does it across the cluster in one command: every "
+		  "alive member\ninstalls the new key, then uses it, then "
+		  "keeps only it (cloister.keys\ncalls, sealed with the "
+		  "cluster key), each phase only once all answered ok\n"
+		  "(per member: ok or failed).  Without a key file a new "
+		  "key is made and\nprinted once on stderr.\n\n"
 		  "Key rotation without downtime: install the new key "
 		  "on every agent, `use`\nit on every agent, then remove "
 		  "the old one.  The key (64 hex digits or base64\nof 32 "
@@ -1391,8 +1425,10 @@ int cmd_keys(int argc, char **argv)
 		  &e))
 		return e;
 	if (o.npos < 1)
-		return usage_error(&o, "give list, install, use or remove");
+		return usage_error(&o, "give list, install, use, remove or rotate");
 	const char *op = o.pos[0];
+	if (!strcmp(op, "rotate"))
+		return keys_rotate(&o);
 	bool list = !strcmp(op, "list");
 	if (!list && strcmp(op, "install") && strcmp(op, "use") &&
 	    strcmp(op, "remove"))
@@ -1433,6 +1469,191 @@ int cmd_keys(int argc, char **argv)
 		      REQUEST_TIMEOUT_MS, print_keys, NULL);
 	sodium_memzero(key, sizeof key);
 	return e;
+}
+
+/* ------------------------------------------------------------------ */
+/* Day-two operations: tags, force-leave, keys rotate                  */
+/* ------------------------------------------------------------------ */
+
+static void print_tags(const struct opts *o, json_t *r)
+{
+	const char *k;
+	json_t *v;
+	bool any = false;
+	json_object_foreach(json_object_get(r, "tags"), k, v) {
+		put_clean(stdout, k);
+		putchar('=');
+		put_clean(stdout, json_string_value(v));
+		putchar('\n');
+		any = true;
+	}
+	if (!any)
+		printf("no tags\n");
+}
+
+int cmd_tags(int argc, char **argv)
+{
+	struct opts o;
+	int e;
+	if (begin(&o, "tags", argc, argv, OPT_JSON,
+		  "usage: cloister tags set KEY=VALUE... [--json]\n"
+		  "       cloister tags unset KEY... [--json]\n\n"
+		  "Changes the agent's own tags at run time: the node "
+		  "announces itself again\n(a higher incarnation), every "
+		  "member sees the new tags, and the rings\nfollow a "
+		  "changed groups or weight.  Prints the node's tags.\n",
+		  &e))
+		return e;
+	if (o.npos < 2 || (strcmp(o.pos[0], "set") && strcmp(o.pos[0], "unset")))
+		return usage_error(&o, "give set KEY=VALUE... or unset KEY...");
+	bool set = !strcmp(o.pos[0], "set");
+	json_t *list = json_array();
+	for (int i = 1; i < o.npos; i++) {
+		const char *eq = strchr(o.pos[i], '=');
+		if (set ? (!eq || eq == o.pos[i]) : eq != NULL) {
+			json_decref(list);
+			return usage_error(&o, set ? "'%s' is not KEY=VALUE"
+						   : "'%s': unset takes keys",
+					   o.pos[i]);
+		}
+		json_array_append_new(list, json_string(o.pos[i]));
+	}
+	return api_print(&o, "POST", "/v1/tags",
+			 json_pack("{s:o}", set ? "set" : "unset", list),
+			 REQUEST_TIMEOUT_MS, print_tags, NULL);
+}
+
+static void print_forced(const struct opts *o, json_t *r)
+{
+	put_clean(stdout, str(r, "member"));
+	printf(": %s\n", str(r, "status"));
+}
+
+int cmd_force_leave(int argc, char **argv)
+{
+	struct opts o;
+	int e;
+	if (begin(&o, "force-leave", argc, argv, OPT_JSON,
+		  "usage: cloister force-leave NAME [--json]\n\n"
+		  "Makes a failed (dead) or suspect member left on every "
+		  "node, as Serf's\nforce-leave: it is reaped like a member "
+		  "that left, and no node brings it\nback.  Refused for a "
+		  "member this agent holds alive; a member that is in\nfact "
+		  "alive refutes it.\n",
+		  &e))
+		return e;
+	if (o.npos != 1)
+		return usage_error(&o, "give exactly one member NAME");
+	return api_print(&o, "POST", "/v1/force-leave",
+			 json_pack("{s:s}", "name", o.pos[0]),
+			 REQUEST_TIMEOUT_MS, print_forced, NULL);
+}
+
+/* One phase of a rotation: every alive member called on cloister.keys;
+ * prints "member: ok|failed (why)" and returns how many failed. */
+static int rotate_phase(const struct opts *o, const char *op, const char *key,
+			int timeout_ms, int *members)
+{
+	json_t *data = json_pack("{s:s,s:s}", "op", op, "key", key);
+	char *text = data ? json_dumps(data, JSON_COMPACT) : NULL;
+	json_decref(data);
+	if (!text)
+		return -1;
+	json_t *body = json_pack("{s:s,s:s,s:i}", "topic", "cloister.keys",
+				 "data", text, "timeout_ms", timeout_ms);
+	sodium_memzero(text, strlen(text));
+	free(text);
+	json_t *r = NULL;
+	int e = api(o, "POST", "/v1/multicall", body,
+		    timeout_ms + REQUEST_TIMEOUT_MS, &r, NULL);
+	if (e)
+		return -1;
+	int failed = 0;
+	size_t i;
+	json_t *v;
+	*members = 0;
+	printf("%s:\n", op);
+	json_array_foreach(json_object_get(r, "replies"), i, v) {
+		bool ok = !strcmp(str(v, "data"), "ok");
+		printf("  ");
+		put_clean(stdout, str(v, "member"));
+		printf(": %s", ok ? "ok" : "failed (");
+		if (!ok) {
+			put_clean(stdout, str(v, "data"));
+			putchar(')');
+		}
+		putchar('\n');
+		failed += !ok;
+		(*members)++;
+	}
+	json_array_foreach(json_object_get(r, "missing"), i, v) {
+		printf("  ");
+		put_clean(stdout, json_string_value(v));
+		printf(": failed (no answer)\n");
+		failed++;
+		(*members)++;
+	}
+	json_decref(r);
+	return failed;
+}
+
+static int keys_rotate(struct opts *o)
+{
+	char key[512] = "";
+	if (o->npos > 2)
+		return usage_error(o, "keys rotate takes --key-file FILE, - "
+				      "(stdin) or nothing (a new key)");
+	bool generated = !o->key_file && o->npos == 1;
+	if (generated) {
+		uint8_t raw[32];
+		randombytes_buf(raw, sizeof raw);
+		sodium_bin2base64(key, sizeof key, raw, sizeof raw,
+				  sodium_base64_VARIANT_ORIGINAL);
+		sodium_memzero(raw, sizeof raw);
+	} else {
+		FILE *f = o->key_file ? fopen(o->key_file, "r")
+			  : !strcmp(o->pos[1], "-") ? stdin : NULL;
+		if (!o->key_file && !f)
+			return usage_error(o, "give the new key with --key-file "
+					      "FILE or - (stdin)");
+		bool got = f && fgets(key, sizeof key, f);
+		if (f && f != stdin)
+			fclose(f);
+		if (!got) {
+			fprintf(stderr, "cloister keys: no key in %s\n",
+				o->key_file ? o->key_file : "stdin");
+			return EXIT_FAILED;
+		}
+		key[strcspn(key, "\r\n")] = '\0';
+	}
+	int timeout_ms = 5000;
+	if (o->timeout && (timeout_ms = parse_seconds(o->timeout, 1, 60000)) < 0)
+		return usage_error(o, "--timeout takes seconds, from 0.001 to 60");
+	static const char *const phases[] = {"install", "use", "retain"};
+	int rc = EXIT_DONE, members = 0;
+	for (size_t p = 0; p < 3; p++) {
+		int failed = rotate_phase(o, phases[p], key, timeout_ms, &members);
+		if (failed != 0) {
+			fprintf(stderr,
+				"cloister keys rotate: %s failed on %d of %d "
+				"member%s; stopped before the next phase (run "
+				"it again once they are back: each phase can "
+				"be repeated)\n",
+				phases[p], failed < 0 ? members : failed,
+				members, members == 1 ? "" : "s");
+			rc = EXIT_FAILED;
+			break;
+		}
+	}
+	if (rc == EXIT_DONE)
+		printf("rotated on %d member%s: the new key is the only one\n",
+		       members, members == 1 ? "" : "s");
+	if (generated && rc == EXIT_DONE)
+		fprintf(stderr, "cloister keys rotate: the new key (keep it for "
+				"nodes that join later; it is shown once):\n%s\n",
+			key);
+	sodium_memzero(key, sizeof key);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ */

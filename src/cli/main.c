@@ -25,7 +25,9 @@ static const struct cli_command commands[] = {
 	{"multicast", cmd_multicast, "send a named message to members"},
 	{"multicall", cmd_multicall, "call members and gather replies"},
 	{"monitor", cmd_monitor, "stream the agent's events"},
-	{"keys", cmd_keys, "install, use, remove, list cluster keys"},
+	{"keys", cmd_keys, "install, use, remove, list, rotate cluster keys"},
+	{"tags", cmd_tags, "set or unset the agent's tags at run time"},
+	{"force-leave", cmd_force_leave, "make a failed member left everywhere"},
 	{"completion", cmd_completion, "print shell completion: bash or zsh"},
 	{"manpage", cmd_manpage, "print the manual page (roff)"},
 };

@@ -24,6 +24,7 @@
 #include "messaging.h"
 #include "naming.h"
 #include "node_internal.h"
+#include "node_keys.h"
 #include "node_log.h"
 #include "timings.h"
 #include "sentry_spec.h"
@@ -1222,6 +1223,34 @@ int cloister_keys_use(cloister_t *c, const char *key)
 int cloister_keys_remove(cloister_t *c, const char *key)
 {
 	return keys_op(c, key, cl_keyring_remove);
+}
+
+int cl_node_keys_retain(cloister_t *c, const char *text)
+{
+	uint8_t key[CL_KEY_BYTES], all[CL_KEYRING_MAX][CL_KEY_BYTES];
+	if (!c || !text || cl_key_parse(text, key) != 0)
+		return CLOISTER_EINVAL;
+	pthread_mutex_lock(&c->lock);
+	size_t primary = 0;
+	int n = cl_keyring_enabled(c->keyring)
+			? cl_keyring_list(c->keyring, all, CL_KEYRING_MAX, &primary)
+			: CLOISTER_ESTATE;
+	int e = n < 0 ? n : CLOISTER_ENOENT, removed = 0;
+	for (int i = 0; n > 0 && i < n; i++)
+		if (!memcmp(all[i], key, CL_KEY_BYTES))
+			e = (size_t)i == primary ? 0 : CLOISTER_ESTATE;
+	for (int i = 0; e == 0 && i < n; i++)
+		if ((size_t)i != primary && cl_keyring_remove(c->keyring, all[i]) == 0)
+			removed++;
+	pthread_mutex_unlock(&c->lock);
+	char fp[CL_KEY_FINGERPRINT_LEN + 1];
+	if (e == 0)
+		node_log(c, CLOISTER_LOG_INFO, "msg=\"keyring changed\" key=%s "
+			 "op=retain removed=%d", cl_key_fingerprint(key, fp),
+			 removed);
+	sodium_memzero(all, sizeof all);
+	sodium_memzero(key, sizeof key);
+	return e;
 }
 
 int cloister_keys_list(cloister_t *c, char (*out)[17], size_t max, size_t *n)
