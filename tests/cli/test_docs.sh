@@ -64,7 +64,7 @@ for c in cmds:
         bad.append(f"{c}: no bash case"); continue
     if z is None:
         bad.append(f"{c}: no zsh case"); continue
-    if not re.search(r"^\.TP\n\.B " + re.escape(c) + "$", man, re.M):
+    if not re.search(r"^\.TP\n\.B (" + re.escape(c) + "|" + re.escape(c.replace("-", "\\-")) + ")$", man, re.M):
         bad.append(f"{c}: not in the man page's COMMANDS")
     for f in sorted(flags):
         total += 1
