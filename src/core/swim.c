@@ -585,7 +585,13 @@ int cl_swim_join(cl_swim *s, cl_usec now, const cl_addr *seeds, size_t n)
 			s->seeds[s->n_seeds++] = seeds[i];
 		swim_send_pushpull(s, &seeds[i], 0, CL_PUSHPULL_JOIN);
 	}
-	s->next_join_retry = now + s->cfg.timing.dead_retry_interval / 3;
+	/* The first retry comes after one probe interval, well before the
+	 * backoff's dead_retry/3: an answer takes milliseconds, and a
+	 * connection caught in TCP retransmission under datagram loss (200 ms,
+	 * 400 ms, 800 ms, ... before it gets through) is better raced by a
+	 * fresh one.  The simulator at 10% loss: join convergence's upper
+	 * quartile 3.0 s with the retry at 5 s, 1.75 s with it at 1 s. */
+	s->next_join_retry = now + s->cfg.timing.probe_interval;
 	return 0;
 }
 
