@@ -15,6 +15,8 @@
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,8 +43,8 @@ static void usage(FILE *out)
 		"  --nodes N           cluster size, 1..%u (default 100)\n"
 		"  --duration SECONDS  virtual time to simulate, > 0 (default 60)\n"
 		"  --loss P            datagram loss probability as a fraction 0..1,\n"
-		"                      e.g. 0.1 for 10%% (default 0); streams are\n"
-		"                      never lost\n"
+		"                      e.g. 0.1 for 10%% (default 0); streams\n"
+		"                      retransmit as TCP does (see below)\n"
 		"  --latency-ms L      base one-way latency in ms (default 1)\n"
 		"  --jitter-ms J       uniform jitter of +-J ms around it, J <= L\n"
 		"                      (default 0.5)\n"
@@ -69,11 +71,24 @@ static void usage(FILE *out)
 		"                      schedules with invariants checked all along\n"
 		"                      (see below)\n"
 		"  --seeds A[-B]       with --prop: the schedules to run (default 1)\n"
+		"\n"
+		"timing over the profile's (bench/detection_curve.py sweeps them):\n"
+		"  --probe-interval-ms MS, --probe-timeout-ms MS, --indirect-checks K,\n"
+		"  --suspicion-mult M, --suspicion-max-mult X, --no-stream-ping\n"
+		"faults for the plain run (never the killed node, never node 0):\n"
+		"  --slow-ms MS        one random node handles what it receives MS\n"
+		"                      late, from the start\n"
+		"  --pause-s S         from the kill time on (or 5 s after\n"
+		"                      convergence) plus half a period, a random node\n"
+		"                      is paused for S seconds every --pause-every-s\n"
+		"                      (default 30)\n"
 		"  -h, --help          this text\n"
 		"\n"
 		"The network: each datagram takes latency +- jitter and is lost with\n"
 		"probability P; streams (push-pull) take latency +- jitter plus a\n"
-		"2*latency handshake and always arrive, unless the peer is down.\n"
+		"2*latency handshake; under loss an attempt fails with\n"
+		"1-(1-P)^2 and waits a retransmission timeout (200 ms, doubling)\n"
+		"before the next, and the stream is lost after the 6th retry.\n"
 		"\n"
 		"JSON fields: nodes, seed, profile, sim_seconds, converged_s (first\n"
 		"time every node had all nodes alive; null if never), killed,\n"
@@ -84,7 +99,10 @@ static void usage(FILE *out)
 		"bytes_per_node_s (every packet sent, datagrams and streams, per node\n"
 		"per simulated second), packets, bytes, streams, stream_bytes,\n"
 		"dropped {loss, partition, down, unroutable}, core_drops {reason:\n"
-		"count}, events, ticks, wall_s.\n"
+		"count}, events, ticks, wall_s, timing {probe_interval_ms, ...};\n"
+		"with --slow-ms: slow_ms, false_positives_slow (pairs about the\n"
+		"slow node); with --pause-s: pause_s, pauses, false_positives_paused\n"
+		"(pairs about nodes that were paused).\n"
 		"\n"
 		"With --prop each seed draws a cluster of 4-16 nodes and up to 8\n"
 		"faults (crashes, restarts at the same or a new address, with new\n"
@@ -153,6 +171,13 @@ struct opts {
 	bool kill_at_set, spread_set, json, prop;
 	enum cl_profile profile;
 	const char *profile_name;
+	/* Timing knobs over the profile's values (0: the profile's). */
+	uint64_t probe_interval_ms, probe_timeout_ms, indirect_checks;
+	uint64_t suspicion_mult, suspicion_max_mult;
+	bool no_stream_ping;
+	/* Faults for the detection/false-positive curve: one slow node, and
+	 * pauses of pause_s seconds every pause_every_s seconds. */
+	double slow_ms, pause_s, pause_every_s;
 };
 
 static int parse(int argc, char **argv, struct opts *o)
@@ -172,7 +197,12 @@ static int parse(int argc, char **argv, struct opts *o)
 		{"--loss", true}, {"--latency-ms", true}, {"--jitter-ms", true},
 		{"--kill", true}, {"--kill-at", true}, {"--seed", true},
 		{"--profile", true}, {"--join-spread-ms", true},
-		{"--seeds", true}, {"--spread", true}, {"--spread-step-ms", true}};
+		{"--seeds", true}, {"--spread", true}, {"--spread-step-ms", true},
+		{"--probe-interval-ms", true}, {"--probe-timeout-ms", true},
+		{"--indirect-checks", true}, {"--suspicion-mult", true},
+		{"--suspicion-max-mult", true}, {"--no-stream-ping", false},
+		{"--slow-ms", true}, {"--pause-s", true},
+		{"--pause-every-s", true}};
 	cl_args args;
 	cl_args_init(&args, argc, argv);
 	for (;;) {
@@ -200,7 +230,60 @@ static int parse(int argc, char **argv, struct opts *o)
 			o->prop = true;
 			continue;
 		}
+		if (!strcmp(name, "--no-stream-ping")) {
+			o->no_stream_ping = true;
+			continue;
+		}
 		double d;
+		/* The timing knobs: positive integers, checked again (with the
+		 * relations between them) by the core's config validation. */
+		static const struct {
+			const char *flag;
+			size_t off;
+			uint64_t max;
+		} knobs[] = {
+			{"--probe-interval-ms",
+			 offsetof(struct opts, probe_interval_ms), 600000},
+			{"--probe-timeout-ms",
+			 offsetof(struct opts, probe_timeout_ms), 600000},
+			{"--indirect-checks",
+			 offsetof(struct opts, indirect_checks), 16},
+			{"--suspicion-mult", offsetof(struct opts, suspicion_mult),
+			 100},
+			{"--suspicion-max-mult",
+			 offsetof(struct opts, suspicion_max_mult), 100},
+		};
+		bool knob = false;
+		for (size_t k = 0; k < sizeof knobs / sizeof knobs[0]; k++) {
+			if (strcmp(name, knobs[k].flag))
+				continue;
+			uint64_t *dst = (uint64_t *)((char *)o + knobs[k].off);
+			if (!parse_u64(v, dst) || *dst < 1 ||
+			    *dst > knobs[k].max)
+				return bad(name, v, "want a positive integer "
+						    "within its range");
+			knob = true;
+		}
+		if (knob)
+			continue;
+		if (!strcmp(name, "--slow-ms")) {
+			if (!parse_double(v, &d) || d < 0 || d > 600000)
+				return bad(name, v, "want milliseconds >= 0");
+			o->slow_ms = d;
+			continue;
+		}
+		if (!strcmp(name, "--pause-s")) {
+			if (!parse_double(v, &d) || d < 0 || d > 3600)
+				return bad(name, v, "want seconds >= 0");
+			o->pause_s = d;
+			continue;
+		}
+		if (!strcmp(name, "--pause-every-s")) {
+			if (!parse_double(v, &d) || d <= 0 || d > 1e6)
+				return bad(name, v, "want seconds > 0");
+			o->pause_every_s = d;
+			continue;
+		}
 		if (!strcmp(name, "--seeds")) {
 			char a[32];
 			const char *dash = strchr(v, '-');
@@ -285,6 +368,16 @@ static int parse(int argc, char **argv, struct opts *o)
 		return bad("--spread", NULL, "needs --nodes 3 or more");
 	if (!o->step_ms)
 		o->step_ms = 100;
+	if (!o->pause_every_s)
+		o->pause_every_s = 30;
+	if (o->pause_s >= o->pause_every_s)
+		return bad("--pause-s", NULL,
+			   "must be shorter than --pause-every-s");
+	if ((o->slow_ms > 0 || o->pause_s > 0) && (o->spread || o->prop))
+		return bad("--slow-ms/--pause-s", NULL,
+			   "are for the plain run (not --spread or --prop)");
+	if ((o->slow_ms > 0 || o->pause_s > 0) && o->nodes < 3)
+		return bad("--slow-ms/--pause-s", NULL, "need --nodes 3 or more");
 	return 0;
 }
 
@@ -315,6 +408,11 @@ struct result {
 	cl_usec kill_at;   /* -1 no kill */
 	cl_usec detect;    /* from kill to all detected, -1 none */
 	double wall;
+	cl_swim_timing timing;
+	int64_t slow_node;       /* -1 none */
+	uint32_t fp_slow;        /* false positives about the slow node */
+	uint32_t pauses;         /* pauses applied */
+	uint32_t fp_paused;      /* false positives about nodes once paused */
 };
 
 static int print_json(const struct opts *o, const struct result *r)
@@ -335,6 +433,31 @@ static int print_json(const struct opts *o, const struct result *r)
 			    json_integer((json_int_t)m->detect_pending));
 	json_object_set_new(j, "false_positives",
 			    json_integer((json_int_t)m->false_positives));
+	json_t *tm = json_object();
+	const cl_swim_timing *t = &r->timing;
+	json_object_set_new(tm, "probe_interval_ms",
+			    json_integer(t->probe_interval / 1000));
+	json_object_set_new(tm, "probe_timeout_ms",
+			    json_integer(t->probe_timeout / 1000));
+	json_object_set_new(tm, "indirect_checks",
+			    json_integer(t->indirect_checks));
+	json_object_set_new(tm, "suspicion_mult",
+			    json_integer(t->suspicion_mult));
+	json_object_set_new(tm, "suspicion_max_mult",
+			    json_integer(t->suspicion_max_mult));
+	json_object_set_new(tm, "stream_ping", json_boolean(!o->no_stream_ping));
+	json_object_set_new(j, "timing", tm);
+	if (r->slow_node >= 0) {
+		json_object_set_new(j, "slow_ms", json_real(o->slow_ms));
+		json_object_set_new(j, "false_positives_slow",
+				    json_integer(r->fp_slow));
+	}
+	if (o->pause_s > 0) {
+		json_object_set_new(j, "pause_s", json_real(o->pause_s));
+		json_object_set_new(j, "pauses", json_integer(r->pauses));
+		json_object_set_new(j, "false_positives_paused",
+				    json_integer(r->fp_paused));
+	}
 	json_object_set_new(j, "msgs_per_node_s",
 			    json_real(node_s > 0 ? (double)m->packets / node_s : 0));
 	json_object_set_new(j, "bytes_per_node_s",
@@ -625,6 +748,118 @@ out:
 	return rc;
 }
 
+/* Up to k random running nodes other than node 0 and `not`, crashed. */
+static uint32_t crash_random(cl_sim *sim, uint32_t k, int64_t not,
+			     uint32_t *cand)
+{
+	uint32_t n = 0, nodes = cl_sim_nodes(sim);
+	for (uint32_t i = 1; i < nodes; i++)
+		if (cl_sim_node_state(sim, i) == CL_SIM_UP && (int64_t)i != not &&
+		    !cl_sim_paused(sim, i))
+			cand[n++] = i;
+	if (k > n)
+		k = n;
+	for (uint32_t i = 0; i < k; i++) {
+		uint32_t j = i + (uint32_t)(cl_sim_rand(sim) % (n - i));
+		uint32_t t = cand[i];
+		cand[i] = cand[j];
+		cand[j] = t;
+		cl_sim_crash(sim, cand[i]);
+	}
+	return k;
+}
+
+/* The plain run's schedule: the slow node from the start, the kill at
+ * kill_at (or 5 s after convergence), pauses from the same moment plus
+ * half a pause period, one random running node at a time.  The slow and
+ * paused nodes are never the ones killed: the curve wants the detection
+ * of a crash and the false positives about the others separately. */
+static int run_faults(const struct opts *o, cl_sim *sim, cl_usec end,
+		      struct result *r)
+{
+	uint32_t nodes = cl_sim_nodes(sim);
+	bool faults = o->slow_ms > 0 || o->pause_s > 0;
+	if (o->slow_ms > 0) {
+		r->slow_node = 1 + (int64_t)(cl_sim_rand(sim) % (nodes - 1));
+		cl_sim_set_slow(sim, (uint32_t)r->slow_node,
+				(cl_usec)llround(o->slow_ms * 1000));
+	}
+	cl_usec base = CL_NEVER;
+	if (o->kill || o->pause_s > 0) {
+		if (o->kill_at_set) {
+			base = (cl_usec)llround(o->kill_at * 1e6);
+		} else {
+			cl_usec cap = 30 * CL_SEC < end ? 30 * CL_SEC : end;
+			base = cl_sim_run_until_converged(sim, cap)
+				       ? cl_sim_now(sim) + 5 * CL_SEC
+				       : 30 * CL_SEC;
+		}
+	}
+	cl_usec every = (cl_usec)llround(o->pause_every_s * 1e6);
+	cl_usec pause_len = (cl_usec)llround(o->pause_s * 1e6);
+	cl_usec next_kill = o->kill ? base : CL_NEVER;
+	cl_usec next_pause = o->pause_s > 0 ? base + every / 2 : CL_NEVER;
+	cl_usec pause_end = CL_NEVER;
+	uint32_t paused = 0;
+	uint8_t *was_paused = o->pause_s > 0 ? calloc(nodes, 1) : NULL;
+	uint32_t *cand = malloc((size_t)nodes * sizeof *cand);
+	if (!cand || (o->pause_s > 0 && !was_paused)) {
+		free(cand);
+		free(was_paused);
+		return -1;
+	}
+	for (;;) {
+		cl_usec t = end;
+		if (next_kill < t)
+			t = next_kill;
+		if (next_pause < t)
+			t = next_pause;
+		if (pause_end < t)
+			t = pause_end;
+		cl_sim_run_until(sim, t);
+		if (t >= end)
+			break;
+		if (t == pause_end) {
+			cl_sim_resume(sim, paused);
+			pause_end = CL_NEVER;
+		}
+		if (t == next_kill) {
+			r->killed = faults ? crash_random(sim, (uint32_t)o->kill,
+							  r->slow_node, cand)
+					   : cl_sim_kill_random(
+						     sim, (uint32_t)o->kill, cand);
+			r->kill_at = t;
+			next_kill = CL_NEVER;
+		}
+		if (t == next_pause) {
+			next_pause += every;
+			/* A running node, not the slow one, not already down. */
+			for (int tries = 0; tries < 64 && pause_end == CL_NEVER;
+			     tries++) {
+				uint32_t c = 1 + (uint32_t)(cl_sim_rand(sim) %
+							    (nodes - 1));
+				if (cl_sim_node_state(sim, c) != CL_SIM_UP ||
+				    (int64_t)c == r->slow_node)
+					continue;
+				cl_sim_pause(sim, c);
+				paused = c;
+				was_paused[c] = 1;
+				pause_end = t + pause_len;
+				r->pauses++;
+			}
+		}
+	}
+	if (r->slow_node >= 0)
+		r->fp_slow = cl_sim_false_positives_about(
+			sim, (uint32_t)r->slow_node);
+	for (uint32_t i = 0; was_paused && i < nodes; i++)
+		if (was_paused[i])
+			r->fp_paused += cl_sim_false_positives_about(sim, i);
+	free(cand);
+	free(was_paused);
+	return 0;
+}
+
 /* --prop: a batch of property-checked schedules. */
 static int run_prop(const struct opts *o)
 {
@@ -665,6 +900,20 @@ int cmd_sim(int argc, char **argv)
 	cfg.jitter = (cl_usec)llround(o.jitter_ms * 1000);
 	if (o.spread_set)
 		cfg.join_spread = (cl_usec)llround(o.spread_ms * 1000);
+	cl_swim_timing timing;
+	cl_swim_timing_profile(&timing, o.profile);
+	if (o.probe_interval_ms)
+		timing.probe_interval = (cl_usec)o.probe_interval_ms * 1000;
+	if (o.probe_timeout_ms)
+		timing.probe_timeout = (cl_usec)o.probe_timeout_ms * 1000;
+	if (o.indirect_checks)
+		timing.indirect_checks = (unsigned)o.indirect_checks;
+	if (o.suspicion_mult)
+		timing.suspicion_mult = (unsigned)o.suspicion_mult;
+	if (o.suspicion_max_mult)
+		timing.suspicion_max_mult = (unsigned)o.suspicion_max_mult;
+	cfg.timing = &timing;
+	cfg.no_stream_ping = o.no_stream_ping;
 	if (o.spread)
 		return run_spread(&o, &cfg);
 
@@ -676,32 +925,13 @@ int cmd_sim(int argc, char **argv)
 		return 1;
 	}
 	cl_usec end = (cl_usec)llround(o.duration * 1e6);
-	struct result r = {.kill_at = -1, .detect = -1};
-	if (o.kill) {
-		cl_usec at;
-		if (o.kill_at_set) {
-			at = (cl_usec)llround(o.kill_at * 1e6);
-		} else {
-			cl_usec cap = 30 * CL_SEC < end ? 30 * CL_SEC : end;
-			at = cl_sim_run_until_converged(sim, cap)
-				     ? cl_sim_now(sim) + 5 * CL_SEC
-				     : 30 * CL_SEC;
-		}
-		if (at <= end) {
-			cl_sim_run_until(sim, at);
-			uint32_t *victims = malloc(o.kill * sizeof *victims);
-			if (!victims) {
-				cl_sim_free(sim);
-				fprintf(stderr, "cloister sim: out of memory\n");
-				return 1;
-			}
-			r.killed = cl_sim_kill_random(sim, (uint32_t)o.kill,
-						      victims);
-			r.kill_at = at;
-			free(victims);
-		}
+	struct result r = {.kill_at = -1, .detect = -1, .timing = timing,
+			   .slow_node = -1};
+	if (run_faults(&o, sim, end, &r)) {
+		cl_sim_free(sim);
+		fprintf(stderr, "cloister sim: out of memory\n");
+		return 1;
 	}
-	cl_sim_run_until(sim, end);
 	err = cl_sim_error(sim);
 	cl_sim_get_metrics(sim, &r.m);
 	if (r.kill_at >= 0 && r.m.detect_all_at >= 0)

@@ -67,12 +67,35 @@ assert d["profile"] == "local", d
 # --flag=value works too.
 "$bin" sim --nodes=20 --duration=10 --profile=wan --json >/dev/null || fail "--flag=value"
 
+# Timing knobs and faults (bench/detection_curve.py): a 10 s pause outlasts
+# the 2x suspicion (2 s minimum at N = 30) and gets the paused node declared
+# dead; 1 s pauses and a 600 ms slow node under the lan defaults do not.
+"$bin" sim --nodes 30 --duration 120 --pause-s 10 --suspicion-mult 2 \
+	--probe-timeout-ms 400 --indirect-checks 2 --json >"$tmp/p10.json"
+"$bin" sim --nodes 30 --duration 120 --pause-s 1 --slow-ms 600 --kill 1 \
+	--json >"$tmp/p1.json"
+python3 -c '
+import json, sys
+a = json.load(open(sys.argv[1]))
+b = json.load(open(sys.argv[2]))
+t = a["timing"]
+assert (t["suspicion_mult"], t["probe_timeout_ms"], t["indirect_checks"]) == (2, 400, 2), t
+assert b["timing"]["suspicion_mult"] == 4 and b["timing"]["stream_ping"], b["timing"]
+assert a["pauses"] >= 2 and a["false_positives_paused"] > 0, a
+assert a["false_positives_paused"] == a["false_positives"], a
+assert b["pauses"] >= 2 and b["false_positives_paused"] == 0, b
+assert b["false_positives_slow"] == 0 and b["killed"] == 1, b
+assert b["detect_all_s"] is not None, b
+' "$tmp/p10.json" "$tmp/p1.json" || fail "--pause-s / --slow-ms / timing knobs"
+
 # ---------------------------------------------------------------- summary
 "$bin" sim --nodes 50 --duration 30 --kill 1 >"$tmp/sum.txt" || fail "summary run"
 grep -q "converged" "$tmp/sum.txt" || fail "summary lacks convergence"
 grep -q "killed 1 node" "$tmp/sum.txt" || fail "summary lacks the kill"
-"$bin" sim --help | grep -q -- "--loss P" || fail "--help"
-"$bin" sim --help | grep -q "fraction" || fail "--help must say --loss is a fraction"
+"$bin" sim --help >"$tmp/help.txt" || fail "--help exit status"
+grep -q -- "--loss P" "$tmp/help.txt" || fail "--help"
+grep -q "fraction" "$tmp/help.txt" || fail "--help must say --loss is a fraction"
+grep -q -- "--pause-s S" "$tmp/help.txt" || fail "--help lacks --pause-s"
 
 # ---------------------------------------------------------------- demo
 timeout 30 "$bin" sim demo >"$tmp/demo.txt" || fail "sim demo exit status"
@@ -107,6 +130,9 @@ bad --bogus sim --bogus
 bad --kill sim --nodes 5 --kill 5
 bad --jitter-ms sim --latency-ms 1 --jitter-ms 2
 bad --seed sim --seed -3
+bad --suspicion-mult sim --suspicion-mult 0
+bad --pause-s sim --pause-s 40 --pause-every-s 30
+bad --slow-ms sim --slow-ms -1
 bad stray sim stray
 bad --seed sim demo --seed x
 bad --frobnicate sim demo --frobnicate
