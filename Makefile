@@ -88,7 +88,8 @@ static: deps-static build-static/CMakeCache.txt
 # real agents, through every surface a client or a peer reaches: a cluster
 # with a kill and a restart; every client command over --http and over
 # --ctl; hooks; keys and sealed traffic; the control API's defences; a
-# flood; systemd's notifications.  The test tools come from build/.  A
+# flood; systemd's notifications; contrib/'s Dockerfile, compose and
+# Kubernetes examples under podman.  The test tools come from build/.  A
 # skipped test (77) fails here.  About 3 minutes.
 STATIC_TESTS := test_loopback_cluster test_agent_cli test_client_transports \
 	test_hooks_security test_keys_and_flood test_api_security test_flood test_sd_notify
@@ -101,7 +102,9 @@ static-test: deps-test static build
 	  s=$$(date +%s); echo "=== static-test: $$t"; \
 	  bash tests/integration/$$t.sh build-static/cloister; \
 	  echo "=== static-test: $$t passed ($$(( $$(date +%s) - s )) s)"; \
-	done
+	done; \
+	echo "=== static-test: test_container (contrib/ images around the static binary)"; \
+	bash tests/netns/test_container.sh build-static/cloister
 
 # The tests' packages, then a configure step: the build finds what they
 # brought (erl_interface for --stdio etf).
