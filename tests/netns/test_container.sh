@@ -23,6 +23,7 @@
 # The images for compose and Kubernetes are the Dockerfile's plus the test
 # layer (the libraries of a dynamically linked binary under test; `make
 # static-test` runs this with the static one, whose image needs nothing).
+# Every network is --internal: no route or NAT out of 198.18.5x.0/24.
 # Skipped (77) only where podman cannot run a container at all (not root,
 # podman not installed, or the runtime refuses), with the reason.
 source "$(dirname "$0")/../integration/lib.sh"
@@ -129,7 +130,7 @@ PY
 # ---------------------------------------------------------------- 1. podman run
 NET1=$TAG-run
 "${P[@]}" network rm -f "$NET1" >/dev/null 2>&1
-"${P[@]}" network create --subnet 198.18.50.0/24 "$NET1" >/dev/null && NETWORKS+=("$NET1")
+"${P[@]}" network create --internal --subnet 198.18.50.0/24 "$NET1" >/dev/null && NETWORKS+=("$NET1")
 for i in 1 2 3; do
 	c=$TAG-run$i
 	CONTAINERS+=("$c")
@@ -174,7 +175,7 @@ if command -v podman-compose >/dev/null; then
 	cp "$SRC/contrib/compose.yaml" "$WORK/compose/compose.yaml"
 	cp "$WORK/key" "$WORK/compose/cloister.key"
 	"${P[@]}" network rm -f "${TAG}_default" >/dev/null 2>&1
-	"${P[@]}" network create --subnet 198.18.51.0/24 "${TAG}_default" >/dev/null && NETWORKS+=("${TAG}_default")
+	"${P[@]}" network create --internal --subnet 198.18.51.0/24 "${TAG}_default" >/dev/null && NETWORKS+=("${TAG}_default")
 	COMPOSE_UP=1
 	(cd "$WORK/compose" && CLOISTER_IMAGE=$IMG_SVC timeout 120 podman-compose -p "$TAG" up -d) >"$WORK/compose.up" 2>&1 ||
 		fail "podman-compose up: $(tail -5 "$WORK/compose.up")"
@@ -231,7 +232,7 @@ if [[ -n ${ALIAS:-} ]]; then
 	pass "the manifest: a headless Service, its name as the sentry, readiness on --probe, a secret volume"
 	NET3=$TAG-k8s
 	"${P[@]}" network rm -f "$NET3" >/dev/null 2>&1
-	"${P[@]}" network create --subnet 198.18.52.0/24 "$NET3" >/dev/null && NETWORKS+=("$NET3")
+	"${P[@]}" network create --internal --subnet 198.18.52.0/24 "$NET3" >/dev/null && NETWORKS+=("$NET3")
 	# The secret volume as the kubelet writes it: the key, defaultMode.
 	mkdir -p "$WORK/k8s-secret"
 	cp "$WORK/key" "$WORK/k8s-secret/key"
