@@ -60,5 +60,33 @@ for app in article_app v18_app; do
 		break
 	fi
 done
+
+# Cloister's mix tasks, from the v18_app project: a cluster of three of
+# its nodes started, shown and stopped; its tests run on such a cluster.
+if [ $status -eq 0 ]; then
+	echo "== mix cloister.run -n 3, mix cloister.test -n 3 (v18_app)"
+	export CLOISTER_LOCAL_PIDS="$WORK/pids" OTP_TEST_DIR="$WORK/rec-tasks"
+	mkdir -p "$OTP_TEST_DIR"
+	(cd "$HERE/v18_app" && MIX_BUILD_PATH="$WORK/build-v18_app" timeout 180 mix cloister.run -n 3 --for 2) \
+		>"$WORK/cloister-run.log" 2>&1
+	rc=$?
+	grep -E '^(\* |v18_app_|node )' "$WORK/cloister-run.log"
+	left=$(epmd -port "$ERL_EPMD_PORT" -names | grep -c 'v18_app_')
+	if [ $rc -eq 0 ] && grep -q '^\* all 3 ready' "$WORK/cloister-run.log" &&
+		grep -q '^\* cloister.run: stopped 3 nodes' "$WORK/cloister-run.log" && [ "$left" -eq 0 ]; then
+		echo "PASS mix cloister.run -n 3: three nodes ready, then stopped (none left in epmd)"
+	else
+		echo "FAIL mix cloister.run -n 3 (exit $rc, $left names left in epmd)"; tail -n 30 "$WORK/cloister-run.log"; status=1
+	fi
+	(cd "$HERE/v18_app" && MIX_BUILD_PATH="$WORK/build-v18_app-test" timeout 300 mix cloister.test -n 3) \
+		>"$WORK/cloister-test.log" 2>&1
+	rc=$?
+	grep -E '^\* |tests?, ' "$WORK/cloister-test.log"
+	if [ $rc -eq 0 ] && grep -Eq '^2 tests, 0 failures' "$WORK/cloister-test.log"; then
+		echo "PASS mix cloister.test -n 3: the project's tests passed on a cluster of three"
+	else
+		echo "FAIL mix cloister.test -n 3 (exit $rc)"; tail -n 30 "$WORK/cloister-test.log"; status=1
+	fi
+fi
 [ $status -eq 0 ] && echo "PASS: bindings/elixir three BEAMs" || echo "FAIL: bindings/elixir three BEAMs"
 exit $status

@@ -86,6 +86,7 @@ defmodule Cloister.Config do
   defp check(_, _), do: nil
 
   def apply! do
+    local_cluster!()
     env = Application.get_all_env(:cloister)
 
     case Keyword.get(env, :listener) do
@@ -138,6 +139,21 @@ defmodule Cloister.Config do
 
     if is_nil(env[:consensus]), do: put(:consensus, 1)
     :ok
+  end
+
+  # mix cloister.run / cloister.test: the nodes they start are the
+  # cluster, whatever the project's config says.
+  defp local_cluster! do
+    case System.get_env("CLOISTER_LOCAL_CLUSTER") do
+      nodes when is_binary(nodes) and nodes != "" ->
+        list = nodes |> String.split(",", trim: true) |> Enum.map(&String.to_atom/1)
+        put(:sentry, list)
+        put(:consensus, length(list))
+        put(:magic?, true)
+
+      _ ->
+        :ok
+    end
   end
 
   defp put(k, v), do: Application.put_env(:cloister, k, v)
