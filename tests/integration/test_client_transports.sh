@@ -28,7 +28,9 @@ four() { [[ $(count_status "$A" alive) == 4 && $(count_status "$B" alive) == 4 ]
 check "four keyed agents assemble" wait_for 20 four
 kill -KILL "${AGENT_PID[c]}" "${AGENT_PID[d]}"
 both_ready() { [[ $(count_status "$A" alive) == 2 && $(count_status "$B" alive) == 2 ]]; }
-check "two alive once c and d are killed" wait_for 30 both_ready
+# Dead, not suspect: suspects still own keys on the ring.
+cd_dead() { [[ $(count_status "$A" dead) == 2 && $(count_status "$B" dead) == 2 ]]; }
+check "c and d, killed, are dead on a and b" wait_for 30 cd_dead
 has_cmd() { grep -qx "$1" "$WORK/commands"; }
 
 # The commands that reach an agent, by their help.
