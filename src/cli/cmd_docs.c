@@ -129,13 +129,13 @@ static void choices(const char *help, char *out, size_t cap)
 	}
 }
 
-/* Settings whose value is a path. */
+/* Settings whose value is a path: config, ctl, *-file, *-dir. */
 static bool takes_path(const char *name)
 {
 	size_t n = strlen(name);
 	return !strcmp(name, "config") || !strcmp(name, "ctl") ||
-	       !strcmp(name, "data-dir") ||
-	       (n > 5 && !strcmp(name + n - 5, "-file"));
+	       (n > 5 && !strcmp(name + n - 5, "-file")) ||
+	       (n > 4 && !strcmp(name + n - 4, "-dir"));
 }
 
 /* ------------------------------------------------------------------ */

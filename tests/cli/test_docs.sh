@@ -97,8 +97,13 @@ complete_words() { # words... -> COMPREPLY, one per line
 [[ $(complete_words cloister agent --log-level "" | tr '\n' ' ') == "error warn info debug " ]] ||
 	fail "bash: agent --log-level choices: $(complete_words cloister agent --log-level "" | tr '\n' ' ')"
 [[ $(complete_words cloister status --to) == --token-file ]] || fail "bash: status --to"
-complete_words cloister agent --config "$tmp/cloister." | grep -qx "$tmp/cloister.bash" ||
-	fail "bash: agent --config completes no path"
+# (Captured first: grep -q leaving early would fail the pipeline.)
+paths=$(complete_words cloister agent --config "$tmp/cloister.")
+grep -qx "$tmp/cloister.bash" <<<"$paths" || fail "bash: agent --config completes no path: $paths"
+paths=$(complete_words cloister agent --config-dir "$tmp/")
+if grep -q -- "--config-dir" <<<"$("$bin" agent --help)"; then
+	grep -qx "$tmp/cloister.bash" <<<"$paths" || fail "bash: agent --config-dir completes no path"
+fi
 if command -v zsh >/dev/null; then
 	zsh -n "$tmp/_cloister" || fail "zsh -n _cloister"
 fi
@@ -107,6 +112,7 @@ fi
 if command -v groff >/dev/null; then
 	groff -man -ww -z "$tmp/cloister.1" 2>"$tmp/groff.err" || fail "groff failed"
 	[[ ! -s "$tmp/groff.err" ]] || { cat "$tmp/groff.err" >&2; fail "groff warnings"; }
-	groff -man -Tutf8 -P-cbou "$tmp/cloister.1" 2>/dev/null | grep -q "^AGENT SETTINGS$" || fail "no AGENT SETTINGS section"
+	groff -man -Tutf8 -P-cbou "$tmp/cloister.1" >"$tmp/page.txt" 2>/dev/null
+	grep -q "^AGENT SETTINGS$" "$tmp/page.txt" || fail "no AGENT SETTINGS section"
 fi
 echo "PASS test_docs"

@@ -45,10 +45,10 @@ done
 [[ -e $root/usr/share/zsh/vendor-completions/_cloister || -e $root/usr/share/zsh/site-functions/_cloister ]] ||
 	fail "the zsh completion is not installed"
 [[ $(readlink "$root/$libdir/libcloister.so") == "$soname" ]] || fail "libcloister.so -> $(readlink "$root/$libdir/libcloister.so")"
-readelf -d "$root/$libdir/libcloister.so.$ver" | grep -q "SONAME.*\[$soname\]" || fail "soname is not $soname"
+grep -q "SONAME.*\[$soname\]" <<<"$(readelf -d "$root/$libdir/libcloister.so.$ver")" || fail "soname is not $soname"
 grep -qx "ExecStart=/usr/bin/cloister agent.*" "$root/usr/lib/systemd/system/cloister.service" ||
 	fail "the unit's ExecStart does not name /usr/bin/cloister: $(grep ExecStart "$root/usr/lib/systemd/system/cloister.service")"
-"$root/usr/bin/cloister" --version | grep -q "^cloister $ver" || fail "installed binary's --version"
+grep -q "^cloister $ver" <<<"$("$root/usr/bin/cloister" --version)" || fail "installed binary's --version"
 
 # The ABI: exactly the functions cloister.h declares.
 nm -D --defined-only "$root/$libdir/libcloister.so.$ver" | awk '{print $3}' | sed 's/@.*//' |
@@ -100,7 +100,7 @@ export PKG_CONFIG_PATH=$root/$libdir/pkgconfig
 	fail "building with pkg-config"
 out=$("$tmp/app_pc") || fail "the pkg-config program exited $?"
 [[ $out == "$ver ready "* ]] || fail "the pkg-config program printed '$out'"
-readelf -d "$tmp/app_pc" | grep -q "NEEDED.*\[$soname\]" || fail "the program does not need $soname"
+grep -q "NEEDED.*\[$soname\]" <<<"$(readelf -d "$tmp/app_pc")" || fail "the program does not need $soname"
 echo "pkg-config program: $out"
 
 # An internal function is not there to link against.

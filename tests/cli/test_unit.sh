@@ -33,7 +33,7 @@ grep -q "^ExecStart=$bin agent " "$unit" || fail "ExecStart"
 # The agent itself takes what the unit gives it.
 env_of() { sed -n "s/^Environment=$1=//p" "$unit"; }
 [[ $(env_of CLOISTER_DATA_DIR) == /var/lib/cloister ]] || fail "CLOISTER_DATA_DIR is not the StateDirectory"
-"$bin" agent --help | grep -q -- "--data-dir" || fail "agent has no --data-dir"
+grep -q -- "--data-dir" <<<"$("$bin" agent --help)" || fail "agent has no --data-dir"
 
 command -v systemd-analyze >/dev/null || { echo "SKIP: no systemd-analyze"; exit 77; }
 # --man=no: the page is installed by make install, not necessarily here.
