@@ -19,9 +19,10 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# Build in a copy: the source tree stays clean.
-cp -r "$HERE/erlang" "$WORK/erlang" && rm -rf "$WORK/erlang/_build"
-(cd "$WORK/erlang" && rebar3 compile) >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log"; echo "FAIL: rebar3 compile"; exit 1; }
+# Build in a copy: the source tree stays clean.  rebar3's hook copies the
+# agent given here into the copy's priv/.
+cp -r "$HERE/erlang" "$WORK/erlang" && rm -rf "$WORK/erlang/_build" "$WORK/erlang/priv" "$WORK/erlang/_build_agent"
+(cd "$WORK/erlang" && CLOISTER_BIN="$BIN" rebar3 compile) >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log"; echo "FAIL: rebar3 compile"; exit 1; }
 EBIN=$WORK/erlang/_build/default/lib/cloister/ebin
 mkdir -p "$WORK/test_ebin" "$WORK/logs"
 erlc -o "$WORK/test_ebin" "$HERE"/erlang/test/*.erl || { echo "FAIL: erlc tests"; exit 1; }

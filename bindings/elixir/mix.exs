@@ -8,12 +8,22 @@ defmodule Cloister.MixProject do
   @erlang_src Path.expand("../erlang/src", __DIR__)
 
   def project do
+    unless File.dir?(@erlang_src) do
+      Mix.raise(
+        "cloister: #{@erlang_src} is missing: this project compiles the Erlang half beside it. " <>
+          "Depend on the repository with `git: ..., subdir: \"bindings/elixir\"` (not `sparse:`) " <>
+          "or `path:` to a checkout"
+      )
+    end
+
     [
       app: :cloister,
       version: app_src()[:vsn] |> to_string(),
       elixir: "~> 1.12",
       erlc_paths: [@erlang_src],
       erlc_options: [:debug_info],
+      # The agent into this application's priv/ (../erlang/agent.sh).
+      compilers: Mix.compilers() ++ [:cloister_agent],
       start_permanent: Mix.env() == :prod,
       deps: []
     ]
@@ -42,5 +52,27 @@ defmodule Cloister.MixProject do
       :file.consult(String.to_charlist(Path.join(@erlang_src, "cloister.app.src")))
 
     props
+  end
+end
+
+defmodule Mix.Tasks.Compile.CloisterAgent do
+  @moduledoc false
+  # Puts the cloister agent in priv/ of the built application, through
+  # ../erlang/agent.sh (CLOISTER_BIN, the repository's build, a CMake build
+  # of the repository's sources, or cloister on PATH).
+  use Mix.Task.Compiler
+
+  @script Path.expand("../erlang/agent.sh", __DIR__)
+
+  @impl Mix.Task.Compiler
+  def run(_args) do
+    dest = Path.join(Mix.Project.app_path(), "priv/cloister")
+    build = Path.join(Mix.Project.build_path(), "cloister_agent")
+
+    case System.cmd("sh", [@script, dest, build], stderr_to_stdout: true) do
+      {"", 0} -> {:noop, []}
+      {out, 0} -> Mix.shell().info(String.trim_trailing(out)) && {:ok, []}
+      {out, _} -> Mix.raise(String.trim_trailing(out))
+    end
   end
 end

@@ -489,16 +489,24 @@ host_of(Addr) ->
         _ -> hd(string:split(S, ":", trailing))
     end.
 
+%% The agent: the `agent` setting, $CLOISTER_BIN, the one the build put
+%% in priv/ (agent.sh), `cloister` on PATH.
 agent_path() ->
-    case application:get_env(cloister, agent) of
-        {ok, P} -> P;
-        undefined ->
-            case os:getenv("CLOISTER_BIN") of
+    Priv = case code:priv_dir(cloister) of
+               {error, _} -> false;
+               Dir -> filelib:is_regular(filename:join(Dir, "cloister"))
+                          andalso filename:absname(filename:join(Dir, "cloister"))
+           end,
+    case {application:get_env(cloister, agent), os:getenv("CLOISTER_BIN"), Priv} of
+        {{ok, P}, _, _} -> P;
+        {_, P, _} when P =/= false, P =/= "" -> P;
+        {_, _, P} when P =/= false -> P;
+        _ ->
+            case os:find_executable("cloister") of
                 false ->
-                    case os:find_executable("cloister") of
-                        false -> exit(cloister_agent_not_found);
-                        P -> P
-                    end;
+                    logger:error("cloister: no agent: not in priv/ (the build puts it there: "
+                                 "bindings/erlang/agent.sh), CLOISTER_BIN unset, none on PATH"),
+                    exit(cloister_agent_not_found);
                 P -> P
             end
     end.
