@@ -1082,6 +1082,13 @@ int cmd_wait(int argc, char **argv)
 			free(b.p);
 			return EXIT_DONE;
 		}
+		if (e == EXIT_DONE && status == 401 && !o.t.token[0] &&
+		    target_token(&o) == 0 && o.t.token[0]) {
+			/* Started with the agent, before it wrote the token
+			 * it generated: there now, so ask again with it. */
+			free(b.p);
+			continue;
+		}
 		if (e == EXIT_DONE && (status == 401 || status == 403)) {
 			/* Waiting longer will not make us welcome. */
 			print_api_error(&o, status, b.p);
