@@ -49,7 +49,7 @@ trap 'podman_cleanup; cleanup' EXIT
 # its libraries in the test layer (the image itself is FROM scratch).
 mkdir -p "$WORK/ctx/build-static" "$WORK/svc/libs"
 cp "$CLOISTER" "$WORK/ctx/build-static/cloister"
-if ! file -L "$CLOISTER" | grep -q 'statically linked'; then
+if ldd "$CLOISTER" >/dev/null 2>&1; then # "not a dynamic executable": static
 	for lib in $(ldd "$CLOISTER" | grep -o '/[^ ]*'); do
 		mkdir -p "$WORK/svc/libs$(dirname "$lib")"
 		cp -L "$lib" "$WORK/svc/libs$lib"
