@@ -30,7 +30,8 @@ defmodule Cloister.Config do
                ring manager loopback? magic?]a
   @agent ~w[agent advertise bind naming profile key key_file passphrase call_allow tags
             ready_timeout cookie http http_port agent_log agent_args agent_port]a
-  @internal ~w[elixir_listener ring_name monitor_name]a
+  # sentry_handler: read by the original's code though not in its schema.
+  @internal ~w[elixir_listener ring_name monitor_name sentry_handler]a
 
   def validate!(env) do
     errors =

@@ -175,10 +175,10 @@ defmodule Cloister.Monitor do
   @impl GenServer
   def handle_cast({:state_change, _from, to}, st), do: {:noreply, advance(st, to)}
 
-  def handle_cast({:sentry_change, _old, _new}, %{fsm: :ready} = st),
-    do: {:noreply, st |> step(:election) |> step(:ready)}
-
-  def handle_cast({:sentry_change, _, _}, st), do: {:noreply, st}
+  def handle_cast({:sentry_change, _old, new}, st) do
+    notify_sentry_handler(new)
+    if st.fsm == :ready, do: {:noreply, st |> step(:election) |> step(:ready)}, else: {:noreply, st}
+  end
 
   @impl GenServer
   def handle_call(:stopping, _from, st), do: {:reply, :ok, advance(st, :stopping)}
@@ -207,6 +207,24 @@ defmodule Cloister.Monitor do
     st = advance(st, :stopped)
     :ets.delete(@table, st.name)
     :ok
+  end
+
+  # The original's `sentry_handler` (a pid, a name or {name, node}) gets
+  # {:sentry_changed, node} when the cluster's sentry changes.
+  defp notify_sentry_handler(new) do
+    case Application.get_env(:cloister, :sentry_handler) do
+      nil ->
+        :ok
+
+      dest when is_pid(dest) or is_atom(dest) or is_tuple(dest) ->
+        node = if is_binary(new), do: Cloister.Node.sentry() || String.to_atom(new), else: nil
+        send(dest, {:sentry_changed, node})
+
+      _ ->
+        :ok
+    end
+  rescue
+    _ -> :ok
   end
 
   # Every status between the current one and `to`, in the FSM's order: a

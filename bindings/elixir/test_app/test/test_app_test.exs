@@ -55,4 +55,26 @@ defmodule TestAppTest do
     [{from, _, %Cloister.Monitor{otp_app: :test_app}} | _] = TestApp.Listener.transitions()
     assert from == :down
   end
+
+  test "a sentry change while ready goes through :election, as the original's FSM" do
+    Application.put_env(:cloister, :sentry_handler, self())
+    before = length(TestApp.Listener.transitions())
+    GenServer.cast(Cloister.Monitor, {:sentry_change, "old", "new"})
+    assert_receive {:sentry_changed, _}, 5_000
+
+    assert eventually(fn -> length(TestApp.Listener.transitions()) >= before + 2 end)
+    calls = for {f, t, _} <- Enum.drop(TestApp.Listener.transitions(), before), do: {f, t}
+    assert calls == [ready: :election, election: :ready]
+    assert %{current: :ready, history: [:election, :ready | _]} = Cloister.fsm_state()
+  after
+    Application.delete_env(:cloister, :sentry_handler)
+  end
+
+  test "the start phase returned after the listener's :ready call; fsm_state has the history" do
+    assert %{current: :ready, history: history, payload: %Cloister.Monitor{status: :ready}} =
+             Cloister.fsm_state()
+
+    assert Enum.take(Enum.reverse(history), 3) == [:down, :assembling, :rehashing]
+    assert Enum.any?(TestApp.Listener.transitions(), &match?({:rehashing, :ready, _}, &1))
+  end
 end
