@@ -15,8 +15,6 @@ defmodule Cloister.Application do
 
   @impl Application
   def start(_type, _args) do
-    Cloister.Config.validate!(Application.get_all_env(:cloister))
-
     Supervisor.start_link([{Cloister.Manager, []}], strategy: :one_for_all, name: Cloister.Supervisor)
     |> case do
       {:ok, pid} -> {:ok, pid}

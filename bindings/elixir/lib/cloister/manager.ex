@@ -24,6 +24,7 @@ defmodule Cloister.Manager do
     for {k, v} <- state, k in [:otp_app, :additional_modules, :monitor_opts],
         do: Application.put_env(:cloister, k, v)
 
+    Cloister.Config.validate!(Application.get_all_env(:cloister))
     Cloister.Config.apply!()
     monitor = Application.get_env(:cloister, :monitor_name, Cloister.Monitor)
 

@@ -77,4 +77,13 @@ defmodule TestAppTest do
     assert Enum.take(Enum.reverse(history), 3) == [:down, :assembling, :rehashing]
     assert Enum.any?(TestApp.Listener.transitions(), &match?({:rehashing, :ready, _}, &1))
   end
+
+  test "configuration is validated as the original's schema does" do
+    assert :ok = Cloister.Config.validate!(otp_app: :a, sentry: ~w[a@h b@h]a, consensus: 2, magic?: :nohost)
+    assert_raise ArgumentError, ~r/unknown option :sentri/, fn -> Cloister.Config.validate!(sentri: :x) end
+    assert_raise ArgumentError, ~r/:sentry: expected/, fn -> Cloister.Config.validate!(sentry: []) end
+    assert_raise ArgumentError, ~r/:consensus/, fn -> Cloister.Config.validate!(consensus: -1) end
+    assert_raise ArgumentError, ~r/:magic\?/, fn -> Cloister.Config.validate!(magic?: :yes) end
+    assert_raise ArgumentError, ~r/:loopback\?/, fn -> Cloister.Config.validate!(loopback?: 1) end
+  end
 end
