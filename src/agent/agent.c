@@ -291,8 +291,9 @@ static void on_state(void *arg, cloister_state from, cloister_state to,
 	notify_status(to, s->alive, s->consensus, s->sentry, false);
 	cl_port_state(a->port, from, to, s);
 	hooks_state_change(a->hooks, from, to, s);
-	if (a->opt.on_change[0] ||
-	    (a->svc && to == CLOISTER_READY && !cl_service_started(a->svc)))
+	/* cloister run --wait-ready: the tick (this thread may not touch the
+	 * service) starts it if it waits. */
+	if (a->opt.on_change[0] || (a->svc && to == CLOISTER_READY))
 		event_active(a->tick, EV_TIMEOUT, 0); /* start it now */
 }
 
