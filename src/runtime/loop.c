@@ -74,6 +74,13 @@ struct cl_loop {
 	struct event *udp_ev, *timer, *kick_ev, *join_ev;
 	struct conn *conns;
 	size_t n_in, n_out, max_in, max_out, max_per_addr;
+	/* Outbound streams leave from the address we listen on (port 0)
+	 * when that is a specific address: peers cap connections per source
+	 * address, and the kernel's own pick (127.0.0.1 for every loopback
+	 * peer, the primary address on a multi-homed host) would lump
+	 * together nodes that merely share a machine. */
+	bool bind_out;
+	cl_addr out_src;
 	/* The connection whose frame is being fed: replies go back on it. */
 	struct conn *reply_conn;
 	bool tcp_only;
@@ -643,6 +650,13 @@ static struct conn *conn_to(cl_loop *l, const cl_addr *to)
 		l->stats.send_errors++;
 		return NULL;
 	}
+	if (l->bind_out && l->out_src.family == to->family) {
+		struct sockaddr_storage src;
+		socklen_t srclen = to_sockaddr(&l->out_src, &src);
+		/* Best effort: where that source cannot be used, the kernel
+		 * picks one as it would have. */
+		(void)bind(fd, (struct sockaddr *)&src, srclen);
+	}
 	struct conn *k = conn_new(l, fd, to, true);
 	if (!k)
 		return NULL;
@@ -968,6 +982,10 @@ cl_loop *cl_loop_new(cloister_t *c, int *err)
 	const cl_addr *bind_addr = c->cfg.has_bind ? &c->cfg.bind : &c->cfg.addr;
 	struct sockaddr_storage ss;
 	socklen_t sl = to_sockaddr(bind_addr, &ss);
+	static const uint8_t unspecified[16];
+	l->bind_out = memcmp(bind_addr->ip, unspecified, 16) != 0;
+	l->out_src = *bind_addr;
+	l->out_src.port = 0;
 	e = CLOISTER_EIO;
 	if (!l->tcp_only) {
 		/* Close-on-exec from the start: a hook started on another
