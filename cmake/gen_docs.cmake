@@ -8,6 +8,13 @@ foreach(pair "manpage;cloister.1" "completion bash;cloister.bash" "completion zs
   execute_process(COMMAND ${CMAKE_COMMAND} -E env ASAN_OPTIONS=detect_leaks=0
                           ${BIN} ${args}
                   OUTPUT_FILE ${DIR}/${out}.tmp RESULT_VARIABLE rc)
+  # A ThreadSanitizer binary may refuse a randomized address space
+  # ("unexpected memory mapping"): once more without randomization.
+  find_program(SETARCH setarch)
+  if(NOT rc EQUAL 0 AND SETARCH)
+    execute_process(COMMAND ${SETARCH} ${CMAKE_HOST_SYSTEM_PROCESSOR} -R ${BIN} ${args}
+                    OUTPUT_FILE ${DIR}/${out}.tmp RESULT_VARIABLE rc)
+  endif()
   if(NOT rc EQUAL 0)
     message(FATAL_ERROR "${BIN} ${args} failed (${rc})")
   endif()
