@@ -18,9 +18,12 @@ main() ->
            %% The agents share a key whatever the cookies: they agree, and
            %% only distribution stands between them and ready.
            {passphrase, "cloister-failure-test"},
-           {listener, ?MODULE},
-           {ready_timeout, case os:getenv("CF_WAIT") of "forever" -> infinity; _ -> 8000 end},
-           {agent_log, os:getenv("CF_LOG")}],
+           {listener, ?MODULE}
+           | case os:getenv("CF_WAIT") of
+                 "forever" -> [];  % the default: no limit, as Cloister
+                 _ -> [{ready_timeout, 8000}]
+             end] ++
+          [{agent_log, os:getenv("CF_LOG")}],
     [application:set_env(cloister, K, V) || {K, V} <- Env],
     Hold = case os:getenv("CF_MODE") of
                "netkernel" ->
