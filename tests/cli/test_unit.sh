@@ -33,6 +33,9 @@ grep -q "^ExecStart=$bin agent " "$unit" || fail "ExecStart"
 # The agent itself takes what the unit gives it.
 env_of() { sed -n "s/^Environment=$1=//p" "$unit"; }
 [[ $(env_of CLOISTER_DATA_DIR) == /var/lib/cloister ]] || fail "CLOISTER_DATA_DIR is not the StateDirectory"
+[[ $(env_of CLOISTER_CONFIG_DIR) == /etc/cloister ]] || fail "CLOISTER_CONFIG_DIR is not the ConfigurationDirectory"
+! grep -qE "^Environment=CLOISTER_(APP|SENTRY|CONSENSUS)=" "$unit" ||
+	fail "the unit sets cluster settings in Environment=, which would win over /etc/cloister's files"
 grep -q -- "--data-dir" <<<"$("$bin" agent --help)" || fail "agent has no --data-dir"
 
 command -v systemd-analyze >/dev/null || { echo "SKIP: no systemd-analyze"; exit 77; }
