@@ -36,7 +36,7 @@ test=(
 	podman runc podman-compose          # the container tests (netns/test_container*.sh): contrib/
 	netavark aardvark-dns iptables      # podman's networks and their DNS (--network-alias)
 	busybox-static                      # the test image's shell and the service it supervises
-	systemd groff-base                  # systemd-analyze (cli/test_unit.sh), groff (cli/test_docs.sh)
+	systemd groff-base zsh              # systemd-analyze (cli/test_unit.sh); groff, zsh -n (cli/test_docs.sh)
 	git                                 # cli/test_version.sh: the commit --version names
 )
 clang=(

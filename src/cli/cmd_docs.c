@@ -375,16 +375,20 @@ static int completion_bash(void)
 	return ferror(out) ? 1 : 0;
 }
 
-/* A zsh _arguments description: no brackets, colons or quotes; the
- * first clause of the help, at most 60 bytes. */
+/* A description inside a single-quoted zsh word: the first clause of
+ * the help, at most 60 bytes; quotes closed and reopened, and no
+ * brackets or colons (they delimit _arguments' fields). */
 static void zsh_desc(FILE *out, const char *help)
 {
 	size_t n = 0;
 	for (const char *p = help; *p && n < 60; p++, n++) {
 		if (*p == ';' || *p == '(' || (*p == '.' && p[1] == ' '))
 			break;
-		if (*p == '[' || *p == ']' || *p == ':' || *p == '\'' ||
-		    *p == '\\' || *p == '`')
+		if (*p == '\'')
+			fputs("'\\''", out);
+		else if (*p == ':')
+			fputc(',', out);
+		else if (*p == '[' || *p == ']' || *p == '\\' || *p == '`')
 			fputc(' ', out);
 		else
 			fputc(*p, out);

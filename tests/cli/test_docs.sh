@@ -106,6 +106,26 @@ if grep -q -- "--config-dir" <<<"$("$bin" agent --help)"; then
 fi
 if command -v zsh >/dev/null; then
 	zsh -n "$tmp/_cloister" || fail "zsh -n _cloister"
+	# The completion function run with zsh's completion builtins replaced
+	# by ones that print what they were given.
+	zcomplete() { # words... (the last one being completed)
+		zsh -f -c '
+			_describe() { print -r -- "describe: ${(P)2}"; }
+			_arguments() { print -rl -- "$@"; }
+			compadd() { print -r -- "compadd: $*"; }
+			_files() { print -r -- files; }
+			source "$1"; shift
+			words=("$@"); CURRENT=$#; PREFIX=${words[-1]}
+			_cloister' _ "$tmp/_cloister" "$@"
+	}
+	z=$(zcomplete cloister "")
+	[[ $z == *"status:the agent's status"* && $z == *"agent:run a cluster node"* ]] || fail "zsh: commands: $z"
+	z=$(zcomplete cloister agent --lo)
+	grep -qx -- "--log-level\[[^]]*\]:log-level:(error warn info debug)" <<<"$z" || fail "zsh: agent --log-level: $z"
+	grep -qx -- "\*--tag\[[^]]*\]:tag: " <<<"$z" || fail "zsh: agent --tag is not repeatable"
+	grep -qx -- "--key-file\[[^]]*\]:key-file:_files" <<<"$z" || fail "zsh: agent --key-file takes no file"
+	z=$(zcomplete cloister status --)
+	[[ $z == "compadd: -- "*"--token-file"* ]] || fail "zsh: status --: $z"
 fi
 
 # The page formats without a warning (groff, as man uses it).
