@@ -262,7 +262,7 @@ handle_info(tick, St) ->
     erlang:send_after(1000, self(), tick),
     St1 = case St#st.epmd of
               undefined -> St;
-              {closed, P} -> St#st{epmd = epmd_register(P)};
+              {closed, P} -> St#st{epmd = epmd_register(P, quiet)};
               _ -> St
           end,
     {noreply, recompute(seed_joins(connect_missing(St1)))};
@@ -607,7 +607,10 @@ epmd_port() ->
 
 %% ALIVE2_REQ on a connection of our own: epmd keeps the name while the
 %% connection lasts, so it goes when this BEAM goes, as the node's does.
-epmd_register(Port) ->
+epmd_register(Port) -> epmd_register(Port, loud).
+
+%% quiet: a retry every second, whose failure was already logged.
+epmd_register(Port, Mode) ->
     Name = list_to_binary(epmd_name(node())),
     Req = <<$x, Port:16, 77, 0, 6:16, 5:16, (byte_size(Name)):16, Name/binary, 0:16>>,
     case gen_tcp:connect({127, 0, 0, 1}, epmd_port(), [binary, {active, false}], 5000) of
@@ -621,11 +624,15 @@ epmd_register(Port) ->
                     {S, Port};
                 Other ->
                     gen_tcp:close(S),
-                    logger:error("cloister: epmd refused the agent's name ~s: ~p", [Name, Other]),
+                    Mode =:= loud andalso
+                        logger:error("cloister: epmd refused the agent's name ~s: ~p "
+                                     "(retrying every second)", [Name, Other]),
                     {closed, Port}
             end;
         {error, E} ->
-            logger:error("cloister: cannot reach epmd to register the agent: ~p", [E]),
+            Mode =:= loud andalso
+                logger:error("cloister: cannot reach epmd to register the agent: ~p "
+                             "(retrying every second)", [E]),
             {closed, Port}
     end.
 
@@ -662,11 +669,14 @@ seed_joins(St = #st{seeds = Seeds, members = Ms, connecting = C}) ->
         Todo ->
             Self = self(),
             spawn(fun() ->
-                          [case agent_addr_of(N) of
-                               {ok, A} -> Self ! {seed, list_to_binary(A)};
-                               _ -> ok
-                           end || N <- Todo],
-                          Self ! {connected, '$seeding', true}
+                          try
+                              [case catch agent_addr_of(N) of
+                                   {ok, A} -> Self ! {seed, list_to_binary(A)};
+                                   _ -> ok
+                               end || N <- Todo]
+                          after
+                              Self ! {connected, '$seeding', true}
+                          end
                   end),
             St#st{connecting = C#{'$seeding' => true}}
     end.
