@@ -104,9 +104,16 @@ request(Command, Args, Timeout) ->
 init([]) ->
     process_flag(trap_exit, true),
     _ = atoms(),
+    start_agent(3).
+
+%% A free port found for the agent may be taken before the agent binds it
+%% (it then exits before its hello): another port, a few times.
+start_agent(Tries) ->
     Bin = agent_path(),
     Listen = listen_addr(),
     Args = agent_args(Listen),
+    Retry = Tries > 1 andalso application:get_env(cloister, agent_port) =:= undefined
+        andalso is_tuple(Listen) andalso element(1, Listen) =:= epmd,
     logger:notice("cloister: starting agent ~s ~s (cluster key: ~s)",
                   [Bin, lists:join(" ", Args), key_source()]),
     Opts = [{packet, 4}, binary, exit_status, use_stdio, {env, agent_env()}],
@@ -136,6 +143,9 @@ init([]) ->
                     catch port_close(Port),
                     {stop, {agent_protocol, Other}}
             end;
+        {Port, {exit_status, S}} when Retry ->
+            logger:warning("cloister: the agent exited (~b) before its hello; another port", [S]),
+            start_agent(Tries - 1);
         {Port, {exit_status, S}} ->
             {stop, {agent_exited, S}}
     after 10000 ->
