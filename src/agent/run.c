@@ -180,7 +180,8 @@ static int run_usage(FILE *out, int code)
 		"the node leaves the cluster (peers see it left, not failed) while\n"
 		"COMMAND gets SIGTERM, then SIGKILL after --stop-grace seconds\n"
 		"(default %d, under docker's 10); the agent exits with COMMAND's\n"
-		"status (128 + N if a signal N ended it).  If COMMAND exits by\n"
+		"status (128 + N if a signal N ended it, 127 if it could not be\n"
+		"executed, 0 if it was never started).  If COMMAND exits by\n"
 		"itself, the node leaves and the agent exits with its status.\n"
 		"AGENT-SETTINGS are those of `cloister agent --help`.\n",
 		CL_RUN_GRACE_DEFAULT_S);
