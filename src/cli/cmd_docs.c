@@ -178,7 +178,7 @@ static const char man_tail[] =
 	"(upper case, dashes become underscores): flags win, then the "
 	"environment, then the config file.  CLOISTER_TOKEN holds the "
 	"control API's token (never a flag).  The client commands find the "
-	"agent by CLOISTER_CTL or CLOISTER_HTTP_ADDR and send CLOISTER_TOKEN "
+	"agent by CLOISTER_CTL or CLOISTER_HTTP and send CLOISTER_TOKEN "
 	"or the token of CLOISTER_TOKEN_FILE.  Under systemd the agent "
 	"reports to NOTIFY_SOCKET and pings the watchdog when WATCHDOG_USEC "
 	"is set.\n"
