@@ -64,14 +64,22 @@ class Chrome:
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
         self.session = None
-        targets = self.send("Target.getTargets")["targetInfos"]
-        page = next(t for t in targets if t["type"] == "page")
-        self.session = self.send("Target.attachToTarget",
-                                 targetId=page["targetId"], flatten=True)["sessionId"]
-        self.send("Page.enable")
-        self.send("Runtime.enable")
-        self.send("Emulation.setDeviceMetricsOverride", width=width, height=height,
-                  deviceScaleFactor=1, mobile=False)
+        try:
+            targets = self.send("Target.getTargets")["targetInfos"]
+            page = next(t for t in targets if t["type"] == "page")
+            self.session = self.send("Target.attachToTarget",
+                                     targetId=page["targetId"], flatten=True)["sessionId"]
+            self.send("Page.enable")
+            self.send("Runtime.enable")
+            self.send("Emulation.setDeviceMetricsOverride", width=width, height=height,
+                      deviceScaleFactor=1, mobile=False)
+        except BaseException:
+            # No __exit__ runs for a constructor that raised: stop the
+            # browser here, by its PID, rather than leave it behind.
+            self.proc.kill()
+            self.proc.wait()
+            self._release()
+            raise
 
     def _read(self):
         buf = b""
@@ -153,6 +161,9 @@ class Chrome:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        self._release()
+
+    def _release(self):
         for fd in (self.wfd, self.rfd):
             try:
                 os.close(fd)
