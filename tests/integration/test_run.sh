@@ -55,7 +55,24 @@ sleep 2
 check "--wait-ready: no service while the cluster is not ready (1 of 2)" test ! -e "$WORK/r.out"
 start_agent p "$P" --name p --sentry "$P:7946,$R:7946"
 check "--wait-ready: the service starts once the cluster is ready" wait_for 15 has started "$WORK/r.out"
-orphan_here() { ps -o args= --ppid "${RUN_PID[r]}" | grep -q '^sleep 1.7'; }
+# children PID: "STATE ARGS" of each child of PID, from /proc (no procps).
+children() {
+	python3 - "$1" <<'PY'
+import os, sys
+for p in os.listdir("/proc"):
+    if not p.isdigit():
+        continue
+    try:
+        stat = open("/proc/%s/stat" % p).read()
+        state, ppid = stat[stat.rindex(")") + 2:].split()[:2]
+        if ppid == sys.argv[1]:
+            args = open("/proc/%s/cmdline" % p, "rb").read().replace(b"\0", b" ").decode().strip()
+            print(state, args)
+    except OSError:
+        pass
+PY
+}
+orphan_here() { children "${RUN_PID[r]}" | grep -q '^[RS] sleep 1.7'; }
 check "the service's orphan is handed to the agent (its subreaper, as PID 1)" wait_for 1 orphan_here
 
 # ---------------------------------------------------------------- signals, reaping
@@ -64,12 +81,12 @@ check "SIGUSR1 reaches the service" wait_for 3 grep -q usr1 "$WORK/r.out"
 kill -HUP "${RUN_PID[r]}"
 check "SIGHUP reaches the service" wait_for 3 grep -q hup "$WORK/r.out"
 check "... and the agent reloads its settings" wait_for 3 grep -q "SIGHUP: configuration reloaded" "$WORK/r.log"
-zombies() { ps -o stat= --ppid "${RUN_PID[r]}" | grep -c '^Z'; }
+zombies() { children "${RUN_PID[r]}" | grep -c '^Z'; }
 no_zombies() { [[ $(zombies) == 0 ]] && ! orphan_here; }
 sleep 2
 check "the orphan, once exited, was reaped (zombies under the agent: $(zombies))" no_zombies
-check "the service runs as the agent's child" \
-	bash -c "ps -o args= --ppid ${RUN_PID[r]} | grep -q service.sh"
+service_child() { children "${RUN_PID[r]}" | grep -q 'service.sh'; }
+check "the service runs as the agent's child" service_child
 
 # ---------------------------------------------------------------- SIGTERM
 check "p sees r alive" wait_for 10 is "$P" r alive
