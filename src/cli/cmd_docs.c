@@ -100,6 +100,52 @@ static size_t help_flags(const char *text, char out[][FLAG_LEN], size_t max)
 	return n;
 }
 
+/* The words a command takes first, from its usage lines ("cloister
+ * keys list", "cloister keys install|use|remove ...", "cloister wait
+ * ready"): lower-case literals right after the command's name, in the
+ * block that starts at "usage:" and ends at the first empty line. */
+static size_t sub_words(const char *help, const char *cmd, char out[][FLAG_LEN],
+			size_t max)
+{
+	size_t n = 0;
+	const char *line = strstr(help, "usage: cloister ");
+	char prefix[80];
+	snprintf(prefix, sizeof prefix, "cloister %s ", cmd);
+	while (line && *line && *line != '\n' && n < max) {
+		const char *p = line;
+		while (*p == ' ')
+			p++;
+		if (!strncmp(p, "usage: ", 7))
+			p += 7;
+		if (!strncmp(p, prefix, strlen(prefix))) {
+			p += strlen(prefix);
+			const char *e = p;
+			while (islower((unsigned char)*e) || *e == '-' || *e == '|')
+				e++;
+			bool literal = e > p && islower((unsigned char)*p) &&
+				       (*e == ' ' || *e == '\n' || !*e);
+			for (const char *w = p; literal && w < e && n < max;) {
+				const char *we = w;
+				while (we < e && *we != '|')
+					we++;
+				size_t len = (size_t)(we - w);
+				bool seen = len == 0 || len >= FLAG_LEN;
+				for (size_t i = 0; i < n && !seen; i++)
+					seen = strlen(out[i]) == len && !memcmp(out[i], w, len);
+				if (!seen) {
+					memcpy(out[n], w, len);
+					out[n++][len] = '\0';
+				}
+				w = we < e ? we + 1 : e;
+			}
+		}
+		line = strchr(line, '\n');
+		if (line)
+			line++;
+	}
+	return n;
+}
+
 /* The choices a setting's help lists as "a | b | c" (log levels,
  * profiles): written space-separated to out, "" when none. */
 static void choices(const char *help, char *out, size_t cap)
@@ -292,6 +338,22 @@ static void bash_words(FILE *out, char flags[][FLAG_LEN], size_t n)
 		fprintf(out, "%s%s", i ? " " : "", flags[i]);
 }
 
+/* The words a command takes first (sub_words), "" separated by spaces. */
+static void command_words(const struct cli_command *c, char *out, size_t cap)
+{
+	static char words[FLAGS_MAX][FLAG_LEN];
+	out[0] = '\0';
+	if (!strcmp(c->name, "agent"))
+		return;
+	char *help = capture_help(c);
+	size_t n = help ? sub_words(help, c->name, words, FLAGS_MAX) : 0;
+	free(help);
+	size_t len = 0;
+	for (size_t i = 0; i < n && len + strlen(words[i]) + 2 < cap; i++)
+		len += (size_t)snprintf(out + len, cap - len, "%s%s", len ? " " : "",
+					words[i]);
+}
+
 static size_t command_flags(const struct cli_command *c, char flags[][FLAG_LEN])
 {
 	size_t n = 0;
@@ -366,7 +428,17 @@ static int completion_bash(void)
 		fputs("' ;;\n", out);
 	}
 	fputs("\t*) return ;;\n\tesac\n"
-	      "\tif [[ $cur == -* ]]; then\n"
+	      "\tlocal words=\n\tcase ${COMP_WORDS[1]} in\n", out);
+	for (size_t i = 0; i < n; i++) {
+		char w[512];
+		command_words(&cmds[i], w, sizeof w);
+		if (w[0])
+			fprintf(out, "\t%s) words='%s' ;;\n", cmds[i].name, w);
+	}
+	fputs("\tesac\n"
+	      "\tif ((COMP_CWORD == 2)) && [[ -n $words && $cur != -* ]]; then\n"
+	      "\t\tCOMPREPLY=($(compgen -W \"$words\" -- \"$cur\"))\n"
+	      "\telif [[ $cur == -* ]]; then\n"
 	      "\t\tCOMPREPLY=($(compgen -W \"$opts\" -- \"$cur\"))\n"
 	      "\telse\n"
 	      "\t\tCOMPREPLY=($(compgen -f -- \"$cur\"))\n"
@@ -439,9 +511,16 @@ static int completion_zsh(void)
 		if (!strcmp(cmds[i].name, "agent"))
 			continue;
 		size_t nf = command_flags(&cmds[i], flags);
-		fprintf(out, "\t%s)\n\t\tif [[ $PREFIX == -* ]]; then\n"
-			     "\t\t\tcompadd -- ",
-			cmds[i].name);
+		char w[512];
+		command_words(&cmds[i], w, sizeof w);
+		fprintf(out, "\t%s)\n", cmds[i].name);
+		if (w[0])
+			fprintf(out, "\t\tif ((CURRENT == 3)) && [[ $PREFIX != -* ]]; then\n"
+				     "\t\t\tcompadd -- %s\n\t\telif [[ $PREFIX == -* ]]; then\n",
+				w);
+		else
+			fputs("\t\tif [[ $PREFIX == -* ]]; then\n", out);
+		fputs("\t\t\tcompadd -- ", out);
 		for (size_t k = 0; k < nf; k++)
 			fprintf(out, "%s%s", k ? " " : "", flags[k]);
 		fputs("\n\t\telse\n\t\t\t_files\n\t\tfi\n\t\t;;\n", out);

@@ -97,6 +97,12 @@ complete_words() { # words... -> COMPREPLY, one per line
 [[ $(complete_words cloister agent --log-level "" | tr '\n' ' ') == "error warn info debug " ]] ||
 	fail "bash: agent --log-level choices: $(complete_words cloister agent --log-level "" | tr '\n' ' ')"
 [[ $(complete_words cloister status --to) == --token-file ]] || fail "bash: status --to"
+# The words a command takes first, from its usage lines.
+[[ $(complete_words cloister wait "") == ready ]] || fail "bash: 'cloister wait ' -> '$(complete_words cloister wait "")'"
+[[ $(complete_words cloister keys in) == install ]] || fail "bash: keys in"
+[[ $(complete_words cloister completion "" | tr '\n' ' ') == "bash zsh " ]] || fail "bash: completion's shells"
+[[ -z $(complete_words cloister keys list "") || $(complete_words cloister keys list "") != *install* ]] ||
+	fail "bash: a subcommand's words offered past the first argument"
 # (Captured first: grep -q leaving early would fail the pipeline.)
 paths=$(complete_words cloister agent --config "$tmp/cloister.")
 grep -qx "$tmp/cloister.bash" <<<"$paths" || fail "bash: agent --config completes no path: $paths"
@@ -124,6 +130,8 @@ if command -v zsh >/dev/null; then
 	grep -qx -- "--log-level\[[^]]*\]:log-level:(error warn info debug)" <<<"$z" || fail "zsh: agent --log-level: $z"
 	grep -qx -- "\*--tag\[[^]]*\]:tag: " <<<"$z" || fail "zsh: agent --tag is not repeatable"
 	grep -qx -- "--key-file\[[^]]*\]:key-file:_files" <<<"$z" || fail "zsh: agent --key-file takes no file"
+	z=$(zcomplete cloister keys "")
+	[[ $z == "compadd: -- list install use remove"* ]] || fail "zsh: keys: $z"
 	z=$(zcomplete cloister status --)
 	[[ $z == "compadd: -- "*"--token-file"* ]] || fail "zsh: status --: $z"
 fi
