@@ -8,11 +8,12 @@ Starts R real agents (`cloister agent`, LAN profile, one cluster key) on
 loopback, one address each as in a real cluster (127.0.43.1 ..
 127.0.43.250, then 127.0.44.x, 127.0.45.x, 127.0.46.x; gossip 7946,
 control API 7947).  Agent i joins through agent (i - 1) // 10, a tree of
-fan-out 10 rooted at the observed agent 0: every connection between
-agents on loopback comes from 127.0.0.1 (the kernel's source address for
-loopback destinations), an agent takes at most 16 inbound connections
-from one address and keeps an idle one 30 s, so a thousand agents all
-joining through one seed would get in 16 per 30 s (the join retry).
+fan-out 10 rooted at the observed agent 0, as a cluster joined through
+several seeds would: an agent takes at most 16 inbound connections from
+one address and keeps an idle one 30 s, and before commit 4c93745 every
+stream between agents on loopback left from 127.0.0.1 (the kernel's pick
+for an unbound socket), so agents all joining through one seed got in 16
+per 30 s (the join retry).
 
 With R < N, the other N - R members are invented: tests/tools/pushmembers.c
 hands the observed agent a push-pull of N - R alive members at loopback
