@@ -129,9 +129,7 @@ defmodule Three do
   # BEAMs are ready with it, and the three agree on every key's owner.
   defp mixed(st, a, b) do
     {:ok, agent_a} = rpc(a, :cloister_agent, :agent_addr_of, [a])
-    {:ok, u} = :gen_udp.open(0, ip: {127, 0, 0, 1})
-    {:ok, port} = :inet.port(u)
-    :gen_udp.close(u)
+    port = free_port(20)
     svc = "svc@127.0.0.1"
 
     p =
@@ -164,6 +162,22 @@ defmodule Three do
     counts = Enum.frequencies(ea)
     check(map_size(counts) == 3, "the keys spread over all three: #{inspect(counts)}")
     Port.close(p)
+  end
+
+  # Free for UDP and TCP both (the member listens on both; an ephemeral
+  # UDP port may be some outgoing TCP connection's local port).
+  defp free_port(0), do: raise("no free port on 127.0.0.1")
+
+  defp free_port(tries) do
+    {:ok, u} = :gen_udp.open(0, ip: {127, 0, 0, 1})
+    {:ok, port} = :inet.port(u)
+    r = :gen_tcp.listen(port, ip: {127, 0, 0, 1})
+    :gen_udp.close(u)
+
+    case r do
+      {:ok, l} -> :gen_tcp.close(l) && port
+      _ -> free_port(tries - 1)
+    end
   end
 
   defp expected("article_app"), do: {[starting: :joined, joined: :rehashing, rehashing: :up], :up}

@@ -29,7 +29,7 @@ agent_whois(Ring, Key) when is_binary(Key) ->
     end.
 
 whois(default, Key) ->
-    case [N || {_, #{status := alive, node := N}} <- maps:to_list(members())] of
+    case [N || {_, #{status := S, node := N}} <- maps:to_list(members()), live(S)] of
         [] -> {error, no_members};
         Nodes -> {ok, libring_whois(Nodes, Key)}
     end;
@@ -37,9 +37,16 @@ whois(_, _) -> {error, badarg}.
 
 mine(Key) -> whois(Key) =:= {ok, node()}.
 
-%% Alive members' Erlang nodes, this one included (Elixir Cloister's).
+%% Live (alive or suspect) members' Erlang nodes, this one included
+%% (Elixir Cloister's).
 siblings() ->
-    lists:sort([N || {_, #{status := alive, node := N}} <- maps:to_list(members())]).
+    lists:sort([N || {_, #{status := S, node := N}} <- maps:to_list(members()), live(S)]).
+
+%% As the agent counts and places them: a suspect is still a member until
+%% its suspicion ends (the agent's rings hold it, so must ours).
+live(alive) -> true;
+live(suspect) -> true;
+live(_) -> false.
 
 state() -> cloister_agent:status().
 status() -> cloister_agent:status().
@@ -91,7 +98,7 @@ multicall(Name, Msg, Timeout) ->
 
 %% The listener's third argument: Elixir's %Cloister.Monitor{}-like map.
 state_map(Status) ->
-    state_map(Status, length([x || {_, #{status := alive}} <- maps:to_list(safe_members())]),
+    state_map(Status, length([x || {_, #{status := S}} <- maps:to_list(safe_members()), live(S)]),
               undefined).
 
 %% Alive: the agent's count of live members (self included) at the change.

@@ -411,10 +411,10 @@ recompute(St = #st{agent_status = ready}) ->
 recompute(St = #st{agent_status = A}) -> change(St, A).
 
 %% A member event can arrive before the agent's status event that follows
-%% from it: ready is also held back while our own count of alive members
-%% is below the consensus.
+%% from it: ready is also held back while our own count of live members
+%% (alive or suspect, as the agent counts them) is below the consensus.
 enough(#st{members = Ms}) ->
-    Alive = length([x || {_, #{status := alive}} <- maps:to_list(Ms)]),
+    Alive = length([x || {_, #{status := S}} <- maps:to_list(Ms), S =:= alive orelse S =:= suspect]),
     case application:get_env(cloister, consensus, 1) of
         N when is_integer(N) -> Alive >= N;
         {majority, N} -> Alive > N div 2;
@@ -672,7 +672,7 @@ epmd_seeds(_) -> [].
 %% (one lookup round at a time).
 seed_joins(St = #st{seeds = []}) -> St;
 seed_joins(St = #st{seeds = Seeds, members = Ms, connecting = C}) ->
-    Alive = [N || {_, #{status := alive, node := N}} <- maps:to_list(Ms)],
+    Alive = [N || {_, #{status := S, node := N}} <- maps:to_list(Ms), S =/= dead, S =/= left],
     case [N || N <- Seeds, not lists:member(N, Alive)] of
         [] -> St;
         _ when is_map_key('$seeding', C) -> St;

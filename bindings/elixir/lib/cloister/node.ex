@@ -17,10 +17,12 @@ defmodule Cloister.Node do
     |> Map.new(fn {name, m} -> {name, %{m | node: local(m.node)}} end)
   end
 
-  @doc "Alive members' Erlang nodes, this one included, sorted."
+  @doc "Live (alive or suspect) members' Erlang nodes, this one included, sorted."
   @spec alive_nodes((map() -> boolean())) :: [node()]
   def alive_nodes(filter \\ fn _ -> true end) do
-    for({_, %{status: :alive} = m} <- members(), filter.(m), do: m.node)
+    # Suspects too: the agent keeps them on its rings until the suspicion
+    # ends, so placement agrees with it (and with C members).
+    for({_, %{status: s} = m} <- members(), s in [:alive, :suspect], filter.(m), do: m.node)
     |> Enum.uniq()
     |> Enum.sort()
   end
