@@ -79,6 +79,9 @@ static const struct setting settings[] = {
 	{"user-queue-max", NODE, false, false, "1024",
 	 "application messages queued each way"},
 	{"max-connections", NODE, false, false, "256", "TCP streams open at once"},
+	{"max-connections-per-address", NODE, false, false, "16",
+	 "inbound TCP streams from one IP address (raise it behind a NAT that "
+	 "shows many peers as one address)"},
 	{"max-calls", NODE, false, false, "256", "multicalls pending at once"},
 	{"protocol-min", NODE, false, false, "2",
 	 "oldest protocol version spoken: 1 during a rolling upgrade from the "

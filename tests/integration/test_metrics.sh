@@ -65,7 +65,7 @@ done
 check "the families every dashboard needs are there (absent: ${absent:-none})" [ -z "$absent" ]
 
 # docs/metrics.md names exactly the families served.
-doc_fams() { grep -oE '^\| `(cloister|process)_[a-z_]+`' "$DOC" | tr -d '|` ' | sort -u; }
+doc_fams() { grep -oE '^\| `(cloister|process)_[a-z0-9_]+`' "$DOC" | tr -d '|` ' | sort -u; }
 missing=$(comm -23 <(fams) <(doc_fams) | tr '\n' ' ')
 stale=$(comm -13 <(fams) <(doc_fams) | tr '\n' ' ')
 check "every family served is described in docs/metrics.md (undescribed: ${missing:-none})" [ -z "$missing" ]
