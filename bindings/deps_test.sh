@@ -66,6 +66,35 @@ else
 	cat "$WORK/init.log"; fail "mix cloister.init"
 fi
 
+echo "== mix: Cloister.Manager embedded (included_applications), the start phase waiting"
+cd "$WORK" && mix new emb --sup >>"$WORK/mix-new.log" 2>&1 || { cat "$WORK/mix-new.log"; exit 1; }
+cd emb
+sed -i "s|# {:dep_from_hexpm, \"~> 0.3.0\"},|{:cloister, path: \"$HERE/elixir\"},|" mix.exs
+sed -i 's|      extra_applications: \[:logger\],|      extra_applications: [:logger],\n      included_applications: [:cloister],\n      start_phases: [warming_up: []],|' mix.exs
+sed -i 's|    children = \[|    children = [\n      {Cloister.Manager, state: [otp_app: :emb]},|' lib/emb/application.ex
+# The original's recipe: the application's own start phase waits.
+sed -i 's|^end$||' lib/emb/application.ex
+cat >>lib/emb/application.ex <<'EX'
+
+  @impl true
+  def start_phase(:warming_up, type, args) do
+    r = Cloister.Application.start_phase(:warming_up, type, args)
+    IO.puts("WARMED #{inspect(r)} #{Cloister.fsm_state().current}")
+    r
+  end
+end
+EX
+mkdir -p config
+echo 'import Config
+config :cloister, sentry: ~w[emb@127.0.0.1]a, consensus: 1, magic?: false' >config/config.exs
+out=$( (mix deps.get && CLOISTER_BIN="$BIN" timeout 120 mix run -e 'apps = for {a, _, _} <- Application.started_applications(), a in [:cloister, :emb], do: a
+IO.puts("APPS #{inspect(apps)} #{Cloister.state().status}")') 2>&1)
+if echo "$out" | grep -q '^WARMED :ok ready' && echo "$out" | grep -q '^APPS \[:emb\] ready'; then
+	echo "PASS Cloister.Manager in the project's tree: cloister not started as an application, ready in the start phase"
+else
+	echo "$out" | tail -n 20; fail "Cloister.Manager embedded"
+fi
+
 echo "== rebar3: a fresh project with the bindings in _checkouts/"
 cd "$WORK" && rebar3 new app name=shop_erl >"$WORK/rebar-new.log" 2>&1 || { cat "$WORK/rebar-new.log"; exit 1; }
 cd shop_erl
