@@ -5,6 +5,8 @@
 #     `mix deps.get && mix compile` puts the agent in the dependency's
 #     priv/, the application starts with it (no CLOISTER_BIN, nothing on
 #     PATH) and is ready alone; `mix cloister.init` writes its config;
+#   * a mix project embedding Cloister.Manager (included_applications)
+#     and waiting in its own :warming_up start phase;
 #   * a fresh rebar3 project (`rebar3 new app`) with the bindings in
 #     _checkouts/ (rebar3's local dependency): `rebar3 compile` likewise.
 # The agent is the one given (copied by the compile step, as from
