@@ -88,9 +88,13 @@ sys.exit(1 if bad else 0)
 PY
 
 # bash completes as a user sees it.
+# In an empty directory: where completion falls back to file names, the
+# files of the directory ctest runs in (cmake_install.cmake, ...) must not
+# pass for a command's words.
+mkdir -p "$tmp/empty"
 complete_words() { # words... -> COMPREPLY, one per line
-	bash -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _cloister; printf "%s\n" "${COMPREPLY[@]}"' \
-		_ "$tmp/cloister.bash" "$@"
+	(cd "$tmp/empty" && bash -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _cloister; printf "%s\n" "${COMPREPLY[@]}"' \
+		_ "$tmp/cloister.bash" "$@")
 }
 [[ $(complete_words cloister sta) == status ]] || fail "bash: 'cloister sta' -> '$(complete_words cloister sta)'"
 [[ $(complete_words cloister agent --log-l) == --log-level ]] || fail "bash: agent --log-l"
