@@ -210,6 +210,28 @@ bool cl_wire_tag_next(const cl_bytes *tags, size_t *pos, cl_bytes *key,
 	return true;
 }
 
+size_t cl_wire_tags_drop(const uint8_t *tags, size_t len, cl_bytes key,
+			 uint8_t *out)
+{
+	size_t n = 0, pos = 0;
+	cl_bytes all = {tags, len}, k, v;
+	while (cl_wire_tag_next(&all, &pos, &k, &v))
+		if (k.len != key.len || memcmp(k.ptr, key.ptr, k.len) != 0)
+			n = cl_wire_tag_append(out, n, k, v);
+	return n;
+}
+
+size_t cl_wire_tag_append(uint8_t *out, size_t n, cl_bytes key,
+			  cl_bytes value)
+{
+	out[n++] = (uint8_t)key.len;
+	memcpy(out + n, key.ptr, key.len);
+	n += key.len;
+	out[n++] = (uint8_t)value.len;
+	memcpy(out + n, value.ptr, value.len);
+	return n + value.len;
+}
+
 /* ------------------------------------------------------------------ */
 /* Decoding                                                            */
 /* ------------------------------------------------------------------ */

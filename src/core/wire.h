@@ -268,6 +268,14 @@ bool cl_wire_tag_next(const cl_bytes *tags, size_t *pos, cl_bytes *key,
 /* Checks an encoded tag block (used for config as well as the wire):
  * structure, key lengths, unique keys, total <= max. */
 bool cl_wire_tags_valid(const uint8_t *tags, size_t len, size_t max);
+/* Copies the pairs of a valid tag block except those with key `key` into
+ * out (at least len bytes); returns the bytes written. */
+size_t cl_wire_tags_drop(const uint8_t *tags, size_t len, cl_bytes key,
+			 uint8_t *out);
+/* Appends one pair (key <= 255, value <= 255 bytes) at out + n; returns
+ * the new length.  The caller checks the room: n + 2 + key + value. */
+size_t cl_wire_tag_append(uint8_t *out, size_t n, cl_bytes key,
+			  cl_bytes value);
 /* Checks a node name: 1..255 bytes, no control bytes. */
 bool cl_wire_name_valid(const uint8_t *name, size_t len);
 

@@ -92,27 +92,13 @@ static int set_tag(cloister_config_t *c, const char *kv)
 		return bad(c, "tag \"%.40s%s\": key over 64 or value over 255 "
 			      "bytes", kv, strlen(kv) > 40 ? "..." : "");
 	uint8_t out[CL_WIRE_TAGS_MAX];
-	size_t n = 0, pos = 0;
-	cl_bytes all = {c->tags, c->tags_len}, k, v;
-	while (cl_wire_tag_next(&all, &pos, &k, &v)) {
-		if (k.len == klen && !memcmp(k.ptr, kv, klen))
-			continue;
-		out[n++] = (uint8_t)k.len;
-		memcpy(out + n, k.ptr, k.len);
-		n += k.len;
-		out[n++] = (uint8_t)v.len;
-		memcpy(out + n, v.ptr, v.len);
-		n += v.len;
-	}
+	cl_bytes key = {(const uint8_t *)kv, klen};
+	size_t n = cl_wire_tags_drop(c->tags, c->tags_len, key, out);
 	if (n + 2 + klen + vlen > c->tags_max)
 		return bad(c, "tag \"%.40s%s\": tags would exceed tags_max (%zu "
 			      "bytes)", kv, strlen(kv) > 40 ? "..." : "", c->tags_max);
-	out[n++] = (uint8_t)klen;
-	memcpy(out + n, kv, klen);
-	n += klen;
-	out[n++] = (uint8_t)vlen;
-	memcpy(out + n, eq + 1, vlen);
-	n += vlen;
+	n = cl_wire_tag_append(out, n, key,
+			       (cl_bytes){(const uint8_t *)eq + 1, vlen});
 	memcpy(c->tags, out, n);
 	c->tags_len = n;
 	return 0;

@@ -333,29 +333,15 @@ static int require_key(cloister_t *c)
 static size_t advertised_tags(uint8_t proto_min, const uint8_t *tags,
 			      size_t len, size_t max, uint8_t *out)
 {
-	size_t n = 0, pos = 0, klen = strlen(CL_PROTO_TAG);
-	cl_bytes all = {tags, len}, k, v;
-	while (cl_wire_tag_next(&all, &pos, &k, &v)) {
-		if (k.len == klen && !memcmp(k.ptr, CL_PROTO_TAG, klen))
-			continue;
-		out[n++] = (uint8_t)k.len;
-		memcpy(out + n, k.ptr, k.len);
-		n += k.len;
-		out[n++] = (uint8_t)v.len;
-		memcpy(out + n, v.ptr, v.len);
-		n += v.len;
-	}
+	cl_bytes key = {(const uint8_t *)CL_PROTO_TAG, strlen(CL_PROTO_TAG)};
+	size_t n = cl_wire_tags_drop(tags, len, key, out);
 	char range[16];
 	int rl = snprintf(range, sizeof range, "%u-%u",
 			  proto_min ? proto_min : CL_PROTO_MAX, CL_PROTO_MAX);
-	if (n + 2 + klen + (size_t)rl > max)
+	if (n + 2 + key.len + (size_t)rl > max)
 		return n;
-	out[n++] = (uint8_t)klen;
-	memcpy(out + n, CL_PROTO_TAG, klen);
-	n += klen;
-	out[n++] = (uint8_t)rl;
-	memcpy(out + n, range, (size_t)rl);
-	return n + (size_t)rl;
+	return cl_wire_tag_append(out, n, key,
+				  (cl_bytes){(const uint8_t *)range, (size_t)rl});
 }
 
 cloister_t *cloister_new(const cloister_config_t *cfg, int *err)
