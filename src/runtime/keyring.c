@@ -59,6 +59,23 @@ static bool overlaps(const void *a, size_t alen, const void *b, size_t blen)
 	return x < y + blen && y < x + alen;
 }
 
+/* What both openers check once the format is known (mlen: the plaintext's
+ * length): a length seal() never makes, no key to open with, no room in
+ * out, out overlapping in. */
+static int open_room(const cl_keyring *kr, const uint8_t *in, size_t len,
+		     const uint8_t *out, size_t cap, size_t mlen)
+{
+	if (mlen > (size_t)INT_MAX)
+		return CLOISTER_EPROTO;
+	if (kr->count == 0)
+		return CLOISTER_ESTATE;
+	if (cap < mlen)
+		return CLOISTER_ENOSPC;
+	if (overlaps(in, len, out, mlen))
+		return CLOISTER_EINVAL;
+	return 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* The keyring                                                         */
 /* ------------------------------------------------------------------ */
@@ -260,15 +277,9 @@ int cl_keyring_open(const cl_keyring *kr, const uint8_t *in, size_t len,
 	if (cl_keyring_peek(in, len, NULL) != 0)
 		return CLOISTER_EPROTO;
 	size_t mlen = len - CL_KEYRING_OVERHEAD;
-	/* seal() never makes one this long. */
-	if (mlen > (size_t)INT_MAX)
-		return CLOISTER_EPROTO;
-	if (kr->count == 0)
-		return CLOISTER_ESTATE;
-	if (cap < mlen)
-		return CLOISTER_ENOSPC;
-	if (overlaps(in, len, out, mlen))
-		return CLOISTER_EINVAL;
+	int e = open_room(kr, in, len, out, cap, mlen);
+	if (e)
+		return e;
 	if (mlen == 0)
 		out = scratch;
 
@@ -412,14 +423,9 @@ int cl_keyring_open_v1(const cl_keyring *kr, const uint8_t *in, size_t len,
 	if (len < CL_KEYRING_V1_OVERHEAD || in[0] != CL_KEYRING_V1)
 		return CLOISTER_EPROTO;
 	size_t mlen = len - CL_KEYRING_V1_OVERHEAD;
-	if (mlen > (size_t)INT_MAX)
-		return CLOISTER_EPROTO;
-	if (kr->count == 0)
-		return CLOISTER_ESTATE;
-	if (cap < mlen)
-		return CLOISTER_ENOSPC;
-	if (overlaps(in, len, out, mlen))
-		return CLOISTER_EINVAL;
+	int e = open_room(kr, in, len, out, cap, mlen);
+	if (e)
+		return e;
 	if (mlen == 0)
 		out = scratch;
 	if (open_v1_with(kr->keys[kr->primary], in, len, out))
