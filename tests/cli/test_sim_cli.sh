@@ -80,7 +80,7 @@ a = json.load(open(sys.argv[1]))
 b = json.load(open(sys.argv[2]))
 t = a["timing"]
 assert (t["suspicion_mult"], t["probe_timeout_ms"], t["indirect_checks"]) == (2, 400, 2), t
-assert b["timing"]["suspicion_mult"] == 4 and b["timing"]["stream_ping"], b["timing"]
+assert b["timing"]["suspicion_mult"] == 3 and b["timing"]["stream_ping"], b["timing"]
 assert a["pauses"] >= 2 and a["false_positives_paused"] > 0, a
 assert a["false_positives_paused"] == a["false_positives"], a
 assert b["pauses"] >= 2 and b["false_positives_paused"] == 0, b

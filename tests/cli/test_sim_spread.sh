@@ -33,7 +33,7 @@ for name, r in (("leave", leave), ("fail", crash), ("fail at 10% loss", lossy)):
     need(s[0][1] == 0 and abs(s[-1][1] - 1) < 1e-9, f"{name}: the series runs from 0 to 1")
     need(all(b[1] >= a[1] and b[0] > a[0] for a, b in zip(s, s[1:])), f"{name}: and never falls")
     need(r["t50_s"] <= r["t90_s"] <= r["t99_s"] <= r["t100_s"], f"{name}: t50 <= t90 <= t99 <= t100 ({r['t50_s']}, {r['t90_s']}, {r['t99_s']}, {r['t100_s']})")
-floor = 4 * math.log10(60) * 1.0  # LAN: suspicion >= 4 log10(N) probe periods of 1 s
+floor = 3 * math.log10(60) * 1.0  # LAN: suspicion >= 3 log10(N) probe periods of 1 s
 need(crash["t50_s"] >= floor - 0.01, f"a crash is declared no sooner than the minimum suspicion ({crash['t50_s']} s >= {floor:.2f} s)")
 need(leave["t100_s"] < 2, f"a leave reaches everyone by gossip alone, within 2 s ({leave['t100_s']} s)")
 leave.pop("wall_s"); leave2.pop("wall_s")
