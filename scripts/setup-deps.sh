@@ -43,7 +43,7 @@ clang=(
 	clang llvm libclang-rt-dev          # libFuzzer, sanitizers, LSan runtime
 )
 valgrind=(valgrind)
-bench=(gnuplot-nox valgrind linux-perf serf)
+bench=(gnuplot-nox valgrind linux-perf serf python3-msgpack)   # python3-msgpack: bench/cluster polls Serf over its RPC
 
 packages=("${core[@]}")
 want_test=0 print=0
