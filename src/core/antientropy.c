@@ -55,6 +55,9 @@
 #define RETRY_BACKOFF_MAX_SHIFT 2
 /* See swim_on_pushpull. */
 #define PUSHPULL_NEW_MIN 4096
+/* Entries of a state whose members are being loaded while one merges:
+ * enough to cover a memory latency (~100 ns) with merges of ~10 ns. */
+#define PREFETCH_AHEAD 8
 /* An exchange's frames arrive back to back (a 1 MiB frame takes well under
  * a second even on a slow link); one whose next frame has not come within
  * this long is over, and the next frame opens a new budget. */
@@ -64,10 +67,11 @@
 /* Push-pull                                                           */
 /* ------------------------------------------------------------------ */
 
-static size_t member_wire_size(const struct member *m)
+static size_t member_wire_size(const cl_swim *s, const struct member *m)
 {
-	return 1 + 4 + 8 + 1 + m->name_len +
-	       (m->addr.family == CL_AF_INET6 ? 19u : 7u) + 2 + m->tags_len;
+	const struct ident *d = mident(s, m);
+	return 1 + 4 + 8 + 1 + mname_len(s, m) +
+	       (d->addr.family == CL_AF_INET6 ? 19u : 7u) + 2 + d->tags_len;
 }
 
 /* Which members a state carries: all of them, or (a delta) those whose
@@ -85,20 +89,16 @@ static bool wanted(const struct state_filter *f, uint64_t hash)
 	return f->want[b / 64] >> (b % 64) & 1;
 }
 
-/* The next member to send after position *pos, or NULL: the member array
- * in order for a full state (the probe order, which the simulator's
- * determinism has always followed), the table's slots for a delta, whose
- * hashes sit in the slots themselves, so only the wanted members are
- * touched. */
+/* The next member to send after position *pos, or NULL: the probe order
+ * (deterministic, as the simulator needs), all of it for a full state,
+ * the members of the wanted buckets for a delta. */
 static struct member *next_member(const cl_swim *s,
 				  const struct state_filter *f, size_t *pos)
 {
-	if (!f)
-		return *pos < s->n ? s->members[(*pos)++] : NULL;
-	while (*pos <= s->table_mask) {
-		const struct slot *sl = &s->table[(*pos)++];
-		if (sl->m && wanted(f, sl->hash))
-			return sl->m;
+	while (*pos < s->n) {
+		struct member *m = member_at(s, (*pos)++);
+		if (!f || wanted(f, mhash(s, m)))
+			return m;
 	}
 	return NULL;
 }
@@ -120,9 +120,9 @@ static void send_state(cl_swim *s, const cl_addr *to, uint64_t to_id,
 		size_t start = pos, nb = 0, bytes = 0, after = pos;
 		struct member *m;
 		while ((m = next_member(s, f, &after)) &&
-		       (nb == 0 || bytes + member_wire_size(m) <=
+		       (nb == 0 || bytes + member_wire_size(s, m) <=
 					   PUSHPULL_FRAME_BYTES)) {
-			bytes += member_wire_size(m);
+			bytes += member_wire_size(s, m);
 			nb++;
 			pos = after;
 		}
@@ -143,10 +143,10 @@ static void send_state(cl_swim *s, const cl_addr *to, uint64_t to_id,
 			cl_wire_member wm = {
 				.status = x->status,
 				.incarnation = x->incarnation,
-				.start_ms = x->start_ms,
-				.name = mname_bytes(x),
-				.addr = x->addr,
-				.tags = {mtags(x), x->tags_len},
+				.start_ms = mstart(s, x),
+				.name = mname_bytes(s, x),
+				.addr = *maddr(s, x),
+				.tags = mtags_bytes(s, x),
 			};
 			cl_wire_pushpull_add(&w, &wm);
 			s->stats.state_members_sent++;
@@ -256,7 +256,7 @@ void swim_on_digest(cl_swim *s, const cl_wire_msg *msg, const cl_addr *from)
 static bool learn_tombstone(cl_swim *s, const cl_wire_member *wm, cl_usec now)
 {
 	uint64_t h = name_hash(wm->name.ptr, wm->name.len);
-	if (swim_table_slot(s, h, wm->name.ptr, wm->name.len)->m)
+	if (swim_find_h(s, h, wm->name.ptr, wm->name.len))
 		return false;
 	uint32_t former;
 	if (swim_former(s, h, &former) &&
@@ -265,12 +265,11 @@ static bool learn_tombstone(cl_swim *s, const cl_wire_member *wm, cl_usec now)
 	if (wm->tags.len > s->tags_max ||
 	    !swim_plausible(s, wm->incarnation, &wm->start_ms, now))
 		return true;
-	struct member *m = swim_member_add(s, wm->name.ptr, wm->name.len, h,
-					   wm->tags.ptr, wm->tags.len);
+	struct member *m =
+		swim_member_add(s, wm->name.ptr, wm->name.len, h, &wm->addr,
+				wm->start_ms, wm->tags.ptr, wm->tags.len);
 	if (!m)
 		return true;
-	m->addr = wm->addr;
-	m->start_ms = wm->start_ms;
 	swim_set_state(s, m, CL_STATUS_DEAD, wm->incarnation, now);
 	return true;
 }
@@ -298,7 +297,7 @@ static void merge_entry(cl_swim *s, const cl_wire_member *wm, cl_usec now)
 	case CL_STATUS_SUSPECT:
 	case CL_STATUS_DEAD:
 		swim_merge_accuse(s, CL_WORD_SUSPECT, wm->incarnation, wm->name,
-				  mname_bytes(self(s)), false, now);
+				  mname_bytes(s, self(s)), false, now);
 		break;
 	case CL_STATUS_LEFT:
 		swim_merge_accuse(s, CL_WORD_LEFT, wm->incarnation, wm->name,
@@ -333,7 +332,17 @@ void swim_on_pushpull(cl_swim *s, const cl_wire_msg *msg, const cl_addr *from,
 	if (own)
 		s->pp_last = now;
 	size_t budget = s->pp_budget;
+	/* Loads started PREFETCH_AHEAD entries before their merge (see
+	 * swim_prefetch). */
+	size_t ahead = pos;
+	cl_wire_member wa;
+	for (int k = 0; k < PREFETCH_AHEAD &&
+			cl_wire_member_next(&msg->u.pushpull.entries, &ahead, &wa);
+	     k++)
+		swim_prefetch(s, wa.name.ptr, wa.name.len);
 	while (cl_wire_member_next(&msg->u.pushpull.entries, &pos, &wm)) {
+		if (cl_wire_member_next(&msg->u.pushpull.entries, &ahead, &wa))
+			swim_prefetch(s, wa.name.ptr, wa.name.len);
 		if (s->pp_added >= budget &&
 		    !swim_find(s, wm.name.ptr, wm.name.len)) {
 			s->stats.members_refused++;
@@ -410,9 +419,9 @@ static void periodic_pushpull(cl_swim *s, cl_usec now)
 		 * some ping disagreed. */
 		if (s->pushpull_skips >= PUSHPULL_MAX_SKIPS ||
 		    swim_proto_of(s, peer) < 2) /* DIGEST came with 2 */
-			swim_send_pushpull(s, &peer->addr, peer->hash, 0);
+			swim_send_pushpull(s, maddr(s, peer), mhash(s, peer), 0);
 		else
-			swim_send_digest(s, &peer->addr, peer->hash);
+			swim_send_digest(s, maddr(s, peer), mhash(s, peer));
 		s->pushpull_skips = 0;
 	}
 }
@@ -424,33 +433,35 @@ static void periodic_pushpull(cl_swim *s, cl_usec now)
 static void dead_retry(cl_swim *s, cl_usec now)
 {
 	size_t due = 0;
-	for (struct member *m = s->tombstones.head; m; m = lnext(m))
-		due += m->status == CL_STATUS_DEAD && m->aux->retry_at <= now;
+	for (struct member *m = s->tombstones.head; m; m = lnext(s, m))
+		due += m->status == CL_STATUS_DEAD &&
+		       maux(s, m)->retry_at <= now;
 	if (due == 0 || s->retry.pending)
 		return;
 	/* Uniform among the due ones, so nodes that lost the same members
 	 * try different ones. */
 	size_t pick = rnd_below(s, due);
-	for (struct member *m = s->tombstones.head; m; m = lnext(m)) {
-		if (m->status != CL_STATUS_DEAD || m->aux->retry_at > now)
+	for (struct member *m = s->tombstones.head; m; m = lnext(s, m)) {
+		struct member_aux *a = maux(s, m);
+		if (m->status != CL_STATUS_DEAD || a->retry_at > now)
 			continue;
 		if (pick-- != 0)
 			continue;
 		/* A ping first: a full state is only worth sending to a
 		 * member that answers, and most dead members are dead. */
-		unsigned shift = m->aux->retries < RETRY_BACKOFF_MAX_SHIFT
-					 ? m->aux->retries
+		unsigned shift = a->retries < RETRY_BACKOFF_MAX_SHIFT
+					 ? a->retries
 					 : RETRY_BACKOFF_MAX_SHIFT;
-		m->aux->retries++;
-		m->aux->retry_at =
+		a->retries++;
+		a->retry_at =
 			now + (s->cfg.timing.dead_retry_interval << shift);
 		s->stats.dead_retries++;
 		s->retry.pending = true;
 		s->retry.seq = swim_next_seq(s);
-		s->retry.addr = m->addr;
-		s->retry.id = m->hash;
+		s->retry.addr = *maddr(s, m);
+		s->retry.id = mhash(s, m);
 		s->retry.deadline = now + s->cfg.timing.probe_interval;
-		swim_send_ping(s, &m->addr, s->retry.seq, mname_bytes(m), NULL,
+		swim_send_ping(s, maddr(s, m), s->retry.seq, mname_bytes(s, m), NULL,
 			       false);
 		return;
 	}
@@ -461,10 +472,10 @@ static void reap(cl_swim *s, cl_usec now)
 	const cl_swim_timing *t = &s->cfg.timing;
 	struct member *m = s->tombstones.head;
 	while (m) {
-		struct member *next = lnext(m);
+		struct member *next = lnext(s, m);
 		cl_usec keep = m->status == CL_STATUS_DEAD ? t->reconnect_timeout
 							   : t->tombstone_timeout;
-		if (m != self(s) && now - m->aux->since >= keep)
+		if (m != self(s) && now - maux(s, m)->since >= keep)
 			swim_member_reap(s, m, now);
 		m = next;
 	}

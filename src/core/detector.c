@@ -73,15 +73,15 @@ static void send_ack(cl_swim *s, const cl_addr *to, uint64_t to_id,
 	swim_begin(s, &w);
 	if (s->reassert) {
 		const struct member *me = self(s);
-		cl_wire_put_alive(&w, me->incarnation, me->start_ms,
-				  mname_bytes(me), &me->addr,
-				  (cl_bytes){mtags(me), me->tags_len});
+		cl_wire_put_alive(&w, me->incarnation, mstart(s, me),
+				  mname_bytes(s, me), maddr(s, me),
+				  mtags_bytes(s, me));
 	}
 	if (notice->set)
 		cl_wire_put_accuse(&w, CL_MSG_DEAD, notice->incarnation,
 				   notice->name,
 				   notice->left ? notice->name
-						: mname_bytes(self(s)));
+						: mname_bytes(s, self(s)));
 	cl_wire_put_ack(&w, type, seq);
 	swim_piggyback(s, &w);
 	swim_transmit(s, to, to_id, &w, stream);
@@ -95,8 +95,8 @@ void swim_send_ping(cl_swim *s, const cl_addr *to, uint32_t seq,
 	/* Buddy system: the suspicion rides first so the target can refute. */
 	if (suspect)
 		cl_wire_put_accuse(&w, CL_MSG_SUSPECT, suspect->incarnation,
-				   mname_bytes(suspect), mname_bytes(self(s)));
-	cl_wire_put_ping(&w, seq, target, mname_bytes(self(s)), &self(s)->addr,
+				   mname_bytes(s, suspect), mname_bytes(s, self(s)));
+	cl_wire_put_ping(&w, seq, target, mname_bytes(s, self(s)), maddr(s, self(s)),
 			 s->checksum, (uint32_t)alive_estimate(s));
 	swim_piggyback(s, &w);
 	swim_transmit(s, to, name_hash(target.ptr, target.len), &w, stream);
@@ -119,11 +119,11 @@ static void shuffle_members(cl_swim *s)
 {
 	for (size_t i = s->n - 1; i > 1; i--) {
 		size_t j = 1 + rnd_below(s, i);
-		struct member *t = s->members[i];
-		s->members[i] = s->members[j];
-		s->members[j] = t;
-		s->members[i]->idx = (uint32_t)i;
-		s->members[j]->idx = (uint32_t)j;
+		uint32_t t = s->order[i];
+		s->order[i] = s->order[j];
+		s->order[j] = t;
+		member_at(s, i)->idx = (uint32_t)i & 0xffffffu;
+		member_at(s, j)->idx = (uint32_t)j & 0xffffffu;
 	}
 }
 
@@ -136,7 +136,7 @@ static struct member *next_probe_target(cl_swim *s)
 		}
 		if (s->probe_idx >= s->n)
 			return NULL;
-		struct member *m = s->members[s->probe_idx++];
+		struct member *m = member_at(s, s->probe_idx++);
 		if (m != self(s) && live(m->status))
 			return m;
 	}
@@ -157,15 +157,15 @@ static void verify_members(cl_swim *s)
 	for (size_t scanned = 0; scanned < s->n && budget; scanned++) {
 		if (s->verify_cursor >= s->n)
 			s->verify_cursor = 1;
-		struct member *m = s->members[s->verify_cursor++];
+		struct member *m = member_at(s, s->verify_cursor++);
 		if (m == self(s) || m->heard || m->status != CL_STATUS_ALIVE)
 			continue;
 		unsigned slot = s->verify_next++ % (sizeof s->verify /
 						     sizeof s->verify[0]);
 		s->verify[slot].seq = swim_next_seq(s);
-		s->verify[slot].hash = m->hash;
-		s->verify[slot].addr = m->addr;
-		swim_send_ping(s, &m->addr, s->verify[slot].seq, mname_bytes(m),
+		s->verify[slot].hash = mhash(s, m);
+		s->verify[slot].addr = *maddr(s, m);
+		swim_send_ping(s, maddr(s, m), s->verify[slot].seq, mname_bytes(s, m),
 			       NULL, false);
 		budget--;
 	}
@@ -181,16 +181,17 @@ static void probe_start(cl_swim *s, cl_usec now)
 	if (!m)
 		return;
 	s->probe_seq = swim_next_seq(s);
-	s->probe_target_hash = m->hash;
-	memcpy(s->probe_target, m->data, m->name_len);
-	s->probe_target_len = m->name_len;
+	cl_bytes tname = mname_bytes(s, m);
+	s->probe_target_hash = mhash(s, m);
+	memcpy(s->probe_target, tname.ptr, tname.len);
+	s->probe_target_len = (uint8_t)tname.len;
 	s->probe_sent = now;
 	s->probe_phase_deadline = now + scaled(s, t->probe_timeout);
 	s->phase = PROBE_DIRECT;
 	s->nacks = 0;
 	s->expected_nacks = 0;
 	s->stats.probes++;
-	swim_send_ping(s, &m->addr, s->probe_seq, mname_bytes(m),
+	swim_send_ping(s, maddr(s, m), s->probe_seq, mname_bytes(s, m),
 		       m->status == CL_STATUS_SUSPECT ? m : NULL, false);
 }
 
@@ -222,11 +223,11 @@ static void probe_indirect(cl_swim *s, cl_usec now)
 	for (size_t i = 0; i < k; i++) {
 		cl_wbuf w;
 		swim_begin(s, &w);
-		cl_wire_put_ping_req(&w, s->probe_seq, mname_bytes(t), &t->addr,
-				     mname_bytes(self(s)), &self(s)->addr,
+		cl_wire_put_ping_req(&w, s->probe_seq, mname_bytes(s, t), maddr(s, t),
+				     mname_bytes(s, self(s)), maddr(s, self(s)),
 				     CL_PINGREQ_WANT_NACK, nack_ms);
 		swim_piggyback(s, &w);
-		swim_transmit(s, &relays[i]->addr, relays[i]->hash, &w, false);
+		swim_transmit(s, maddr(s, relays[i]), mhash(s, relays[i]), &w, false);
 		s->stats.indirect_probes++;
 	}
 	/* Stream fallback (as memberlist's TCP ping): the same ping, same
@@ -235,7 +236,7 @@ static void probe_indirect(cl_swim *s, cl_usec now)
 	 * within the rest of the period, so under heavy loss this, not the
 	 * relays, is what keeps a live member from being suspected. */
 	if (!s->cfg.no_stream_ping) {
-		swim_send_ping(s, &t->addr, s->probe_seq, mname_bytes(t),
+		swim_send_ping(s, maddr(s, t), s->probe_seq, mname_bytes(s, t),
 			       t->status == CL_STATUS_SUSPECT ? t : NULL, true);
 		s->stats.stream_pings++;
 	}
@@ -261,7 +262,7 @@ static void probe_failed(cl_swim *s, cl_usec now)
 	struct member *t = probe_target(s);
 	if (t)
 		swim_merge_accuse(s, CL_WORD_SUSPECT, t->incarnation,
-				  mname_bytes(t), mname_bytes(self(s)), true,
+				  mname_bytes(s, t), mname_bytes(s, self(s)), true,
 				  now);
 }
 
@@ -287,7 +288,7 @@ static cl_usec suspicion_timeout(const struct suspicion *sp)
 void swim_suspicion_start(cl_swim *s, struct member *m, cl_bytes accuser,
 			  cl_usec now)
 {
-	struct suspicion *sp = suspicion_of(m);
+	struct suspicion *sp = suspicion_of(s, m);
 	if (!sp)
 		return;
 	memset(sp, 0, sizeof *sp);
@@ -332,19 +333,19 @@ bool swim_suspicion_confirm(struct suspicion *sp, cl_bytes accuser)
 static void suspicions_tick(cl_swim *s, cl_usec now)
 {
 	for (struct member *m = s->suspects.head; m;) {
-		struct member *next = lnext(m);
-		struct suspicion *sp = suspicion_of(m);
+		struct member *next = lnext(s, m);
+		struct suspicion *sp = suspicion_of(s, m);
 		if (sp && now >= sp->remind_at && now < sp->deadline) {
 			/* Halfway: the first buddy ping or its refutation may
 			 * have been lost. */
 			sp->remind_at = CL_NEVER;
-			swim_send_ping(s, &m->addr, swim_next_seq(s),
-				       mname_bytes(m), m, false);
+			swim_send_ping(s, maddr(s, m), swim_next_seq(s),
+				       mname_bytes(s, m), m, false);
 		}
 		if (sp && now >= sp->deadline) {
 			s->stats.deaths_declared++;
 			swim_merge_accuse(s, CL_WORD_VERDICT, m->incarnation,
-					  mname_bytes(m), mname_bytes(self(s)),
+					  mname_bytes(s, m), mname_bytes(s, self(s)),
 					  true, now);
 		}
 		m = next;
@@ -376,9 +377,9 @@ static void suspicions_tick(cl_swim *s, cl_usec now)
 
 static void rival_ping(cl_swim *s, cl_usec now)
 {
-	swim_send_ping(s, &s->rival_addr, s->rival.seq, mname_bytes(self(s)),
+	swim_send_ping(s, &s->rival_addr, s->rival.seq, mname_bytes(s, self(s)),
 		       NULL, false);
-	swim_send_ping(s, &s->rival_addr, s->rival.seq, mname_bytes(self(s)),
+	swim_send_ping(s, &s->rival_addr, s->rival.seq, mname_bytes(s, self(s)),
 		       NULL, true);
 	s->rival_resend = now + s->cfg.timing.probe_interval;
 }
@@ -390,7 +391,7 @@ void swim_rival_check(cl_swim *s, const cl_wire_member *a, cl_usec now)
 	s->rival.pending = true;
 	s->rival.seq = swim_next_seq(s);
 	s->rival.addr = a->addr;
-	s->rival.id = self(s)->hash;
+	s->rival.id = mhash(s, self(s));
 	s->rival.deadline =
 		now + RIVAL_CHECK_PERIODS * s->cfg.timing.probe_interval;
 	s->rival_start_ms = a->start_ms;
@@ -407,17 +408,8 @@ static void superseded(cl_swim *s)
 	s->phase = PROBE_IDLE;
 	s->stats.superseded++;
 	/* The event describes the process that keeps the name. */
-	struct member *me = self(s);
-	cl_addr own = me->addr;
-	uint64_t own_start = me->start_ms;
-	uint32_t own_inc = me->incarnation;
-	me->addr = s->rival_addr;
-	me->start_ms = s->rival_start_ms;
-	me->incarnation = s->rival_incarnation;
-	swim_emit(s, CL_EV_SUPERSEDED, me);
-	me->addr = own;
-	me->start_ms = own_start;
-	me->incarnation = own_inc;
+	swim_emit_as(s, CL_EV_SUPERSEDED, self(s), &s->rival_addr,
+		     s->rival_start_ms, s->rival_incarnation);
 }
 
 /* ------------------------------------------------------------------ */
@@ -435,9 +427,9 @@ void swim_on_ping(cl_swim *s, const cl_wire_msg *msg, const cl_addr *from,
 	cl_bytes source = msg->u.ping.source;
 	uint64_t source_id = name_hash(source.ptr, source.len);
 	const struct member *src =
-		swim_table_slot(s, source_id, source.ptr, source.len)->m;
+		swim_find_h(s, source_id, source.ptr, source.len);
 	struct notice notice = {.name = source};
-	if (src && live(src->status) && cl_addr_equal(&src->addr, from) &&
+	if (src && live(src->status) && cl_addr_equal(maddr(s, src), from) &&
 	    cl_addr_equal(&msg->u.ping.source_addr, from))
 		swim_set_heard(s, (struct member *)src, true);
 	if (src && !live(src->status)) {
@@ -516,7 +508,7 @@ void swim_on_ack(cl_swim *s, uint8_t type, uint32_t seq, const cl_addr *from,
 		if (type == CL_MSG_ACK) {
 			/* From the target's own address (not a relay's): heard. */
 			struct member *t = probe_target(s);
-			if (t && cl_addr_equal(from, &t->addr))
+			if (t && cl_addr_equal(from, maddr(s, t)))
 				swim_set_heard(s, t, true);
 		}
 		if (type != CL_MSG_ACK) {
@@ -545,7 +537,7 @@ void swim_on_ack(cl_swim *s, uint8_t type, uint32_t seq, const cl_addr *from,
 			continue;
 		struct member *m = swim_find_hash(s, s->verify[i].hash);
 		if (m && cl_addr_equal(from, &s->verify[i].addr) &&
-		    cl_addr_equal(&m->addr, from))
+		    cl_addr_equal(maddr(s, m), from))
 			swim_set_heard(s, m, true);
 		s->verify[i].hash = 0;
 		return;
@@ -627,9 +619,9 @@ cl_usec swim_detector_deadline(const cl_swim *s, cl_usec d)
 	}
 	if (s->retry.pending)
 		EARLIER(s->retry.deadline);
-	for (const struct member *m = s->suspects.head; m; m = lnext(m)) {
-		EARLIER(m->aux->susp.deadline);
-		EARLIER(m->aux->susp.remind_at);
+	for (const struct member *m = s->suspects.head; m; m = lnext(s, m)) {
+		EARLIER(maux(s, m)->susp.deadline);
+		EARLIER(maux(s, m)->susp.remind_at);
 	}
 	for (size_t i = 0; s->relays_used && i < RELAYS_MAX; i++)
 		if (s->relays[i].used)

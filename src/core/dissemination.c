@@ -11,7 +11,9 @@
  * Broadcasts are kept encoded, one per member (a newer word about a member
  * replaces the queued one: only the newest is worth retransmitting), in
  * buckets by transmit count, so filling a packet walks from the least-sent
- * bucket up and never sorts.
+ * bucket up and never sorts.  A bucket is an array of (broadcast, length)
+ * rather than a list: the walk decides what fits without touching the
+ * broadcasts, and loads only those it sends, several at once.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -42,74 +44,136 @@ static unsigned retransmit_limit(const cl_swim *s)
 	return lim < TRANSMIT_BUCKETS - 1 ? lim : TRANSMIT_BUCKETS - 1;
 }
 
-static void bq_unlink(cl_swim *s, struct bcast *b)
+/* Closes up a bucket's holes, keeping the order. */
+static void bq_compact(struct bqueue *q)
 {
-	if (b->prev)
-		b->prev->next = b->next;
-	else
-		s->bq[b->transmits] = b->next;
-	if (b->next)
-		b->next->prev = b->prev;
-	b->prev = b->next = NULL;
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < q->n; i++) {
+		if (!q->e[i].b)
+			continue;
+		q->e[k] = q->e[i];
+		q->e[k].b->pos = k;
+		k++;
+	}
+	q->n = k;
+	q->holes = 0;
 }
 
-static void bq_push_head(cl_swim *s, struct bcast *b)
+/* Trailing holes go at once (packets take from the newest end, so that is
+ * where most holes are); the rest when they are half the bucket. */
+static void bq_tidy(struct bqueue *q)
 {
-	b->prev = NULL;
-	b->next = s->bq[b->transmits];
-	if (b->next)
-		b->next->prev = b;
-	s->bq[b->transmits] = b;
+	while (q->n > 0 && !q->e[q->n - 1].b) {
+		q->n--;
+		q->holes--;
+	}
+	if (q->holes * 2 > q->n)
+		bq_compact(q);
+	if (q->n == 0 && q->cap > 64) {
+		free(q->e);
+		q->e = NULL;
+		q->cap = 0;
+	}
+}
+
+static void bq_unlink(cl_swim *s, struct bcast *b)
+{
+	struct bqueue *q = &s->bq[b->transmits];
+	q->e[b->pos].b = NULL;
+	q->holes++;
+	bq_tidy(q);
+}
+
+/* Files b as the newest of its bucket; false if out of memory. */
+static bool bq_append(cl_swim *s, struct bcast *b)
+{
+	struct bqueue *q = &s->bq[b->transmits];
+	if (q->n == q->cap) {
+		if (q->holes)
+			bq_compact(q);
+		if (q->n == q->cap) {
+			uint32_t ncap = q->cap ? q->cap * 2 : 16;
+			struct bq_entry *ne = realloc(q->e, ncap * sizeof *ne);
+			if (!ne)
+				return false;
+			q->e = ne;
+			q->cap = ncap;
+		}
+	}
+	q->e[q->n] = (struct bq_entry){b, b->len};
+	b->pos = q->n++;
+	return true;
+}
+
+/* Forgets b, which is in no bucket. */
+static void bcast_free(cl_swim *s, struct bcast *b)
+{
+	if (b->m)
+		swim_set_bc(s, b->m, NULL);
+	s->bq_len--;
+	free(b);
 }
 
 void swim_bcast_drop(cl_swim *s, struct bcast *b)
 {
 	bq_unlink(s, b);
-	if (b->m)
-		b->m->bc = NULL;
-	s->bq_len--;
-	free(b);
+	bcast_free(s, b);
 }
 
 void swim_bcast_free_all(cl_swim *s)
 {
 	for (unsigned t = 0; t < TRANSMIT_BUCKETS; t++) {
-		struct bcast *b = s->bq[t];
-		while (b) {
-			struct bcast *n = b->next;
-			free(b);
-			b = n;
-		}
-		s->bq[t] = NULL;
+		struct bqueue *q = &s->bq[t];
+		for (uint32_t i = 0; i < q->n; i++)
+			free(q->e[i].b);
+		free(q->e);
+		*q = (struct bqueue){0};
 	}
 	s->bq_len = 0;
 }
 
+/* The newest broadcast of a bucket, NULL if it is empty. */
+static struct bcast *bq_newest(struct bqueue *q)
+{
+	for (uint32_t i = q->n; i-- > 0;)
+		if (q->e[i].b)
+			return q->e[i].b;
+	return NULL;
+}
+
 static void enqueue(cl_swim *s, struct member *m, const cl_wbuf *w)
 {
-	if (m->bc)
-		swim_bcast_drop(s, m->bc);
+	struct bcast *old = mbc(s, m);
+	if (old)
+		swim_bcast_drop(s, old);
 	struct bcast *b = malloc(sizeof *b + w->len);
 	if (!b)
 		return;
+	if (!swim_set_bc(s, m, b)) {
+		free(b);
+		return;
+	}
 	b->m = m;
 	b->transmits = 0;
 	b->len = (uint16_t)w->len;
 	memcpy(b->msg, w->buf, w->len);
-	m->bc = b;
-	bq_push_head(s, b);
 	s->bq_len++;
+	if (!bq_append(s, b)) {
+		bcast_free(s, b);
+		return;
+	}
+	struct bcast *x;
 	for (int t = TRANSMIT_BUCKETS - 1; s->bq_len > BQ_MAX && t > 0; t--)
-		while (s->bq[t] && s->bq_len > BQ_MAX)
-			swim_bcast_drop(s, s->bq[t]);
+		while (s->bq_len > BQ_MAX && (x = bq_newest(&s->bq[t])))
+			swim_bcast_drop(s, x);
 }
 
 void swim_broadcast_alive(cl_swim *s, struct member *m)
 {
 	uint8_t buf[1400];
 	cl_wbuf w = {buf, sizeof buf, 0, 0};
-	if (cl_wire_put_alive(&w, m->incarnation, m->start_ms, mname_bytes(m),
-			      &m->addr, (cl_bytes){mtags(m), m->tags_len}))
+	if (cl_wire_put_alive(&w, m->incarnation, mstart(s, m),
+			      mname_bytes(s, m), maddr(s, m), mtags_bytes(s, m)))
 		enqueue(s, m, &w);
 }
 
@@ -118,52 +182,54 @@ void swim_broadcast_accuse(cl_swim *s, struct member *m, uint8_t type,
 {
 	uint8_t buf[600];
 	cl_wbuf w = {buf, sizeof buf, 0, 0};
-	if (cl_wire_put_accuse(&w, type, m->incarnation, mname_bytes(m),
+	if (cl_wire_put_accuse(&w, type, m->incarnation, mname_bytes(s, m),
 			       accuser))
 		enqueue(s, m, &w);
 }
 
 /* Appends queued updates to a packet: fewest transmits first, newest first
  * within a count; each one sent is moved up a bucket, and retired once it
- * has been sent retransmit_limit() times. */
+ * has been sent retransmit_limit() times.  The walk reads lengths from the
+ * bucket arrays and loads a broadcast only to copy it, a few ahead (their
+ * loads overlap: with thousands of nodes per process, or a long queue,
+ * each is a cache miss). */
 void swim_piggyback(cl_swim *s, cl_wbuf *w)
 {
 	if (s->bq_len == 0)
 		return;
 	unsigned limit = retransmit_limit(s);
-	struct bcast *sent = NULL;
+	struct bcast *sent[256];
+	size_t n_sent = 0;
 	unsigned misfits = 0;
-	for (unsigned t = 0; t < TRANSMIT_BUCKETS && misfits < PIGGYBACK_MISFITS;
+	for (unsigned t = 0; t < TRANSMIT_BUCKETS && misfits < PIGGYBACK_MISFITS &&
+			     n_sent < sizeof sent / sizeof sent[0];
 	     t++) {
-		struct bcast *b = s->bq[t];
-		while (b && misfits < PIGGYBACK_MISFITS) {
-			struct bcast *next = b->next;
-			if (w->len + b->len <= w->cap) {
-				memcpy(w->buf + w->len, b->msg, b->len);
-				w->len += b->len;
-				bq_unlink(s, b);
-				b->next = sent;
-				sent = b;
+		struct bqueue *q = &s->bq[t];
+		for (uint32_t i = q->n; i-- > 0 && misfits < PIGGYBACK_MISFITS &&
+					 n_sent < sizeof sent / sizeof sent[0];) {
+			struct bq_entry *e = &q->e[i];
+			if (!e->b)
+				continue;
+			if (i >= 4 && q->e[i - 4].b)
+				__builtin_prefetch(q->e[i - 4].b);
+			if (w->len + e->len <= w->cap) {
+				memcpy(w->buf + w->len, e->b->msg, e->len);
+				w->len += e->len;
+				sent[n_sent++] = e->b;
+				e->b = NULL;
+				q->holes++;
 			} else if (++misfits, w->cap - w->len < 16) {
 				misfits = PIGGYBACK_MISFITS;
 			}
-			b = next;
 		}
+		bq_tidy(q);
 	}
 	/* Re-file after the scan, so one packet never carries a message twice. */
-	while (sent) {
-		struct bcast *b = sent;
-		sent = b->next;
+	for (size_t i = 0; i < n_sent; i++) {
+		struct bcast *b = sent[i];
 		b->transmits++;
-		if (b->transmits >= limit) {
-			b->prev = b->next = NULL;
-			if (b->m)
-				b->m->bc = NULL;
-			s->bq_len--;
-			free(b);
-		} else {
-			bq_push_head(s, b);
-		}
+		if (b->transmits >= limit || !bq_append(s, b))
+			bcast_free(s, b);
 	}
 }
 
@@ -182,6 +248,6 @@ void swim_gossip_round(cl_swim *s)
 		cl_wbuf w;
 		swim_begin(s, &w);
 		swim_piggyback(s, &w);
-		swim_transmit(s, &to[i]->addr, to[i]->hash, &w, false);
+		swim_transmit(s, maddr(s, to[i]), mhash(s, to[i]), &w, false);
 	}
 }

@@ -35,22 +35,24 @@ static void overflow(cl_swim *s)
 	s->evq_resync = true;
 }
 
-void swim_emit(cl_swim *s, uint8_t type, const struct member *m)
+void swim_emit_as(cl_swim *s, uint8_t type, const struct member *m,
+		  const cl_addr *addr, uint64_t start_ms, uint32_t incarnation)
 {
 	if (s->evq_resync) {
 		s->stats.events_dropped++;
 		return;
 	}
+	cl_bytes name = mname_bytes(s, m), tags = mtags_bytes(s, m);
 	struct ev_rec r = {
 		.type = type,
 		.status = m->status,
-		.name_len = m->name_len,
-		.tags_len = m->tags_len,
-		.incarnation = m->incarnation,
-		.start_ms = m->start_ms,
-		.addr = m->addr,
+		.name_len = (uint8_t)name.len,
+		.tags_len = (uint16_t)tags.len,
+		.incarnation = incarnation,
+		.start_ms = start_ms,
+		.addr = *addr,
 	};
-	size_t need = sizeof r + m->name_len + m->tags_len;
+	size_t need = sizeof r + name.len + tags.len;
 	if (s->evq_tail + need > s->evq_cap) {
 		/* Compact first, grow only if that is not enough. */
 		if (s->evq_head > 0) {
@@ -77,10 +79,16 @@ void swim_emit(cl_swim *s, uint8_t type, const struct member *m)
 		}
 	}
 	memcpy(s->evq + s->evq_tail, &r, sizeof r);
-	memcpy(s->evq + s->evq_tail + sizeof r, m->data, m->name_len);
-	memcpy(s->evq + s->evq_tail + sizeof r + m->name_len, mtags(m),
-	       m->tags_len);
+	memcpy(s->evq + s->evq_tail + sizeof r, name.ptr, name.len);
+	if (tags.len)
+		memcpy(s->evq + s->evq_tail + sizeof r + name.len, tags.ptr,
+		       tags.len);
 	s->evq_tail += need;
+}
+
+void swim_emit(cl_swim *s, uint8_t type, const struct member *m)
+{
+	swim_emit_as(s, type, m, maddr(s, m), mstart(s, m), m->incarnation);
 }
 
 bool cl_swim_next_event(cl_swim *s, cl_swim_event *ev)

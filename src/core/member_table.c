@@ -1,7 +1,9 @@
 /*
- * member_table.c — who we know: the member array (which is also the probe
- * order), the hash table by name, the suspect and tombstone lists, and the
- * formers, members reaped lately that a stale rumour must not bring back.
+ * member_table.c — who we know: member records indexed by name id (the
+ * identity store, identity.c, finds a name's id), the probe order, the
+ * side maps of aux records and queued broadcasts, the suspect and
+ * tombstone lists, and the formers, members reaped lately that a stale
+ * rumour must not bring back.
  *
  * Every status change goes through swim_set_state(), so counts, lists and
  * the membership checksum cannot drift apart.
@@ -20,11 +22,11 @@
 /* A member's share of the membership checksum: live members only, by
  * name and incarnation (status is left out, so a suspicion does not look
  * like a disagreement that needs a full sync). */
-static inline uint64_t contrib(const struct member *m)
+static inline uint64_t contrib(uint64_t h, const struct member *m)
 {
 	if (!live(m->status))
 		return 0;
-	uint64_t x = m->hash ^ ((uint64_t)m->incarnation * 0x9E3779B97F4A7C15ull);
+	uint64_t x = h ^ ((uint64_t)m->incarnation * 0x9E3779B97F4A7C15ull);
 	x ^= x >> 33;
 	x *= 0xff51afd7ed558ccdull;
 	x ^= x >> 33;
@@ -32,118 +34,184 @@ static inline uint64_t contrib(const struct member *m)
 }
 
 /* In or out of the membership checksum, and of its bucket's (DIGEST). */
-static inline void checksum_toggle(cl_swim *s, const struct member *m)
+static inline void checksum_toggle(cl_swim *s, uint64_t h,
+				   const struct member *m)
 {
-	uint64_t c = contrib(m);
+	uint64_t c = contrib(h, m);
 	s->checksum ^= c;
-	s->bsum[m->hash >> (64 - CL_WIRE_DIGEST_BITS_MAX)] ^= c;
+	s->bsum[h >> (64 - CL_WIRE_DIGEST_BITS_MAX)] ^= c;
 }
 
 /* ------------------------------------------------------------------ */
-/* Hash table                                                          */
+/* Side maps                                                           */
 /* ------------------------------------------------------------------ */
 
-/* Slots keep the name hash beside the pointer: a probe compares hashes in
- * the table itself and touches a member only on a likely match. */
-struct slot *swim_table_slot(const cl_swim *s, uint64_t h,
-			     const uint8_t *name, size_t len)
+static size_t idmap_home(const struct idmap *mp, uint32_t nid)
 {
-	size_t i = (size_t)h & s->table_mask;
-	for (;;) {
-		struct slot *sl = &s->table[i];
-		if (!sl->m || (sl->hash == h && sl->m->name_len == len &&
-			       memcmp(sl->m->data, name, len) == 0))
-			return sl;
-		i = (i + 1) & s->table_mask;
+	return (size_t)(((uint64_t)nid * 0x9E3779B97F4A7C15ull) >> 32) &
+	       mp->mask;
+}
+
+void *idmap_get(const struct idmap *mp, uint32_t nid)
+{
+	if (!mp->e)
+		return NULL;
+	for (size_t i = idmap_home(mp, nid);; i = (i + 1) & mp->mask) {
+		const struct idmap_entry *e = &mp->e[i];
+		if (e->key == nid + 1)
+			return e->v;
+		if (!e->key)
+			return NULL;
 	}
 }
 
-/* The slot holding exactly this member (compared by pointer, so it works
- * while the member's own bytes are being replaced). */
-static struct slot *slot_of(const cl_swim *s, const struct member *m)
+static bool idmap_put(struct idmap *mp, uint32_t nid, void *v)
 {
-	size_t i = (size_t)m->hash & s->table_mask;
-	while (s->table[i].m != m)
-		i = (i + 1) & s->table_mask;
-	return &s->table[i];
+	if (!mp->e || (mp->n + 1) * 4 > (mp->mask + 1) * 3) {
+		size_t ncap = mp->e ? (mp->mask + 1) * 2 : 16;
+		struct idmap_entry *ne = calloc(ncap, sizeof *ne);
+		if (!ne)
+			return false;
+		struct idmap old = *mp;
+		mp->e = ne;
+		mp->mask = ncap - 1;
+		for (size_t i = 0; old.e && i <= old.mask; i++) {
+			if (!old.e[i].key)
+				continue;
+			size_t j = idmap_home(mp, old.e[i].key - 1);
+			while (ne[j].key)
+				j = (j + 1) & mp->mask;
+			ne[j] = old.e[i];
+		}
+		free(old.e);
+	}
+	size_t i = idmap_home(mp, nid);
+	while (mp->e[i].key)
+		i = (i + 1) & mp->mask;
+	mp->e[i] = (struct idmap_entry){nid + 1, v};
+	mp->n++;
+	return true;
+}
+
+/* Backward-shift deletion, as in identity.c; the map is given back when
+ * it empties (a join burst's broadcasts come and go). */
+static void idmap_del(struct idmap *mp, uint32_t nid)
+{
+	size_t i = idmap_home(mp, nid);
+	while (mp->e[i].key != nid + 1)
+		i = (i + 1) & mp->mask;
+	size_t j = i;
+	for (;;) {
+		j = (j + 1) & mp->mask;
+		struct idmap_entry x = mp->e[j];
+		if (!x.key)
+			break;
+		size_t home = idmap_home(mp, x.key - 1);
+		bool in_range = i <= j ? (home > i && home <= j)
+				       : (home > i || home <= j);
+		if (!in_range) {
+			mp->e[i] = x;
+			i = j;
+		}
+	}
+	mp->e[i] = (struct idmap_entry){0, NULL};
+	if (--mp->n == 0) {
+		free(mp->e);
+		mp->e = NULL;
+		mp->mask = 0;
+	}
+}
+
+static bool set_aux(cl_swim *s, struct member *m, struct member_aux *a)
+{
+	uint32_t nid = mnid(s, m);
+	if (m->has_aux)
+		idmap_del(&s->auxes, nid);
+	m->has_aux = false;
+	if (a && !idmap_put(&s->auxes, nid, a))
+		return false;
+	m->has_aux = a != NULL;
+	return true;
+}
+
+bool swim_set_bc(cl_swim *s, struct member *m, struct bcast *b)
+{
+	uint32_t nid = mnid(s, m);
+	if (m->has_bc)
+		idmap_del(&s->bcs, nid);
+	m->has_bc = false;
+	if (b && !idmap_put(&s->bcs, nid, b))
+		return false;
+	m->has_bc = b != NULL;
+	return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* Lookup                                                              */
+/* ------------------------------------------------------------------ */
+
+static struct member *by_nid(const cl_swim *s, uint32_t nid)
+{
+	if (nid == IDENT_NONE)
+		return NULL;
+	struct member *m = mslot(s, nid);
+	return m && m->used ? m : NULL;
+}
+
+struct member *swim_find_h(const cl_swim *s, uint64_t h, const uint8_t *name,
+			   size_t len)
+{
+	return by_nid(s, idents_name_find(s->ids, name, len, h));
 }
 
 struct member *swim_find(const cl_swim *s, const uint8_t *name, size_t len)
 {
-	return swim_table_slot(s, name_hash(name, len), name, len)->m;
+	return swim_find_h(s, name_hash(name, len), name, len);
 }
 
-static void table_put(cl_swim *s, struct member *m)
+/* Members of a node are cold by the time its next packet comes (the
+ * simulator runs thousands of nodes in between; an agent's table outgrows
+ * the cache at a few thousand members): starting the loads of every member
+ * a packet names before merging any overlaps their misses, where merging
+ * one by one waits for each in turn. */
+void swim_prefetch(const cl_swim *s, const uint8_t *name, size_t len)
 {
-	struct slot *sl =
-		swim_table_slot(s, m->hash, (uint8_t *)m->data, m->name_len);
-	sl->hash = m->hash;
-	sl->m = m;
+	uint32_t nid = idents_name_find(s->ids, name, len, name_hash(name, len));
+	const struct member *m = nid == IDENT_NONE ? NULL : mslot(s, nid);
+	if (m)
+		__builtin_prefetch(m);
 }
 
-static int table_grow(cl_swim *s)
+struct member *swim_find_hash(const cl_swim *s, uint64_t h)
 {
-	size_t ncap = (s->table_mask + 1) * 2;
-	struct slot *nt = calloc(ncap, sizeof *nt);
-	if (!nt)
-		return CLOISTER_ENOMEM;
-	struct slot *old = s->table;
-	size_t ocap = s->table_mask + 1;
-	s->table = nt;
-	s->table_mask = ncap - 1;
-	for (size_t i = 0; i < ocap; i++)
-		if (old[i].m)
-			table_put(s, old[i].m);
-	free(old);
-	return 0;
-}
-
-/* Linear probing with backward-shift deletion: no tombstones in the table,
- * so lookups stay short however many members come and go. */
-static void table_remove(cl_swim *s, struct member *m)
-{
-	size_t i = (size_t)(slot_of(s, m) - s->table);
-	size_t j = i;
-	for (;;) {
-		j = (j + 1) & s->table_mask;
-		struct slot x = s->table[j];
-		if (!x.m)
-			break;
-		size_t home = (size_t)x.hash & s->table_mask;
-		/* Move x back into the hole unless its home lies in (i, j]. */
-		bool in_range = i <= j ? (home > i && home <= j)
-				       : (home > i || home <= j);
-		if (!in_range) {
-			s->table[i] = x;
-			i = j;
-		}
-	}
-	s->table[i] = (struct slot){0, NULL};
+	return by_nid(s, idents_name_find_hash(s->ids, h));
 }
 
 /* ------------------------------------------------------------------ */
 /* Status lists                                                        */
 /* ------------------------------------------------------------------ */
 
-static void list_add(struct list *l, struct member *m)
+static void list_add(cl_swim *s, struct list *l, struct member *m)
 {
-	m->aux->prev = NULL;
-	m->aux->next = l->head;
+	struct member_aux *a = maux(s, m);
+	a->prev = NULL;
+	a->next = l->head;
 	if (l->head)
-		l->head->aux->prev = m;
+		maux(s, l->head)->prev = m;
 	l->head = m;
 	l->n++;
 }
 
-static void list_del(struct list *l, struct member *m)
+static void list_del(cl_swim *s, struct list *l, struct member *m)
 {
-	if (m->aux->prev)
-		m->aux->prev->aux->next = m->aux->next;
+	struct member_aux *a = maux(s, m);
+	if (a->prev)
+		maux(s, a->prev)->next = a->next;
 	else
-		l->head = m->aux->next;
-	if (m->aux->next)
-		m->aux->next->aux->prev = m->aux->prev;
-	m->aux->prev = m->aux->next = NULL;
+		l->head = a->next;
+	if (a->next)
+		maux(s, a->next)->prev = a->prev;
+	a->prev = a->next = NULL;
 	l->n--;
 }
 
@@ -165,35 +233,39 @@ void swim_set_state(cl_swim *s, struct member *m, uint8_t status,
 {
 	struct list *from = status_list(s, m->status);
 	struct list *to = status_list(s, status);
-	if (to && !m->aux) {
-		m->aux = calloc(1, sizeof *m->aux);
-		if (!m->aux)
+	struct member_aux *aux = maux(s, m);
+	if (to && !aux) {
+		aux = calloc(1, sizeof *aux);
+		if (!aux || !set_aux(s, m, aux)) {
+			free(aux);
 			return; /* out of memory: the member keeps its state */
+		}
 	}
-	checksum_toggle(s, m);
+	uint64_t h = mhash(s, m);
+	checksum_toggle(s, h, m);
 	if (m->heard && live(m->status))
 		s->heard_live--;
 	if (from != to) {
 		if (from)
-			list_del(from, m);
+			list_del(s, from, m);
 		if (to)
-			list_add(to, m);
+			list_add(s, to, m);
 	}
 	s->counts[m->status]--;
-	if (m->status != status && m->aux) {
-		m->aux->since = now;
-		m->aux->retries = 0;
-		m->aux->retry_at = now;
+	if (m->status != status && aux) {
+		aux->since = now;
+		aux->retries = 0;
+		aux->retry_at = now;
 	}
-	m->status = status;
+	m->status = status & 3u;
 	m->incarnation = incarnation;
 	s->counts[status]++;
-	checksum_toggle(s, m);
+	checksum_toggle(s, h, m);
 	if (m->heard && live(status))
 		s->heard_live++;
-	if (!to && m->aux) {
-		free(m->aux);
-		m->aux = NULL;
+	if (!to && aux) {
+		set_aux(s, m, NULL);
+		free(aux);
 	}
 }
 
@@ -201,123 +273,124 @@ void swim_set_state(cl_swim *s, struct member *m, uint8_t status,
 /* Members                                                             */
 /* ------------------------------------------------------------------ */
 
-static struct member *member_alloc(const uint8_t *name, size_t name_len,
-				   const uint8_t *tags, size_t tags_len)
+/* The record for a name id, its chunk allocated if need be. */
+static struct member *mslot_make(cl_swim *s, uint32_t nid)
 {
-	struct member *m = malloc(sizeof *m + name_len + 1 + tags_len);
-	if (!m)
-		return NULL;
-	memset(m, 0, sizeof *m);
-	m->name_len = (uint8_t)name_len;
-	m->tags_len = (uint16_t)tags_len;
-	memcpy(m->data, name, name_len);
-	m->data[name_len] = '\0';
-	if (tags_len)
-		memcpy(m->data + name_len + 1, tags, tags_len);
-	return m;
+	size_t c = nid >> MCHUNK_BITS;
+	if (c >= s->n_mchunks) {
+		size_t nn = c + 1 > s->n_mchunks * 2 ? c + 1 : s->n_mchunks * 2;
+		struct member **nc = realloc(s->mchunks, nn * sizeof *nc);
+		if (!nc)
+			return NULL;
+		memset(nc + s->n_mchunks, 0,
+		       (nn - s->n_mchunks) * sizeof *nc);
+		s->mchunks = nc;
+		s->n_mchunks = nn;
+	}
+	if (!s->mchunks[c]) {
+		s->mchunks[c] = calloc(MCHUNK_MASK + 1, sizeof **s->mchunks);
+		if (!s->mchunks[c])
+			return NULL;
+	}
+	return &s->mchunks[c][nid & MCHUNK_MASK];
 }
 
 struct member *swim_member_add(cl_swim *s, const uint8_t *name,
-			       size_t name_len, uint64_t h,
-			       const uint8_t *tags, size_t tags_len)
+			       size_t name_len, uint64_t h, const cl_addr *addr,
+			       uint64_t start_ms, const uint8_t *tags,
+			       size_t tags_len)
 {
 	if (s->n >= s->max_members) {
 		s->stats.members_refused++;
 		return NULL;
 	}
-	/* Grow at 3/4 full: with hashes inline, probe runs stay cheap. */
-	if ((s->n + 1) * 4 > (s->table_mask + 1) * 3 && table_grow(s) != 0)
-		return NULL;
 	if (s->n == s->cap) {
-		size_t ncap = s->cap * 2;
-		struct member **nm = realloc(s->members, ncap * sizeof *nm);
-		if (!nm)
+		/* By half: a table of 30,000 should not reserve 60,000. */
+		size_t ncap = s->cap + s->cap / 2 + 1;
+		uint32_t *no = realloc(s->order, ncap * sizeof *no);
+		if (!no)
 			return NULL;
-		s->members = nm;
+		s->order = no;
 		s->cap = ncap;
 	}
-	struct member *m = member_alloc(name, name_len, tags, tags_len);
-	if (!m)
+	uint32_t id = idents_get(s->ids, name, name_len, h, addr, start_ms,
+				 tags, tags_len);
+	if (id == IDENT_NONE)
 		return NULL;
-	m->hash = h;
-	/* A placeholder state (alive, incarnation 0) that the caller's
-	 * swim_set_state() replaces; counted and summed like any other. */
+	uint32_t nid = idents_at(s->ids, id)->name;
+	struct member *m = mslot_make(s, nid);
+	if (!m) {
+		idents_put(s->ids, id);
+		return NULL;
+	}
+	*m = (struct member){.ident = id, .used = 1};
+	/* The placeholder state (alive, incarnation 0), counted and summed
+	 * like any other. */
 	m->status = CL_STATUS_ALIVE;
 	s->counts[CL_STATUS_ALIVE]++;
-	checksum_toggle(s, m);
-	table_put(s, m);
+	checksum_toggle(s, h, m);
 	/* Insert at a random place in the probe order (not at the end, or a
 	 * burst of joiners would all wait a full round to be probed). */
 	size_t at = s->n;
-	s->members[s->n++] = m;
-	m->idx = (uint32_t)at;
+	s->order[s->n++] = nid;
+	m->idx = (uint32_t)at & 0xffffffu;
 	if (s->n > 2) {
 		size_t j = 1 + rnd_below(s, s->n - 1);
-		struct member *o = s->members[j];
-		s->members[j] = m;
-		s->members[at] = o;
-		m->idx = (uint32_t)j;
-		o->idx = (uint32_t)at;
+		struct member *o = member_at(s, j);
+		s->order[at] = s->order[j];
+		s->order[j] = nid;
+		m->idx = (uint32_t)j & 0xffffffu;
+		o->idx = (uint32_t)at & 0xffffffu;
 	}
 	return m;
 }
 
-/* Replaces a member's tags; the record may move, so everything that points
- * at it is re-pointed (the table slot is found by pointer, before the old
- * record is freed). */
-struct member *swim_member_set_tags(cl_swim *s, struct member *m,
-				    const uint8_t *tags, size_t len)
+bool swim_member_set_identity(cl_swim *s, struct member *m,
+			      const cl_addr *addr, uint64_t start_ms,
+			      const uint8_t *tags, size_t tags_len)
 {
-	if (m->tags_len == len && memcmp(mtags(m), tags, len) == 0)
-		return m;
-	struct slot *sl = slot_of(s, m);
-	struct member *n = realloc(m, sizeof *m + m->name_len + 1 + len);
-	if (!n)
-		return m;
-	m = n;
-	m->tags_len = (uint16_t)len;
-	if (len)
-		memcpy(m->data + m->name_len + 1, tags, len);
-	sl->m = m;
-	s->members[m->idx] = m;
-	if (m->aux) {
-		if (m->aux->prev)
-			m->aux->prev->aux->next = m;
-		else
-			status_list(s, m->status)->head = m;
-		if (m->aux->next)
-			m->aux->next->aux->prev = m;
-	}
-	if (m->bc)
-		m->bc->m = m;
-	return m;
+	const struct ident *d = mident(s, m);
+	if (d->start_ms == start_ms && cl_addr_equal(&d->addr, addr) &&
+	    d->tags_len == tags_len &&
+	    (tags_len == 0 || memcmp(d->tags, tags, tags_len) == 0))
+		return true;
+	const struct id_name *n = mnm(s, m);
+	uint32_t id = idents_get(s->ids, (const uint8_t *)n->bytes, n->len,
+				 n->hash, addr, start_ms, tags, tags_len);
+	if (id == IDENT_NONE)
+		return false;
+	idents_put(s->ids, m->ident);
+	m->ident = id;
+	return true;
 }
 
 void swim_member_reap(cl_swim *s, struct member *m, cl_usec now)
 {
 	swim_emit(s, CL_EV_REAP, m);
-	list_del(&s->tombstones, m);
+	list_del(s, &s->tombstones, m);
 	s->counts[m->status]--;
-	if (m->bc)
-		swim_bcast_drop(s, m->bc);
-	table_remove(s, m);
+	struct bcast *b = mbc(s, m);
+	if (b)
+		swim_bcast_drop(s, b);
 	size_t i = m->idx;
-	struct member *last = s->members[--s->n];
-	s->members[i] = last;
-	last->idx = (uint32_t)i;
+	s->order[i] = s->order[--s->n];
+	member_at(s, i)->idx = (uint32_t)i & 0xffffffu;
 	if (s->probe_idx > s->n)
 		s->probe_idx = s->n;
 	if (!s->formers)
 		s->formers = calloc(FORMERS_MAX, sizeof *s->formers);
 	if (s->formers) {
 		s->formers[s->formers_next] =
-			(struct former){m->hash, m->incarnation, now};
+			(struct former){mhash(s, m), m->incarnation, now};
 		s->formers_next = (s->formers_next + 1) % FORMERS_MAX;
 		if (s->n_formers < FORMERS_MAX)
 			s->n_formers++;
 	}
-	free(m->aux);
-	free(m);
+	struct member_aux *a = maux(s, m);
+	set_aux(s, m, NULL);
+	free(a);
+	idents_put(s->ids, m->ident);
+	*m = (struct member){0};
 }
 
 void swim_set_heard(cl_swim *s, struct member *m, bool heard)
@@ -330,23 +403,22 @@ void swim_set_heard(cl_swim *s, struct member *m, bool heard)
 	s->heard_gen++;
 }
 
-struct member *swim_find_hash(const cl_swim *s, uint64_t h)
-{
-	size_t i = (size_t)h & s->table_mask;
-	for (; s->table[i].m; i = (i + 1) & s->table_mask)
-		if (s->table[i].hash == h)
-			return s->table[i].m;
-	return NULL;
-}
-
 void swim_members_free(cl_swim *s)
 {
-	for (size_t i = 0; i < s->n; i++) {
-		free(s->members[i]->aux);
-		free(s->members[i]);
+	if (s->ids) {
+		for (size_t i = 0; s->order && i < s->n; i++) {
+			struct member *m = member_at(s, i);
+			free(maux(s, m));
+			idents_put(s->ids, m->ident);
+		}
+		idents_release(s->ids);
 	}
-	free(s->members);
-	free(s->table);
+	for (size_t c = 0; c < s->n_mchunks; c++)
+		free(s->mchunks[c]);
+	free(s->mchunks);
+	free(s->order);
+	free(s->auxes.e);
+	free(s->bcs.e);
 	free(s->formers);
 }
 
@@ -424,7 +496,7 @@ size_t swim_pick_random(cl_swim *s, struct member **out, size_t k,
 		k = candidates;
 	/* Rejection sampling, bounded: tombstones can crowd the table. */
 	for (size_t tries = 0; got < k && tries < 8 * k + 32; tries++) {
-		struct member *m = s->members[rnd_below(s, s->n)];
+		struct member *m = member_at(s, rnd_below(s, s->n));
 		if (m == me || m == not)
 			continue;
 		if (m->status != CL_STATUS_ALIVE &&

@@ -206,8 +206,12 @@ static cl_merge_held held_of(const cl_swim *s, const struct member *m,
 	held.leaving = s->leaving;
 	held.status = m->status;
 	held.incarnation = m->incarnation;
-	held.start_ms = m->start_ms;
-	held.addr = m->addr;
+	/* Only a word about ourselves looks at who announced it: reading
+	 * the identity for anyone else would cost a cache miss a message. */
+	if (held.self) {
+		held.start_ms = mstart(s, m);
+		held.addr = *maddr(s, m);
+	}
 	return held;
 }
 
@@ -220,11 +224,12 @@ void swim_merge_alive(cl_swim *s, const cl_wire_member *a, cl_usec now)
 	if (!swim_plausible(s, a->incarnation, &a->start_ms, now))
 		return;
 	uint64_t h = name_hash(a->name.ptr, a->name.len);
-	struct member *m = swim_table_slot(s, h, a->name.ptr, a->name.len)->m;
+	struct member *m = swim_find_h(s, h, a->name.ptr, a->name.len);
 	cl_merge_held held = held_of(s, m, h);
 	if (held.self)
-		held.same_tags = a->tags.len == m->tags_len &&
-				 memcmp(a->tags.ptr, mtags(m), m->tags_len) == 0;
+		held.same_tags = a->tags.len == mtags_len(s, m) &&
+				 (a->tags.len == 0 ||
+				  memcmp(a->tags.ptr, mtags(s, m), a->tags.len) == 0);
 	cl_merge_word w = {CL_WORD_ALIVE, a->incarnation, a->start_ms, a->addr};
 	switch (cl_merge_decide(&held, &w)) {
 	case CL_MERGE_REFUTE:
@@ -234,28 +239,27 @@ void swim_merge_alive(cl_swim *s, const cl_wire_member *a, cl_usec now)
 		swim_rival_check(s, a, now);
 		return;
 	case CL_MERGE_ADD:
-		m = swim_member_add(s, a->name.ptr, a->name.len, h, a->tags.ptr,
-				    a->tags.len);
+		m = swim_member_add(s, a->name.ptr, a->name.len, h, &a->addr,
+				    a->start_ms, a->tags.ptr, a->tags.len);
 		if (!m)
 			return;
 		if (held.former)
 			swim_former_forget(s, h);
-		m->addr = a->addr;
-		m->start_ms = a->start_ms;
 		swim_set_state(s, m, CL_STATUS_ALIVE, a->incarnation, now);
 		swim_emit(s, CL_EV_JOIN, m);
 		swim_broadcast_alive(s, m);
 		return;
 	case CL_MERGE_TAKE: {
 		uint8_t was = m->status;
-		bool moved = !cl_addr_equal(&m->addr, &a->addr);
-		bool retagged = m->tags_len != a->tags.len ||
-				memcmp(mtags(m), a->tags.ptr, a->tags.len) != 0;
-		m = swim_member_set_tags(s, m, a->tags.ptr, a->tags.len);
+		bool moved = !cl_addr_equal(maddr(s, m), &a->addr);
+		bool retagged = mtags_len(s, m) != a->tags.len ||
+				(a->tags.len &&
+				 memcmp(mtags(s, m), a->tags.ptr, a->tags.len) != 0);
+		if (!swim_member_set_identity(s, m, &a->addr, a->start_ms,
+					      a->tags.ptr, a->tags.len))
+			return; /* out of memory: the news is not taken */
 		if (moved)
 			swim_set_heard(s, m, false);
-		m->addr = a->addr;
-		m->start_ms = a->start_ms;
 		swim_set_state(s, m, CL_STATUS_ALIVE, a->incarnation, now);
 		if (was == CL_STATUS_DEAD || was == CL_STATUS_LEFT)
 			swim_emit(s, CL_EV_JOIN, m);
@@ -275,7 +279,7 @@ void swim_merge_accuse(cl_swim *s, uint8_t kind, uint32_t inc, cl_bytes name,
 	if (!swim_plausible(s, inc, NULL, now))
 		return;
 	uint64_t h = name_hash(name.ptr, name.len);
-	struct member *m = swim_table_slot(s, h, name.ptr, name.len)->m;
+	struct member *m = swim_find_h(s, h, name.ptr, name.len);
 	cl_merge_held held = held_of(s, m, h);
 	cl_merge_word w = {kind, inc, 0, {0}};
 	struct suspicion *sp;
@@ -298,8 +302,8 @@ void swim_merge_accuse(cl_swim *s, uint8_t kind, uint32_t inc, cl_bytes name,
 		 * hides.  The ack needs no matching: the refutation is what
 		 * counts.  detector.c pings once more halfway through. */
 		if (!s->leaving)
-			swim_send_ping(s, &m->addr, swim_next_seq(s),
-				       mname_bytes(m), m, false);
+			swim_send_ping(s, maddr(s, m), swim_next_seq(s),
+				       mname_bytes(s, m), m, false);
 		swim_emit(s, CL_EV_UPDATE, m);
 		swim_broadcast_accuse(s, m, CL_MSG_SUSPECT, accuser);
 		return;
@@ -307,7 +311,7 @@ void swim_merge_accuse(cl_swim *s, uint8_t kind, uint32_t inc, cl_bytes name,
 		/* An independent confirmation shortens the timer (Lifeguard)
 		 * and is worth re-gossiping (as a doubt: a verdict we heard is
 		 * not ours to announce). */
-		sp = suspicion_of(m);
+		sp = suspicion_of(s, m);
 		if (sp && swim_suspicion_confirm(sp, accuser))
 			swim_broadcast_accuse(s, m, CL_MSG_SUSPECT, accuser);
 		return;
@@ -351,6 +355,15 @@ void cl_swim_feed(cl_swim *s, cl_usec now, const cl_addr *from,
 		return;
 	}
 	s->reassert = false;
+	for (int i = 0; i < n; i++) {
+		const cl_wire_msg *msg = &s->msgs[i];
+		if (msg->type == CL_MSG_ALIVE)
+			swim_prefetch(s, msg->u.alive.name.ptr,
+				      msg->u.alive.name.len);
+		else if (msg->type == CL_MSG_SUSPECT || msg->type == CL_MSG_DEAD)
+			swim_prefetch(s, msg->u.accuse.member.ptr,
+				      msg->u.accuse.member.len);
+	}
 	for (int i = 0; i < n && !s->superseded; i++) {
 		const cl_wire_msg *msg = &s->msgs[i];
 		switch (msg->type) {
@@ -499,10 +512,15 @@ cl_swim *cl_swim_new(const cl_swim_config *cfg, const cl_swim_io *io,
 	s->max_members = cfg->max_members ? cfg->max_members : 65536;
 	s->evq_max = cfg->event_queue_max ? cfg->event_queue_max
 					  : EVENT_QUEUE_DEFAULT;
+	if (cfg->idents) {
+		s->ids = cfg->idents;
+		idents_hold(s->ids);
+	} else {
+		s->ids = cl_swim_idents_new();
+	}
+	s->cfg.idents = NULL;
 	s->cap = 16;
-	s->members = malloc(s->cap * sizeof *s->members);
-	s->table = calloc(32, sizeof *s->table);
-	s->table_mask = 31;
+	s->order = malloc(s->cap * sizeof *s->order);
 	/* The smallest message (ACK) is 7 bytes: no packet within the MTU
 	 * holds more than mtu/7 of them.  Streams carry one PUSHPULL. */
 	s->max_msgs = cfg->timing.mtu / 7 + 1;
@@ -510,7 +528,7 @@ cl_swim *cl_swim_new(const cl_swim_config *cfg, const cl_swim_io *io,
 		s->max_msgs = CL_WIRE_MAX_MSGS;
 	s->pkt = malloc(cfg->timing.mtu);
 	s->msgs = malloc(s->max_msgs * sizeof *s->msgs);
-	if (!s->members || !s->table || !s->pkt || !s->msgs)
+	if (!s->ids || !s->order || !s->pkt || !s->msgs)
 		goto fail;
 	/* Random, so acks meant for a previous process at this address
 	 * (late, or replayed) do not match our probes. */
@@ -519,14 +537,13 @@ cl_swim *cl_swim_new(const cl_swim_config *cfg, const cl_swim_io *io,
 	struct member *me =
 		swim_member_add(s, (const uint8_t *)cfg->name, name_len,
 				name_hash((const uint8_t *)cfg->name, name_len),
-				cfg->tags, cfg->tags_len);
+				&cfg->addr, cfg->start_ms, cfg->tags,
+				cfg->tags_len);
 	if (!me)
 		goto fail;
-	me->addr = cfg->addr;
-	me->start_ms = cfg->start_ms;
 	swim_set_state(s, me, CL_STATUS_ALIVE, cfg->incarnation, now);
 	s->cfg.label = s->label;
-	s->cfg.name = mname(me);
+	s->cfg.name = mname(s, me);
 	s->cfg.tags = NULL;
 	swim_emit(s, CL_EV_JOIN, me);
 	swim_broadcast_alive(s, me);
@@ -559,10 +576,7 @@ void cl_swim_free(cl_swim *s)
 	if (!s)
 		return;
 	swim_bcast_free_all(s);
-	if (s->members)
-		swim_members_free(s);
-	else
-		free(s->table);
+	swim_members_free(s);
 	free(s->pkt);
 	free(s->msgs);
 	free(s->evq);
@@ -576,7 +590,7 @@ int cl_swim_join(cl_swim *s, cl_usec now, const cl_addr *seeds, size_t n)
 	if (n > SEEDS_MAX)
 		n = SEEDS_MAX;
 	for (size_t i = 0; i < n; i++) {
-		if (cl_addr_equal(&seeds[i], &self(s)->addr))
+		if (cl_addr_equal(&seeds[i], maddr(s, self(s))))
 			continue;
 		bool dup = false;
 		for (size_t j = 0; j < s->n_seeds; j++)
@@ -607,7 +621,7 @@ void cl_swim_leave(cl_swim *s, cl_usec now)
 		return;
 	}
 	swim_set_state(s, me, CL_STATUS_LEFT, me->incarnation, now);
-	swim_broadcast_accuse(s, me, CL_MSG_DEAD, mname_bytes(me));
+	swim_broadcast_accuse(s, me, CL_MSG_DEAD, mname_bytes(s, me));
 	s->leave_deadline = now + s->cfg.timing.leave_linger;
 	swim_gossip_round(s);
 	s->next_gossip = now + s->cfg.timing.gossip_interval;
@@ -624,8 +638,9 @@ int cl_swim_set_tags(cl_swim *s, cl_usec now, const uint8_t *tags, size_t len)
 		return CLOISTER_ESTATE;
 	if (len > s->tags_max || (len && !cl_wire_tags_valid(tags, len, s->tags_max)))
 		return CLOISTER_EINVAL;
-	struct member *me = swim_member_set_tags(s, self(s), tags, len);
-	if (me->tags_len != len)
+	struct member *me = self(s);
+	if (!swim_member_set_identity(s, me, maddr(s, me), mstart(s, me), tags,
+				      len))
 		return CLOISTER_ENOMEM;
 	swim_set_state(s, me, CL_STATUS_ALIVE, me->incarnation + 1, now);
 	swim_emit(s, CL_EV_UPDATE, me);
@@ -648,7 +663,7 @@ int cl_swim_force_leave(cl_swim *s, cl_usec now, const char *name, size_t len)
 	 * live member refutes it like any accusation. */
 	swim_set_state(s, m, CL_STATUS_LEFT, m->incarnation, now);
 	swim_emit(s, CL_EV_LEAVE, m);
-	swim_broadcast_accuse(s, m, CL_MSG_DEAD, mname_bytes(m));
+	swim_broadcast_accuse(s, m, CL_MSG_DEAD, mname_bytes(s, m));
 	return 0;
 }
 
@@ -694,7 +709,7 @@ uint8_t cl_swim_proto_min(const cl_swim *s)
 uint8_t swim_proto_of(const cl_swim *s, const struct member *m)
 {
 	uint8_t lo = cl_swim_proto_min(s), pmin, pmax;
-	if (!cl_swim_tags_proto(mtags(m), m->tags_len, &pmin, &pmax))
+	if (!cl_swim_tags_proto(mtags(s, m), mtags_len(s, m), &pmin, &pmax))
 		return lo; /* predates negotiation: the oldest we speak */
 	uint8_t best = pmax < CL_PROTO_MAX ? pmax : CL_PROTO_MAX;
 	return best >= lo && best >= pmin ? best : 0;
@@ -712,7 +727,7 @@ uint8_t cl_swim_peer_proto(const cl_swim *s, uint64_t id)
 
 const char *cl_swim_name(const cl_swim *s)
 {
-	return mname(self(s));
+	return mname(s, self(s));
 }
 
 uint64_t cl_swim_name_id(const void *name, size_t len)
@@ -758,14 +773,14 @@ const cl_swim_stats *cl_swim_get_stats(const cl_swim *s)
 static void view_of(const cl_swim *s, const struct member *m,
 		    cl_swim_member_view *v)
 {
-	v->name = mname(m);
-	v->name_len = m->name_len;
+	v->name = mname(s, m);
+	v->name_len = mname_len(s, m);
 	v->status = m->status;
 	v->incarnation = m->incarnation;
-	v->start_ms = m->start_ms;
-	v->addr = m->addr;
-	v->tags = mtags(m);
-	v->tags_len = m->tags_len;
+	v->start_ms = mstart(s, m);
+	v->addr = *maddr(s, m);
+	v->tags = mtags(s, m);
+	v->tags_len = mtags_len(s, m);
 	v->heard = m->heard || m == self(s);
 }
 
@@ -801,7 +816,7 @@ bool cl_swim_suspicion(const cl_swim *s, const char *name, size_t len,
 	if (len == 0 || len > CL_WIRE_NAME_MAX)
 		return false;
 	struct member *m = swim_find(s, (const uint8_t *)name, len);
-	const struct suspicion *sp = m ? suspicion_of(m) : NULL;
+	const struct suspicion *sp = m ? suspicion_of(s, m) : NULL;
 	if (!sp)
 		return false;
 	*out = (cl_swim_suspicion_view){sp->start, sp->deadline,
@@ -815,7 +830,7 @@ void cl_swim_foreach(const cl_swim *s,
 {
 	for (size_t i = 0; i < s->n; i++) {
 		cl_swim_member_view v;
-		view_of(s, s->members[i], &v);
+		view_of(s, member_at(s, i), &v);
 		if (!fn(arg, &v))
 			return;
 	}

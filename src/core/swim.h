@@ -35,6 +35,9 @@ typedef int64_t cl_usec;
 #define CL_NEVER INT64_MAX
 
 typedef struct cl_swim cl_swim;
+/* Interned member names and identities (identity.h), which cores in one
+ * thread may share (the simulator's cores do). */
+typedef struct cl_swim_idents cl_swim_idents;
 
 /* Timing and sizing.  cl_swim_config_profile() fills these; each default is
  * explained where it is set (swim_config.c). */
@@ -87,6 +90,10 @@ typedef struct cl_swim_config {
 				     advertising no range are taken to speak
 				     this one. */
 	cl_swim_timing timing;
+	/* A store of identities shared with other cores of this thread
+	 * (cl_swim_idents_new), NULL = one of its own.  The core holds a
+	 * reference: the creator may free its own once the cores exist. */
+	cl_swim_idents *idents;
 } cl_swim_config;
 
 typedef struct cl_swim_io {
@@ -167,6 +174,11 @@ typedef struct cl_swim_stats {
 cl_swim *cl_swim_new(const cl_swim_config *cfg, const cl_swim_io *io,
 		     cl_usec now, int *err);
 void cl_swim_free(cl_swim *s);
+
+cl_swim_idents *cl_swim_idents_new(void);
+void cl_swim_idents_free(cl_swim_idents *st);
+/* Bytes held by the store's names and identities. */
+size_t cl_swim_idents_bytes(const cl_swim_idents *st);
 
 /* Push-pull with each seed (stream) now; retried with the dead-retry
  * cadence until one answers. */

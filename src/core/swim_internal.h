@@ -26,6 +26,7 @@
 
 #include <xxhash.h>
 
+#include "identity.h"
 #include "merge.h"
 #include "swim.h"
 
@@ -46,26 +47,43 @@
 
 struct bcast;
 
+/* A node's record of one member: 12 bytes.  What the member announced
+ * (name, address, start, tags) is its identity, interned in the store
+ * (identity.h) and shared with every other record of the same identity;
+ * the record keeps the node's own view.  Records live in chunks indexed by
+ * the name's id, which never move: a pointer to a record stays valid until
+ * the member is reaped.  Only members that are not alive need list links,
+ * a timestamp and a suspicion (aux), and only those with an update queued
+ * a broadcast (bc): both sit in side maps, so the common member costs 12
+ * bytes plus 4 in the probe order, which is what lets one process simulate
+ * 30,000 nodes that each know 30,000 members. */
 struct member {
-	uint64_t hash; /* XXH3 of the name: table slot, checksum, id */
 	uint32_t incarnation;
-	uint32_t idx : 24; /* position in s->members (max_members <= 2^20) */
+	uint32_t ident;     /* identity id in s->ids */
+	uint32_t idx : 24;  /* position in s->order (max_members <= 2^20) */
+	uint32_t status : 2;
 	/* We heard from it directly: it answered our ping at its address,
 	 * or pinged us from it.  Only such members count for quorum and
 	 * sentry (a member injected by hearsay never answers). */
 	uint32_t heard : 1;
-	uint64_t start_ms;
-	cl_addr addr;
-	uint8_t status;
-	uint8_t name_len;
-	uint16_t tags_len;
-	/* Only members that are not alive need list links, a timestamp and a
-	 * suspicion: keeping those aside keeps the common member at 64 bytes,
-	 * which is what lets one process simulate 10,000 nodes that each
-	 * know 10,000 members. */
-	struct member_aux *aux;
-	struct bcast *bc;
-	char data[]; /* name, NUL, tags */
+	uint32_t used : 1;  /* a member lives in this record */
+	uint32_t has_aux : 1;
+	uint32_t has_bc : 1;
+};
+
+/* Member records per chunk (12 KiB). */
+#define MCHUNK_BITS 10
+#define MCHUNK_MASK ((1u << MCHUNK_BITS) - 1)
+
+/* A map from name id to a pointer (open addressing), for the few members
+ * that have an aux record or a queued broadcast. */
+struct idmap_entry {
+	uint32_t key; /* name id + 1; 0 = empty */
+	void *v;
+};
+struct idmap {
+	struct idmap_entry *e;
+	size_t mask, n;
 };
 
 struct suspicion {
@@ -95,11 +113,23 @@ struct former {
 };
 
 struct bcast {
-	struct bcast *prev, *next;
 	struct member *m;
+	uint32_t pos; /* index in its bucket's array */
 	uint8_t transmits;
 	uint16_t len;
 	uint8_t msg[];
+};
+
+/* A bucket of broadcasts with one transmit count: an array, oldest first,
+ * with holes (b NULL) where one left, so filling a packet reads lengths
+ * from the array and touches only the broadcasts it sends. */
+struct bq_entry {
+	struct bcast *b;
+	uint32_t len;
+};
+struct bqueue {
+	struct bq_entry *e;
+	uint32_t n, cap, holes;
 };
 
 struct relay {
@@ -113,11 +143,6 @@ struct relay {
 };
 
 enum probe_phase { PROBE_IDLE, PROBE_DIRECT, PROBE_INDIRECT };
-
-struct slot {
-	uint64_t hash;
-	struct member *m;
-};
 
 struct list {
 	struct member *head;
@@ -143,11 +168,14 @@ struct cl_swim {
 	size_t max_members;
 	cl_usec created; /* `now` at cl_swim_new, for the wall clock */
 
-	/* Members: array (probe order) + hash table of pointers. */
-	struct member **members;
+	/* Members: records in chunks indexed by name id, the probe order
+	 * (name ids; self first), and the side maps (struct member). */
+	cl_swim_idents *ids;
+	struct member **mchunks;
+	size_t n_mchunks;
+	uint32_t *order;
 	size_t n, cap;
-	struct slot *table;
-	size_t table_mask;
+	struct idmap auxes, bcs;
 	size_t counts[4];
 	size_t heard_live;     /* live members other than us with heard set */
 	uint64_t heard_gen;    /* bumped whenever a member's heard changes */
@@ -206,7 +234,7 @@ struct cl_swim {
 	unsigned pushpull_skips;
 
 	/* Broadcasts, bucketed by transmit count. */
-	struct bcast *bq[TRANSMIT_BUCKETS];
+	struct bqueue bq[TRANSMIT_BUCKETS];
 	size_t bq_len;
 
 	/* Join: the seeds, retried (with backoff) until one of them answers a
@@ -252,24 +280,100 @@ struct cl_swim {
 /* Small helpers                                                       */
 /* ------------------------------------------------------------------ */
 
-static inline const char *mname(const struct member *m)
+static inline const struct ident *mident(const cl_swim *s,
+					 const struct member *m)
 {
-	return m->data;
+	return idents_at(s->ids, m->ident);
 }
 
-static inline const uint8_t *mtags(const struct member *m)
+static inline const struct id_name *mnm(const cl_swim *s,
+					const struct member *m)
 {
-	return (const uint8_t *)m->data + m->name_len + 1;
+	return idents_name(s->ids, mident(s, m)->name);
 }
 
-static inline cl_bytes mname_bytes(const struct member *m)
+static inline uint32_t mnid(const cl_swim *s, const struct member *m)
 {
-	return (cl_bytes){(const uint8_t *)m->data, m->name_len};
+	return mident(s, m)->name;
+}
+
+static inline uint64_t mhash(const cl_swim *s, const struct member *m)
+{
+	return mnm(s, m)->hash;
+}
+
+static inline const char *mname(const cl_swim *s, const struct member *m)
+{
+	return mnm(s, m)->bytes;
+}
+
+static inline size_t mname_len(const cl_swim *s, const struct member *m)
+{
+	return mnm(s, m)->len;
+}
+
+static inline cl_bytes mname_bytes(const cl_swim *s, const struct member *m)
+{
+	const struct id_name *n = mnm(s, m);
+	return (cl_bytes){(const uint8_t *)n->bytes, n->len};
+}
+
+static inline const uint8_t *mtags(const cl_swim *s, const struct member *m)
+{
+	return mident(s, m)->tags;
+}
+
+static inline size_t mtags_len(const cl_swim *s, const struct member *m)
+{
+	return mident(s, m)->tags_len;
+}
+
+static inline cl_bytes mtags_bytes(const cl_swim *s, const struct member *m)
+{
+	const struct ident *d = mident(s, m);
+	return (cl_bytes){d->tags, d->tags_len};
+}
+
+static inline const cl_addr *maddr(const cl_swim *s, const struct member *m)
+{
+	return &mident(s, m)->addr;
+}
+
+static inline uint64_t mstart(const cl_swim *s, const struct member *m)
+{
+	return mident(s, m)->start_ms;
+}
+
+/* The record for a name id, NULL if its chunk was never needed. */
+static inline struct member *mslot(const cl_swim *s, uint32_t nid)
+{
+	size_t c = nid >> MCHUNK_BITS;
+	return c < s->n_mchunks && s->mchunks[c]
+		       ? &s->mchunks[c][nid & MCHUNK_MASK]
+		       : NULL;
+}
+
+/* The member at position i of the probe order. */
+static inline struct member *member_at(const cl_swim *s, size_t i)
+{
+	return mslot(s, s->order[i]);
 }
 
 static inline struct member *self(const cl_swim *s)
 {
-	return s->members[0];
+	return member_at(s, 0);
+}
+
+void *idmap_get(const struct idmap *mp, uint32_t nid);
+
+static inline struct member_aux *maux(const cl_swim *s, const struct member *m)
+{
+	return m->has_aux ? idmap_get(&s->auxes, mnid(s, m)) : NULL;
+}
+
+static inline struct bcast *mbc(const cl_swim *s, const struct member *m)
+{
+	return m->has_bc ? idmap_get(&s->bcs, mnid(s, m)) : NULL;
 }
 
 static inline uint64_t rnd(cl_swim *s)
@@ -305,38 +409,52 @@ static inline cl_usec scaled(const cl_swim *s, cl_usec t)
 
 static inline bool is_self_name(const cl_swim *s, cl_bytes n)
 {
-	const struct member *me = self(s);
-	return n.len == me->name_len && memcmp(n.ptr, me->data, n.len) == 0;
+	const struct id_name *me = mnm(s, self(s));
+	return n.len == me->len && memcmp(n.ptr, me->bytes, n.len) == 0;
 }
 
 /* The running suspicion of a suspect, NULL for anyone else. */
-static inline struct suspicion *suspicion_of(struct member *m)
+static inline struct suspicion *suspicion_of(const cl_swim *s,
+					     struct member *m)
 {
-	return m->status == CL_STATUS_SUSPECT && m->aux ? &m->aux->susp : NULL;
+	struct member_aux *a =
+		m->status == CL_STATUS_SUSPECT ? maux(s, m) : NULL;
+	return a ? &a->susp : NULL;
 }
 
-static inline struct member *lnext(const struct member *m)
+static inline struct member *lnext(const cl_swim *s, const struct member *m)
 {
-	return m->aux->next;
+	return maux(s, m)->next;
 }
 
 /* ------------------------------------------------------------------ */
 /* member_table.c                                                      */
 /* ------------------------------------------------------------------ */
 
-struct slot *swim_table_slot(const cl_swim *s, uint64_t h,
-			     const uint8_t *name, size_t len);
+/* The member with this name (h: its hash), NULL if unknown. */
+struct member *swim_find_h(const cl_swim *s, uint64_t h, const uint8_t *name,
+			   size_t len);
 struct member *swim_find(const cl_swim *s, const uint8_t *name, size_t len);
+/* Starts loading the member with this name, if any (a hint, no effect). */
+void swim_prefetch(const cl_swim *s, const uint8_t *name, size_t len);
+/* A new member with this identity, in the placeholder state (alive,
+ * incarnation 0) that the caller's swim_set_state() replaces. */
 struct member *swim_member_add(cl_swim *s, const uint8_t *name,
-			       size_t name_len, uint64_t h,
-			       const uint8_t *tags, size_t tags_len);
-struct member *swim_member_set_tags(cl_swim *s, struct member *m,
-				    const uint8_t *tags, size_t len);
+			       size_t name_len, uint64_t h, const cl_addr *addr,
+			       uint64_t start_ms, const uint8_t *tags,
+			       size_t tags_len);
+/* A member's new identity (address, start, tags); false if out of memory
+ * (then it keeps the old one).  The record does not move. */
+bool swim_member_set_identity(cl_swim *s, struct member *m,
+			      const cl_addr *addr, uint64_t start_ms,
+			      const uint8_t *tags, size_t tags_len);
 void swim_set_state(cl_swim *s, struct member *m, uint8_t status,
 		    uint32_t incarnation, cl_usec now);
 /* Removes a tombstone for good, remembering it as a former. */
 void swim_member_reap(cl_swim *s, struct member *m, cl_usec now);
 void swim_members_free(cl_swim *s);
+/* Queued broadcast of a member, in the side map. */
+bool swim_set_bc(cl_swim *s, struct member *m, struct bcast *b);
 /* Marks a member heard from (or not); keeps heard_live and heard_gen. */
 void swim_set_heard(cl_swim *s, struct member *m, bool heard);
 /* A member by name hash alone (64 bits: a collision is not a concern for
@@ -356,6 +474,10 @@ size_t swim_pick_random(cl_swim *s, struct member **out, size_t k,
 /* ------------------------------------------------------------------ */
 
 void swim_emit(cl_swim *s, uint8_t type, const struct member *m);
+/* An event about m with another address, start and incarnation (the
+ * process that took our name, CL_EV_SUPERSEDED). */
+void swim_emit_as(cl_swim *s, uint8_t type, const struct member *m,
+		  const cl_addr *addr, uint64_t start_ms, uint32_t incarnation);
 /* The protocol version to speak to m (wire.h, CL_PROTO_*), 0 if none. */
 uint8_t swim_proto_of(const cl_swim *s, const struct member *m);
 

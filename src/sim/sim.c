@@ -170,6 +170,9 @@ struct sim_track {
 
 struct cl_sim {
 	cl_sim_config cfg;
+	/* Every core's identities, interned once (identity.h): the 10,000
+	 * names of a 10,000-node run are held once, not by every node. */
+	cl_swim_idents *idents;
 	char label[2][CL_WIRE_LABEL_MAX + 1];
 	cl_swim_timing timing;
 	cl_usec now;
@@ -738,6 +741,7 @@ static int boot(cl_sim *s, struct sim_node *nd, const cl_addr *seeds,
 	c.max_members = s->cfg.max_members;
 	c.no_stream_ping = s->cfg.no_stream_ping;
 	c.timing = s->timing;
+	c.idents = s->idents;
 	cl_swim_io io = {.ctx = nd, .rand = node_rand, .send = node_send};
 	int err = 0;
 	nd->core = cl_swim_new(&c, &io, s->now, &err);
@@ -802,6 +806,9 @@ cl_sim *cl_sim_new(const cl_sim_config *cfg, int *err)
 	if (!s)
 		goto out;
 	s->cfg = *cfg;
+	s->idents = cl_swim_idents_new();
+	if (!s->idents)
+		goto fail;
 	strcpy(s->label[0], cfg->label);
 	strcpy(s->label[1], cfg->alt_nodes ? cfg->alt_label : "");
 	s->cfg.label = s->label[0];
@@ -889,6 +896,7 @@ void cl_sim_free(cl_sim *s)
 	sim_map_free(&s->link_loss);
 	sim_map_free(&s->blocks);
 	sim_map_free(&s->fp_pairs);
+	cl_swim_idents_free(s->idents);
 	free(s);
 }
 

@@ -1,0 +1,102 @@
+/*
+ * identity.h — interned member names and identities.
+ *
+ * What a node knows about a member splits in two.  Its view (status,
+ * incarnation, whether we heard from it) belongs to the node.  Its
+ * identity (name, address, start time, tags) is what the member itself
+ * announced, the same bytes in every node that heard the same ALIVE.
+ * Identities are interned here, reference counted, and a member record
+ * keeps only the index of its identity.
+ *
+ * A store is private to one core (the agent's case: then it holds what the
+ * member records used to hold inline), or shared by many cores in one
+ * thread (the simulator's: 10,000 simulated nodes that each know 10,000
+ * members then hold the 10,000 names once, not 100 million times, and a
+ * node's member table is an array indexed by name id: no hash table per
+ * node at all).
+ *
+ * Name ids are dense (a freed one is reused first), which is what makes
+ * them usable as array indexes.  Nothing here depends on an address or on
+ * the order of anything but the calls, so a shared store keeps the
+ * simulator deterministic.
+ */
+#ifndef CLOISTER_CORE_IDENTITY_H
+#define CLOISTER_CORE_IDENTITY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "swim.h"
+
+#define IDENT_NONE UINT32_MAX
+
+struct id_name {
+	uint64_t hash; /* XXH3 of the name: the member's id on the wire */
+	uint32_t refs; /* identities using it */
+	uint8_t len;
+	char bytes[]; /* the name, NUL */
+};
+
+struct ident {
+	uint64_t start_ms;
+	uint64_t key; /* hash of everything below, for the intern table */
+	cl_addr addr;
+	uint32_t name; /* name id */
+	uint32_t refs; /* member records using it */
+	uint16_t tags_len;
+	uint8_t tags[];
+};
+
+struct cl_swim_idents {
+	struct id_name **names;
+	uint32_t n_names, names_cap;
+	uint32_t *names_free; /* ids to reuse, a stack */
+	uint32_t n_names_free;
+	/* Name table: (id + 1, low 32 bits of the hash) per slot. */
+	uint64_t *name_slots;
+	size_t name_mask, names_live;
+
+	struct ident **idents;
+	uint32_t n_idents, idents_cap;
+	uint32_t *idents_free;
+	uint32_t n_idents_free;
+	uint64_t *ident_slots; /* (id + 1, low 32 bits of the key) */
+	size_t ident_mask, idents_live;
+
+	unsigned users; /* cores holding it (and its creator) */
+	size_t bytes;   /* held by names and identities */
+};
+
+static inline const struct id_name *idents_name(const cl_swim_idents *st,
+						uint32_t id)
+{
+	return st->names[id];
+}
+
+static inline const struct ident *idents_at(const cl_swim_idents *st,
+					    uint32_t id)
+{
+	return st->idents[id];
+}
+
+/* The id of a name, IDENT_NONE if nobody holds it. */
+uint32_t idents_name_find(const cl_swim_idents *st, const uint8_t *name,
+			  size_t len, uint64_t hash);
+/* A name by its hash alone (64 bits: first match). */
+uint32_t idents_name_find_hash(const cl_swim_idents *st, uint64_t hash);
+
+/* The identity with exactly these fields, one reference more (created if
+ * new); IDENT_NONE when out of memory. */
+uint32_t idents_get(cl_swim_idents *st, const uint8_t *name, size_t len,
+		    uint64_t hash, const cl_addr *addr, uint64_t start_ms,
+		    const uint8_t *tags, size_t tags_len);
+/* One reference less; the last frees it (and its name, if unused). */
+void idents_put(cl_swim_idents *st, uint32_t id);
+
+/* A core starts or stops using a store. */
+void idents_hold(cl_swim_idents *st);
+void idents_release(cl_swim_idents *st);
+
+#endif
