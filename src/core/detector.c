@@ -122,8 +122,8 @@ static void shuffle_members(cl_swim *s)
 		uint32_t t = s->order[i];
 		s->order[i] = s->order[j];
 		s->order[j] = t;
-		member_at(s, i)->idx = (uint32_t)i & 0xffffffu;
-		member_at(s, j)->idx = (uint32_t)j & 0xffffffu;
+		member_at(s, i)->idx = (uint32_t)i & 0xfffffu;
+		member_at(s, j)->idx = (uint32_t)j & 0xfffffu;
 	}
 }
 

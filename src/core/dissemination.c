@@ -23,7 +23,8 @@
 /* Piggyback scan: stop after this many queued updates that do not fit, so
  * filling a packet stays cheap when the queue is long. */
 #define PIGGYBACK_MISFITS 32
-/* Most updates queued for piggybacking.  A node sends ~17 packets a
+/* Most updates queued for piggybacking (BSLOTS in swim_internal.h holds
+ * them and the one that overflows the queue).  A node sends ~17 packets a
  * second of ~40 updates each; a queue far longer than a few seconds of
  * that holds mostly stale news that push-pull will carry better.  Past
  * the bound, the most-retransmitted update (the one most likely already
@@ -44,15 +45,60 @@ static unsigned retransmit_limit(const cl_swim *s)
 	return lim < TRANSMIT_BUCKETS - 1 ? lim : TRANSMIT_BUCKETS - 1;
 }
 
+/* ------------------------------------------------------------------ */
+/* Slots                                                               */
+/* ------------------------------------------------------------------ */
+
+/* Gives b a slot and makes it m's queued broadcast; false if out of
+ * memory. */
+static bool slot_take(cl_swim *s, struct member *m, struct bcast *b)
+{
+	if (!s->bslot) {
+		s->bslot = malloc(BSLOTS * sizeof *s->bslot);
+		s->bslot_free = malloc(BSLOTS * sizeof *s->bslot_free);
+		if (!s->bslot || !s->bslot_free) {
+			free(s->bslot);
+			free(s->bslot_free);
+			s->bslot = NULL;
+			s->bslot_free = NULL;
+			return false;
+		}
+	}
+	uint16_t i;
+	if (s->n_bslot_free)
+		i = s->bslot_free[--s->n_bslot_free];
+	else if (s->bslot_hw < BSLOTS)
+		i = s->bslot_hw++;
+	else
+		return false; /* cannot happen: enqueue keeps BQ_MAX + 1 */
+	s->bslot[i] = b;
+	b->slot = i;
+	b->m = m;
+	m->bc = (i + 1u) & 0x7ffu;
+	return true;
+}
+
+static void slot_release(cl_swim *s, struct bcast *b)
+{
+	if (b->m)
+		b->m->bc = 0;
+	s->bslot[b->slot] = NULL;
+	s->bslot_free[s->n_bslot_free++] = b->slot;
+}
+
+/* ------------------------------------------------------------------ */
+/* Buckets                                                             */
+/* ------------------------------------------------------------------ */
+
 /* Closes up a bucket's holes, keeping the order. */
-static void bq_compact(struct bqueue *q)
+static void bq_compact(cl_swim *s, struct bqueue *q)
 {
 	uint32_t k = 0;
 	for (uint32_t i = 0; i < q->n; i++) {
-		if (!q->e[i].b)
+		if (q->e[i].slot == BQ_HOLE)
 			continue;
 		q->e[k] = q->e[i];
-		q->e[k].b->pos = k;
+		s->bslot[q->e[k].slot]->pos = (uint16_t)k;
 		k++;
 	}
 	q->n = k;
@@ -61,14 +107,14 @@ static void bq_compact(struct bqueue *q)
 
 /* Trailing holes go at once (packets take from the newest end, so that is
  * where most holes are); the rest when they are half the bucket. */
-static void bq_tidy(struct bqueue *q)
+static void bq_tidy(cl_swim *s, struct bqueue *q)
 {
-	while (q->n > 0 && !q->e[q->n - 1].b) {
+	while (q->n > 0 && q->e[q->n - 1].slot == BQ_HOLE) {
 		q->n--;
 		q->holes--;
 	}
 	if (q->holes * 2 > q->n)
-		bq_compact(q);
+		bq_compact(s, q);
 	if (q->n == 0 && q->cap > 64) {
 		free(q->e);
 		q->e = NULL;
@@ -79,9 +125,9 @@ static void bq_tidy(struct bqueue *q)
 static void bq_unlink(cl_swim *s, struct bcast *b)
 {
 	struct bqueue *q = &s->bq[b->transmits];
-	q->e[b->pos].b = NULL;
+	q->e[b->pos].slot = BQ_HOLE;
 	q->holes++;
-	bq_tidy(q);
+	bq_tidy(s, q);
 }
 
 /* Files b as the newest of its bucket; false if out of memory. */
@@ -90,7 +136,7 @@ static bool bq_append(cl_swim *s, struct bcast *b)
 	struct bqueue *q = &s->bq[b->transmits];
 	if (q->n == q->cap) {
 		if (q->holes)
-			bq_compact(q);
+			bq_compact(s, q);
 		if (q->n == q->cap) {
 			uint32_t ncap = q->cap ? q->cap * 2 : 16;
 			struct bq_entry *ne = realloc(q->e, ncap * sizeof *ne);
@@ -100,16 +146,15 @@ static bool bq_append(cl_swim *s, struct bcast *b)
 			q->cap = ncap;
 		}
 	}
-	q->e[q->n] = (struct bq_entry){b, b->len};
-	b->pos = q->n++;
+	q->e[q->n] = (struct bq_entry){b->slot, b->len};
+	b->pos = (uint16_t)q->n++;
 	return true;
 }
 
 /* Forgets b, which is in no bucket. */
 static void bcast_free(cl_swim *s, struct bcast *b)
 {
-	if (b->m)
-		swim_set_bc(s, b->m, NULL);
+	slot_release(s, b);
 	s->bq_len--;
 	free(b);
 }
@@ -125,19 +170,25 @@ void swim_bcast_free_all(cl_swim *s)
 	for (unsigned t = 0; t < TRANSMIT_BUCKETS; t++) {
 		struct bqueue *q = &s->bq[t];
 		for (uint32_t i = 0; i < q->n; i++)
-			free(q->e[i].b);
+			if (q->e[i].slot != BQ_HOLE)
+				free(s->bslot[q->e[i].slot]);
 		free(q->e);
 		*q = (struct bqueue){0};
 	}
+	free(s->bslot);
+	free(s->bslot_free);
+	s->bslot = NULL;
+	s->bslot_free = NULL;
+	s->n_bslot_free = s->bslot_hw = 0;
 	s->bq_len = 0;
 }
 
 /* The newest broadcast of a bucket, NULL if it is empty. */
-static struct bcast *bq_newest(struct bqueue *q)
+static struct bcast *bq_newest(cl_swim *s, struct bqueue *q)
 {
 	for (uint32_t i = q->n; i-- > 0;)
-		if (q->e[i].b)
-			return q->e[i].b;
+		if (q->e[i].slot != BQ_HOLE)
+			return s->bslot[q->e[i].slot];
 	return NULL;
 }
 
@@ -149,14 +200,13 @@ static void enqueue(cl_swim *s, struct member *m, const cl_wbuf *w)
 	struct bcast *b = malloc(sizeof *b + w->len);
 	if (!b)
 		return;
-	if (!swim_set_bc(s, m, b)) {
-		free(b);
-		return;
-	}
-	b->m = m;
 	b->transmits = 0;
 	b->len = (uint16_t)w->len;
 	memcpy(b->msg, w->buf, w->len);
+	if (!slot_take(s, m, b)) {
+		free(b);
+		return;
+	}
 	s->bq_len++;
 	if (!bq_append(s, b)) {
 		bcast_free(s, b);
@@ -164,7 +214,7 @@ static void enqueue(cl_swim *s, struct member *m, const cl_wbuf *w)
 	}
 	struct bcast *x;
 	for (int t = TRANSMIT_BUCKETS - 1; s->bq_len > BQ_MAX && t > 0; t--)
-		while (s->bq_len > BQ_MAX && (x = bq_newest(&s->bq[t])))
+		while (s->bq_len > BQ_MAX && (x = bq_newest(s, &s->bq[t])))
 			swim_bcast_drop(s, x);
 }
 
@@ -208,21 +258,22 @@ void swim_piggyback(cl_swim *s, cl_wbuf *w)
 		for (uint32_t i = q->n; i-- > 0 && misfits < PIGGYBACK_MISFITS &&
 					 n_sent < sizeof sent / sizeof sent[0];) {
 			struct bq_entry *e = &q->e[i];
-			if (!e->b)
+			if (e->slot == BQ_HOLE)
 				continue;
-			if (i >= 4 && q->e[i - 4].b)
-				__builtin_prefetch(q->e[i - 4].b);
+			if (i >= 4 && q->e[i - 4].slot != BQ_HOLE)
+				__builtin_prefetch(s->bslot[q->e[i - 4].slot]);
 			if (w->len + e->len <= w->cap) {
-				memcpy(w->buf + w->len, e->b->msg, e->len);
+				struct bcast *b = s->bslot[e->slot];
+				memcpy(w->buf + w->len, b->msg, e->len);
 				w->len += e->len;
-				sent[n_sent++] = e->b;
-				e->b = NULL;
+				sent[n_sent++] = b;
+				e->slot = BQ_HOLE;
 				q->holes++;
 			} else if (++misfits, w->cap - w->len < 16) {
 				misfits = PIGGYBACK_MISFITS;
 			}
 		}
-		bq_tidy(q);
+		bq_tidy(s, q);
 	}
 	/* Re-file after the scan, so one packet never carries a message twice. */
 	for (size_t i = 0; i < n_sent; i++) {

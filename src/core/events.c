@@ -18,6 +18,11 @@
 
 #include "swim_internal.h"
 
+/* A drained queue keeps at most this much room: enough for the events of
+ * an ordinary step, while a join burst's megabytes go back (and 10,000
+ * simulated cores do not each sit on a burst's worth). */
+#define EVQ_KEEP 16384
+
 struct ev_rec {
 	uint8_t type, status, name_len;
 	uint16_t tags_len;
@@ -104,7 +109,7 @@ bool cl_swim_next_event(cl_swim *s, cl_swim_event *ev)
 	if (s->evq_head == s->evq_tail) {
 		/* Drained: give back a queue a join burst blew up. */
 		s->evq_head = s->evq_tail = 0;
-		if (s->evq_cap > 65536) {
+		if (s->evq_cap > EVQ_KEEP) {
 			free(s->evq);
 			s->evq = NULL;
 			s->evq_cap = 0;

@@ -48,7 +48,20 @@ static void store_free(cl_swim_idents *st)
 	free(st->idents);
 	free(st->idents_free);
 	free(st->ident_slots);
+	free(st->msgs);
 	free(st);
+}
+
+struct cl_wire_msg *idents_msgs(cl_swim_idents *st, size_t n)
+{
+	if (n > st->msgs_cap) {
+		cl_wire_msg *m = realloc(st->msgs, n * sizeof *m);
+		if (!m)
+			return NULL;
+		st->msgs = m;
+		st->msgs_cap = n;
+	}
+	return st->msgs;
 }
 
 void idents_hold(cl_swim_idents *st)
@@ -285,7 +298,9 @@ uint32_t idents_get(cl_swim_idents *st, const uint8_t *name, size_t len,
 		}
 	}
 	uint32_t id = IDENT_NONE;
-	if (!slots_grow(&st->ident_slots, &st->ident_mask, st->idents_live))
+	/* Member records keep an identity id in 24 bits. */
+	if (st->idents_live >= IDENTS_MAX ||
+	    !slots_grow(&st->ident_slots, &st->ident_mask, st->idents_live))
 		goto unused;
 	if (st->n_idents == st->idents_cap && !st->n_idents_free) {
 		uint32_t ncap = st->idents_cap ? st->idents_cap + st->idents_cap / 2

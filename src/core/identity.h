@@ -31,6 +31,8 @@
 #include "swim.h"
 
 #define IDENT_NONE UINT32_MAX
+/* Identities held at once, at most (a member record keeps 24 bits). */
+#define IDENTS_MAX ((1u << 24) - 1)
 
 struct id_name {
 	uint64_t hash; /* XXH3 of the name: the member's id on the wire */
@@ -65,6 +67,11 @@ struct cl_swim_idents {
 	uint64_t *ident_slots; /* (id + 1, low 32 bits of the key) */
 	size_t ident_mask, idents_live;
 
+	/* Scratch for the messages of one packet, lent to whichever core of
+	 * the thread is reading one (cl_swim_feed is not re-entered). */
+	struct cl_wire_msg *msgs;
+	size_t msgs_cap;
+
 	unsigned users; /* cores holding it (and its creator) */
 	size_t bytes;   /* held by names and identities */
 };
@@ -94,6 +101,10 @@ uint32_t idents_get(cl_swim_idents *st, const uint8_t *name, size_t len,
 		    const uint8_t *tags, size_t tags_len);
 /* One reference less; the last frees it (and its name, if unused). */
 void idents_put(cl_swim_idents *st, uint32_t id);
+
+/* Room for n parsed messages, shared by the store's cores; NULL if out of
+ * memory. */
+struct cl_wire_msg *idents_msgs(cl_swim_idents *st, size_t n);
 
 /* A core starts or stops using a store. */
 void idents_hold(cl_swim_idents *st);

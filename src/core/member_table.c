@@ -134,18 +134,6 @@ static bool set_aux(cl_swim *s, struct member *m, struct member_aux *a)
 	return true;
 }
 
-bool swim_set_bc(cl_swim *s, struct member *m, struct bcast *b)
-{
-	uint32_t nid = mnid(s, m);
-	if (m->has_bc)
-		idmap_del(&s->bcs, nid);
-	m->has_bc = false;
-	if (b && !idmap_put(&s->bcs, nid, b))
-		return false;
-	m->has_bc = b != NULL;
-	return true;
-}
-
 /* ------------------------------------------------------------------ */
 /* Lookup                                                              */
 /* ------------------------------------------------------------------ */
@@ -323,7 +311,7 @@ struct member *swim_member_add(cl_swim *s, const uint8_t *name,
 		idents_put(s->ids, id);
 		return NULL;
 	}
-	*m = (struct member){.ident = id, .used = 1};
+	*m = (struct member){.ident = id & 0xffffffu, .used = 1};
 	/* The placeholder state (alive, incarnation 0), counted and summed
 	 * like any other. */
 	m->status = CL_STATUS_ALIVE;
@@ -333,14 +321,14 @@ struct member *swim_member_add(cl_swim *s, const uint8_t *name,
 	 * burst of joiners would all wait a full round to be probed). */
 	size_t at = s->n;
 	s->order[s->n++] = nid;
-	m->idx = (uint32_t)at & 0xffffffu;
+	m->idx = (uint32_t)at & 0xfffffu;
 	if (s->n > 2) {
 		size_t j = 1 + rnd_below(s, s->n - 1);
 		struct member *o = member_at(s, j);
 		s->order[at] = s->order[j];
 		s->order[j] = nid;
-		m->idx = (uint32_t)j & 0xffffffu;
-		o->idx = (uint32_t)at & 0xffffffu;
+		m->idx = (uint32_t)j & 0xfffffu;
+		o->idx = (uint32_t)at & 0xfffffu;
 	}
 	return m;
 }
@@ -360,7 +348,7 @@ bool swim_member_set_identity(cl_swim *s, struct member *m,
 	if (id == IDENT_NONE)
 		return false;
 	idents_put(s->ids, m->ident);
-	m->ident = id;
+	m->ident = id & 0xffffffu;
 	return true;
 }
 
@@ -374,7 +362,7 @@ void swim_member_reap(cl_swim *s, struct member *m, cl_usec now)
 		swim_bcast_drop(s, b);
 	size_t i = m->idx;
 	s->order[i] = s->order[--s->n];
-	member_at(s, i)->idx = (uint32_t)i & 0xffffffu;
+	member_at(s, i)->idx = (uint32_t)i & 0xfffffu;
 	if (s->probe_idx > s->n)
 		s->probe_idx = s->n;
 	if (!s->formers)
@@ -418,7 +406,6 @@ void swim_members_free(cl_swim *s)
 	free(s->mchunks);
 	free(s->order);
 	free(s->auxes.e);
-	free(s->bcs.e);
 	free(s->formers);
 }
 

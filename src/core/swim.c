@@ -344,9 +344,14 @@ void cl_swim_feed(cl_swim *s, cl_usec now, const cl_addr *from,
 		s->stats.streams_in++;
 	else
 		s->stats.packets_in++;
+	cl_wire_msg *msgs = idents_msgs(s->ids, s->max_msgs);
+	if (!msgs) {
+		s->stats.drops[CL_DROP_MALFORMED]++;
+		return;
+	}
 	int n = cl_wire_parse(buf, len, s->label, s->label_len,
 			      stream ? CL_WIRE_STREAM_MAX : s->cfg.timing.mtu,
-			      stream, s->msgs, s->max_msgs);
+			      stream, msgs, s->max_msgs);
 	if (n < 0) {
 		int reason = -n;
 		if (reason >= CL_DROP__COUNT)
@@ -356,7 +361,7 @@ void cl_swim_feed(cl_swim *s, cl_usec now, const cl_addr *from,
 	}
 	s->reassert = false;
 	for (int i = 0; i < n; i++) {
-		const cl_wire_msg *msg = &s->msgs[i];
+		const cl_wire_msg *msg = &msgs[i];
 		if (msg->type == CL_MSG_ALIVE)
 			swim_prefetch(s, msg->u.alive.name.ptr,
 				      msg->u.alive.name.len);
@@ -365,7 +370,7 @@ void cl_swim_feed(cl_swim *s, cl_usec now, const cl_addr *from,
 				      msg->u.accuse.member.len);
 	}
 	for (int i = 0; i < n && !s->superseded; i++) {
-		const cl_wire_msg *msg = &s->msgs[i];
+		const cl_wire_msg *msg = &msgs[i];
 		switch (msg->type) {
 		case CL_MSG_PING:
 			swim_on_ping(s, msg, from, stream, now);
@@ -510,6 +515,8 @@ cl_swim *cl_swim_new(const cl_swim_config *cfg, const cl_swim_io *io,
 	s->label_len = label_len;
 	s->tags_max = tags_max;
 	s->max_members = cfg->max_members ? cfg->max_members : 65536;
+	if (s->max_members > MEMBERS_MAX)
+		s->max_members = MEMBERS_MAX;
 	s->evq_max = cfg->event_queue_max ? cfg->event_queue_max
 					  : EVENT_QUEUE_DEFAULT;
 	if (cfg->idents) {
@@ -527,8 +534,8 @@ cl_swim *cl_swim_new(const cl_swim_config *cfg, const cl_swim_io *io,
 	if (s->max_msgs > CL_WIRE_MAX_MSGS)
 		s->max_msgs = CL_WIRE_MAX_MSGS;
 	s->pkt = malloc(cfg->timing.mtu);
-	s->msgs = malloc(s->max_msgs * sizeof *s->msgs);
-	if (!s->ids || !s->order || !s->pkt || !s->msgs)
+	if (!s->ids || !s->order || !s->pkt ||
+	    !idents_msgs(s->ids, s->max_msgs))
 		goto fail;
 	/* Random, so acks meant for a previous process at this address
 	 * (late, or replayed) do not match our probes. */
@@ -578,7 +585,6 @@ void cl_swim_free(cl_swim *s)
 	swim_bcast_free_all(s);
 	swim_members_free(s);
 	free(s->pkt);
-	free(s->msgs);
 	free(s->evq);
 	free(s);
 }

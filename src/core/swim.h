@@ -77,7 +77,8 @@ typedef struct cl_swim_config {
 	uint32_t incarnation;     /* first incarnation; a restart should pass
 				     a value above its old self's (e.g. start
 				     seconds); refutation covers the rest */
-	size_t max_members;       /* bound on the member table, 0 = 65536 */
+	size_t max_members;       /* bound on the member table, 0 = 65536,
+				     at most 2^20 (a larger value is cut) */
 	size_t event_queue_max;   /* bytes of queued events before the queue
 				     is dropped for a CL_EV_RESYNC, 0 = 64 MiB */
 	bool no_stream_ping;      /* no reliable-transport ping alongside the

@@ -35,6 +35,8 @@
 /* ------------------------------------------------------------------ */
 
 #define SEEDS_MAX 64
+/* Members one core holds at most (member.idx has 20 bits). */
+#define MEMBERS_MAX (1u << 20)
 #define RELAYS_MAX 64
 #define TRANSMIT_BUCKETS 48
 #define SUSPICION_ACCUSERS 8
@@ -53,22 +55,24 @@ struct bcast;
  * the record keeps the node's own view.  Records live in chunks indexed by
  * the name's id, which never move: a pointer to a record stays valid until
  * the member is reaped.  Only members that are not alive need list links,
- * a timestamp and a suspicion (aux), and only those with an update queued
- * a broadcast (bc): both sit in side maps, so the common member costs 12
+ * a timestamp and a suspicion (aux, in a side map); a queued broadcast is
+ * one of at most BSLOTS, named by 11 bits.  The common member costs 12
  * bytes plus 4 in the probe order, which is what lets one process simulate
  * 30,000 nodes that each know 30,000 members. */
 struct member {
 	uint32_t incarnation;
-	uint32_t ident;     /* identity id in s->ids */
-	uint32_t idx : 24;  /* position in s->order (max_members <= 2^20) */
+	uint32_t ident : 24; /* identity id in s->ids (identity.c keeps < 2^24) */
 	uint32_t status : 2;
 	/* We heard from it directly: it answered our ping at its address,
 	 * or pinged us from it.  Only such members count for quorum and
 	 * sentry (a member injected by hearsay never answers). */
 	uint32_t heard : 1;
-	uint32_t used : 1;  /* a member lives in this record */
+	uint32_t used : 1; /* a member lives in this record */
 	uint32_t has_aux : 1;
-	uint32_t has_bc : 1;
+	uint32_t spare : 3;
+	uint32_t idx : 20; /* position in s->order (max_members <= 2^20) */
+	uint32_t bc : 11;  /* 1 + slot of its queued broadcast, 0 if none */
+	uint32_t spare2 : 1;
 };
 
 /* Member records per chunk (12 KiB). */
@@ -76,7 +80,7 @@ struct member {
 #define MCHUNK_MASK ((1u << MCHUNK_BITS) - 1)
 
 /* A map from name id to a pointer (open addressing), for the few members
- * that have an aux record or a queued broadcast. */
+ * that have an aux record. */
 struct idmap_entry {
 	uint32_t key; /* name id + 1; 0 = empty */
 	void *v;
@@ -114,23 +118,28 @@ struct former {
 
 struct bcast {
 	struct member *m;
-	uint32_t pos; /* index in its bucket's array */
+	uint16_t slot; /* in s->bslot */
+	uint16_t pos;  /* index in its bucket's array */
 	uint8_t transmits;
 	uint16_t len;
 	uint8_t msg[];
 };
 
 /* A bucket of broadcasts with one transmit count: an array, oldest first,
- * with holes (b NULL) where one left, so filling a packet reads lengths
- * from the array and touches only the broadcasts it sends. */
+ * of (slot, length), with holes where one left, so filling a packet reads
+ * lengths from the array and touches only the broadcasts it sends. */
+#define BQ_HOLE 0xffffu
 struct bq_entry {
-	struct bcast *b;
-	uint32_t len;
+	uint16_t slot;
+	uint16_t len;
 };
 struct bqueue {
 	struct bq_entry *e;
 	uint32_t n, cap, holes;
 };
+/* Broadcast slots: at most BQ_MAX are queued, plus the one that makes the
+ * queue overflow (dissemination.c), which member.bc's 11 bits hold. */
+#define BSLOTS 1026
 
 struct relay {
 	bool used;
@@ -175,7 +184,7 @@ struct cl_swim {
 	size_t n_mchunks;
 	uint32_t *order;
 	size_t n, cap;
-	struct idmap auxes, bcs;
+	struct idmap auxes;
 	size_t counts[4];
 	size_t heard_live;     /* live members other than us with heard set */
 	uint64_t heard_gen;    /* bumped whenever a member's heard changes */
@@ -235,6 +244,9 @@ struct cl_swim {
 
 	/* Broadcasts, bucketed by transmit count. */
 	struct bqueue bq[TRANSMIT_BUCKETS];
+	struct bcast **bslot; /* BSLOTS, allocated with the first */
+	uint16_t *bslot_free; /* free slots, a stack */
+	uint16_t n_bslot_free, bslot_hw;
 	size_t bq_len;
 
 	/* Join: the seeds, retried (with backoff) until one of them answers a
@@ -270,9 +282,9 @@ struct cl_swim {
 	bool evq_resync;
 
 	cl_swim_stats stats;
-	/* Scratch for one packet, sized by the MTU. */
+	/* Scratch for one packet, sized by the MTU; parsed messages go in
+	 * the identity store's scratch (idents_msgs), max_msgs of them. */
 	uint8_t *pkt;
-	cl_wire_msg *msgs;
 	size_t max_msgs;
 };
 
@@ -373,7 +385,7 @@ static inline struct member_aux *maux(const cl_swim *s, const struct member *m)
 
 static inline struct bcast *mbc(const cl_swim *s, const struct member *m)
 {
-	return m->has_bc ? idmap_get(&s->bcs, mnid(s, m)) : NULL;
+	return m->bc ? s->bslot[m->bc - 1] : NULL;
 }
 
 static inline uint64_t rnd(cl_swim *s)
@@ -453,8 +465,6 @@ void swim_set_state(cl_swim *s, struct member *m, uint8_t status,
 /* Removes a tombstone for good, remembering it as a former. */
 void swim_member_reap(cl_swim *s, struct member *m, cl_usec now);
 void swim_members_free(cl_swim *s);
-/* Queued broadcast of a member, in the side map. */
-bool swim_set_bc(cl_swim *s, struct member *m, struct bcast *b);
 /* Marks a member heard from (or not); keeps heard_live and heard_gen. */
 void swim_set_heard(cl_swim *s, struct member *m, bool heard);
 /* A member by name hash alone (64 bits: a collision is not a concern for
