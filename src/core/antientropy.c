@@ -67,11 +67,15 @@
 /* Push-pull                                                           */
 /* ------------------------------------------------------------------ */
 
-static size_t member_wire_size(const cl_swim *s, const struct member *m)
+/* The largest member entry: status, incarnation, start, name, IPv6
+ * address, tags. */
+#define MEMBER_WIRE_MAX                                                        \
+	(1 + 4 + 8 + 1 + CL_WIRE_NAME_MAX + 19 + 2 + CL_WIRE_TAGS_MAX)
+
+static size_t entry_wire_size(const cl_wire_member *wm)
 {
-	const struct ident *d = mident(s, m);
-	return 1 + 4 + 8 + 1 + mname_len(s, m) +
-	       (d->addr.family == CL_AF_INET6 ? 19u : 7u) + 2 + d->tags_len;
+	return 1 + 4 + 8 + 1 + wm->name.len +
+	       (wm->addr.family == CL_AF_INET6 ? 19u : 7u) + 2 + wm->tags.len;
 }
 
 /* Which members a state carries: all of them, or (a delta) those whose
@@ -89,22 +93,34 @@ static bool wanted(const struct state_filter *f, uint64_t hash)
 	return f->want[b / 64] >> (b % 64) & 1;
 }
 
-/* The next member to send after position *pos, or NULL: the probe order
- * (deterministic, as the simulator needs), all of it for a full state,
- * the members of the wanted buckets for a delta. */
+/* The next member to send after position *pos, or NULL: the records in
+ * name id order (deterministic, as the simulator needs, and sequential in
+ * memory), all of them for a full state, those of the wanted buckets for a
+ * delta, judged by the store's array of name hashes. */
 static struct member *next_member(const cl_swim *s,
 				  const struct state_filter *f, size_t *pos)
 {
-	while (*pos < s->n) {
-		struct member *m = member_at(s, (*pos)++);
-		if (!f || wanted(f, mhash(s, m)))
+	size_t end = s->n_mchunks << MCHUNK_BITS;
+	while (*pos < end) {
+		size_t nid = *pos;
+		struct member *c = s->mchunks[nid >> MCHUNK_BITS];
+		if (!c) {
+			*pos = (nid | MCHUNK_MASK) + 1;
+			continue;
+		}
+		struct member *m = &c[nid & MCHUNK_MASK];
+		(*pos)++;
+		if (m->used &&
+		    (!f || wanted(f, idents_name_hash(s->ids, (uint32_t)nid))))
 			return m;
 	}
 	return NULL;
 }
 
 /* A state in frames of about PUSHPULL_FRAME_BYTES; the first may start
- * with a DIGEST of bits (digest non-NULL). */
+ * with a DIGEST of bits (digest non-NULL).  One walk: each frame's buffer
+ * has room for a frame and one entry more, and a frame that stops short of
+ * the state is flagged MORE once that is known. */
 static void send_state(cl_swim *s, const cl_addr *to, uint64_t to_id,
 		       uint8_t flags, const struct state_filter *f,
 		       const uint64_t *digest, uint8_t digest_bits)
@@ -112,34 +128,25 @@ static void send_state(cl_swim *s, const cl_addr *to, uint64_t to_id,
 	size_t header = 16 + CL_WIRE_LABEL_MAX;
 	if (digest)
 		header += 5 + (8u << digest_bits);
+	size_t room = s->n * (size_t)MEMBER_WIRE_MAX;
+	if (room > PUSHPULL_FRAME_BYTES)
+		room = PUSHPULL_FRAME_BYTES;
+	size_t cap = header + room + MEMBER_WIRE_MAX;
+	uint8_t *buf = malloc(cap);
+	if (!buf)
+		return;
 	size_t pos = 0;
-	bool first = true;
-	for (;;) {
-		/* Measure a frame's worth, then walk it again into a buffer
-		 * of exactly that size (the walk is deterministic). */
-		size_t start = pos, nb = 0, bytes = 0, after = pos;
-		struct member *m;
-		while ((m = next_member(s, f, &after)) &&
-		       (nb == 0 || bytes + member_wire_size(s, m) <=
-					   PUSHPULL_FRAME_BYTES)) {
-			bytes += member_wire_size(s, m);
-			nb++;
-			pos = after;
-		}
-		bool more = m != NULL;
-		if (nb == 0 && !first)
-			break;
-		uint8_t *buf = malloc(header + bytes);
-		if (!buf)
-			return;
+	bool first = true, more = true;
+	while (more) {
 		cl_wbuf w;
-		cl_wire_begin(&w, buf, header + bytes, s->label, s->label_len);
+		cl_wire_begin(&w, buf, cap, s->label, s->label_len);
 		if (first && digest)
 			cl_wire_put_digest(&w, CL_DIGEST_REPLY, digest_bits, digest);
-		cl_wire_pushpull_begin(&w, flags | (more ? CL_PUSHPULL_MORE : 0));
-		size_t walk = start;
-		for (size_t i = 0; i < nb; i++) {
-			const struct member *x = next_member(s, f, &walk);
+		cl_wire_pushpull_begin(&w, flags);
+		size_t nb = 0, bytes = 0, before = pos;
+		struct member *x;
+		more = false;
+		while ((x = next_member(s, f, &pos))) {
 			cl_wire_member wm = {
 				.status = x->status,
 				.incarnation = x->incarnation,
@@ -148,16 +155,27 @@ static void send_state(cl_swim *s, const cl_addr *to, uint64_t to_id,
 				.addr = *maddr(s, x),
 				.tags = mtags_bytes(s, x),
 			};
+			size_t size = entry_wire_size(&wm);
+			if (nb > 0 && bytes + size > PUSHPULL_FRAME_BYTES) {
+				pos = before; /* x opens the next frame */
+				more = true;
+				break;
+			}
 			cl_wire_pushpull_add(&w, &wm);
 			s->stats.state_members_sent++;
+			bytes += size;
+			nb++;
+			before = pos;
 		}
+		if (nb == 0 && !first)
+			break;
+		if (more)
+			cl_wire_pushpull_flag(&w, CL_PUSHPULL_MORE);
 		cl_wire_pushpull_end(&w);
 		swim_transmit(s, to, to_id, &w, true);
-		free(buf);
 		first = false;
-		if (!more)
-			break;
 	}
+	free(buf);
 }
 
 void swim_send_pushpull(cl_swim *s, const cl_addr *to, uint64_t to_id,

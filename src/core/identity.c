@@ -43,6 +43,7 @@ static void store_free(cl_swim_idents *st)
 	for (uint32_t i = 0; i < st->n_idents; i++)
 		free(st->idents[i]);
 	free(st->names);
+	free(st->name_hashes);
 	free(st->names_free);
 	free(st->name_slots);
 	free(st->idents);
@@ -226,6 +227,19 @@ static uint32_t name_get(cl_swim_idents *st, const uint8_t *name, size_t len,
 		free(n);
 		return IDENT_NONE;
 	}
+	if (id >= st->name_hashes_cap) {
+		uint64_t *nh = realloc(st->name_hashes,
+				       st->names_cap * sizeof *nh);
+		if (!nh) {
+			/* The id stays taken but unused: back on the stack. */
+			st->names_free[st->n_names_free++] = id;
+			free(n);
+			return IDENT_NONE;
+		}
+		st->name_hashes = nh;
+		st->name_hashes_cap = st->names_cap;
+	}
+	st->name_hashes[id] = hash;
 	n->hash = hash;
 	n->refs = 0;
 	n->len = (uint8_t)len;
@@ -274,7 +288,7 @@ static bool ident_same(const struct ident *d, uint32_t name,
 {
 	return d->name == name && d->start_ms == start_ms &&
 	       cl_addr_equal(&d->addr, addr) && d->tags_len == tags_len &&
-	       (tags_len == 0 || memcmp(d->tags, tags, tags_len) == 0);
+	       (tags_len == 0 || memcmp(ident_tags(d), tags, tags_len) == 0);
 }
 
 uint32_t idents_get(cl_swim_idents *st, const uint8_t *name, size_t len,
@@ -310,7 +324,7 @@ uint32_t idents_get(cl_swim_idents *st, const uint8_t *name, size_t len,
 			goto unused;
 		st->idents_free = nf;
 	}
-	struct ident *d = malloc(sizeof *d + tags_len);
+	struct ident *d = malloc(sizeof *d + len + 1 + tags_len);
 	if (!d || !id_take((void ***)&st->idents, &st->n_idents,
 			   &st->idents_cap, st->idents_free,
 			   &st->n_idents_free, &id)) {
@@ -324,13 +338,17 @@ uint32_t idents_get(cl_swim_idents *st, const uint8_t *name, size_t len,
 	d->addr = *addr;
 	d->name = nid;
 	d->refs = 1;
+	d->hash = hash;
 	d->tags_len = (uint16_t)tags_len;
+	d->name_len = (uint8_t)len;
+	memcpy(d->data, name, len);
+	d->data[len] = '\0';
 	if (tags_len)
-		memcpy(d->tags, tags, tags_len);
+		memcpy(d->data + len + 1, tags, tags_len);
 	st->idents[id] = d;
 	slots_put(st->ident_slots, st->ident_mask, id, key);
 	st->idents_live++;
-	st->bytes += sizeof *d + tags_len;
+	st->bytes += sizeof *d + len + 1 + tags_len;
 	st->names[nid]->refs++;
 	return id;
 unused:
@@ -348,7 +366,7 @@ void idents_put(cl_swim_idents *st, uint32_t id)
 	uint32_t nid = d->name;
 	slots_del(st->ident_slots, st->ident_mask, id, d->key);
 	st->idents_live--;
-	st->bytes -= sizeof *d + d->tags_len;
+	st->bytes -= sizeof *d + d->name_len + 1 + d->tags_len;
 	free(d);
 	st->idents[id] = NULL;
 	st->idents_free[st->n_idents_free++] = id;

@@ -43,17 +43,34 @@ struct id_name {
 
 struct ident {
 	uint64_t start_ms;
-	uint64_t key; /* hash of everything below, for the intern table */
+	uint64_t key;  /* hash of the fields below, for the intern table */
+	uint64_t hash; /* the name's (as in struct id_name) */
 	cl_addr addr;
 	uint32_t name; /* name id */
 	uint32_t refs; /* member records using it */
 	uint16_t tags_len;
-	uint8_t tags[];
+	uint8_t name_len;
+	/* The name (a copy: everything a member's entry on the wire needs is
+	 * here, one cache line or two), NUL, then the tags. */
+	uint8_t data[];
 };
 
+static inline const char *ident_name(const struct ident *d)
+{
+	return (const char *)d->data;
+}
+
+static inline const uint8_t *ident_tags(const struct ident *d)
+{
+	return d->data + d->name_len + 1;
+}
 struct cl_swim_idents {
 	struct id_name **names;
 	uint32_t n_names, names_cap;
+	/* Each name's hash again, by id, in one array: what a walk over a
+	 * member table by name id reads (a delta sync's bucket filter). */
+	uint64_t *name_hashes;
+	uint32_t name_hashes_cap;
 	uint32_t *names_free; /* ids to reuse, a stack */
 	uint32_t n_names_free;
 	/* Name table: (id + 1, low 32 bits of the hash) per slot. */
@@ -80,6 +97,12 @@ static inline const struct id_name *idents_name(const cl_swim_idents *st,
 						uint32_t id)
 {
 	return st->names[id];
+}
+
+static inline uint64_t idents_name_hash(const cl_swim_idents *st,
+					uint32_t id)
+{
+	return st->name_hashes[id];
 }
 
 static inline const struct ident *idents_at(const cl_swim_idents *st,

@@ -340,11 +340,10 @@ bool swim_member_set_identity(cl_swim *s, struct member *m,
 	const struct ident *d = mident(s, m);
 	if (d->start_ms == start_ms && cl_addr_equal(&d->addr, addr) &&
 	    d->tags_len == tags_len &&
-	    (tags_len == 0 || memcmp(d->tags, tags, tags_len) == 0))
+	    (tags_len == 0 || memcmp(ident_tags(d), tags, tags_len) == 0))
 		return true;
-	const struct id_name *n = mnm(s, m);
-	uint32_t id = idents_get(s->ids, (const uint8_t *)n->bytes, n->len,
-				 n->hash, addr, start_ms, tags, tags_len);
+	uint32_t id = idents_get(s->ids, d->data, d->name_len, d->hash, addr,
+				 start_ms, tags, tags_len);
 	if (id == IDENT_NONE)
 		return false;
 	idents_put(s->ids, m->ident);

@@ -298,12 +298,6 @@ static inline const struct ident *mident(const cl_swim *s,
 	return idents_at(s->ids, m->ident);
 }
 
-static inline const struct id_name *mnm(const cl_swim *s,
-					const struct member *m)
-{
-	return idents_name(s->ids, mident(s, m)->name);
-}
-
 static inline uint32_t mnid(const cl_swim *s, const struct member *m)
 {
 	return mident(s, m)->name;
@@ -311,28 +305,28 @@ static inline uint32_t mnid(const cl_swim *s, const struct member *m)
 
 static inline uint64_t mhash(const cl_swim *s, const struct member *m)
 {
-	return mnm(s, m)->hash;
+	return mident(s, m)->hash;
 }
 
 static inline const char *mname(const cl_swim *s, const struct member *m)
 {
-	return mnm(s, m)->bytes;
+	return ident_name(mident(s, m));
 }
 
 static inline size_t mname_len(const cl_swim *s, const struct member *m)
 {
-	return mnm(s, m)->len;
+	return mident(s, m)->name_len;
 }
 
 static inline cl_bytes mname_bytes(const cl_swim *s, const struct member *m)
 {
-	const struct id_name *n = mnm(s, m);
-	return (cl_bytes){(const uint8_t *)n->bytes, n->len};
+	const struct ident *d = mident(s, m);
+	return (cl_bytes){d->data, d->name_len};
 }
 
 static inline const uint8_t *mtags(const cl_swim *s, const struct member *m)
 {
-	return mident(s, m)->tags;
+	return ident_tags(mident(s, m));
 }
 
 static inline size_t mtags_len(const cl_swim *s, const struct member *m)
@@ -343,7 +337,7 @@ static inline size_t mtags_len(const cl_swim *s, const struct member *m)
 static inline cl_bytes mtags_bytes(const cl_swim *s, const struct member *m)
 {
 	const struct ident *d = mident(s, m);
-	return (cl_bytes){d->tags, d->tags_len};
+	return (cl_bytes){ident_tags(d), d->tags_len};
 }
 
 static inline const cl_addr *maddr(const cl_swim *s, const struct member *m)
@@ -421,8 +415,8 @@ static inline cl_usec scaled(const cl_swim *s, cl_usec t)
 
 static inline bool is_self_name(const cl_swim *s, cl_bytes n)
 {
-	const struct id_name *me = mnm(s, self(s));
-	return n.len == me->len && memcmp(n.ptr, me->bytes, n.len) == 0;
+	cl_bytes me = mname_bytes(s, self(s));
+	return n.len == me.len && memcmp(n.ptr, me.ptr, n.len) == 0;
 }
 
 /* The running suspicion of a suspect, NULL for anyone else. */

@@ -777,6 +777,12 @@ bool cl_wire_pushpull_add(cl_wbuf *w, const cl_wire_member *m)
 	return true;
 }
 
+void cl_wire_pushpull_flag(cl_wbuf *w, uint8_t flag)
+{
+	if (w->mark != 0)
+		w->buf[w->mark + 5] |= flag; /* type, body length, flags */
+}
+
 void cl_wire_pushpull_end(cl_wbuf *w)
 {
 	if (w->mark == 0)

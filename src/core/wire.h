@@ -333,6 +333,9 @@ uint64_t cl_wire_digest_sum(const cl_wire_msg *msg, size_t i);
  * Members that do not fit are refused (false) and not counted. */
 bool cl_wire_pushpull_begin(cl_wbuf *w, uint8_t flags);
 bool cl_wire_pushpull_add(cl_wbuf *w, const cl_wire_member *m);
+/* Sets a flag of the open PUSHPULL (MORE, once the sender finds the state
+ * goes on past this frame). */
+void cl_wire_pushpull_flag(cl_wbuf *w, uint8_t flag);
 void cl_wire_pushpull_end(cl_wbuf *w);
 
 #endif

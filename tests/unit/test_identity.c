@@ -61,7 +61,8 @@ static void test_interning(void)
 	CHECK_EQ_INT(idents_at(st, d)->name, nid);
 	CHECK_EQ_INT(idents_name(st, nid)->refs, 4);
 	CHECK_EQ_INT(idents_at(st, c)->tags_len, 3);
-	CHECK(memcmp(idents_at(st, c)->tags, "k=v", 3) == 0);
+	CHECK(memcmp(ident_tags(idents_at(st, c)), "k=v", 3) == 0);
+	CHECK_STR_EQ(ident_name(idents_at(st, c)), "n1");
 	CHECK_STR_EQ(idents_name(st, nid)->bytes, "n1");
 	CHECK_EQ_INT(idents_name_find_hash(st, cl_swim_name_id("n1", 2)), nid);
 	/* The last reference takes the identity, then the name, with it. */
