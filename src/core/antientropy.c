@@ -358,6 +358,11 @@ void swim_on_pushpull(cl_swim *s, const cl_wire_msg *msg, const cl_addr *from,
 			cl_wire_member_next(&msg->u.pushpull.entries, &ahead, &wa);
 	     k++)
 		swim_prefetch(s, wa.name.ptr, wa.name.len);
+	/* The answer to our join: every member in it is known to its sender,
+	 * who spreads it; gossiping the whole cluster again would fill our
+	 * queue, and every packet we send in a join storm, with old news. */
+	s->quiet_adds = !s->joined &&
+			(msg->u.pushpull.flags & CL_PUSHPULL_REPLY);
 	while (cl_wire_member_next(&msg->u.pushpull.entries, &pos, &wm)) {
 		if (cl_wire_member_next(&msg->u.pushpull.entries, &ahead, &wa))
 			swim_prefetch(s, wa.name.ptr, wa.name.len);
@@ -370,6 +375,7 @@ void swim_on_pushpull(cl_swim *s, const cl_wire_msg *msg, const cl_addr *from,
 		merge_entry(s, &wm, now);
 		s->pp_added += s->n > before;
 	}
+	s->quiet_adds = false;
 	if (own && !(msg->u.pushpull.flags & CL_PUSHPULL_MORE))
 		s->pp_open = false;
 	if ((msg->u.pushpull.flags & CL_PUSHPULL_DELTA) &&

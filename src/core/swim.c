@@ -247,7 +247,8 @@ void swim_merge_alive(cl_swim *s, const cl_wire_member *a, cl_usec now)
 			swim_former_forget(s, h);
 		swim_set_state(s, m, CL_STATUS_ALIVE, a->incarnation, now);
 		swim_emit(s, CL_EV_JOIN, m);
-		swim_broadcast_alive(s, m);
+		if (!s->quiet_adds)
+			swim_broadcast_alive(s, m);
 		return;
 	case CL_MERGE_TAKE: {
 		uint8_t was = m->status;

@@ -255,6 +255,9 @@ struct cl_swim {
 	cl_addr seeds[SEEDS_MAX];
 	size_t n_seeds;
 	bool joined;       /* any full state merged */
+	/* Merging the answer to our join: members it adds are not gossiped
+	 * (antientropy.c). */
+	bool quiet_adds;
 	/* The new-member budget of the push-pull exchange being read: opened
 	 * by its first frame from pp_from, closed by that source's last frame
 	 * or PUSHPULL_EXCHANGE_IDLE after its latest one.  Frames of other
