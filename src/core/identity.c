@@ -173,20 +173,30 @@ static bool id_take(void ***arr, uint32_t *n, uint32_t *cap,
 /* Names                                                               */
 /* ------------------------------------------------------------------ */
 
-uint32_t idents_name_find(const cl_swim_idents *st, const uint8_t *name,
+static bool name_is(const struct id_name *n, const uint8_t *name, size_t len,
+		    uint64_t hash)
+{
+	return n && n->hash == hash && n->len == len &&
+	       memcmp(n->bytes, name, len) == 0;
+}
+
+uint32_t idents_name_find(cl_swim_idents *st, const uint8_t *name,
 			  size_t len, uint64_t hash)
 {
+	uint32_t *memo = &st->memo[hash >> 56];
+	if (*memo && *memo - 1 < st->n_names &&
+	    name_is(st->names[*memo - 1], name, len, hash))
+		return *memo - 1;
 	for (size_t i = (uint32_t)hash & st->name_mask;;
 	     i = (i + 1) & st->name_mask) {
 		uint64_t x = st->name_slots[i];
 		if (!x)
 			return IDENT_NONE;
-		if (SLOT_FRAG(x) != (uint32_t)hash)
-			continue;
-		const struct id_name *n = st->names[SLOT_ID(x)];
-		if (n->hash == hash && n->len == len &&
-		    memcmp(n->bytes, name, len) == 0)
+		if (SLOT_FRAG(x) == (uint32_t)hash &&
+		    name_is(st->names[SLOT_ID(x)], name, len, hash)) {
+			*memo = SLOT_ID(x) + 1;
 			return SLOT_ID(x);
+		}
 	}
 }
 
@@ -232,6 +242,7 @@ static uint32_t name_get(cl_swim_idents *st, const uint8_t *name, size_t len,
 				       st->names_cap * sizeof *nh);
 		if (!nh) {
 			/* The id stays taken but unused: back on the stack. */
+			st->names[id] = NULL;
 			st->names_free[st->n_names_free++] = id;
 			free(n);
 			return IDENT_NONE;
@@ -242,6 +253,7 @@ static uint32_t name_get(cl_swim_idents *st, const uint8_t *name, size_t len,
 	st->name_hashes[id] = hash;
 	n->hash = hash;
 	n->refs = 0;
+	n->last = 0;
 	n->len = (uint8_t)len;
 	memcpy(n->bytes, name, len);
 	n->bytes[len] = '\0';
@@ -298,6 +310,14 @@ uint32_t idents_get(cl_swim_idents *st, const uint8_t *name, size_t len,
 	uint32_t nid = name_get(st, name, len, hash);
 	if (nid == IDENT_NONE)
 		return IDENT_NONE;
+	struct id_name *nm = st->names[nid];
+	if (nm->last) {
+		struct ident *d = st->idents[nm->last - 1];
+		if (ident_same(d, nid, addr, start_ms, tags, tags_len)) {
+			d->refs++;
+			return nm->last - 1;
+		}
+	}
 	uint64_t key = ident_key(nid, addr, start_ms, tags, tags_len);
 	for (size_t i = (uint32_t)key & st->ident_mask;;
 	     i = (i + 1) & st->ident_mask) {
@@ -308,6 +328,7 @@ uint32_t idents_get(cl_swim_idents *st, const uint8_t *name, size_t len,
 		if (SLOT_FRAG(x) == (uint32_t)key && d->key == key &&
 		    ident_same(d, nid, addr, start_ms, tags, tags_len)) {
 			d->refs++;
+			nm->last = SLOT_ID(x) + 1;
 			return SLOT_ID(x);
 		}
 	}
@@ -349,7 +370,8 @@ uint32_t idents_get(cl_swim_idents *st, const uint8_t *name, size_t len,
 	slots_put(st->ident_slots, st->ident_mask, id, key);
 	st->idents_live++;
 	st->bytes += sizeof *d + len + 1 + tags_len;
-	st->names[nid]->refs++;
+	nm->refs++;
+	nm->last = id + 1;
 	return id;
 unused:
 	/* A name created for this identity and left unused goes again. */
@@ -364,6 +386,8 @@ void idents_put(cl_swim_idents *st, uint32_t id)
 	if (--d->refs)
 		return;
 	uint32_t nid = d->name;
+	if (st->names[nid]->last == id + 1)
+		st->names[nid]->last = 0;
 	slots_del(st->ident_slots, st->ident_mask, id, d->key);
 	st->idents_live--;
 	st->bytes -= sizeof *d + d->name_len + 1 + d->tags_len;

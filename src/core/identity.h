@@ -31,12 +31,15 @@
 #include "swim.h"
 
 #define IDENT_NONE UINT32_MAX
+#define NAME_MEMO 256
 /* Identities held at once, at most (a member record keeps 24 bits). */
 #define IDENTS_MAX ((1u << 24) - 1)
 
 struct id_name {
 	uint64_t hash; /* XXH3 of the name: the member's id on the wire */
 	uint32_t refs; /* identities using it */
+	uint32_t last; /* 1 + its identity interned last, 0 if gone: what the
+			  next member record of this name most likely takes */
 	uint8_t len;
 	char bytes[]; /* the name, NUL */
 };
@@ -73,6 +76,11 @@ struct cl_swim_idents {
 	uint32_t name_hashes_cap;
 	uint32_t *names_free; /* ids to reuse, a stack */
 	uint32_t n_names_free;
+	/* The names found lately, by the top bits of their hash (id + 1):
+	 * a packet's names are looked up once to start loading their
+	 * members, again to merge them, and a third time when one is
+	 * added. */
+	uint32_t memo[NAME_MEMO];
 	/* Name table: (id + 1, low 32 bits of the hash) per slot. */
 	uint64_t *name_slots;
 	size_t name_mask, names_live;
@@ -112,7 +120,7 @@ static inline const struct ident *idents_at(const cl_swim_idents *st,
 }
 
 /* The id of a name, IDENT_NONE if nobody holds it. */
-uint32_t idents_name_find(const cl_swim_idents *st, const uint8_t *name,
+uint32_t idents_name_find(cl_swim_idents *st, const uint8_t *name,
 			  size_t len, uint64_t hash);
 /* A name by its hash alone (64 bits: first match). */
 uint32_t idents_name_find_hash(const cl_swim_idents *st, uint64_t hash);

@@ -34,7 +34,7 @@ static uint32_t get(cl_swim_idents *st, const char *name, unsigned addr,
 			  (const uint8_t *)tags, tags ? strlen(tags) : 0);
 }
 
-static uint32_t name_id(const cl_swim_idents *st, const char *name)
+static uint32_t name_id(cl_swim_idents *st, const char *name)
 {
 	size_t len = strlen(name);
 	return idents_name_find(st, (const uint8_t *)name, len,
