@@ -224,7 +224,8 @@ static void fold_sums(const cl_swim *s, uint8_t bits, uint64_t *out)
 
 void swim_send_digest(cl_swim *s, const cl_addr *to, uint64_t to_id)
 {
-	static uint64_t sums[1u << CL_WIRE_DIGEST_BITS_MAX];
+	uint64_t sums[1u << CL_WIRE_DIGEST_BITS_MAX]; /* per call: cores may
+							 run in threads */
 	uint8_t bits = digest_bits(s);
 	fold_sums(s, bits, sums);
 	uint8_t buf[16 + CL_WIRE_LABEL_MAX + 8 * (1u << CL_WIRE_DIGEST_BITS_MAX)];
