@@ -183,8 +183,9 @@ static bool name_is(const struct id_name *n, const uint8_t *name, size_t len,
 uint32_t idents_name_find(cl_swim_idents *st, const uint8_t *name,
 			  size_t len, uint64_t hash)
 {
-	uint32_t *memo = &st->memo[hash >> 56];
-	if (*memo && *memo - 1 < st->n_names &&
+	uint32_t *memo = &st->memo[hash >> 56].id1;
+	if (st->memo[hash >> 56].hash == hash && *memo &&
+	    *memo - 1 < st->n_names &&
 	    name_is(st->names[*memo - 1], name, len, hash))
 		return *memo - 1;
 	for (size_t i = (uint32_t)hash & st->name_mask;;
@@ -194,6 +195,7 @@ uint32_t idents_name_find(cl_swim_idents *st, const uint8_t *name,
 			return IDENT_NONE;
 		if (SLOT_FRAG(x) == (uint32_t)hash &&
 		    name_is(st->names[SLOT_ID(x)], name, len, hash)) {
+			st->memo[hash >> 56].hash = hash;
 			*memo = SLOT_ID(x) + 1;
 			return SLOT_ID(x);
 		}

@@ -80,7 +80,10 @@ struct cl_swim_idents {
 	 * a packet's names are looked up once to start loading their
 	 * members, again to merge them, and a third time when one is
 	 * added. */
-	uint32_t memo[NAME_MEMO];
+	struct {
+		uint64_t hash;
+		uint32_t id1;
+	} memo[NAME_MEMO];
 	/* Name table: (id + 1, low 32 bits of the hash) per slot. */
 	uint64_t *name_slots;
 	size_t name_mask, names_live;
