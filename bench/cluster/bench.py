@@ -439,6 +439,11 @@ def main():
     ap.add_argument("--runs", type=int, default=9, help="kill -9 runs (detection)")
     ap.add_argument("--joins", type=int, default=1,
                     help="joins from scratch; the last one's cluster is measured further")
+    ap.add_argument("--wave", type=int, default=0,
+                    help="joiners started at once (0: all N-1)")
+    ap.add_argument("--wave-gap", type=float, default=2.0, help="s between waves")
+    ap.add_argument("--join-timeout", type=float, default=120,
+                    help="s a join may take before it counts as failed")
     ap.add_argument("--loss", default="10,20")
     ap.add_argument("--loss-seconds", type=float, default=60)
     ap.add_argument("--pidfile", default="/dev/null")
@@ -459,6 +464,7 @@ def main():
     nft_setup(system, n)
     key = base64.b64encode(os.urandom(32)).decode() if a.keyed else None
     res["keyed"] = bool(a.keyed)
+    res["join_wave"], res["join_wave_gap_s"] = a.wave, (a.wave_gap if a.wave else 0)
     cl = Cluster(system, n, a.work, a.pidfile, a.binary, key)
     try:
         run(cl, a, res)
@@ -470,10 +476,11 @@ def main():
     log(f"{system} N={n}: {json.dumps(res)}")
 
 
-def join(cl, work):
-    """Join convergence: the seed first, then every other agent at once;
+def join(cl, work, wave=0, gap=0.0, timeout=120):
+    """Join convergence: the seed first, then every other agent, all at
+    once or (wave > 0) `wave` at a time with `gap` seconds between waves;
     seconds from the last start until every agent lists N alive, or None
-    if some did not within 120 s."""
+    if some did not within `timeout` s."""
     n, system = cl.n, cl.system
     busy = [i for i in (1, 2, n) if cl.members(i) is not None]
     if busy:
@@ -482,11 +489,13 @@ def join(cl, work):
     if not cl.wait_up(1):
         raise SystemExit(f"{system} agent 1 did not start: see {work}")
     for i in range(2, n + 1):
+        if wave > 0 and i > 2 and (i - 2) % wave == 0:
+            time.sleep(gap)
         cl.start(i)
     t_last = time.monotonic()
-    first = until_all(cl, range(1, n + 1), lambda m: len(m) >= n, 120, "alive")
+    first = until_all(cl, range(1, n + 1), lambda m: len(m) >= n, timeout, "alive")
     if len(first) < n:
-        log(f"{system}: only {len(first)} of {n} agents saw {n} alive in 120 s")
+        log(f"{system}: only {len(first)} of {n} agents saw {n} alive in {timeout:g} s")
         return None
     return round(max(first.values()) - t_last, 3)
 
@@ -507,10 +516,10 @@ def run(cl, a, res):
         if k:
             cl.kill_all()
             time.sleep(1)  # ports free again before the next join
-        joins.append(join(cl, a.work))
+        joins.append(join(cl, a.work, a.wave, a.wave_gap, a.join_timeout))
         log(f"{system} N={n}: join {k + 1}/{a.joins}: {joins[-1]} s (load {loadavg()})")
-    if joins[-1] is None:
-        raise SystemExit(f"{system}: not every agent saw {n} alive in 120 s")
+    if joins[-1] is None and not all_alive(cl, a.join_timeout):
+        raise SystemExit(f"{system}: not every agent saw {n} alive in {2 * a.join_timeout:g} s")
     good = [j for j in joins if j is not None]
     res["joins_s"] = joins
     res["converge_s"] = round(statistics.median(good), 3)

@@ -12,7 +12,9 @@
 # ("cloister serf"), OUT (results directory; bench/cluster/results/rpc),
 # KEEP_LOGS=1 (keep the agents' logs: the path is printed), KEYED=1 (both
 # systems encrypt with one cluster key: cloister's sealed packets, Serf's
-# -encrypt), BENCH_LOCK (/tmp/cloister-bench.lock: held for each N, so do
+# -encrypt), WAVE (joiners started at once, then WAVE_GAP s (2) before the
+# next wave; 0: all N-1 at once), JOIN_TIMEOUT (s a join may take before
+# it counts as failed; 120), BENCH_LOCK (/tmp/cloister-bench.lock: held for each N, so do
 # not wrap run.sh in flock on the same file).
 # Needs root (nftables counters and loss), serf, nft, gnuplot, python3-msgpack:
 # scripts/setup-deps.sh --bench.  Writes OUT/<system>-<N>.json,
@@ -28,6 +30,9 @@ NS=("$@")
 IDLE=${IDLE:-60}
 RUNS=${RUNS:-9}
 JOINS=${JOINS:-7}
+WAVE=${WAVE:-0}
+WAVE_GAP=${WAVE_GAP:-2}
+JOIN_TIMEOUT=${JOIN_TIMEOUT:-120}
 SYSTEMS=${SYSTEMS:-cloister serf}
 LOCK=${BENCH_LOCK:-/tmp/cloister-bench.lock}
 LOSS=${LOSS:-10,20}
@@ -87,9 +92,10 @@ for n in "${NS[@]}"; do
 	flock 9
 	echo "run.sh: N=$n: $(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 	for sys in $SYSTEMS; do
-		timeout $((IDLE + 900 + JOINS * 150 + RUNS * 150 + LOSS_SECONDS * 4)) \
+		timeout $((IDLE + 900 + JOINS * (JOIN_TIMEOUT + 30) + JOIN_TIMEOUT + RUNS * 150 + LOSS_SECONDS * 4)) \
 			"$PY" $HERE/bench.py --system "$sys" --n "$n" --binary "$BIN" \
 			--out "$OUT/$sys-$n.json" --idle "$IDLE" --runs "$RUNS" --joins "$JOINS" \
+			--wave "$WAVE" --wave-gap "$WAVE_GAP" --join-timeout "$JOIN_TIMEOUT" \
 			--loss "$LOSS" --loss-seconds "$LOSS_SECONDS" --pidfile "$PIDFILE" --work "$WORK" \
 			${KEYED:+--keyed} ||
 			{ echo "run.sh: $sys N=$n failed; logs in $WORK" >&2; trap - EXIT; cleanup; exit 1; }
