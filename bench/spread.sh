@@ -8,8 +8,8 @@
 # bench/spread/n<N>-<leave|fail>.txt, plus n1000-leave-quiet.txt (the same
 # leave at 22 s, once the joins' gossip has drained), and draws
 # docs/img/spread.svg.
-# N = 10,000 takes 13.2 GB of RSS and 5-6 min of CPU per curve (commit
-# d8ab903's delta syncs in): SPREAD_MAX=1000 skips it.
+# N = 10,000 takes 2.7 GB of RSS and 3-4 min of CPU per curve (commit
+# d55c3f1): SPREAD_MAX=1000 skips it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CLOISTER=${1:-build/cloister}
