@@ -151,14 +151,20 @@ static void slots_del(uint64_t *slots, size_t mask, uint32_t id, uint64_t h)
  * by half (not double: a store sized for 30,000 members should not hold
  * room for 60,000). */
 static bool id_take(void ***arr, uint32_t *n, uint32_t *cap,
-		    uint32_t *freel, uint32_t *n_free, uint32_t *out)
+		    uint32_t **freel, uint32_t *n_free, uint32_t *out)
 {
 	if (*n_free) {
-		*out = freel[--*n_free];
+		*out = (*freel)[--*n_free];
 		return true;
 	}
 	if (*n == *cap) {
+		/* The free stack grows with the array, so it can always take
+		 * every id back. */
 		uint32_t ncap = *cap ? *cap + *cap / 2 : 64;
+		uint32_t *nf = realloc(*freel, (size_t)ncap * sizeof *nf);
+		if (!nf)
+			return false;
+		*freel = nf;
 		void **na = realloc(*arr, (size_t)ncap * sizeof *na);
 		if (!na)
 			return false;
@@ -224,18 +230,9 @@ static uint32_t name_get(cl_swim_idents *st, const uint8_t *name, size_t len,
 		return id;
 	if (!slots_grow(&st->name_slots, &st->name_mask, st->names_live))
 		return IDENT_NONE;
-	if (st->n_names == st->names_cap && !st->n_names_free) {
-		/* Keep the free stack able to take every id back. */
-		uint32_t ncap = st->names_cap ? st->names_cap + st->names_cap / 2
-					      : 64;
-		uint32_t *nf = realloc(st->names_free, ncap * sizeof *nf);
-		if (!nf)
-			return IDENT_NONE;
-		st->names_free = nf;
-	}
 	struct id_name *n = malloc(sizeof *n + len + 1);
 	if (!n || !id_take((void ***)&st->names, &st->n_names, &st->names_cap,
-			   st->names_free, &st->n_names_free, &id)) {
+			   &st->names_free, &st->n_names_free, &id)) {
 		free(n);
 		return IDENT_NONE;
 	}
@@ -339,17 +336,9 @@ uint32_t idents_get(cl_swim_idents *st, const uint8_t *name, size_t len,
 	if (st->idents_live >= IDENTS_MAX ||
 	    !slots_grow(&st->ident_slots, &st->ident_mask, st->idents_live))
 		goto unused;
-	if (st->n_idents == st->idents_cap && !st->n_idents_free) {
-		uint32_t ncap = st->idents_cap ? st->idents_cap + st->idents_cap / 2
-					       : 64;
-		uint32_t *nf = realloc(st->idents_free, ncap * sizeof *nf);
-		if (!nf)
-			goto unused;
-		st->idents_free = nf;
-	}
 	struct ident *d = malloc(sizeof *d + len + 1 + tags_len);
 	if (!d || !id_take((void ***)&st->idents, &st->n_idents,
-			   &st->idents_cap, st->idents_free,
+			   &st->idents_cap, &st->idents_free,
 			   &st->n_idents_free, &id)) {
 		free(d);
 		id = IDENT_NONE;

@@ -1043,13 +1043,13 @@ static void test_retag_after_restart(void)
 }
 
 
-/* One push-pull frame from `from` carrying new members first..first+n-1
- * (names "r<i>"), with MORE set when more frames follow. */
-static void feed_pushpull_frame(struct harness *h, cl_addr from,
-				unsigned first, unsigned n, bool more)
+/* One push-pull frame from `from` with these flags, carrying new members
+ * first..first+n-1 (names "r<i>"). */
+static void feed_pushpull_flags(struct harness *h, cl_addr from,
+				unsigned first, unsigned n, uint8_t flags)
 {
 	struct pkt *p = pk();
-	CHECK(cl_wire_pushpull_begin(&p->w, more ? CL_PUSHPULL_MORE : 0));
+	CHECK(cl_wire_pushpull_begin(&p->w, flags));
 	char name[16];
 	for (unsigned i = first; i < first + n; i++) {
 		snprintf(name, sizeof name, "r%u", i);
@@ -1060,6 +1060,13 @@ static void feed_pushpull_frame(struct harness *h, cl_addr from,
 	}
 	cl_wire_pushpull_end(&p->w);
 	h_feed(h, &from, p, true);
+}
+
+/* The same, MORE set when more frames follow. */
+static void feed_pushpull_frame(struct harness *h, cl_addr from,
+				unsigned first, unsigned n, bool more)
+{
+	feed_pushpull_flags(h, from, first, n, more ? CL_PUSHPULL_MORE : 0);
 }
 
 /* The new-member budget is one exchange's, however other exchanges
@@ -1178,18 +1185,7 @@ static void test_join_reply_not_regossiped(void)
 	h->auto_ack = true;
 	cl_addr seed = addr_n(9);
 	CHECK_EQ_INT(cl_swim_join(h->s, h->now, &seed, 1), 0);
-	struct pkt *p = pk();
-	CHECK(cl_wire_pushpull_begin(&p->w, CL_PUSHPULL_REPLY));
-	char name[16];
-	for (unsigned i = 0; i < 40; i++) {
-		snprintf(name, sizeof name, "r%u", i);
-		cl_wire_member wm = {.status = CL_STATUS_ALIVE,
-				     .incarnation = 1, .start_ms = EPOCH_MS,
-				     .name = B(name), .addr = addr_n(2000 + i)};
-		CHECK(cl_wire_pushpull_add(&p->w, &wm));
-	}
-	cl_wire_pushpull_end(&p->w);
-	h_feed(h, &seed, p, true);
+	feed_pushpull_flags(h, seed, 0, 40, CL_PUSHPULL_REPLY);
 	CHECK_EQ_INT(cl_swim_count(h->s, CL_STATUS_ALIVE), 41);
 	/* A peer's own push-pull later brings ten more. */
 	feed_pushpull_frame(h, addr_n(77), 100, 10, false);
