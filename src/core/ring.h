@@ -55,9 +55,11 @@
  * a bucket: about 30 ns at 1,000 x 128 points, a quarter of a plain binary
  * search.  A mutation merges the new member's points into the array (no
  * re-sort: one memmove per point) or squeezes the old one's out, and
- * shifts the index's bucket starts (a full rebuild only when the table
- * changes size): O(points), about 0.1 ms at 1,000 x 128.
- * cl_ring_add_many() adds a batch with one merge.
+ * shifts or recounts the index's bucket starts: O(points), about 0.1 ms
+ * (add) and 0.3 ms (remove) at 1,000 x 128.  cl_ring_add_many() and
+ * cl_ring_remove_many() take a batch for one such pass, so settling k
+ * changes costs one walk, not k (the batch's own points are radix-sorted:
+ * a 1,000 x 128 build takes 13 ms, 50 ms with qsort).
  *
  * Thread safety: none inside.  Lookups (const functions) never modify the
  * ring, so any number may run at once under the caller's read lock; every
@@ -140,6 +142,12 @@ int cl_ring_add_many(cl_ring *r, size_t n, const void *const names[],
 		     const size_t lens[], const unsigned weights[]);
 /* 0, or CLOISTER_ENOENT if no such member (CLOISTER_EINVAL for a bad name). */
 int cl_ring_remove(cl_ring *r, const void *name, size_t len);
+/* Removes n members in one pass over the points.  All or nothing:
+ * CLOISTER_ENOENT if any is absent, CLOISTER_EEXIST if one is named twice,
+ * CLOISTER_EINVAL for a bad name, CLOISTER_ENOMEM; the ring is then
+ * unchanged. */
+int cl_ring_remove_many(cl_ring *r, size_t n, const void *const names[],
+			const size_t lens[]);
 void cl_ring_clear(cl_ring *r);
 
 /* Members, and points on the ring. */

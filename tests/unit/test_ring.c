@@ -554,6 +554,121 @@ static void test_churn(void)
 	check_seed = 0;
 }
 
+/* The same points, in the same order, with the same owners. */
+static void check_same_ring(const cl_ring *a, const cl_ring *b)
+{
+	CHECK(cl_ring_checksum(a) == cl_ring_checksum(b));
+	CHECK_EQ_INT(cl_ring_points(a), cl_ring_points(b));
+	CHECK_EQ_INT(cl_ring_size(a), cl_ring_size(b));
+	for (size_t k = 0; k < cl_ring_points(a); k++) {
+		uint64_t h1, h2;
+		const char *n1, *n2;
+		CHECK_EQ_INT(cl_ring_point_at(a, k, &h1, &n1, NULL), 0);
+		CHECK_EQ_INT(cl_ring_point_at(b, k, &h2, &n2, NULL), 0);
+		CHECK(h1 == h2);
+		CHECK_STR_EQ(n1, n2);
+	}
+}
+
+/* Batches as the cluster settles them: each step removes some members in
+ * one cl_ring_remove_many and adds others in one cl_ring_add_many, big
+ * enough that the batch sort is the radix sort (>= 4,096 points).  After
+ * every step the ring must equal one built member by member, for both
+ * algorithms (libring's 32-bit points collide, and the first inserted
+ * keeps the point: batch order must be insertion order). */
+static void test_batches_equal_single_steps(void)
+{
+	enum { POOL = 300, STEPS = 12 };
+	const enum cl_ring_algorithm algs[] = {CL_RING_DEFAULT, CL_RING_LIBRING};
+	char buf[POOL][32];
+	size_t lens[POOL];
+	for (int i = 0; i < POOL; i++)
+		lens[i] = (size_t)node_name(buf[i], sizeof buf[i], i);
+
+	for (size_t a = 0; a < 2; a++) {
+		bool in[POOL] = {false};
+		int order[POOL], n_order = 0; /* insertion order of members in */
+		unsigned weight[POOL];
+		cl_ring *r = cl_ring_new(algs[a], 64);
+		CHECK(r != NULL);
+		seed(0x7269a00b + a);
+		for (int step = 0; step < STEPS; step++) {
+			const void *add[POOL], *del[POOL];
+			size_t add_len[POOL], del_len[POOL];
+			unsigned add_w[POOL];
+			int add_i[POOL];
+			size_t n_add = 0, n_del = 0;
+			for (int i = 0; i < POOL; i++) {
+				if (rnd() % 3)
+					continue;
+				if (in[i]) {
+					del[n_del] = buf[i];
+					del_len[n_del++] = lens[i];
+					in[i] = false;
+				} else {
+					weight[i] = 1 + (unsigned)(rnd() % 3);
+					add[n_add] = buf[i];
+					add_len[n_add] = lens[i];
+					add_w[n_add] = weight[i];
+					add_i[n_add++] = i;
+				}
+			}
+			CHECK_EQ_INT(cl_ring_remove_many(r, n_del, del, del_len), 0);
+			CHECK_EQ_INT(cl_ring_add_many(r, n_add, add, add_len, add_w), 0);
+			/* The single-step ring: survivors in their order, then
+			 * this step's additions in batch order. */
+			int kept = 0;
+			for (int k = 0; k < n_order; k++)
+				if (in[order[k]])
+					order[kept++] = order[k];
+			n_order = kept;
+			for (size_t k = 0; k < n_add; k++) {
+				in[add_i[k]] = true;
+				order[n_order++] = add_i[k];
+			}
+			CHECK(cl_ring_points(r) >= 4096 || step == 0);
+			cl_ring *single = cl_ring_new(algs[a], 64);
+			CHECK(single != NULL);
+			for (int k = 0; k < n_order; k++)
+				CHECK_EQ_INT(cl_ring_add(single, buf[order[k]],
+							 lens[order[k]],
+							 weight[order[k]]),
+					     0);
+			check_same_ring(r, single);
+			cl_ring_free(single);
+		}
+
+		/* All or nothing: an absent name or a name given twice
+		 * leaves the ring as it was. */
+		uint64_t sum = cl_ring_checksum(r);
+		size_t np = cl_ring_points(r);
+		int present = -1, absent = -1;
+		for (int i = 0; i < POOL; i++) {
+			if (in[i] && present < 0)
+				present = i;
+			if (!in[i] && absent < 0)
+				absent = i;
+		}
+		CHECK(present >= 0 && absent >= 0);
+		const void *two[2] = {buf[present], buf[absent]};
+		size_t two_len[2] = {lens[present], lens[absent]};
+		CHECK_EQ_INT(cl_ring_remove_many(r, 2, two, two_len),
+			     CLOISTER_ENOENT);
+		two[1] = buf[present];
+		two_len[1] = lens[present];
+		CHECK_EQ_INT(cl_ring_remove_many(r, 2, two, two_len),
+			     CLOISTER_EEXIST);
+		size_t bad_len = 0;
+		CHECK_EQ_INT(cl_ring_remove_many(r, 1, two, &bad_len),
+			     CLOISTER_EINVAL);
+		CHECK_EQ_INT(cl_ring_remove_many(r, 0, NULL, NULL), 0);
+		CHECK(cl_ring_checksum(r) == sum);
+		CHECK_EQ_INT(cl_ring_points(r), np);
+		cl_ring_free(r);
+	}
+	check_seed = 0;
+}
+
 static void test_names(void)
 {
 	cl_ring *r = cl_ring_new(CL_RING_DEFAULT, 4);
@@ -675,6 +790,7 @@ int main(void)
 	RUN_TEST(test_weight);
 	RUN_TEST(test_index_matches_binary_search);
 	RUN_TEST(test_churn);
+	RUN_TEST(test_batches_equal_single_steps);
 	RUN_TEST(test_names);
 	RUN_TEST(test_bad_arguments);
 	printf("%d checks passed\n", check_count);
