@@ -5,7 +5,8 @@
  * A cl_cluster watches one cl_swim core.  Its owner passes it every member
  * event the core emitted during a protocol step (cl_cluster_apply), then
  * calls cl_cluster_settle() once: that is where rings are rebuilt, the
- * sentry is recomputed and status transitions happen.  Everything the
+ * sentry is recomputed and status transitions happen (with coalescing on,
+ * a settle during churn may be put off to cl_cluster_next_deadline()).  Everything the
  * listener should hear is queued, in causal order (the member events of the
  * step first, then the transitions they caused, then a sentry change), and
  * taken out with cl_cluster_next_event() after the step, never from inside
@@ -105,7 +106,16 @@ void cl_cluster_start(cl_cluster *c);
 void cl_cluster_stop(cl_cluster *c);
 
 void cl_cluster_apply(cl_cluster *c, const cl_swim_event *ev);
-void cl_cluster_settle(cl_cluster *c);
+/* now: the owner's clock, read only while coalescing. */
+void cl_cluster_settle(cl_cluster *c, cl_usec now);
+/* Coalescing (off until set; see cluster.c, "Coalescing"): while
+ * membership churns, settle at most once per interval, so rings and
+ * sentry trail the member table by up to that interval (at most a
+ * second).  Only for an owner whose clock is steady and who calls
+ * cl_cluster_settle() again at cl_cluster_next_deadline(). */
+void cl_cluster_set_coalesce(cl_cluster *c, bool on);
+/* When a settle put off by coalescing is due; INT64_MAX if none waits. */
+cl_usec cl_cluster_next_deadline(const cl_cluster *c);
 bool cl_cluster_next_event(cl_cluster *c, cl_cluster_event *ev);
 
 cloister_state cl_cluster_state(const cl_cluster *c);

@@ -798,7 +798,7 @@ void node_finish_step(cloister_t *c)
 	 * driving the node itself may pass times of its own. */
 	if (c->loop)
 		cl_timings_probe(c->timings, c->core, now);
-	cl_cluster_settle(c->cluster);
+	cl_cluster_settle(c->cluster, now);
 	pthread_cond_broadcast(&c->changed);
 	if (c->loop)
 		cl_loop_rearm(c->loop);
@@ -983,6 +983,11 @@ int cloister_start(cloister_t *c)
 		e = cl_loop_start(c->loop);
 		if (e != 0)
 			return e;
+		/* The loop keeps a steady clock and wakes at the cluster's
+		 * deadline: churn may be settled in batches. */
+		pthread_mutex_lock(&c->lock);
+		cl_cluster_set_coalesce(c->cluster, true);
+		pthread_mutex_unlock(&c->lock);
 		cl_sentry_spec spec;
 		if (cl_sentry_parse(c->cfg.sentry, c->cfg.addr.port, &spec, NULL,
 				    0) == 0 &&

@@ -720,7 +720,7 @@ static void check_state(struct prop *p)
 				cl_swim_incarnation(c), p->boot_inc[i]);
 		if (!p->cl[i] || p->cl_core[i] != c)
 			continue;
-		cl_cluster_settle(p->cl[i]);
+		cl_cluster_settle(p->cl[i], 0);
 		cl_cluster_event ce;
 		while (cl_cluster_next_event(p->cl[i], &ce))
 			;

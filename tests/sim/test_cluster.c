@@ -96,7 +96,7 @@ static void observe(void *arg, cl_sim *sim, uint32_t node, cl_usec now,
 		cl_cluster_start(v->cluster);
 	}
 	cl_cluster_apply(v->cluster, ev);
-	cl_cluster_settle(v->cluster);
+	cl_cluster_settle(v->cluster, now);
 	drain(w, node, now);
 }
 

@@ -916,7 +916,7 @@ static void test_event_overflow_resyncs(void)
 		cl_cluster_apply(cl, ev);
 	}
 	free(ev);
-	cl_cluster_settle(cl);
+	cl_cluster_settle(cl, 0);
 	const cl_ring *ring = cl_cluster_ring(cl, "");
 	CHECK(ring != NULL);
 	CHECK_EQ_INT(cl_ring_size(ring), N + 1);
@@ -976,7 +976,7 @@ static void test_hearsay_members_do_not_count(void)
 	cl_swim_event ev;
 	while (cl_swim_next_event(h->s, &ev))
 		cl_cluster_apply(cl, &ev);
-	cl_cluster_settle(cl);
+	cl_cluster_settle(cl, 0);
 	/* Six live by hearsay, majority of 5 would be 3: but only we count. */
 	CHECK_EQ_INT(cl_cluster_live(cl), 6);
 	CHECK_EQ_INT(cl_cluster_counted(cl), 1);
@@ -1003,13 +1003,232 @@ static void test_hearsay_members_do_not_count(void)
 	CHECK(!heard_of(h, "fake1"));
 	while (cl_swim_next_event(h->s, &ev))
 		cl_cluster_apply(cl, &ev);
-	cl_cluster_settle(cl);
+	cl_cluster_settle(cl, 0);
 	CHECK_EQ_INT(cl_cluster_counted(cl), 3);
 	CHECK(cl_cluster_quorum(cl));
 	CHECK_EQ_INT(cl_cluster_state(cl), CLOISTER_READY);
 	/* The oldest heard member is sentry, not the early-claiming fake. */
 	CHECK_STR_EQ(cl_cluster_sentry(cl), "me");
 	cl_cluster_free(cl);
+	h_free(h);
+}
+
+/* ------------------------------------------------------------------ */
+/* Rings settled in batches, and coalesced while membership churns      */
+/* ------------------------------------------------------------------ */
+
+/* The core's events of the step, to the cluster; then a settle at `now`. */
+static void cl_step(struct harness *h, cl_cluster *cl, cl_usec now)
+{
+	cl_swim_event ev;
+	while (cl_swim_next_event(h->s, &ev))
+		cl_cluster_apply(cl, &ev);
+	cl_cluster_settle(cl, now);
+}
+
+/* State transitions queued by the cluster since the last call. */
+static unsigned cl_transitions(cl_cluster *cl, cloister_state *last)
+{
+	unsigned n = 0;
+	cl_cluster_event e;
+	while (cl_cluster_next_event(cl, &e))
+		if (e.type == CL_CEV_STATE) {
+			n++;
+			*last = e.to;
+		}
+	return n;
+}
+
+static size_t ring_size(const cl_cluster *cl)
+{
+	return cl_ring_size(cl_cluster_ring(cl, ""));
+}
+
+/*
+ * A join storm changes membership on nearly every packet; settled each
+ * time, every change walks the whole ring (the 1,000-agent run never
+ * converged).  Coalesced: a lone change after a quiet interval settles at
+ * once, later ones within the interval wait for its end and settle
+ * together (one rehash), a deferred settle is announced by
+ * cl_cluster_next_deadline(), quorum lost is announced without waiting,
+ * and ready is never announced before the rings hold its members.
+ */
+static void test_cluster_coalesces_churn(void)
+{
+	check_seed = 171;
+	struct harness *h = h_new();
+	cl_cluster_config cc = {.consensus = 3};
+	int err = 0;
+	cl_cluster *cl = cl_cluster_new(&cc, h->s, &err);
+	CHECK(cl != NULL);
+	cl_cluster_set_coalesce(cl, true);
+	cl_cluster_start(cl);
+	cl_usec t = 10 * CL_SEC;
+	cloister_state last = CLOISTER_DOWN;
+	cl_step(h, cl, t);
+	CHECK_EQ_INT(cl_cluster_state(cl), CLOISTER_ASSEMBLING);
+	CHECK_EQ_INT(ring_size(cl), 1);
+	CHECK(cl_cluster_next_deadline(cl) == INT64_MAX);
+
+	/* Quorum reached inside an interval: ready at once, rings full. */
+	feed_alive(h, "a1", 5, EPOCH_MS + 1, addr_n(2), (cl_bytes){0});
+	cl_step(h, cl, t + 1);
+	feed_alive(h, "a2", 5, EPOCH_MS + 2, addr_n(3), (cl_bytes){0});
+	cl_step(h, cl, t + 2);
+	CHECK_EQ_INT(cl_cluster_state(cl), CLOISTER_READY);
+	CHECK_EQ_INT(ring_size(cl), 3);
+	cl_transitions(cl, &last);
+
+	/* Quiet, then one join: settled at once. */
+	t += 5 * CL_SEC;
+	feed_alive(h, "b0", 5, EPOCH_MS + 10, addr_n(10), (cl_bytes){0});
+	cl_step(h, cl, t);
+	CHECK_EQ_INT(ring_size(cl), 4);
+	CHECK_EQ_INT(cl_transitions(cl, &last), 2); /* rehashing, ready */
+	CHECK_EQ_INT(last, CLOISTER_READY);
+	cl_usec due = cl_cluster_next_deadline(cl);
+	CHECK(due == INT64_MAX); /* nothing waits */
+
+	/* Twenty more, one per step, 1 ms apart: they wait. */
+	for (unsigned i = 1; i <= 20; i++) {
+		char name[8];
+		snprintf(name, sizeof name, "b%u", i);
+		feed_alive(h, name, 5, EPOCH_MS + 10 + i, addr_n(10 + i),
+			   (cl_bytes){0});
+		cl_step(h, cl, t + i * CL_MSEC / 100);
+	}
+	CHECK_EQ_INT(ring_size(cl), 4);
+	CHECK_EQ_INT(cl_transitions(cl, &last), 0);
+	CHECK_EQ_INT(cl_cluster_state(cl), CLOISTER_READY);
+	due = cl_cluster_next_deadline(cl);
+	/* The interval: 2 us a point (4 members x 128) and 32 us a member
+	 * (24 live), so ~1.8 ms, never more than a second. */
+	CHECK(due > t && due <= t + CL_SEC);
+	CHECK_EQ_INT(due - t, (4 * 128 + 16 * 4) * 2);
+	cl_cluster_settle(cl, due - 1);
+	CHECK_EQ_INT(ring_size(cl), 4);
+	cl_cluster_settle(cl, due);
+	CHECK_EQ_INT(ring_size(cl), 24);
+	CHECK_EQ_INT(cl_transitions(cl, &last), 2); /* one rehash for all */
+	CHECK_EQ_INT(last, CLOISTER_READY);
+
+	/* Departures within an interval: the quorum is the core's count and
+	 * is lost at once; the rings follow at the deadline. */
+	t = due + 1;
+	for (unsigned i = 0; i <= 20; i++) {
+		char name[8];
+		snprintf(name, sizeof name, "b%u", i);
+		feed_accuse(h, CL_MSG_DEAD, name, 5, name); /* leaves */
+	}
+	feed_accuse(h, CL_MSG_DEAD, "a2", 5, "a2");
+	cl_step(h, cl, t);
+	CHECK_EQ_INT(cl_cluster_live(cl), 2);
+	CHECK_EQ_INT(cl_cluster_state(cl), CLOISTER_REHASHING);
+	CHECK_EQ_INT(ring_size(cl), 24);
+	CHECK(cl_cluster_next_deadline(cl) > t);
+	/* Quorum back inside the interval: ready waits for nobody, and the
+	 * rings it announces hold exactly the live members. */
+	feed_alive(h, "c1", 5, EPOCH_MS + 50, addr_n(60), (cl_bytes){0});
+	cl_step(h, cl, t + 1);
+	CHECK_EQ_INT(cl_cluster_state(cl), CLOISTER_READY);
+	CHECK_EQ_INT(ring_size(cl), 3);
+	cl_cluster_free(cl);
+	h_free(h);
+}
+
+/*
+ * Placing only the members a batch named must give the rings a rebuild
+ * from the whole table gives: random batches of joins, leaves, restarts
+ * and retags (groups, weights) over 120 members; after every settle each
+ * ring's checksum equals that of a cluster that rebuilt from the table.
+ */
+static void test_cluster_batches_equal_rebuild(void)
+{
+	enum { POOL = 120, STEPS = 60 };
+	check_seed = 173;
+	struct harness *h = h_new();
+	cl_cluster_config cc = {.consensus = 1, .vnodes = 16};
+	int err = 0;
+	cl_cluster *inc = cl_cluster_new(&cc, h->s, &err);
+	cl_cluster *full = cl_cluster_new(&cc, h->s, &err);
+	CHECK(inc != NULL && full != NULL);
+	cl_cluster_start(inc);
+	cl_cluster_start(full);
+	uint32_t incarnation[POOL];
+	bool alive[POOL] = {false};
+	for (unsigned i = 0; i < POOL; i++)
+		incarnation[i] = 5;
+	static const char *const groups[] = {"", "a", "b", "a,b", "c"};
+	for (int step = 0; step < STEPS; step++) {
+		unsigned changes = 1 + (unsigned)(h_rand(h) % 40);
+		for (unsigned k = 0; k < changes; k++) {
+			unsigned i = (unsigned)(h_rand(h) % POOL);
+			char name[8];
+			snprintf(name, sizeof name, "p%u", i);
+			if (alive[i] && h_rand(h) % 3 == 0) {
+				/* Its own leave: out at once. */
+				feed_accuse(h, CL_MSG_DEAD, name, incarnation[i],
+					    name);
+				alive[i] = false;
+				continue;
+			}
+			/* A join, a restart after a leave or a retag: a new
+			 * incarnation (and process) with tags drawn afresh. */
+			uint8_t tags[64];
+			size_t tl = 0;
+			const char *g = groups[h_rand(h) % 5];
+			if (*g) {
+				tags[tl++] = 6;
+				memcpy(tags + tl, "groups", 6);
+				tl += 6;
+				tags[tl++] = (uint8_t)strlen(g);
+				memcpy(tags + tl, g, strlen(g));
+				tl += strlen(g);
+			}
+			unsigned w = (unsigned)(h_rand(h) % 3);
+			if (w) {
+				tags[tl++] = 6;
+				memcpy(tags + tl, "weight", 6);
+				tl += 6;
+				tags[tl++] = 1;
+				tags[tl++] = (uint8_t)('0' + w);
+			}
+			incarnation[i] += 2;
+			feed_alive(h, name, incarnation[i],
+				   EPOCH_MS + incarnation[i], addr_n(100 + i),
+				   (cl_bytes){tags, tl});
+			alive[i] = true;
+		}
+		cl_swim_event ev;
+		while (cl_swim_next_event(h->s, &ev)) {
+			cl_cluster_apply(inc, &ev);
+			cl_cluster_apply(full, &ev);
+		}
+		cl_swim_event resync = {.type = CL_EV_RESYNC};
+		cl_cluster_apply(full, &resync);
+		cl_cluster_settle(inc, 0);
+		cl_cluster_settle(full, 0);
+		CHECK_EQ_INT(cl_cluster_ring_count(inc),
+			     cl_cluster_ring_count(full));
+		for (size_t r = 0; r < cl_cluster_ring_count(full); r++) {
+			const char *rn = cl_cluster_ring_name(full, r);
+			const cl_ring *a = cl_cluster_ring(inc, rn);
+			CHECK(a != NULL);
+			if (!a)
+				break;
+			CHECK(cl_ring_checksum(a) ==
+			      cl_ring_checksum(cl_cluster_ring(full, rn)));
+		}
+		unsigned live = 1;
+		for (unsigned i = 0; i < POOL; i++)
+			live += alive[i];
+		CHECK_EQ_INT(ring_size(inc), live);
+	}
+	cl_cluster_event e;
+	while (cl_cluster_next_event(inc, &e) || cl_cluster_next_event(full, &e))
+		;
+	cl_cluster_free(inc);
+	cl_cluster_free(full);
 	h_free(h);
 }
 
@@ -1222,6 +1441,9 @@ int main(int argc, char **argv)
 		{"test_left_notice_on_ack", test_left_notice_on_ack},
 		{"test_pushpull_not_truncated", test_pushpull_not_truncated},
 		{"test_retag_after_restart", test_retag_after_restart},
+		{"test_cluster_coalesces_churn", test_cluster_coalesces_churn},
+		{"test_cluster_batches_equal_rebuild",
+		 test_cluster_batches_equal_rebuild},
 		{"test_event_overflow_resyncs", test_event_overflow_resyncs},
 		{"test_hearsay_members_do_not_count", test_hearsay_members_do_not_count},
 		{"test_pushpull_budget_survives_interleaving", test_pushpull_budget_survives_interleaving},
