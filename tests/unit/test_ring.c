@@ -94,6 +94,22 @@ static void free_owners(char **o, size_t n)
 	free(o);
 }
 
+/* The same points, in the same order, with the same owners. */
+static void check_same_ring(const cl_ring *a, const cl_ring *b)
+{
+	CHECK(cl_ring_checksum(a) == cl_ring_checksum(b));
+	CHECK_EQ_INT(cl_ring_points(a), cl_ring_points(b));
+	CHECK_EQ_INT(cl_ring_size(a), cl_ring_size(b));
+	for (size_t k = 0; k < cl_ring_points(a); k++) {
+		uint64_t h1, h2;
+		const char *n1, *n2;
+		CHECK_EQ_INT(cl_ring_point_at(a, k, &h1, &n1, NULL), 0);
+		CHECK_EQ_INT(cl_ring_point_at(b, k, &h2, &n2, NULL), 0);
+		CHECK(h1 == h2);
+		CHECK_STR_EQ(n1, n2);
+	}
+}
+
 /* ---------------------------------------------------------------- tests */
 
 static void test_empty(void)
@@ -168,19 +184,8 @@ static void test_insertion_order(void)
 
 	cl_ring *rings[] = {rev, shuf, batch};
 	CHECK_EQ_INT(cl_ring_points(fwd), 128 * (14 * 1 + 13 * 2 + 13 * 3));
-	for (size_t k = 0; k < 3; k++) {
-		cl_ring *r = rings[k];
-		CHECK(cl_ring_checksum(r) == cl_ring_checksum(fwd));
-		CHECK_EQ_INT(cl_ring_points(r), cl_ring_points(fwd));
-		for (size_t i = 0; i < cl_ring_points(r); i++) {
-			uint64_t h1, h2;
-			const char *n1, *n2;
-			CHECK_EQ_INT(cl_ring_point_at(fwd, i, &h1, &n1, NULL), 0);
-			CHECK_EQ_INT(cl_ring_point_at(r, i, &h2, &n2, NULL), 0);
-			CHECK(h1 == h2);
-			CHECK_STR_EQ(n1, n2);
-		}
-	}
+	for (size_t k = 0; k < 3; k++)
+		check_same_ring(rings[k], fwd);
 	uint8_t *keys = make_keys(KEYS);
 	for (size_t i = 0; i < KEYS; i++) {
 		const char *o = cl_ring_whois(fwd, keys + i * KEYLEN, KEYLEN, NULL);
@@ -538,36 +543,11 @@ static void test_churn(void)
 		for (int k = 0; k < POOL; k++)
 			if (in[k])
 				add_node(fresh, k, weight[k]);
-		CHECK(cl_ring_checksum(fresh) == cl_ring_checksum(r));
-		CHECK_EQ_INT(cl_ring_points(fresh), np);
-		for (size_t k = 0; k < np; k++) {
-			uint64_t h1, h2;
-			const char *n1, *n2;
-			cl_ring_point_at(r, k, &h1, &n1, NULL);
-			cl_ring_point_at(fresh, k, &h2, &n2, NULL);
-			CHECK(h1 == h2);
-			CHECK_STR_EQ(n1, n2);
-		}
+		check_same_ring(r, fresh);
 		cl_ring_free(fresh);
 	}
 	cl_ring_free(r);
 	check_seed = 0;
-}
-
-/* The same points, in the same order, with the same owners. */
-static void check_same_ring(const cl_ring *a, const cl_ring *b)
-{
-	CHECK(cl_ring_checksum(a) == cl_ring_checksum(b));
-	CHECK_EQ_INT(cl_ring_points(a), cl_ring_points(b));
-	CHECK_EQ_INT(cl_ring_size(a), cl_ring_size(b));
-	for (size_t k = 0; k < cl_ring_points(a); k++) {
-		uint64_t h1, h2;
-		const char *n1, *n2;
-		CHECK_EQ_INT(cl_ring_point_at(a, k, &h1, &n1, NULL), 0);
-		CHECK_EQ_INT(cl_ring_point_at(b, k, &h2, &n2, NULL), 0);
-		CHECK(h1 == h2);
-		CHECK_STR_EQ(n1, n2);
-	}
 }
 
 /* Batches as the cluster settles them: each step removes some members in
