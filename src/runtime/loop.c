@@ -44,6 +44,18 @@
 /* Output a peer may leave unread before its connection is closed. */
 #define OUTPUT_MAX (2 * (size_t)CL_WIRE_STREAM_MAX + 2 * CL_FRAME_UNIT)
 #define PER_ADDRESS_DEFAULT 16
+/* How long an authenticated inbound connection must have been quiet
+ * before a newcomer to a full pool may take its place (inbound_room).
+ * Without this, the streams that answered joins held the pool for their
+ * whole idle time: a seed took max_connections joins per IDLE_SECONDS
+ * and refused the rest, and 1,000 agents against the default 256 never
+ * converged.  One second is past any exchange's round trip (a push-pull
+ * is one frame each way; a WAN round trip is well under a second), so
+ * the peer has read our answer before we close: closing while its next
+ * bytes are unread would reset the connection and could lose what we
+ * sent.  Shorter would also let connects churn streams that are about to
+ * be used again; longer only delays joiners in a storm. */
+#define IDLE_EVICT_MIN_US (1 * CL_SEC)
 /* cl_frame_rx_feed() from the admit hook: refused and already counted. */
 #define ADMIT_REFUSED (-1000)
 
@@ -54,7 +66,7 @@ struct conn {
 	cl_addr peer;
 	bool outbound;
 	/* Authenticated a frame head (keyed) or delivered a frame (plaintext):
-	 * no longer evicted for newcomers. */
+	 * evicted for newcomers only once quiet (inbound_room). */
 	bool proven;
 	/* The sender id of the last head that authenticated here: replies on
 	 * this connection are bound to it. */
@@ -62,6 +74,9 @@ struct conn {
 	/* The peer sent a protocol-1 frame here: replies go back in it. */
 	bool v1;
 	cl_usec accepted_at, frame_start;
+	/* Last byte read, written or queued: how long it has been quiet,
+	 * for eviction (inbound_room). */
+	cl_usec last_active;
 	cl_frame_rx rx;
 	struct conn *prev, *next;
 };
@@ -483,6 +498,7 @@ static void conn_read(struct bufferevent *bev, void *arg)
 	cl_loop *l = k->loop;
 	cloister_t *c = l->node;
 	struct evbuffer *in = bufferevent_get_input(bev);
+	k->last_active = now_us();
 	while (evbuffer_get_length(in) > 0) {
 		struct evbuffer_iovec v;
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
@@ -530,6 +546,13 @@ static void conn_read(struct bufferevent *bev, void *arg)
 	conn_rearm(k);
 }
 
+/* The output drained to the kernel. */
+static void conn_write(struct bufferevent *bev, void *arg)
+{
+	struct conn *k = arg;
+	k->last_active = now_us();
+}
+
 static void conn_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn *k = arg;
@@ -562,13 +585,13 @@ static struct conn *conn_new(cl_loop *l, evutil_socket_t fd,
 	k->loop = l;
 	k->peer = *peer;
 	k->outbound = outbound;
-	k->accepted_at = now_us();
+	k->accepted_at = k->last_active = now_us();
 	struct timeval idle = {IDLE_SECONDS, 0};
 	bufferevent_set_timeouts(k->bev, &idle, &idle);
 	/* libevent reads at most this much ahead of us; we drain all of it
 	 * into the frame reader at once. */
 	bufferevent_setwatermark(k->bev, EV_READ, 0, CL_FRAME_SCRATCH);
-	bufferevent_setcb(k->bev, conn_read, NULL, conn_event, k);
+	bufferevent_setcb(k->bev, conn_read, conn_write, conn_event, k);
 	bufferevent_enable(k->bev, EV_READ | EV_WRITE);
 	k->next = l->conns;
 	if (l->conns)
@@ -589,24 +612,50 @@ fail:
 	return NULL;
 }
 
+/* Whether an authenticated inbound connection is between exchanges: no
+ * frame half read, nothing read but not yet fed, no output waiting, and
+ * quiet for IDLE_EVICT_MIN_US.  One that is not must never be evicted:
+ * its peer is waiting on it. */
+static bool conn_quiet(const struct conn *k, cl_usec now)
+{
+	return !cl_frame_rx_in_frame(&k->rx) &&
+	       evbuffer_get_length(bufferevent_get_input(k->bev)) == 0 &&
+	       evbuffer_get_length(bufferevent_get_output(k->bev)) == 0 &&
+	       now - k->last_active >= IDLE_EVICT_MIN_US;
+}
+
 /* Room in the inbound pool for one more from peer: false (refused) past
- * the per-address cap, or when the pool is full of connections that all
- * authenticated; else the oldest unauthenticated one makes way. */
+ * the per-address cap.  A full pool makes way with its oldest connection
+ * that never authenticated; failing that, with the authenticated one
+ * quiet the longest (conn_quiet); failing that, refuses.
+ *
+ * A stranger can therefore close an authenticated stream, but only a
+ * quiet one, whose peer merely reconnects on its next exchange (the same
+ * as after the idle timeout), and only while the pool holds no
+ * unauthenticated connection: the stranger's own connection goes first
+ * for the next newcomer, so each of its connects costs the cluster at
+ * most one reconnect, and busy streams are never touched. */
 static bool inbound_room(cl_loop *l, const cl_addr *peer)
 {
 	size_t same = 0;
-	struct conn *oldest = NULL;
+	struct conn *oldest = NULL, *quietest = NULL;
+	cl_usec now = now_us();
 	for (struct conn *x = l->conns; x; x = x->next) {
 		if (x->outbound)
 			continue;
 		same += same_host(&x->peer, peer);
 		if (!x->proven)
 			oldest = x; /* the list runs newest first */
+		else if (conn_quiet(x, now) &&
+			 (!quietest || x->last_active < quietest->last_active))
+			quietest = x;
 	}
 	if (same >= l->max_per_addr)
 		return false;
 	if (l->n_in < l->max_in)
 		return true;
+	if (!oldest)
+		oldest = quietest;
 	if (!oldest)
 		return false;
 	l->stats.conns_evicted++;
@@ -743,6 +792,7 @@ static void send_frame(cl_loop *l, const cl_addr *to, uint64_t to_id,
 		evbuffer_free(held);
 	}
 #endif
+	k->last_active = now_us();
 	if (e != 0) {
 		l->stats.send_errors++;
 		return;

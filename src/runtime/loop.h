@@ -30,6 +30,9 @@
  *   - a full inbound pool makes room by closing its oldest connection that
  *     has not authenticated a frame yet ("connections_evicted"): a stuck
  *     stranger never blocks a member that is about to authenticate;
+ *     failing that, the authenticated one quiet the longest (1 s at
+ *     least, no frame or output in progress), so that streams left open
+ *     after answering joins do not shut a seed for their idle time;
  *   - before a frame authenticates, at most one 64 KiB unit of it is held
  *     (frame.h); the first authentication failure closes the connection;
  *   - deadlines that no trickle of bytes resets: a frame's head must
