@@ -907,7 +907,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 
 void cl_loop_rearm(cl_loop *l)
 {
-	cl_usec next = cl_swim_next_deadline(l->node->core);
+	cl_usec next = node_next_deadline(l->node);
 	cl_usec wait = next - now_us();
 	if (wait < 0)
 		wait = 0;

@@ -768,6 +768,13 @@ static void log_member(cloister_t *c, const cl_swim_event *ev)
 		 cl_addr_format(&ev->addr, a, sizeof a), ev->incarnation);
 }
 
+cl_usec node_next_deadline(cloister_t *c)
+{
+	cl_usec core = cl_swim_next_deadline(c->core);
+	cl_usec cluster = cl_cluster_next_deadline(c->cluster);
+	return core < cluster ? core : cluster;
+}
+
 void node_finish_step(cloister_t *c)
 {
 	cl_swim_event sev;
@@ -1167,7 +1174,7 @@ int64_t cloister_next_deadline(cloister_t *c)
 	if (!c)
 		return CLOISTER_EINVAL;
 	pthread_mutex_lock(&c->lock);
-	int64_t d = c->nonode ? INT64_MAX : cl_swim_next_deadline(c->core);
+	int64_t d = c->nonode ? INT64_MAX : node_next_deadline(c);
 	pthread_mutex_unlock(&c->lock);
 	return d;
 }

@@ -107,6 +107,9 @@ void node_log(cloister_t *c, int level, const char *fmt, ...)
 /* With c->lock held: hand the core's events to the cluster layer and
  * settle; then release the lock and deliver what the step produced. */
 void node_finish_step(cloister_t *c);
+/* When the node needs a step even if nothing arrives: the core's next
+ * timer or a ring settle put off by coalescing (lock held). */
+cl_usec node_next_deadline(cloister_t *c);
 
 /* The core's send hook goes here when a runtime is attached. */
 void cl_loop_send(struct cl_loop *l, const cl_addr *to, uint64_t to_id,
