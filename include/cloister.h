@@ -245,8 +245,8 @@ CLOISTER_API int cloister_force_leave(cloister_t *c, const char *name);
 /* ring NULL or "" is the default ring.  Owners are copied into out
  * (CLOISTER_NAME_MAX + 1 bytes each), so they stay valid.  While members
  * churn, a running node settles its rings in batches, at most once per
- * interval (2 us per ring point, at most 1 s: 0.3 s at 1,000 members and
- * 128 vnodes; a lone change after a quiet interval at once), so answers
+ * interval (20 us per ring point, at most 3 s, reached at 1,000 members
+ * and 128 vnodes; a lone change after a quiet interval at once), so answers
  * may trail the member list by that much; the status goes to ready only
  * once the rings hold its members.  A node driven with cloister_tick()
  * settles on every step.

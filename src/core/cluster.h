@@ -110,8 +110,8 @@ void cl_cluster_apply(cl_cluster *c, const cl_swim_event *ev);
 void cl_cluster_settle(cl_cluster *c, cl_usec now);
 /* Coalescing (off until set; see cluster.c, "Coalescing"): while
  * membership churns, settle at most once per interval, so rings and
- * sentry trail the member table by up to that interval (at most a
- * second).  Only for an owner whose clock is steady and who calls
+ * sentry trail the member table by up to that interval (at most 3 s).
+ * Only for an owner whose clock is steady and who calls
  * cl_cluster_settle() again at cl_cluster_next_deadline(). */
 void cl_cluster_set_coalesce(cl_cluster *c, bool on);
 /* When a settle put off by coalescing is due; INT64_MAX if none waits. */

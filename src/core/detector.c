@@ -307,6 +307,8 @@ void swim_suspicion_start(cl_swim *s, struct member *m, cl_bytes accuser,
 	sp->accusers[sp->n_accusers++] = name_hash(accuser.ptr, accuser.len);
 	sp->deadline = now + suspicion_timeout(sp);
 	sp->remind_at = now + (sp->deadline - now) / 2;
+	if (sp->remind_at < s->susp_next)
+		s->susp_next = sp->remind_at;
 	s->stats.suspicions++;
 }
 
@@ -314,7 +316,8 @@ void swim_suspicion_start(cl_swim *s, struct member *m, cl_bytes accuser,
  * timer is at its minimum and more receipts are not news, so they are
  * neither counted nor re-gossiped (each re-gossip restarts a broadcast's
  * retransmissions). */
-bool swim_suspicion_confirm(struct suspicion *sp, cl_bytes accuser)
+bool swim_suspicion_confirm(cl_swim *s, struct suspicion *sp,
+			    cl_bytes accuser)
 {
 	if (sp->k == 0 || sp->confirmations >= sp->k)
 		return false;
@@ -327,11 +330,18 @@ bool swim_suspicion_confirm(struct suspicion *sp, cl_bytes accuser)
 	sp->accusers[sp->n_accusers++] = h;
 	sp->confirmations++;
 	sp->deadline = sp->start + suspicion_timeout(sp);
+	if (sp->deadline < s->susp_next)
+		s->susp_next = sp->deadline;
 	return true;
 }
 
 static void suspicions_tick(cl_swim *s, cl_usec now)
 {
+	if (now < s->susp_next)
+		return;
+	/* Recomputed over the walk; suspicions started meanwhile lower it
+	 * themselves. */
+	s->susp_next = CL_NEVER;
 	for (struct member *m = s->suspects.head; m;) {
 		struct member *next = lnext(s, m);
 		struct suspicion *sp = suspicion_of(s, m);
@@ -347,6 +357,13 @@ static void suspicions_tick(cl_swim *s, cl_usec now)
 			swim_merge_accuse(s, CL_WORD_VERDICT, m->incarnation,
 					  mname_bytes(s, m), mname_bytes(s, self(s)),
 					  true, now);
+		}
+		sp = m->status == CL_STATUS_SUSPECT ? suspicion_of(s, m) : NULL;
+		if (sp) {
+			cl_usec at = sp->remind_at < sp->deadline ? sp->remind_at
+								  : sp->deadline;
+			if (at < s->susp_next)
+				s->susp_next = at;
 		}
 		m = next;
 	}
@@ -619,10 +636,7 @@ cl_usec swim_detector_deadline(const cl_swim *s, cl_usec d)
 	}
 	if (s->retry.pending)
 		EARLIER(s->retry.deadline);
-	for (const struct member *m = s->suspects.head; m; m = lnext(s, m)) {
-		EARLIER(maux(s, m)->susp.deadline);
-		EARLIER(maux(s, m)->susp.remind_at);
-	}
+	EARLIER(s->susp_next);
 	for (size_t i = 0; s->relays_used && i < RELAYS_MAX; i++)
 		if (s->relays[i].used)
 			EARLIER(s->relays[i].deadline);

@@ -313,7 +313,7 @@ void swim_merge_accuse(cl_swim *s, uint8_t kind, uint32_t inc, cl_bytes name,
 		 * and is worth re-gossiping (as a doubt: a verdict we heard is
 		 * not ours to announce). */
 		sp = suspicion_of(s, m);
-		if (sp && swim_suspicion_confirm(sp, accuser))
+		if (sp && swim_suspicion_confirm(s, sp, accuser))
 			swim_broadcast_accuse(s, m, CL_MSG_SUSPECT, accuser);
 		return;
 	case CL_MERGE_DEAD:
@@ -512,6 +512,7 @@ cl_swim *cl_swim_new(const cl_swim_config *cfg, const cl_swim_io *io,
 	s->cfg = *cfg;
 	s->io = *io;
 	s->created = now;
+	s->susp_next = CL_NEVER;
 	memcpy(s->label, cfg->label, label_len);
 	s->label_len = label_len;
 	s->tags_max = tags_max;

@@ -192,6 +192,12 @@ struct cl_swim {
 	/* The checksum split by the top bits of the name hash (DIGEST). */
 	uint64_t bsum[1u << CL_WIRE_DIGEST_BITS_MAX];
 	struct list suspects;
+	/* No suspicion timer (deadline, reminder) fires before this: kept
+	 * as a lower bound, lowered when a timer is set or shortened, made
+	 * exact by each walk of the suspects, so the next-deadline question
+	 * every step asks costs nothing however many members are suspect (a
+	 * walk per step was 16% of all CPU for 1,000 agents in a storm). */
+	cl_usec susp_next;
 	struct list tombstones;
 	/* Formers: a ring of the last FORMERS_MAX reaped members. */
 	struct former *formers;
@@ -518,7 +524,8 @@ void swim_health_delta(cl_swim *s, int d);
 void swim_suspicion_start(cl_swim *s, struct member *m, cl_bytes accuser,
 			  cl_usec now);
 /* True if the accuser was new and counted (then worth re-gossiping). */
-bool swim_suspicion_confirm(struct suspicion *sp, cl_bytes accuser);
+bool swim_suspicion_confirm(cl_swim *s, struct suspicion *sp,
+			    cl_bytes accuser);
 /* Another process claims our name from elsewhere and started later:
  * ping it; swim_on_ack() settles the claim. */
 void swim_rival_check(cl_swim *s, const cl_wire_member *a, cl_usec now);
