@@ -7,6 +7,8 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "sort.h"
+
 struct named_ring {
 	char name[CL_WIRE_TAG_KEY_MAX + 1];
 	cl_ring *ring;
@@ -443,18 +445,19 @@ struct dref {
 	uint8_t len;
 };
 
-static int dref_cmp(const void *pa, const void *pb)
+static bool dref_less(const struct dref *a, const struct dref *b)
 {
-	const struct dref *a = pa, *b = pb;
 	if (a->hash != b->hash)
-		return a->hash < b->hash ? -1 : 1;
+		return a->hash < b->hash;
 	if (a->len != b->len)
-		return a->len < b->len ? -1 : 1;
+		return a->len < b->len;
 	int d = memcmp(a->name, b->name, a->len);
 	if (d)
-		return d;
-	return a->at < b->at ? -1 : a->at > b->at;
+		return d < 0;
+	return a->at < b->at;
 }
+
+CL_SORT_DEFINE(sort_drefs, struct dref, dref_less)
 
 static bool dirty_unique(cl_cluster *c)
 {
@@ -466,7 +469,7 @@ static bool dirty_unique(cl_cluster *c)
 		v[i] = (struct dref){d->hash, c->dirty_names + d->off, i, d->len};
 		c->dirty[i].dup = false;
 	}
-	qsort(v, c->n_dirty, sizeof *v, dref_cmp);
+	sort_drefs(v, c->n_dirty);
 	for (size_t i = 1; i < c->n_dirty; i++)
 		if (v[i].hash == v[i - 1].hash && v[i].len == v[i - 1].len &&
 		    !memcmp(v[i].name, v[i - 1].name, v[i].len))

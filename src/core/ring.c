@@ -24,6 +24,7 @@
 
 #include "cloister.h"
 #include "phash2.h"
+#include "sort.h"
 
 /* ---------------------------------------------------------------- tuning */
 
@@ -385,26 +386,25 @@ static void gen_points(const cl_ring *r, const struct member *m,
 	}
 }
 
-static int cmp_default(const void *pa, const void *pb)
+static bool less_default(const struct newpt *a, const struct newpt *b)
 {
-	const struct newpt *a = pa, *b = pb;
-
 	if (a->hash != b->hash)
-		return a->hash < b->hash ? -1 : 1;
+		return a->hash < b->hash;
 	if (a->mem != b->mem)
-		return name_cmp(a->mem, b->mem);
-	return a->seq < b->seq ? -1 : a->seq > b->seq;
+		return name_cmp(a->mem, b->mem) < 0;
+	return a->seq < b->seq;
 }
 
 /* libring: equal points go to the first inserted. */
-static int cmp_libring(const void *pa, const void *pb)
+static bool less_libring(const struct newpt *a, const struct newpt *b)
 {
-	const struct newpt *a = pa, *b = pb;
-
 	if (a->hash != b->hash)
-		return a->hash < b->hash ? -1 : 1;
-	return a->seq < b->seq ? -1 : a->seq > b->seq;
+		return a->hash < b->hash;
+	return a->seq < b->seq;
 }
+
+CL_SORT_DEFINE(sort_default, struct newpt, less_default)
+CL_SORT_DEFINE(sort_libring, struct newpt, less_libring)
 
 struct nref {
 	uint64_t hash;
@@ -412,10 +412,8 @@ struct nref {
 	size_t len;
 };
 
-static int cmp_nref(const void *pa, const void *pb)
+static int cmp_nref(const struct nref *a, const struct nref *b)
 {
-	const struct nref *a = pa, *b = pb;
-
 	if (a->hash != b->hash)
 		return a->hash < b->hash ? -1 : 1;
 	if (a->len != b->len)
@@ -423,7 +421,17 @@ static int cmp_nref(const void *pa, const void *pb)
 	return memcmp(a->name, b->name, a->len);
 }
 
-/* Whether any name of the batch is already present or repeated. */
+static bool less_nref(const struct nref *a, const struct nref *b)
+{
+	return cmp_nref(a, b) < 0;
+}
+
+CL_SORT_DEFINE(sort_nrefs, struct nref, less_nref)
+
+/* Whether any name of the batch is already present or repeated: the
+ * batch sorted, then each ring member looked up in it, O(members x log
+ * batch).  (Sorting the members too cost a settle O(N log N) for every
+ * batch, and musl's qsort made each of those sorts slower still.) */
 static int check_duplicates(const cl_ring *r, size_t n,
 			    const struct member *nm)
 {
@@ -431,22 +439,34 @@ static int check_duplicates(const cl_ring *r, size_t n,
 		return find_member(r, nm[0].name, nm[0].len, nm[0].name_hash) >= 0
 			       ? CLOISTER_EEXIST
 			       : 0;
-	/* Sort everything once rather than n linear scans. */
-	size_t total = r->nmembers + n, k = 0;
-	struct nref *v = malloc(total * sizeof *v);
+	struct nref *v = malloc(n * sizeof *v);
 	if (!v)
 		return CLOISTER_ENOMEM;
-	for (uint32_t s = 0; s < r->m_top; s++)
-		if (r->m[s].used)
-			v[k++] = (struct nref){r->m[s].name_hash, r->m[s].name,
-					       r->m[s].len};
 	for (size_t i = 0; i < n; i++)
-		v[k++] = (struct nref){nm[i].name_hash, nm[i].name, nm[i].len};
-	qsort(v, total, sizeof *v, cmp_nref);
+		v[i] = (struct nref){nm[i].name_hash, nm[i].name, nm[i].len};
+	sort_nrefs(v, n);
 	int rc = 0;
-	for (size_t i = 1; i < total && !rc; i++)
+	for (size_t i = 1; i < n && !rc; i++)
 		if (cmp_nref(&v[i - 1], &v[i]) == 0)
 			rc = CLOISTER_EEXIST;
+	for (uint32_t s = 0; s < r->m_top && !rc; s++) {
+		if (!r->m[s].used)
+			continue;
+		struct nref key = {r->m[s].name_hash, r->m[s].name, r->m[s].len};
+		size_t lo = 0, hi = n;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			int c = cmp_nref(&v[mid], &key);
+			if (c == 0) {
+				rc = CLOISTER_EEXIST;
+				break;
+			}
+			if (c < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+	}
 	free(v);
 	return rc;
 }
@@ -459,18 +479,19 @@ static int check_duplicates(const cl_ring *r, size_t n,
  * stable, so points of equal hash stay in generation order, which is seq
  * order: exactly libring's tie rule.  The default ring also orders equal
  * hashes by owner name; such runs (a 64-bit collision) are re-sorted with
- * the comparison.  Small batches (one member) keep qsort: the counting
- * arrays would cost more than they save.
+ * the comparison.  Small batches (one member) take the comparison sort
+ * (sort.h): the counting arrays would cost more than they save.
  */
 #define RADIX_BITS 11
 #define RADIX_MIN 4096
 
 static int sort_points(const cl_ring *r, struct newpt *v, size_t n)
 {
-	int (*cmp)(const void *, const void *) =
-		r->alg == CL_RING_DEFAULT ? cmp_default : cmp_libring;
 	if (n < RADIX_MIN) {
-		qsort(v, n, sizeof *v, cmp);
+		if (r->alg == CL_RING_DEFAULT)
+			sort_default(v, n);
+		else
+			sort_libring(v, n);
 		return 0;
 	}
 	struct newpt *buf = malloc(n * sizeof *buf);
@@ -507,7 +528,7 @@ static int sort_points(const cl_ring *r, struct newpt *v, size_t n)
 			for (j = i + 1; j < n && v[j].hash == v[i].hash; j++)
 				;
 			if (j - i > 1)
-				qsort(v + i, j - i, sizeof *v, cmp);
+				sort_default(v + i, j - i);
 		}
 	return 0;
 }

@@ -28,6 +28,7 @@
 #include "node_log.h"
 #include "timings.h"
 #include "sentry_spec.h"
+#include "core/sort.h"
 
 /* ------------------------------------------------------------------ */
 /* Plumbing for the core                                               */
@@ -896,21 +897,44 @@ int cloister_wait_ready(cloister_t *c, int timeout_ms)
 /* Discovery                                                           */
 /* ------------------------------------------------------------------ */
 
-static int addr_cmp(const void *a, const void *b)
+static bool addr_less(const cl_addr *a, const cl_addr *b)
 {
-	return memcmp(a, b, sizeof(cl_addr));
+	return memcmp(a, b, sizeof *a) < 0;
 }
 
-static bool collect_live_addrs(void *arg, const cl_swim_member_view *v)
+CL_SORT_DEFINE(sort_addrs, cl_addr, addr_less)
+
+/* Discovery's answers (up to 64, sorted), each marked once a live member
+ * holds it: one pass over the members, a binary search each, instead of
+ * sorting every member's address every interval. */
+struct answers {
+	cl_addr a[64];
+	bool known[64];
+	size_t n;
+};
+
+static bool mark_known(void *arg, const cl_swim_member_view *v)
 {
-	cl_addr **p = arg;
-	if (v->status == CL_STATUS_ALIVE || v->status == CL_STATUS_SUSPECT) {
-		cl_addr a;
-		memset(&a, 0, sizeof a);
-		a.family = v->addr.family;
-		a.port = v->addr.port;
-		memcpy(a.ip, v->addr.ip, 16);
-		*(*p)++ = a;
+	struct answers *w = arg;
+	if (v->status != CL_STATUS_ALIVE && v->status != CL_STATUS_SUSPECT)
+		return true;
+	cl_addr a;
+	memset(&a, 0, sizeof a);
+	a.family = v->addr.family;
+	a.port = v->addr.port;
+	memcpy(a.ip, v->addr.ip, 16);
+	size_t lo = 0, hi = w->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = memcmp(&w->a[mid], &a, sizeof a);
+		if (c == 0) {
+			w->known[mid] = true;
+			break;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
 	return true;
 }
@@ -937,29 +961,28 @@ static void on_discovery(void *arg, const cl_discovery_result *r)
 	}
 	if (r->n_peers == 0)
 		return;
+	struct answers w = {.n = 0};
+	for (size_t i = 0; i < r->n_peers && w.n < 64; i++) {
+		cl_addr *a = &w.a[w.n++];
+		memset(a, 0, sizeof *a);
+		a->family = r->peers[i].family;
+		a->port = r->peers[i].port;
+		memcpy(a->ip, r->peers[i].ip, 16);
+	}
+	sort_addrs(w.a, w.n);
+	size_t u = 0; /* repeated answers once */
+	for (size_t i = 0; i < w.n; i++)
+		if (u == 0 || memcmp(&w.a[i], &w.a[u - 1], sizeof w.a[i]))
+			w.a[u++] = w.a[i];
+	w.n = u;
 	pthread_mutex_lock(&c->lock);
-	size_t live = cl_swim_count(c->core, CL_STATUS_ALIVE) +
-		      cl_swim_count(c->core, CL_STATUS_SUSPECT);
-	cl_addr *known = calloc(live + 1, sizeof *known), *end = known;
-	if (known)
-		cl_swim_foreach(c->core, collect_live_addrs, &end);
+	cl_swim_foreach(c->core, mark_known, &w);
 	pthread_mutex_unlock(&c->lock);
-	if (!known)
-		return;
-	size_t nk = (size_t)(end - known);
-	qsort(known, nk, sizeof *known, addr_cmp);
 	cl_addr fresh[64];
 	size_t nf = 0;
-	for (size_t i = 0; i < r->n_peers && nf < 64; i++) {
-		cl_addr a;
-		memset(&a, 0, sizeof a);
-		a.family = r->peers[i].family;
-		a.port = r->peers[i].port;
-		memcpy(a.ip, r->peers[i].ip, 16);
-		if (!bsearch(&a, known, nk, sizeof a, addr_cmp))
-			fresh[nf++] = r->peers[i];
-	}
-	free(known);
+	for (size_t i = 0; i < w.n; i++)
+		if (!w.known[i])
+			fresh[nf++] = w.a[i];
 	if (nf && c->loop)
 		cl_loop_join(c->loop, fresh, nf);
 }
