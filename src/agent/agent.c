@@ -254,7 +254,8 @@ static json_t *text(const char *s)
 
 static void publish(struct agent *a, json_t *ev)
 {
-	char *s = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+	char *s = ev && cl_http_api_listened(a->api) ? json_dumps(ev, JSON_COMPACT)
+						      : NULL;
 	if (s && a->api)
 		cl_http_api_publish(a->api, s);
 	free(s);
@@ -303,10 +304,12 @@ static void on_member(void *arg, cloister_member_event ev,
 	static const char *const names[] = {"", "joined", "updated", "left",
 					    "failed", "reaped"};
 	struct agent *a = arg;
-	char *line = cl_json_member_event(ev, m);
-	if (line && a->api)
-		cl_http_api_publish(a->api, line);
-	free(line);
+	if (cl_http_api_listened(a->api)) {
+		char *line = cl_json_member_event(ev, m);
+		if (line)
+			cl_http_api_publish(a->api, line);
+		free(line);
+	}
 	cl_port_member(a->port, (int)ev, names[ev], m);
 	hooks_member_event(a->hooks, names[ev], m);
 	if (a->opt.on_member[0])

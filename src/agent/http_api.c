@@ -583,6 +583,16 @@ void cl_http_api_publish_state(cl_http_api *api, const char *event_line,
 	pthread_mutex_unlock(&api->lock);
 }
 
+bool cl_http_api_listened(cl_http_api *api)
+{
+	if (!api)
+		return false;
+	pthread_mutex_lock(&api->lock);
+	bool any = api->subs && !api->closing;
+	pthread_mutex_unlock(&api->lock);
+	return any;
+}
+
 void cl_http_api_publish(cl_http_api *api, const char *json_line)
 {
 	if (!api || !json_line)

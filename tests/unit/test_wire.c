@@ -1453,6 +1453,18 @@ static void test_addr(void)
 	a = cl_addr_v4(255, 255, 255, 255, 65535);
 	char tiny[6];
 	CHECK_STR_EQ(cl_addr_format(&a, tiny, sizeof(tiny)), "255.2");
+	/* IPv4 is formatted by hand: every octet value and port digit
+	 * count against printf's text. */
+	for (unsigned v = 0; v < 256; v++) {
+		static const uint16_t ports[] = {0, 7, 80, 443, 7946, 65535};
+		char want[CL_ADDR_STRLEN];
+		uint16_t port = ports[v % 6];
+		a = cl_addr_v4((uint8_t)v, (uint8_t)(255 - v), 0, (uint8_t)(v / 3),
+			       port);
+		snprintf(want, sizeof want, "%u.%u.%u.%u:%u", v, 255 - v, 0u,
+			 v / 3, (unsigned)port);
+		CHECK_STR_EQ(cl_addr_format(&a, s, sizeof(s)), want);
+	}
 
 	CHECK_EQ_INT(cl_addr_parse("1.2.3.4:7946", 0, &a), 0);
 	CHECK(cl_addr_equal(&a, &(cl_addr){.family = 4, .port = 7946,
