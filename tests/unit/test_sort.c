@@ -106,7 +106,7 @@ static void test_large_records(void)
 		for (size_t i = 0; i < n; i++) {
 			a[i].key = next() % (n / 8 + 1); /* many ties on key */
 			a[i].tie = (uint32_t)i;
-			snprintf(a[i].pad, sizeof a[i].pad, "%zu", i);
+			snprintf(a[i].pad, sizeof a[i].pad, "%u", (unsigned)i);
 		}
 		memcpy(b, a, n * sizeof *a);
 		qsort(a, n, sizeof *a, rec_cmp);
