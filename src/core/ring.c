@@ -453,19 +453,8 @@ static int check_duplicates(const cl_ring *r, size_t n,
 		if (!r->m[s].used)
 			continue;
 		struct nref key = {r->m[s].name_hash, r->m[s].name, r->m[s].len};
-		size_t lo = 0, hi = n;
-		while (lo < hi) {
-			size_t mid = lo + (hi - lo) / 2;
-			int c = cmp_nref(&v[mid], &key);
-			if (c == 0) {
-				rc = CLOISTER_EEXIST;
-				break;
-			}
-			if (c < 0)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
+		if (sort_nrefs_find(v, n, &key))
+			rc = CLOISTER_EEXIST;
 	}
 	free(v);
 	return rc;

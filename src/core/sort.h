@@ -15,7 +15,8 @@
  * no input costs more than O(n log n), insertion sort below 16 elements),
  * moving elements by assignment.  Not stable: every caller's order is total
  * or only looks for equal neighbours.  name##_intro is exposed so a test
- * can force the heapsort path (depth 0).
+ * can force the heapsort path (depth 0).  name##_find(v, n, key) is the
+ * binary search that goes with it: an element equal to key, or NULL.
  */
 #ifndef CLOISTER_CORE_SORT_H
 #define CLOISTER_CORE_SORT_H
@@ -97,6 +98,18 @@
 				v[k] = v[k - 1];                               \
 			v[k] = x;                                              \
 		}                                                              \
+	}                                                                      \
+	static inline T *name##_find(T *v, size_t n, const T *key)             \
+	{                                                                      \
+		size_t lo = 0, hi = n;                                         \
+		while (lo < hi) {                                              \
+			size_t mid = lo + (hi - lo) / 2;                       \
+			if (less(&v[mid], key))                                \
+				lo = mid + 1;                                  \
+			else                                                   \
+				hi = mid;                                      \
+		}                                                              \
+		return lo < n && !less(key, &v[lo]) ? &v[lo] : NULL;           \
 	}                                                                      \
 	static inline void name(T *v, size_t n)                                \
 	{                                                                      \

@@ -923,19 +923,9 @@ static bool mark_known(void *arg, const cl_swim_member_view *v)
 	a.family = v->addr.family;
 	a.port = v->addr.port;
 	memcpy(a.ip, v->addr.ip, 16);
-	size_t lo = 0, hi = w->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = memcmp(&w->a[mid], &a, sizeof a);
-		if (c == 0) {
-			w->known[mid] = true;
-			break;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	cl_addr *hit = sort_addrs_find(w->a, w->n, &a);
+	if (hit)
+		w->known[hit - w->a] = true;
 	return true;
 }
 

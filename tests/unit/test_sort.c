@@ -136,11 +136,26 @@ static void test_heapsort_path(void)
 	}
 }
 
+/* The binary search finds every element present and none absent. */
+static void test_find(void)
+{
+	uint32_t v[101];
+	for (uint32_t i = 0; i < 101; i++)
+		v[i] = 2 * i; /* even numbers only */
+	for (uint32_t k = 0; k <= 203; k++) {
+		uint32_t *hit = sort_u32_find(v, 101, &k);
+		CHECK(k % 2 == 0 && k <= 200 ? hit && *hit == k : hit == NULL);
+	}
+	uint32_t k = 0;
+	CHECK(sort_u32_find(v, 0, &k) == NULL);
+}
+
 int main(void)
 {
 	RUN_TEST(test_matches_qsort);
 	RUN_TEST(test_large_records);
 	RUN_TEST(test_heapsort_path);
+	RUN_TEST(test_find);
 	printf("%d checks passed\n", check_count);
 	return 0;
 }
