@@ -52,10 +52,12 @@ done
 # An agent that cannot start (its control API's address is taken).
 python3 -c 'import socket, time, sys
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.41.13", 7947)); s.listen(); time.sleep(8)' &
+s.bind(("127.0.41.13", 7947)); s.listen(); open(sys.argv[1], "w").close(); time.sleep(8)' "$WORK/held" &
 HOLDER=$!
 PIDS+=($HOLDER)
-sleep 0.3
+# The agent starts only once the address is held (a fixed sleep lost that
+# race when other tests loaded the machine).
+wait_for 10 test -e "$WORK/held"
 timeout 10 "$CLOISTER" agent --app itest --advertise "$D:7946" --http "$D:7947" --profile local \
 	--log-format json >"$WORK/d.log" 2>&1
 rc=$?
