@@ -107,10 +107,19 @@ async def gather_limited(coros, limit=48):
     return await asyncio.gather(*(one(c) for c in coros))
 
 
-async def get_json_all(idx, path, timeout=5.0):
-    """{i: parsed JSON or None} for agents idx."""
+async def get_json_all(idx, path, timeout=5.0, stamps=None):
+    """{i: parsed JSON or None} for agents idx.  stamps, if given, gets
+    {i: time.monotonic() when agent i's answer was complete}: a round over
+    1,000 loaded agents takes tens of seconds, and the round's end would
+    date every answer by its slowest."""
     idx = list(idx)
-    bodies = await gather_limited([http_get(ip(i), path, timeout) for i in idx])
+
+    async def stamped(i):
+        b = await http_get(ip(i), path, timeout)
+        if stamps is not None:
+            stamps[i] = time.monotonic()
+        return b
+    bodies = await gather_limited([stamped(i) for i in idx])
     out = {}
     for i, b in zip(idx, bodies):
         try:
@@ -316,11 +325,11 @@ async def converge(ag, a, res):
         st = await get_json_all(sorted(pending), "/v1/status", 5)
         full = [i for i, s in st.items() if s is not None and s.get("alive", 0) >= n]
         if full:
-            bad = await get_json_all(full, "/v1/members?status=suspect,dead", 5)
-            now = time.monotonic()
+            stamps = {}
+            bad = await get_json_all(full, "/v1/members?status=suspect,dead", 5, stamps)
             for i in full:
                 if bad[i] == []:
-                    first[i] = now
+                    first[i] = stamps[i]
                     pending.discard(i)
         alive = [s.get("alive", 0) for s in st.values() if s is not None]
         point = {"t": round(time.monotonic() - t_last, 2), "converged": len(first),
@@ -465,17 +474,17 @@ async def kill_one(ag, a, res):
     end = tk + a.detect_timeout
     while pending and time.monotonic() < end:
         rounds += 1
-        got = await get_json_all(sorted(pending), "/v1/members?status=suspect,dead", 5)
-        now = time.monotonic()
+        stamps = {}
+        got = await get_json_all(sorted(pending), "/v1/members?status=suspect,dead", 5, stamps)
         for i, m in got.items():
             if not m:
                 continue
             for e in m:
                 if e["name"] == vname:
-                    if suspect_first is None:
-                        suspect_first = now
+                    if suspect_first is None or stamps[i] < suspect_first:
+                        suspect_first = stamps[i]
                     if e["status"] == "dead":
-                        first[i] = now
+                        first[i] = stamps[i]
                         pending.discard(i)
         if pending:
             await asyncio.sleep(a.poll_gap)
