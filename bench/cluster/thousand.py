@@ -313,10 +313,15 @@ async def converge(ag, a, res):
         if i < n:
             await asyncio.sleep(a.wave_gap)
     t_last = time.monotonic()
+    t_last_wall = time.time()
     res["start_s"] = round(t_last - t_first, 2)
     log(f"started {n} agents in {res['start_s']} s (waves of {a.wave}, {a.wave_gap} s apart); load {loadavg()}")
     pending = set(range(n))
     first = {}
+    # What each agent's /v1/status says: the wall-clock time of its last
+    # member event (members_changed_ms), read once it lists n alive and no
+    # suspect: when its view became complete, whatever the poll's delay.
+    view = {}
     timeline = []
     deadline = t_last + a.converge_timeout
     rounds = 0
@@ -331,6 +336,9 @@ async def converge(ag, a, res):
                 if bad[i] == []:
                     first[i] = stamps[i]
                     pending.discard(i)
+                    ms = st[i].get("members_changed_ms")
+                    if ms:
+                        view[i] = ms / 1000.0
         alive = [s.get("alive", 0) for s in st.values() if s is not None]
         point = {"t": round(time.monotonic() - t_last, 2), "converged": len(first),
                  "answered": len(alive),
@@ -359,7 +367,12 @@ async def converge(ag, a, res):
     res["converge_s"] = round(max(first.values()) - t_last, 2)
     res["converge_first_s"] = round(min(first.values()) - t_last, 2)
     res["converge_median_s"] = round(statistics.median(first.values()) - t_last, 2)
-    log(f"all {n} converged {res['converge_s']} s after the last start")
+    if len(view) == n:
+        res["converge_view_s"] = round(max(view.values()) - t_last_wall, 2)
+        res["converge_view_median_s"] = round(statistics.median(view.values()) - t_last_wall, 2)
+    log(f"all {n} converged {res['converge_s']} s after the last start (as polled); "
+        f"by members_changed_ms: all {res.get('converge_view_s')} s, median "
+        f"{res.get('converge_view_median_s')} s")
     return True
 
 
@@ -467,6 +480,7 @@ async def kill_one(ag, a, res):
     await asyncio.sleep(2)
     os.kill(ag.procs[v].pid, signal.SIGKILL)
     tk = time.monotonic()
+    tk_wall = time.time()
     ag.procs[v].wait(timeout=5)
     pending, first = set(surv), {}
     suspect_first = None
@@ -488,6 +502,13 @@ async def kill_one(ag, a, res):
                         pending.discard(i)
         if pending:
             await asyncio.sleep(a.poll_gap)
+    # The failure is each survivor's last member event: its
+    # members_changed_ms dates the verdict without the poll's delay.
+    changed = {}
+    if len(first) == len(surv):
+        st = await get_json_all(surv, "/v1/status", 10)
+        changed = {i: s["members_changed_ms"] / 1000.0 - tk_wall for i, s in st.items()
+                   if s and s.get("members_changed_ms")}
     lg = math.log10(n) if n > 10 else 1.0
     smin = 3 * lg * 1.0
     spread = 0.2 * math.ceil(math.log(n, 3))
@@ -498,6 +519,9 @@ async def kill_one(ag, a, res):
         "all_dead_s": round(max(first.values()) - tk, 2) if len(first) == len(surv) else None,
         "first_dead_s": round(min(first.values()) - tk, 2) if first else None,
         "median_dead_s": round(statistics.median(first.values()) - tk, 2) if first else None,
+        "all_dead_view_s": round(max(changed.values()), 2) if len(changed) == len(surv) else None,
+        "first_dead_view_s": round(min(changed.values()), 2) if changed else None,
+        "median_dead_view_s": round(statistics.median(changed.values()), 2) if changed else None,
         "bound": {"probe_s": 2.0, "suspicion_min_s": round(smin, 2),
                   "suspicion_max_s": round(6 * smin, 2), "spread_s": round(2 * spread, 2),
                   "confirmed_s": round(2.0 + smin + 2 * spread, 2),

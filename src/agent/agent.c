@@ -304,6 +304,7 @@ static void on_member(void *arg, cloister_member_event ev,
 	static const char *const names[] = {"", "joined", "updated", "left",
 					    "failed", "reaped"};
 	struct agent *a = arg;
+	cl_http_api_member_changed(a->api);
 	if (cl_http_api_listened(a->api)) {
 		char *line = cl_json_member_event(ev, m);
 		if (line)

@@ -46,6 +46,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -233,6 +234,7 @@ struct cl_http_api {
 	size_t n_subs;
 	struct line *status; /* a new subscriber's first line (one ref) */
 	uint64_t dropped_total;
+	int64_t members_changed_ms; /* Unix ms of the last member event; 0: none */
 	cl_pending calls; /* waiting for POST /v1/reply */
 	struct job *done;
 	size_t running;
@@ -591,6 +593,17 @@ bool cl_http_api_listened(cl_http_api *api)
 	bool any = api->subs && !api->closing;
 	pthread_mutex_unlock(&api->lock);
 	return any;
+}
+
+void cl_http_api_member_changed(cl_http_api *api)
+{
+	if (!api)
+		return;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	pthread_mutex_lock(&api->lock);
+	api->members_changed_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	pthread_mutex_unlock(&api->lock);
 }
 
 void cl_http_api_publish(cl_http_api *api, const char *json_line)
@@ -1159,6 +1172,11 @@ static void serve_status(cl_http_api *api, struct evhttp_request *req)
 		json_object_set_new(o, "health", json_integer(health));
 		json_object_set_new(o, "health_max", json_integer(health_max));
 	}
+	pthread_mutex_lock(&api->lock);
+	int64_t changed = api->members_changed_ms;
+	pthread_mutex_unlock(&api->lock);
+	json_object_set_new(o, "members_changed_ms",
+			    changed ? json_integer(changed) : json_null());
 	cloister_snapshot_free(s);
 	reply_json(req, 200, o);
 }

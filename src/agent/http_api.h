@@ -114,6 +114,13 @@ void cl_http_api_publish(cl_http_api *api, const char *json_line);
  * thrown away). */
 bool cl_http_api_listened(cl_http_api *api);
 
+/* A member event happened (joined, updated, left, failed or reaped):
+ * /v1/status reports the wall-clock time of the last one as
+ * members_changed_ms, so "how long has this node's view been stable"
+ * needs no polling (and a convergence measured across 1,000 loaded agents
+ * does not depend on how fast a poller reaches each one).  Any thread. */
+void cl_http_api_member_changed(cl_http_api *api);
+
 /* The same for a status change, plus the line every later subscriber gets
  * first ({"type":"status",...}: the status those queued events lead to).
  * Both happen under one lock, so a subscriber sees the current status and

@@ -40,12 +40,21 @@ kill -CONT "${AGENT_PID[n2]}"
 # interval 1 s, suspicion 3*log10(5)->3 s floor... up to 6x without
 # confirmations = 18 s, plus dissemination) every survivor marks it dead.
 VICTIM=itest@127.0.0.15
+# /v1/status dates the last member event (members_changed_ms, Unix ms).
+changed_ms() { http "$1" /v1/status | python3 -c 'import json,sys; print(json.load(sys.stdin)["members_changed_ms"])'; }
+stable_before=$(changed_ms 127.0.0.11)
+t_kill=$(date +%s%3N)
+check "members_changed_ms dates the joins, before now ($stable_before < $t_kill)" \
+	bash -c "[[ $stable_before =~ ^[0-9]+$ ]] && (( $stable_before < $t_kill && $stable_before > $t_kill - 120000 ))"
 kill -KILL "${AGENT_PID[n4]}"
 dead_everywhere() {
 	local i
 	for i in 0 1 2 3; do [[ $(member_status "${IPS[$i]}" "$VICTIM") == dead ]] || return 1; done
 }
 check "survivors mark the killed agent dead" wait_for 40 dead_everywhere
+changed_after=$(changed_ms 127.0.0.11)
+check "members_changed_ms moved to the failure, after the kill ($t_kill <= $changed_after <= now)" \
+	bash -c "[[ $changed_after =~ ^[0-9]+$ ]] && (( $changed_after >= $t_kill && $changed_after <= \$(date +%s%3N) ))"
 heard_failed() {
 	local i
 	for i in 0 1 2 3; do grep -q "^failed $VICTIM\$" "$WORK/events-$i.log" 2>/dev/null || return 1; done
