@@ -99,7 +99,10 @@ static void usage(FILE *out)
 		"bytes_per_node_s (every packet sent, datagrams and streams, per node\n"
 		"per simulated second), packets, bytes, streams, stream_bytes,\n"
 		"dropped {loss, partition, down, unroutable}, core_drops {reason:\n"
-		"count}, events, ticks, wall_s, timing {probe_interval_ms, ...};\n"
+		"count}, core {the cores' counters summed: probes, pushpulls,\n"
+		"checksum_syncs, digests, state_members_sent/_in, state_news,\n"
+		"gossip_words_in, state_changes, ...}, events, ticks, wall_s,\n"
+		"timing {probe_interval_ms, ...};\n"
 		"with --slow-ms: slow_ms, false_positives_slow (pairs about the\n"
 		"slow node); with --pause-s: pause_s, pauses, false_positives_paused\n"
 		"(pairs about nodes that were paused).\n"
@@ -478,8 +481,33 @@ static int print_json(const struct opts *o, const struct result *r)
 	json_t *cd = json_object();
 	for (int k = 1; k < CL_DROP__COUNT; k++)
 		json_object_set_new(cd, cl_drop_reason_name((enum cl_drop_reason)k),
-				    json_integer((json_int_t)m->core_drops[k]));
+				    json_integer((json_int_t)m->core.drops[k]));
 	json_object_set_new(j, "core_drops", cd);
+	/* What the cores did, summed: where a run's traffic went. */
+	const cl_swim_stats *cs = &m->core;
+	json_t *cj = json_object();
+	struct {
+		const char *name;
+		uint64_t v;
+	} counters[] = {
+		{"probes", cs->probes},
+		{"suspicions", cs->suspicions},
+		{"refutations", cs->refutations},
+		{"pushpulls", cs->pushpulls},
+		{"checksum_syncs", cs->checksum_syncs},
+		{"pushpulls_skipped", cs->pushpulls_skipped},
+		{"digests", cs->digests},
+		{"delta_syncs", cs->delta_syncs},
+		{"state_members_sent", cs->state_members_sent},
+		{"state_members_in", cs->state_members_in},
+		{"state_news", cs->state_news},
+		{"gossip_words_in", cs->gossip_words_in},
+		{"state_changes", cs->state_changes},
+	};
+	for (size_t k = 0; k < sizeof counters / sizeof *counters; k++)
+		json_object_set_new(cj, counters[k].name,
+				    json_integer((json_int_t)counters[k].v));
+	json_object_set_new(j, "core", cj);
 	json_object_set_new(j, "events", json_integer((json_int_t)m->events));
 	json_object_set_new(j, "ticks", json_integer((json_int_t)m->ticks));
 	json_object_set_new(j, "wall_s", json_real(r->wall));
@@ -530,7 +558,7 @@ static void print_summary(const struct opts *o, const struct result *r)
 	       (unsigned long long)m->drop_loss,
 	       (unsigned long long)m->drop_partition,
 	       (unsigned long long)m->drop_down,
-	       (unsigned long long)m->core_drops[CL_DROP_LABEL]);
+	       (unsigned long long)m->core.drops[CL_DROP_LABEL]);
 }
 
 /* ------------------------------------------------------------------ */

@@ -364,6 +364,7 @@ void swim_on_pushpull(cl_swim *s, const cl_wire_msg *msg, const cl_addr *from,
 	 * queue, and every packet we send in a join storm, with old news. */
 	s->quiet_adds = !s->joined &&
 			(msg->u.pushpull.flags & CL_PUSHPULL_REPLY);
+	uint64_t changes = s->stats.state_changes;
 	while (cl_wire_member_next(&msg->u.pushpull.entries, &pos, &wm)) {
 		if (cl_wire_member_next(&msg->u.pushpull.entries, &ahead, &wa))
 			swim_prefetch(s, wa.name.ptr, wa.name.len);
@@ -373,10 +374,12 @@ void swim_on_pushpull(cl_swim *s, const cl_wire_msg *msg, const cl_addr *from,
 			continue;
 		}
 		size_t before = s->n;
+		s->stats.state_members_in++;
 		merge_entry(s, &wm, now);
 		s->pp_added += s->n > before;
 	}
 	s->quiet_adds = false;
+	s->stats.state_news += s->stats.state_changes - changes;
 	if (own && !(msg->u.pushpull.flags & CL_PUSHPULL_MORE))
 		s->pp_open = false;
 	if ((msg->u.pushpull.flags & CL_PUSHPULL_DELTA) &&

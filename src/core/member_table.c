@@ -222,6 +222,7 @@ void swim_set_state(cl_swim *s, struct member *m, uint8_t status,
 	struct list *from = status_list(s, m->status);
 	struct list *to = status_list(s, status);
 	struct member_aux *aux = maux(s, m);
+	s->stats.state_changes++;
 	if (to && !aux) {
 		aux = calloc(1, sizeof *aux);
 		if (!aux || !set_aux(s, m, aux)) {

@@ -385,9 +385,11 @@ void cl_swim_feed(cl_swim *s, cl_usec now, const cl_addr *from,
 				    now);
 			break;
 		case CL_MSG_ALIVE:
+			s->stats.gossip_words_in++;
 			swim_merge_alive(s, &msg->u.alive, now);
 			break;
 		case CL_MSG_SUSPECT:
+			s->stats.gossip_words_in++;
 			swim_merge_accuse(s, CL_WORD_SUSPECT,
 					  msg->u.accuse.incarnation,
 					  msg->u.accuse.member,
@@ -397,6 +399,7 @@ void cl_swim_feed(cl_swim *s, cl_usec now, const cl_addr *from,
 			/* A member accusing itself is announcing its leave. */
 			cl_bytes mb = msg->u.accuse.member;
 			cl_bytes ab = msg->u.accuse.accuser;
+			s->stats.gossip_words_in++;
 			bool left = mb.len == ab.len &&
 				    memcmp(mb.ptr, ab.ptr, mb.len) == 0;
 			swim_merge_accuse(s, left ? CL_WORD_LEFT : CL_WORD_DEAD,

@@ -160,6 +160,10 @@ typedef struct cl_swim_stats {
 	uint64_t digests;         /* delta syncs started (DIGEST sent) */
 	uint64_t delta_syncs;     /* delta syncs answered */
 	uint64_t state_members_sent; /* members sent in full or delta states */
+	uint64_t state_members_in;   /* members read from states */
+	uint64_t gossip_words_in;    /* ALIVE/SUSPECT/DEAD words in datagrams */
+	uint64_t state_changes;      /* member status or incarnation changes */
+	uint64_t state_news;         /* of which merging states made */
 	uint64_t rival_checks;    /* pings to a newer process claiming our name */
 	uint64_t superseded;      /* 1 once a rival was found alive */
 	uint64_t events_dropped;  /* event queue overflow (never expected) */

@@ -89,6 +89,7 @@
  */
 #include "sim.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,7 +213,7 @@ struct cl_sim {
 	cl_usec first_crash_at, detect_all_at;
 	sim_map fp_pairs;
 
-	uint64_t retired_drops[CL_DROP__COUNT];
+	cl_swim_stats retired; /* of the cores freed so far */
 	cl_sim_metrics m;
 };
 
@@ -654,12 +655,22 @@ static void release_held(cl_sim *s, struct sim_node *nd)
 	nd->paused = false;
 }
 
+/* cl_swim_stats is counters only, every one a uint64_t. */
+static_assert(sizeof(cl_swim_stats) % sizeof(uint64_t) == 0,
+	      "cl_swim_stats holds only uint64_t counters");
+
+static void stats_add(cl_swim_stats *sum, const cl_swim_stats *st)
+{
+	uint64_t *a = (uint64_t *)sum;
+	const uint64_t *b = (const uint64_t *)st;
+	for (size_t k = 0; k < sizeof *st / sizeof *b; k++)
+		a[k] += b[k];
+}
+
 static void retire(cl_sim *s, struct sim_node *nd, uint8_t state)
 {
 	release_held(s, nd);
-	const cl_swim_stats *st = cl_swim_get_stats(nd->core);
-	for (int r = 0; r < CL_DROP__COUNT; r++)
-		s->retired_drops[r] += st->drops[r];
+	stats_add(&s->retired, cl_swim_get_stats(nd->core));
 	nd->last_incarnation = cl_swim_incarnation(nd->core);
 	cl_swim_free(nd->core);
 	nd->core = NULL;
@@ -1388,14 +1399,10 @@ void cl_sim_get_metrics(const cl_sim *s, cl_sim_metrics *m)
 	m->first_crash_at = s->first_crash_at;
 	m->detect_all_at = s->detect_pending ? -1 : s->detect_all_at;
 	m->detect_pending = s->detect_pending;
-	memcpy(m->core_drops, s->retired_drops, sizeof m->core_drops);
-	for (uint32_t i = 0; i < s->n; i++) {
-		if (!s->nodes[i].core)
-			continue;
-		const cl_swim_stats *st = cl_swim_get_stats(s->nodes[i].core);
-		for (int r = 0; r < CL_DROP__COUNT; r++)
-			m->core_drops[r] += st->drops[r];
-	}
+	m->core = s->retired;
+	for (uint32_t i = 0; i < s->n; i++)
+		if (s->nodes[i].core)
+			stats_add(&m->core, cl_swim_get_stats(s->nodes[i].core));
 }
 
 cl_usec cl_sim_detect_time(const cl_sim *s, uint32_t i)

@@ -238,9 +238,9 @@ typedef struct cl_sim_metrics {
 	uint64_t ticks, feeds;
 	uint64_t events, ev_join, ev_update, ev_leave, ev_fail, ev_reap;
 	uint64_t tick_spins;      /* deadline not in the future after tick */
-	/* Drops counted by the cores (cl_swim_stats.drops), running and
-	 * retired cores together. */
-	uint64_t core_drops[CL_DROP__COUNT];
+	/* The cores' own counters (drops among them), running and retired
+	 * cores summed. */
+	cl_swim_stats core;
 } cl_sim_metrics;
 
 void cl_sim_get_metrics(const cl_sim *sim, cl_sim_metrics *m);

@@ -46,6 +46,17 @@ need(a["msgs_per_node_s"] > 0 and a["bytes_per_node_s"] > a["msgs_per_node_s"],
 need(abs(a["msgs_per_node_s"] - a["packets"] / (200 * 60)) < 1e-6, "msgs rate")
 need(a["dropped"]["loss"] > 0, "loss drops at --loss 0.05")
 need(a["wall_s"] >= 0, "wall_s")
+core = a["core"]
+for k in ("probes", "pushpulls", "digests", "delta_syncs", "state_members_sent",
+          "state_members_in", "state_news", "gossip_words_in", "state_changes"):
+    need(isinstance(core.get(k), int), f"core.{k}")
+# Every node joins by push-pull and learns the other 199 members: at least
+# 200*199 state changes, some of them from merged states; a merged entry
+# that changed something is one of the merged entries.
+need(core["state_changes"] >= 200 * 199, "core.state_changes below N*(N-1)")
+need(0 < core["state_news"] <= core["state_members_in"], "core.state_news")
+need(core["state_members_in"] <= core["state_members_sent"], "core.state_members_in")
+need(core["gossip_words_in"] > 0 and core["probes"] > 0, "core gossip/probes")
 # Determinism: everything but the wall clock.
 strip = lambda j: {k: v for k, v in j.items() if k != "wall_s"}
 need(strip(a) == strip(b), "same seed gave different reports")

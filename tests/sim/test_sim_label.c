@@ -94,12 +94,12 @@ static void test_labels_keep_clusters_apart(void)
 	       "%llu packets dropped for their label; %llu foreign events, "
 	       "%u foreign members\n",
 	       (double)m.converged_at / 1e6,
-	       (unsigned long long)m.core_drops[CL_DROP_LABEL],
+	       (unsigned long long)m.core.drops[CL_DROP_LABEL],
 	       (unsigned long long)w.foreign, foreign_members);
 	CHECK_EQ_INT(w.foreign, 0);
 	CHECK_EQ_INT(w.unknown, 0);
 	CHECK_EQ_INT(foreign_members, 0);
-	CHECK(m.core_drops[CL_DROP_LABEL] > 0);
+	CHECK(m.core.drops[CL_DROP_LABEL] > 0);
 	CHECK(cl_sim_converged(sim));
 	CHECK_EQ_INT(m.false_positives, 0);
 	CHECK_EQ_INT(cl_sim_error(sim), 0);
