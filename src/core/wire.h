@@ -132,7 +132,7 @@ enum cl_wire_type {
 };
 
 /* DIGEST: at most 2^10 buckets (8 KiB). */
-#define CL_WIRE_DIGEST_BITS_MAX 10
+#define CL_WIRE_DIGEST_BITS_MAX 12
 
 enum cl_member_status {
 	CL_STATUS_ALIVE = 0,

@@ -475,7 +475,7 @@ static void test_ping_req_versions(void)
 	}
 }
 
-/* DIGEST: 2^bits sums, streams only, bits <= 10, the body exact. */
+/* DIGEST: 2^bits sums, streams only, bits <= 12, the body exact. */
 static void test_digest(void)
 {
 	static uint64_t sums[1u << CL_WIRE_DIGEST_BITS_MAX];
