@@ -460,14 +460,17 @@ void swim_on_ping(cl_swim *s, const cl_wire_msg *msg, const cl_addr *from,
 	send_ack(s, from, source_id, CL_MSG_ACK, msg->u.ping.seq, &notice,
 		 stream);
 	swim_note_checksum(s, msg->u.ping.checksum, now);
-	/* Anti-entropy on disagreement: once gossip has nothing left to say,
+	/* Anti-entropy on disagreement: once gossip has nothing new left to
+	 * say (no queued update has had half its retransmissions: the rest
+	 * are most likely everywhere already, and waiting for the last of
+	 * them kept a 4,000-node join storm's tail disagreeing ~9 s longer),
 	 * or at once when the peer knows clearly more members than we do (a
 	 * node that joined early in a burst would otherwise learn the rest
 	 * one piggybacked update at a time). */
 	size_t ours = alive_estimate(s);
 	bool behind = msg->u.ping.member_count > ours + ours / 64 + 2;
 	if (msg->u.ping.checksum != s->checksum &&
-	    (s->bq_len == 0 || behind) &&
+	    (behind || !swim_gossip_fresh(s)) &&
 	    now - s->last_sync >= s->cfg.timing.sync_min_interval &&
 	    !s->leaving) {
 		s->last_sync = now;

@@ -45,6 +45,15 @@ static unsigned retransmit_limit(const cl_swim *s)
 	return lim < TRANSMIT_BUCKETS - 1 ? lim : TRANSMIT_BUCKETS - 1;
 }
 
+bool swim_gossip_fresh(const cl_swim *s)
+{
+	unsigned half = retransmit_limit(s) / 2;
+	for (unsigned i = 0; i < half; i++)
+		if (s->bq[i].n > s->bq[i].holes)
+			return true;
+	return false;
+}
+
 /* ------------------------------------------------------------------ */
 /* Slots                                                               */
 /* ------------------------------------------------------------------ */

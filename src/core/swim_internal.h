@@ -501,6 +501,9 @@ uint8_t swim_proto_of(const cl_swim *s, const struct member *m);
 void swim_broadcast_alive(cl_swim *s, struct member *m);
 void swim_broadcast_accuse(cl_swim *s, struct member *m, uint8_t type,
 			   cl_bytes accuser);
+/* Whether a queued update has been sent fewer than half the times it
+ * will be: gossip still has news of its own to spread. */
+bool swim_gossip_fresh(const cl_swim *s);
 void swim_piggyback(cl_swim *s, cl_wbuf *w);
 void swim_gossip_round(cl_swim *s);
 void swim_bcast_drop(cl_swim *s, struct bcast *b);
