@@ -223,6 +223,14 @@ static void probe_indirect(cl_swim *s, cl_usec now)
 	for (size_t i = 0; i < k; i++) {
 		cl_wbuf w;
 		swim_begin(s, &w);
+		/* The suspicion rides to the relays too: they are the
+		 * members that may reach the suspect when we cannot (a
+		 * one-way or non-transitive cut), and each tells it at once
+		 * (swim_merge_accuse), so it can refute. */
+		if (t->status == CL_STATUS_SUSPECT)
+			cl_wire_put_accuse(&w, CL_MSG_SUSPECT, t->incarnation,
+					   mname_bytes(s, t),
+					   mname_bytes(s, self(s)));
 		cl_wire_put_ping_req(&w, s->probe_seq, mname_bytes(s, t), maddr(s, t),
 				     mname_bytes(s, self(s)), maddr(s, self(s)),
 				     CL_PINGREQ_WANT_NACK, nack_ms);
@@ -332,6 +340,15 @@ bool swim_suspicion_confirm(cl_swim *s, struct suspicion *sp,
 	sp->deadline = sp->start + suspicion_timeout(sp);
 	if (sp->deadline < s->susp_next)
 		s->susp_next = sp->deadline;
+	/* The reminder stays halfway through the shortened timer: left at
+	 * half the maximum it would fall after the deadline, and a
+	 * suspicion confirmed at once would remind nobody. */
+	cl_usec half = sp->start + (sp->deadline - sp->start) / 2;
+	if (sp->remind_at != CL_NEVER && half < sp->remind_at) {
+		sp->remind_at = half;
+		if (half < s->susp_next)
+			s->susp_next = half;
+	}
 	return true;
 }
 
@@ -347,10 +364,16 @@ static void suspicions_tick(cl_swim *s, cl_usec now)
 		struct suspicion *sp = suspicion_of(s, m);
 		if (sp && now >= sp->remind_at && now < sp->deadline) {
 			/* Halfway: the first buddy ping or its refutation may
-			 * have been lost. */
+			 * have been lost, and the first gossip may have gone
+			 * only to members that cannot reach the suspect (the
+			 * far side of a partition); both go again, the gossip
+			 * with a fresh budget.  Our own word again is no new
+			 * confirmation anywhere (an accuser counts once). */
 			sp->remind_at = CL_NEVER;
 			swim_send_ping(s, maddr(s, m), swim_next_seq(s),
 				       mname_bytes(s, m), m, false);
+			swim_broadcast_accuse(s, m, CL_MSG_SUSPECT,
+					      mname_bytes(s, self(s)));
 		}
 		if (sp && now >= sp->deadline) {
 			s->stats.deaths_declared++;

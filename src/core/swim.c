@@ -65,9 +65,13 @@
  *   - Only a node's own suspicion timer declares a member dead; a DEAD
  *     heard from another node is one more accusation (merge.h says why:
  *     verdicts formed across a partition arrive after the heal).  Every
- *     new suspicion is told to the suspect at once and again halfway, in
- *     a ping carrying it (the buddy system, outside the probe round), and
- *     an ack answering a stale accusation repeats our ALIVE.
+ *     new suspicion is told to the suspect at once and again halfway
+ *     through its (possibly shortened) timer, in a ping carrying it (the
+ *     buddy system, outside the probe round); halfway it is gossiped
+ *     again too, and the ping-reqs of an indirect probe of a suspect
+ *     carry it to the relays, so a suspect that the accuser cannot reach
+ *     still hears of it.  An ack answering a stale accusation repeats our
+ *     ALIVE.
  *   - Two live processes with one name do not fight: the one started
  *     later keeps the name, the other checks that it is alive and stops
  *     claiming it (detector.c, "Two processes, one name").
