@@ -577,24 +577,29 @@ static void test_heard_verdict_is_a_doubt(void)
 /* The halfway reminder follows a shortened suspicion                  */
 /* ------------------------------------------------------------------ */
 
-/* Pings sent to addr carrying a SUSPECT about name, within [from, to). */
-static unsigned suspicion_pings(struct harness *h, cl_addr addr,
-				const char *name, cl_usec from, cl_usec to)
+/* Packets sent within [from, to) that carry a SUSPECT about name, sent to
+ * addr (toward) or to anyone else, and holding a message of type kind too
+ * (kind 0: holding no ping-req). */
+static unsigned suspicion_sends(struct harness *h, cl_addr addr, bool toward,
+				const char *name, cl_usec from, cl_usec to,
+				uint8_t kind)
 {
 	unsigned n = 0;
 	cl_wire_msg msgs[CL_WIRE_MAX_MSGS];
 	for (size_t i = 0; i < h->n_sent; i++) {
 		const struct sent *p = &h->sent[i];
-		if (!cl_addr_equal(&p->to, &addr) || p->at < from || p->at >= to)
+		if (cl_addr_equal(&p->to, &addr) != toward || p->at < from ||
+		    p->at >= to)
 			continue;
 		int k = parse_sent(p, msgs, CL_WIRE_MAX_MSGS);
-		bool ping = false, suspect = false;
+		bool with = false, req = false, suspect = false;
 		for (int j = 0; j < k; j++) {
-			ping |= msgs[j].type == CL_MSG_PING;
+			with |= kind && msgs[j].type == kind;
+			req |= msgs[j].type == CL_MSG_PING_REQ;
 			suspect |= msgs[j].type == CL_MSG_SUSPECT &&
 				   bytes_eq(msgs[j].u.accuse.member, name);
 		}
-		n += ping && suspect;
+		n += suspect && (kind ? with : !req);
 	}
 	return n;
 }
@@ -624,34 +629,11 @@ static void test_reminder_follows_shortened_suspicion(void)
 	CHECK_EQ_INT(status_of(h, "m3"), CL_STATUS_SUSPECT);
 	/* One at once; one more around the middle (a probe of m3 landing in
 	 * that window would count too, but not at the same instant). */
-	CHECK(suspicion_pings(h, addr_n(259), "m3", start, start + 1) >= 1);
-	CHECK(suspicion_pings(h, addr_n(259), "m3", start + half,
-			      start + half + 1) >= 1);
+	CHECK(suspicion_sends(h, addr_n(259), true, "m3", start, start + 1,
+			      CL_MSG_PING) >= 1);
+	CHECK(suspicion_sends(h, addr_n(259), true, "m3", start + half,
+			      start + half + 1, CL_MSG_PING) >= 1);
 	h_free(h);
-}
-
-/* Packets to anyone but addr carrying a SUSPECT about name, within
- * [from, to): ping-reqs if pingreq, other packets if not. */
-static unsigned suspicions_elsewhere(struct harness *h, cl_addr addr,
-				     const char *name, cl_usec from,
-				     cl_usec to, bool pingreq)
-{
-	unsigned n = 0;
-	cl_wire_msg msgs[CL_WIRE_MAX_MSGS];
-	for (size_t i = 0; i < h->n_sent; i++) {
-		const struct sent *p = &h->sent[i];
-		if (cl_addr_equal(&p->to, &addr) || p->at < from || p->at >= to)
-			continue;
-		int k = parse_sent(p, msgs, CL_WIRE_MAX_MSGS);
-		bool req = false, suspect = false;
-		for (int j = 0; j < k; j++) {
-			req |= msgs[j].type == CL_MSG_PING_REQ;
-			suspect |= msgs[j].type == CL_MSG_SUSPECT &&
-				   bytes_eq(msgs[j].u.accuse.member, name);
-		}
-		n += suspect && req == pingreq;
-	}
-	return n;
 }
 
 /*
@@ -684,18 +666,18 @@ static void test_suspicion_told_again_and_through_relays(void)
 	/* lambda * ceil(log10(8)) = 4 sends, spent within a second or two;
 	 * none in the second before halfway, some in the second after. */
 	h_run(h, half + CL_SEC);
-	CHECK_EQ_INT(suspicions_elsewhere(h, addr_n(259), "m3", half - CL_SEC,
-					  half, false), 0);
-	CHECK(suspicions_elsewhere(h, addr_n(259), "m3", half, half + CL_SEC,
-				   false) >= 1);
+	CHECK_EQ_INT(suspicion_sends(h, addr_n(259), false, "m3",
+					     half - CL_SEC, half, 0), 0);
+	CHECK(suspicion_sends(h, addr_n(259), false, "m3", half,
+			      half + CL_SEC, 0) >= 1);
 	/* Now m3 stops answering.  It is probed once a round (seven
 	 * intervals); the indirect round's ping-reqs carry the suspicion. */
 	h->silent = addr_n(259);
 	h_clear(h);
 	cl_usec quiet = h->now;
 	h_run(h, quiet + 8 * CL_SEC);
-	CHECK(suspicions_elsewhere(h, addr_n(259), "m3", quiet, h->now, true) >=
-	      1);
+	CHECK(suspicion_sends(h, addr_n(259), false, "m3", quiet, h->now,
+			      CL_MSG_PING_REQ) >= 1);
 	h_free(h);
 }
 
