@@ -131,7 +131,8 @@ enum cl_wire_type {
 	CL_MSG_DIGEST = 10,
 };
 
-/* DIGEST: at most 2^10 buckets (8 KiB). */
+/* DIGEST: at most 2^12 buckets (32 KiB; about two members a bucket up to
+ * 8,192 members, antientropy.c). */
 #define CL_WIRE_DIGEST_BITS_MAX 12
 
 enum cl_member_status {

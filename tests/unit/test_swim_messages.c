@@ -667,7 +667,8 @@ static void test_suspicion_told_again_and_through_relays(void)
 	 * none in the second before halfway, some in the second after. */
 	h_run(h, half + CL_SEC);
 	CHECK_EQ_INT(suspicion_sends(h, addr_n(259), false, "m3",
-					     half - CL_SEC, half, 0), 0);
+				     half - CL_SEC, half, 0),
+		     0);
 	CHECK(suspicion_sends(h, addr_n(259), false, "m3", half,
 			      half + CL_SEC, 0) >= 1);
 	/* Now m3 stops answering.  It is probed once a round (seven
