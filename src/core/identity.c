@@ -216,7 +216,7 @@ uint32_t idents_name_find_hash(const cl_swim_idents *st, uint64_t hash)
 		if (!x)
 			return IDENT_NONE;
 		if (SLOT_FRAG(x) == (uint32_t)hash &&
-		    st->names[SLOT_ID(x)]->hash == hash)
+		    st->name_hashes[SLOT_ID(x)] == hash)
 			return SLOT_ID(x);
 	}
 }

@@ -164,8 +164,14 @@ struct member *swim_find(const cl_swim *s, const uint8_t *name, size_t len)
  * one by one waits for each in turn. */
 void swim_prefetch(const cl_swim *s, const uint8_t *name, size_t len)
 {
-	uint32_t nid = idents_name_find(s->ids, name, len, name_hash(name, len));
-	const struct member *m = nid == IDENT_NONE ? NULL : mslot(s, nid);
+	/* By the hash alone, from the dense arrays: the name's own record is
+	 * only prefetched here (its bytes are compared at the merge), so the
+	 * loads of a whole packet overlap instead of missing one by one. */
+	uint32_t nid = idents_name_find_hash(s->ids, name_hash(name, len));
+	if (nid == IDENT_NONE)
+		return;
+	__builtin_prefetch(idents_name(s->ids, nid));
+	const struct member *m = mslot(s, nid);
 	if (m)
 		__builtin_prefetch(m);
 }
