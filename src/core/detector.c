@@ -368,10 +368,21 @@ static void suspicions_tick(cl_swim *s, cl_usec now)
 			 * only to members that cannot reach the suspect (the
 			 * far side of a partition); both go again, the gossip
 			 * with a fresh budget.  Our own word again is no new
-			 * confirmation anywhere (an accuser counts once). */
+			 * confirmation anywhere (an accuser counts once).
+			 * The ping goes over the stream too: on a path that
+			 * loses or damages a third of the datagrams the
+			 * suspect's answer, which repeats its refutation,
+			 * is the one sure way back, and TCP retransmits it
+			 * (seeds 29078, 56014).  One connection per
+			 * suspicion still running at halfway: a suspect that
+			 * refuted in time is asked by nobody. */
 			sp->remind_at = CL_NEVER;
-			swim_send_ping(s, maddr(s, m), swim_next_seq(s),
-				       mname_bytes(s, m), m, false);
+			uint32_t seq = swim_next_seq(s);
+			swim_send_ping(s, maddr(s, m), seq, mname_bytes(s, m), m,
+				       false);
+			if (!s->cfg.no_stream_ping)
+				swim_send_ping(s, maddr(s, m), seq,
+					       mname_bytes(s, m), m, true);
 			swim_broadcast_accuse(s, m, CL_MSG_SUSPECT,
 					      mname_bytes(s, self(s)));
 		}

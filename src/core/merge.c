@@ -61,22 +61,18 @@ enum cl_merge_action cl_merge_decide(const cl_merge_held *h,
 	case CL_WORD_ALIVE:
 		return cl_inc_newer(j, i) ? CL_MERGE_TAKE : CL_MERGE_IGNORE;
 	case CL_WORD_SUSPECT:
-		if (!cl_inc_at_least(j, i))
-			return CL_MERGE_IGNORE;
-		if (h->status == CL_STATUS_ALIVE)
-			return CL_MERGE_SUSPECT;
-		if (h->status == CL_STATUS_SUSPECT)
-			return CL_MERGE_CONFIRM;
-		return CL_MERGE_IGNORE;
 	case CL_WORD_DEAD:
 		/* Someone else's verdict is one more doubt; only our own
-		 * suspicion timer declares a member dead. */
+		 * suspicion timer declares a member dead.  A doubt confirms
+		 * ours only at our incarnation: one at a newer number is
+		 * about a member that has refuted ours since. */
 		if (!cl_inc_at_least(j, i))
 			return CL_MERGE_IGNORE;
 		if (h->status == CL_STATUS_ALIVE)
 			return CL_MERGE_SUSPECT;
-		return h->status == CL_STATUS_SUSPECT ? CL_MERGE_CONFIRM
-						      : CL_MERGE_IGNORE;
+		return h->status == CL_STATUS_SUSPECT && j == i
+			       ? CL_MERGE_CONFIRM
+			       : CL_MERGE_IGNORE;
 	case CL_WORD_VERDICT:
 		if (!cl_inc_at_least(j, i))
 			return CL_MERGE_IGNORE;

@@ -18,7 +18,7 @@
  *   unknown                  ADD            ignore            ignore     -
  *   reaped (former) at i     ADD if j > i   ignore            ignore     -
  *   alive@i                  TAKE if j > i  SUSPECT j>=i      LEFT j>=i  DEAD j>=i
- *   suspect@i                TAKE if j > i  CONFIRM j>=i      LEFT j>=i  DEAD j>=i
+ *   suspect@i                TAKE if j > i  CONFIRM j=i       LEFT j>=i  DEAD j>=i
  *   dead@i                   TAKE if j > i  ignore            LEFT j>=i  ignore
  *   left@i                   TAKE if j > i  ignore            ignore     ignore
  *
@@ -48,11 +48,18 @@
  *     final only on top of a suspicion was not enough, since the minority
  *     retransmits it, and a two-node minority corroborates itself).  As a
  *     suspicion it is refuted within a round trip.
- *   - SUSPECT about a member already suspect only confirms the running
- *     suspicion, whatever its incarnation (memberlist does the same).
- *     Moving the number would let a suspicion raised after a refutation
- *     swallow that refutation: the ALIVE@j would then lose to the SUSPECT@j
- *     we hold, with the old timer still running (issue 12, defect 1).
+ *   - SUSPECT (or a verdict heard) about a member already suspect never
+ *     moves the running suspicion's number: moving it would let a
+ *     suspicion raised after a refutation swallow that refutation, the
+ *     ALIVE@j then losing to the SUSPECT@j we hold, with the old timer
+ *     still running (issue 12, defect 1).  And it confirms the suspicion
+ *     only at the same incarnation; memberlist confirms at any.  A doubt
+ *     at a newer number says the member has refuted ours since; counted
+ *     as a confirmation, it cut a suspicion that had run unconfirmed past
+ *     its minimum to a deadline already passed, and a live member died on
+ *     the spot while its refutation was on the way (the property checker:
+ *     seeds 73692, 83297).  Ignored, our timer runs on unshortened, and
+ *     the refutation, or our own probes' failures, end it.
  *   - LEFT outranks DEAD at one incarnation: a graceful leave racing a
  *     failure verdict must end as "left" everywhere, or hooks diverge.
  *   - A restart at another address supersedes its old self (memberlist
