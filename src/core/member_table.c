@@ -20,13 +20,19 @@
 #define FORMERS_MAX 4096
 
 /* A member's share of the membership checksum: live members only, by
- * name and incarnation (status is left out, so a suspicion does not look
- * like a disagreement that needs a full sync). */
-static inline uint64_t contrib(uint64_t h, const struct member *m)
+ * name, incarnation and process start (status is left out, so a
+ * suspicion does not look like a disagreement that needs a full sync).
+ * The start is in so that two views holding different processes of one
+ * name at one incarnation disagree, and a sync settles them (merge.h: the
+ * newer process wins); left out, such a split passed for agreement for
+ * good, and the stale process itself never heard of its successor. */
+static inline uint64_t contrib(const cl_swim *s, uint64_t h,
+			       const struct member *m)
 {
 	if (!live(m->status))
 		return 0;
-	uint64_t x = h ^ ((uint64_t)m->incarnation * 0x9E3779B97F4A7C15ull);
+	uint64_t x = h ^ ((uint64_t)m->incarnation * 0x9E3779B97F4A7C15ull) ^
+		     (mstart(s, m) * 0xC2B2AE3D27D4EB4Full);
 	x ^= x >> 33;
 	x *= 0xff51afd7ed558ccdull;
 	x ^= x >> 33;
@@ -37,7 +43,7 @@ static inline uint64_t contrib(uint64_t h, const struct member *m)
 static inline void checksum_toggle(cl_swim *s, uint64_t h,
 				   const struct member *m)
 {
-	uint64_t c = contrib(h, m);
+	uint64_t c = contrib(s, h, m);
 	s->checksum ^= c;
 	s->bsum[h >> (64 - CL_WIRE_DIGEST_BITS_MAX)] ^= c;
 }
@@ -354,8 +360,13 @@ bool swim_member_set_identity(cl_swim *s, struct member *m,
 				 start_ms, tags, tags_len);
 	if (id == IDENT_NONE)
 		return false;
+	/* The start is part of the member's checksum share (and d may go
+	 * with its last reference). */
+	uint64_t h = d->hash;
+	checksum_toggle(s, h, m);
 	idents_put(s->ids, m->ident);
 	m->ident = id & 0xffffffu;
+	checksum_toggle(s, h, m);
 	return true;
 }
 

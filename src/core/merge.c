@@ -59,7 +59,22 @@ enum cl_merge_action cl_merge_decide(const cl_merge_held *h,
 	}
 	switch (w->kind) {
 	case CL_WORD_ALIVE:
-		return cl_inc_newer(j, i) ? CL_MERGE_TAKE : CL_MERGE_IGNORE;
+		if (cl_inc_newer(j, i))
+			return CL_MERGE_TAKE;
+		/* Two live processes at one number: the newer wins, so views
+		 * that took different ones meet at the next exchange.  Not
+		 * over a suspicion or a death at that number: those may be
+		 * about the newer process itself, under an identity we had
+		 * not updated (a SUSPECT carries no address), and only a
+		 * refutation above it ends them. */
+		return j == i && h->process_known &&
+				       h->status == CL_STATUS_ALIVE &&
+				       cl_merge_process_newer(w->start_ms,
+							      &w->addr,
+							      h->start_ms,
+							      &h->addr)
+			       ? CL_MERGE_TAKE
+			       : CL_MERGE_IGNORE;
 	case CL_WORD_SUSPECT:
 	case CL_WORD_DEAD:
 		/* Someone else's verdict is one more doubt; only our own

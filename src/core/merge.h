@@ -22,6 +22,10 @@
  *   dead@i                   TAKE if j > i  ignore            LEFT j>=i  ignore
  *   left@i                   TAKE if j > i  ignore            ignore     ignore
  *
+ *   TAKE if j > i; held alive@i, also if j = i and the word comes from a
+ *   newer process than the one we hold (start_ms, then address:
+ *   cl_merge_process_newer).
+ *
  *   about ourselves (not leaving; leaving ignores everything)
  *   ALIVE@j, our address     REFUTE if j > i, or j = i with other tags or
  *                            another start (an older picture of us)
@@ -65,7 +69,13 @@
  *   - A restart at another address supersedes its old self (memberlist
  *     refuses a conflicting address while the old entry lives), and two
  *     live processes with one name settle on the newer one instead of
- *     refuting each other forever.
+ *     refuting each other forever.  Two processes that chose the same
+ *     incarnation (started within one second) settle the same way: the
+ *     newer is taken at an equal number, and the membership checksum
+ *     counts the process's start, so nodes that took different ones
+ *     disagree and sync.  memberlist ignores an equal incarnation, and
+ *     with it cloister's views stayed split for good (the property
+ *     checker, seeds 759, 5535, 42863, 65287, 130827 under variants).
  *   - Incarnations compare as serial numbers (RFC 1982), and the core
  *     refuses words whose incarnation or start time its clock calls
  *     impossible (swim.c), so neither a wrap nor a forged maximum can
@@ -110,8 +120,12 @@ typedef struct cl_merge_held {
 	bool leaving;    /* self only: this node is leaving */
 	uint8_t status;  /* CL_STATUS_*, when known */
 	uint32_t incarnation;
-	uint64_t start_ms; /* self only */
-	cl_addr addr;      /* self only */
+	/* The process we hold it at (start time, address): always for
+	 * ourselves; for another member only when process_known (an ALIVE
+	 * at the held incarnation, the one word that needs it). */
+	bool process_known;
+	uint64_t start_ms;
+	cl_addr addr;
 	bool same_tags;    /* self only: the word's tags equal ours */
 } cl_merge_held;
 

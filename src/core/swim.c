@@ -210,9 +210,11 @@ static cl_merge_held held_of(const cl_swim *s, const struct member *m,
 	held.leaving = s->leaving;
 	held.status = m->status;
 	held.incarnation = m->incarnation;
-	/* Only a word about ourselves looks at who announced it: reading
-	 * the identity for anyone else would cost a cache miss a message. */
+	/* Only a word about ourselves always looks at who announced it:
+	 * reading the identity for anyone else costs a cache miss, paid only
+	 * by an ALIVE at the held incarnation (swim_merge_alive). */
 	if (held.self) {
+		held.process_known = true;
 		held.start_ms = mstart(s, m);
 		held.addr = *maddr(s, m);
 	}
@@ -234,6 +236,12 @@ void swim_merge_alive(cl_swim *s, const cl_wire_member *a, cl_usec now)
 		held.same_tags = a->tags.len == mtags_len(s, m) &&
 				 (a->tags.len == 0 ||
 				  memcmp(a->tags.ptr, mtags(s, m), a->tags.len) == 0);
+	else if (m && m->status == CL_STATUS_ALIVE &&
+		 a->incarnation == m->incarnation) {
+		held.process_known = true;
+		held.start_ms = mstart(s, m);
+		held.addr = *maddr(s, m);
+	}
 	cl_merge_word w = {CL_WORD_ALIVE, a->incarnation, a->start_ms, a->addr};
 	switch (cl_merge_decide(&held, &w)) {
 	case CL_MERGE_REFUTE:
