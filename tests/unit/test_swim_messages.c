@@ -713,31 +713,14 @@ static void test_reminder_follows_shortened_suspicion(void)
 			      CL_MSG_PING) >= 1);
 	CHECK(suspicion_sends(h, addr_n(259), true, "m3", start + half,
 			      start + half + 1, CL_MSG_PING) >= 1);
-	h_free(h);
-}
-
-/*
- * The halfway reminder goes over the stream as well.  A refutation that
- * must cross a lossy datagram path (30-45 % loss or damage) can miss the
- * one node whose timer confirmations cut to its minimum: the suspect's
- * ack to the reminder, which repeats the refutation, was lost, and so was
- * every relay of it for the 3 s the timer ran.  The property checker found
- * it (seeds 29078: 19 % damage; 56014: 30 % loss and 6-17 % damage).  The
- * stream ping carries the suspicion and its ack the refutation, through
- * TCP's retransmissions.
- */
-static void test_reminder_also_over_stream(void)
-{
-	check_seed = 114;
-	struct harness *h = h_new();
-	add_members(h, 6);
-	cl_usec start = h->now;
-	feed_accuse(h, CL_MSG_SUSPECT, "m3", 5, "m1");
-	feed_accuse(h, CL_MSG_DEAD, "m3", 5, "m4");
-	cl_swim_suspicion_view sv;
-	CHECK(cl_swim_suspicion(h->s, "m3", 2, &sv));
-	cl_usec half = (sv.deadline - start) / 2;
-	h_run(h, sv.deadline - 1);
+	/* The halfway ping goes over the stream as well.  A refutation that
+	 * must cross a lossy datagram path (30-45 % loss or damage) could
+	 * miss the one node whose timer confirmations cut to its minimum:
+	 * the suspect's ack to the reminder, which repeats the refutation,
+	 * was lost, and so was every relay of it for the 3 s the timer ran
+	 * (property checker: seeds 29078, 19 % damage; 56014, 30 % loss and
+	 * 6-17 % damage).  The stream ping carries the suspicion and its ack
+	 * the refutation, through TCP's retransmissions. */
 	h->streams_only = true;
 	CHECK(suspicion_sends(h, addr_n(259), true, "m3", start + half,
 			      start + half + 1, CL_MSG_PING) >= 1);
@@ -1744,8 +1727,6 @@ int main(int argc, char **argv)
 		 test_reminder_follows_shortened_suspicion},
 		{"test_suspicion_told_again_and_through_relays",
 		 test_suspicion_told_again_and_through_relays},
-		{"test_reminder_also_over_stream",
-		 test_reminder_also_over_stream},
 		{"test_equal_incarnation_newer_process_wins",
 		 test_equal_incarnation_newer_process_wins},
 		{"test_newer_suspicion_is_no_confirmation",
