@@ -30,6 +30,11 @@ replies() { "$CLOISTER" multicall cloister.ping x --http 127.0.0.11:7947 --timeo
 got=$(replies)
 check "multicall over 5 agents gathers 5 replies ($got)" [ "$got" == "5 " ]
 kill -STOP "${AGENT_PID[n2]}"
+# kill returns once the signal is sent; the multicall waits for the stop
+# itself (state T), or a reply could still leave the agent (one CI run
+# counted 5 replies here).
+stopped() { [[ $(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null) == T ]]; }
+check "the agent is stopped" wait_for 2 stopped "${AGENT_PID[n2]}"
 t0=$SECONDS
 got=$(replies)
 check "with one agent stopped: 4 replies and it is named as missing ($got)" [ "$got" == "4 itest@127.0.0.13" ]
