@@ -197,6 +197,15 @@ void swim_refute(cl_swim *s, uint32_t accused_inc, cl_usec now)
 	swim_broadcast_alive(s, me);
 }
 
+/* The process we hold a member at, for the rules that compare two. */
+static void hold_process(const cl_swim *s, const struct member *m,
+			 cl_merge_held *held)
+{
+	held->process_known = true;
+	held->start_ms = mstart(s, m);
+	held->addr = *maddr(s, m);
+}
+
 static cl_merge_held held_of(const cl_swim *s, const struct member *m,
 			     uint64_t h)
 {
@@ -213,11 +222,8 @@ static cl_merge_held held_of(const cl_swim *s, const struct member *m,
 	/* Only a word about ourselves always looks at who announced it:
 	 * reading the identity for anyone else costs a cache miss, paid only
 	 * by an ALIVE at the held incarnation (swim_merge_alive). */
-	if (held.self) {
-		held.process_known = true;
-		held.start_ms = mstart(s, m);
-		held.addr = *maddr(s, m);
-	}
+	if (held.self)
+		hold_process(s, m, &held);
 	return held;
 }
 
@@ -237,11 +243,8 @@ void swim_merge_alive(cl_swim *s, const cl_wire_member *a, cl_usec now)
 				 (a->tags.len == 0 ||
 				  memcmp(a->tags.ptr, mtags(s, m), a->tags.len) == 0);
 	else if (m && m->status == CL_STATUS_ALIVE &&
-		 a->incarnation == m->incarnation) {
-		held.process_known = true;
-		held.start_ms = mstart(s, m);
-		held.addr = *maddr(s, m);
-	}
+		 a->incarnation == m->incarnation)
+		hold_process(s, m, &held);
 	cl_merge_word w = {CL_WORD_ALIVE, a->incarnation, a->start_ms, a->addr};
 	switch (cl_merge_decide(&held, &w)) {
 	case CL_MERGE_REFUTE:
