@@ -62,19 +62,20 @@ enum cl_merge_action cl_merge_decide(const cl_merge_held *h,
 		if (cl_inc_newer(j, i))
 			return CL_MERGE_TAKE;
 		/* Two live processes at one number: the newer wins, so views
-		 * that took different ones meet at the next exchange.  Not
-		 * over a suspicion or a death at that number: those may be
-		 * about the newer process itself, under an identity we had
-		 * not updated (a SUSPECT carries no address), and only a
-		 * refutation above it ends them. */
-		return j == i && h->process_known &&
-				       h->status == CL_STATUS_ALIVE &&
-				       cl_merge_process_newer(w->start_ms,
-							      &w->addr,
-							      h->start_ms,
-							      &h->addr)
-			       ? CL_MERGE_TAKE
-			       : CL_MERGE_IGNORE;
+		 * that took different ones meet at the next exchange.  Over a
+		 * suspicion at that number, only its identity moves: the
+		 * suspicion may be about the newer process itself, taken from
+		 * a SUSPECT that carries no address, and only a refutation
+		 * above it ends it.  Not over a death: that would resurrect
+		 * without a refutation. */
+		if (j != i || !h->process_known ||
+		    !cl_merge_process_newer(w->start_ms, &w->addr, h->start_ms,
+					    &h->addr))
+			return CL_MERGE_IGNORE;
+		if (h->status == CL_STATUS_ALIVE)
+			return CL_MERGE_TAKE;
+		return h->status == CL_STATUS_SUSPECT ? CL_MERGE_MOVE
+						      : CL_MERGE_IGNORE;
 	case CL_WORD_SUSPECT:
 	case CL_WORD_DEAD:
 		/* Someone else's verdict is one more doubt; only our own
@@ -107,8 +108,8 @@ enum cl_merge_action cl_merge_decide(const cl_merge_held *h,
 const char *cl_merge_action_name(enum cl_merge_action a)
 {
 	static const char *const names[CL_MERGE__COUNT] = {
-		"ignore", "add",	 "take",   "suspect", "confirm",
-		"dead",	  "left",	 "refute", "verify",
+		"ignore", "add",    "take",   "move",	"suspect",
+		"confirm", "dead",  "left",   "refute", "verify",
 	};
 	return (unsigned)a < CL_MERGE__COUNT ? names[a] : "?";
 }

@@ -24,7 +24,8 @@
  *
  *   TAKE if j > i; held alive@i, also if j = i and the word comes from a
  *   newer process than the one we hold (start_ms, then address:
- *   cl_merge_process_newer).
+ *   cl_merge_process_newer).  Held suspect@i, that newer process at j = i
+ *   is a MOVE: its address, start and tags, under the running suspicion.
  *
  *   about ourselves (not leaving; leaving ignores everything)
  *   ALIVE@j, our address     REFUTE if j > i, or j = i with other tags or
@@ -76,6 +77,13 @@
  *     disagree and sync.  memberlist ignores an equal incarnation, and
  *     with it cloister's views stayed split for good (the property
  *     checker, seeds 759, 5535, 42863, 65287, 130827 under variants).
+ *   - A suspicion follows its member to a newer process's address (MOVE).
+ *     A SUSPECT at a number above ours carries no address; taken before
+ *     the ALIVE at that number that carries a restarted member's new
+ *     address, it left us probing and reminding the old address, where
+ *     nobody answers, until our timer killed a live member (seed 102152).
+ *     The status and the timer stay: only a refutation above the number
+ *     ends a suspicion.
  *   - Incarnations compare as serial numbers (RFC 1982), and the core
  *     refuses words whose incarnation or start time its clock calls
  *     impossible (swim.c), so neither a wrap nor a forged maximum can
@@ -122,7 +130,8 @@ typedef struct cl_merge_held {
 	uint32_t incarnation;
 	/* The process we hold it at (start time, address): always for
 	 * ourselves; for another member only when process_known (an ALIVE
-	 * at the held incarnation, the one word that needs it). */
+	 * at the held incarnation about a member held alive or suspect, the
+	 * one word that needs it). */
 	bool process_known;
 	uint64_t start_ms;
 	cl_addr addr;
@@ -140,6 +149,7 @@ enum cl_merge_action {
 	CL_MERGE_IGNORE = 0, /* stale, redundant, or outranked */
 	CL_MERGE_ADD,        /* a new member, alive at j */
 	CL_MERGE_TAKE,       /* alive at j, with the word's address, start, tags */
+	CL_MERGE_MOVE,       /* the word's address, start, tags; status kept */
 	CL_MERGE_SUSPECT,    /* start a suspicion at j */
 	CL_MERGE_CONFIRM,    /* count the accuser on the running suspicion */
 	CL_MERGE_DEAD,       /* dead at j */

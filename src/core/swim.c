@@ -197,6 +197,20 @@ void swim_refute(cl_swim *s, uint32_t accused_inc, cl_usec now)
 	swim_broadcast_alive(s, me);
 }
 
+/* Tells a member we now suspect it at once, the suspicion riding in a
+ * ping (the buddy system, without waiting for our next probe of it, which
+ * the round and local health may put many seconds away), so it hears of
+ * it from every node that can reach it, even when the SUSPECT's gossip is
+ * spent on nodes a partition hides.  The ack needs no matching: the
+ * refutation is what counts.  detector.c pings once more halfway
+ * through. */
+static void tell_suspect(cl_swim *s, struct member *m)
+{
+	if (!s->leaving)
+		swim_send_ping(s, maddr(s, m), swim_next_seq(s),
+			       mname_bytes(s, m), m, false);
+}
+
 /* The process we hold a member at, for the rules that compare two. */
 static void hold_process(const cl_swim *s, const struct member *m,
 			 cl_merge_held *held)
@@ -242,8 +256,8 @@ void swim_merge_alive(cl_swim *s, const cl_wire_member *a, cl_usec now)
 		held.same_tags = a->tags.len == mtags_len(s, m) &&
 				 (a->tags.len == 0 ||
 				  memcmp(a->tags.ptr, mtags(s, m), a->tags.len) == 0);
-	else if (m && m->status == CL_STATUS_ALIVE &&
-		 a->incarnation == m->incarnation)
+	else if (m && a->incarnation == m->incarnation &&
+		 (m->status == CL_STATUS_ALIVE || m->status == CL_STATUS_SUSPECT))
 		hold_process(s, m, &held);
 	cl_merge_word w = {CL_WORD_ALIVE, a->incarnation, a->start_ms, a->addr};
 	switch (cl_merge_decide(&held, &w)) {
@@ -284,6 +298,20 @@ void swim_merge_alive(cl_swim *s, const cl_wire_member *a, cl_usec now)
 		swim_broadcast_alive(s, m);
 		return;
 	}
+	case CL_MERGE_MOVE:
+		/* Not re-gossiped: the member's one broadcast slot carries the
+		 * suspicion, which must go on spreading; the ALIVE spreads
+		 * from where it came. */
+		if (!swim_member_set_identity(s, m, &a->addr, a->start_ms,
+					      a->tags.ptr, a->tags.len))
+			return;
+		swim_set_heard(s, m, false);
+		struct suspicion *sp = suspicion_of(s, m);
+		if (sp)
+			sp->stale_address = false;
+		tell_suspect(s, m);
+		swim_emit(s, CL_EV_UPDATE, m);
+		return;
 	default:
 		return;
 	}
@@ -310,16 +338,10 @@ void swim_merge_accuse(cl_swim *s, uint8_t kind, uint32_t inc, cl_bytes name,
 	case CL_MERGE_SUSPECT:
 		swim_set_state(s, m, CL_STATUS_SUSPECT, inc, now);
 		swim_suspicion_start(s, m, accuser, now);
-		/* Tell the member at once, the suspicion riding in a ping
-		 * (the buddy system, without waiting for our next probe of
-		 * it, which the round and local health may put many seconds
-		 * away), so it hears of it from every node that can reach it,
-		 * even when the SUSPECT's gossip is spent on nodes a partition
-		 * hides.  The ack needs no matching: the refutation is what
-		 * counts.  detector.c pings once more halfway through. */
-		if (!s->leaving)
-			swim_send_ping(s, maddr(s, m), swim_next_seq(s),
-				       mname_bytes(s, m), m, false);
+		sp = suspicion_of(s, m);
+		if (sp)
+			sp->stale_address = cl_inc_newer(inc, held.incarnation);
+		tell_suspect(s, m);
 		swim_emit(s, CL_EV_UPDATE, m);
 		swim_broadcast_accuse(s, m, CL_MSG_SUSPECT, accuser);
 		return;
@@ -328,6 +350,8 @@ void swim_merge_accuse(cl_swim *s, uint8_t kind, uint32_t inc, cl_bytes name,
 		 * and is worth re-gossiping (as a doubt: a verdict we heard is
 		 * not ours to announce). */
 		sp = suspicion_of(s, m);
+		if (sp && own && sp->stale_address)
+			return;
 		if (sp && swim_suspicion_confirm(s, sp, accuser))
 			swim_broadcast_accuse(s, m, CL_MSG_SUSPECT, accuser);
 		return;

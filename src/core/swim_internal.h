@@ -99,6 +99,11 @@ struct suspicion {
 	cl_usec min, max;
 	uint64_t accusers[SUSPICION_ACCUSERS]; /* name hashes seen */
 	unsigned n_accusers;
+	/* Taken at a number above the one we held: the process it is about
+	 * may live at an address we do not know, so our own failed probes
+	 * (of the address we hold) confirm nothing until a newer process's
+	 * ALIVE at that number moves the member (merge.h, MOVE). */
+	bool stale_address;
 };
 
 struct member_aux {

@@ -272,8 +272,15 @@ static void test_process_order(void)
  * answered on both sides, and the checksum (names and incarnations)
  * agreed.  The property checker showed it (seeds 759, 42863, 65287 and
  * 130827 with a gossip-target variant; 65287 with a relay variant).
- * Held without its process (held_of reads it only for an ALIVE at the
- * held incarnation), the word is ignored, as the table above says.
+ * Held suspect at that number, the newer process's identity is moved
+ * under the running suspicion ("move": address, start and tags taken,
+ * status and timer kept): a SUSPECT at a number above ours carries no
+ * address, so we may hold the suspicion about a restarted process under
+ * its old address, and probe and remind the old address until the timer
+ * kills a live member (seed 102152: n10 took SUSPECT@48 before the
+ * ALIVE@48 that carried n8's new address, and declared it dead 3 s
+ * later).  Held without its process (held_of reads it only for an ALIVE
+ * at the held incarnation), the word is ignored, as the table above says.
  */
 static void test_other_equal_incarnation_process(void)
 {
@@ -282,8 +289,9 @@ static void test_other_equal_incarnation_process(void)
 	const uint64_t start = 1700000000000ull;
 	const cl_addr a = cl_addr_v4(10, 0, 0, 1, 7946);
 	const cl_addr b = cl_addr_v4(10, 0, 0, 2, 7946);
-	/* Held alive: the newer process is taken.  Held suspect, dead or
-	 * left at that number: ignored, since the doubt or the verdict may be
+	/* Held alive: the newer process is taken.  Held suspect: moved
+	 * under the suspicion, which stands until a refutation above it.
+	 * Held dead or left at that number: ignored, since the verdict may be
 	 * about the newer process itself, moved to our number by a SUSPECT
 	 * that carried no address (seed 91109: a node paused through a
 	 * leave and rejoin took the rejoined process's ALIVE@84 after seeing
@@ -314,8 +322,11 @@ static void test_other_equal_incarnation_process(void)
 				enum cl_merge_action got =
 					cl_merge_decide(&h, &w);
 				check_seed = i;
-				const char *want = r == 0 ? words[k].want
-							  : "ignore";
+				const char *want = words[k].want;
+				if (r == 1 && !strcmp(want, "take"))
+					want = "move";
+				else if (r > 1)
+					want = "ignore";
 				if (got != act(want))
 					CHECK_FAIL("held %s@%u, ALIVE@equal from "
 						   "word %zu: %s, want %s",

@@ -426,6 +426,100 @@ static size_t pings_to(struct harness *h, cl_addr addr, uint32_t *seqs,
 }
 
 /*
+ * A SUSPECT at a number above ours carries no address: taken before the
+ * ALIVE at that number that carries a restarted member's new address, it
+ * left us suspecting the member under its old one, pinging and reminding
+ * an address nobody answers on, and our timer declared a live member dead
+ * (property checker, seed 102152).  The newer process's ALIVE at the
+ * suspicion's number moves the member to its new address under the
+ * running suspicion, and the suspicion is told to the new address at once.
+ */
+static void test_suspicion_follows_restarted_process(void)
+{
+	check_seed = 5;
+	struct harness *h = h_new();
+	const cl_addr a9 = addr_n(9), a11 = addr_n(11);
+	add_members(h, 6);
+	feed_alive(h, "x", 1, EPOCH_MS, a9, (cl_bytes){0});
+	feed_accuse(h, CL_MSG_SUSPECT, "x", 48, "a");
+	cl_swim_member_view v;
+	CHECK(cl_swim_lookup(h->s, "x", 1, &v));
+	CHECK_EQ_INT(v.status, CL_STATUS_SUSPECT);
+	CHECK_EQ_INT(v.incarnation, 48);
+	cl_swim_suspicion_view before;
+	CHECK(cl_swim_suspicion(h->s, "x", 1, &before));
+	/* An older process's word at 48 changes nothing. */
+	feed_alive(h, "x", 48, EPOCH_MS - 1000, addr_n(10), (cl_bytes){0});
+	CHECK(cl_swim_lookup(h->s, "x", 1, &v));
+	CHECK(cl_addr_equal(&v.addr, &a9));
+	h_clear(h);
+	feed_alive(h, "x", 48, EPOCH_MS + 5000, a11, (cl_bytes){0});
+	CHECK(cl_swim_lookup(h->s, "x", 1, &v));
+	CHECK(cl_addr_equal(&v.addr, &a11));
+	CHECK_EQ_INT(v.status, CL_STATUS_SUSPECT);
+	CHECK_EQ_INT(v.incarnation, 48);
+	cl_swim_suspicion_view after;
+	CHECK(cl_swim_suspicion(h->s, "x", 1, &after));
+	CHECK(after.start == before.start && after.deadline == before.deadline);
+	uint32_t seqs[4];
+	CHECK(pings_to(h, a11, seqs, 4) >= 1);
+	/* The member hears it and refutes; from then on it answers, and
+	 * nothing dies. */
+	feed_alive(h, "x", 49, EPOCH_MS + 5000, a11, (cl_bytes){0});
+	CHECK_EQ_INT(status_of(h, "x"), CL_STATUS_ALIVE);
+	h->auto_ack = true;
+	h_run(h, before.deadline + 10 * CL_SEC);
+	CHECK_EQ_INT(count_events(h, CL_EV_FAIL, "x"), 0);
+	h_free(h);
+}
+
+/*
+ * A suspicion taken at a number above the one we hold is about a process
+ * we may never have seen: a restarted member, at an address the SUSPECT
+ * does not carry.  Our probe of the address we hold then fails whether or
+ * not that process lives, and counted as a confirmation it cut the timer
+ * to its minimum before the member's refutation or address could reach us
+ * (seed 102152: n10 held n8 at its old address, took SUSPECT@48, its own
+ * probe of the old address confirmed, and it declared n8 dead 3 s later
+ * while n8 ran at its new address).  Once the newer process's address is
+ * known (the move), our probe counts again.
+ */
+static void test_probe_of_stale_address_confirms_nothing(void)
+{
+	check_seed = 6;
+	struct harness *h = h_new();
+	const cl_addr a9 = addr_n(9), a11 = addr_n(11);
+	add_members(h, 3);
+	h->auto_ack = true; /* everyone answers but x */
+	h->silent = a9;
+	feed_alive(h, "x", 1, EPOCH_MS, a9, (cl_bytes){0});
+	feed_accuse(h, CL_MSG_SUSPECT, "x", 48, "a");
+	cl_swim_suspicion_view before, sv;
+	CHECK(cl_swim_suspicion(h->s, "x", 1, &before));
+	CHECK(before.k >= 1);
+	h_clear(h);
+	/* Past a probe round or two (four others, one a second) and the
+	 * halfway reminder: a ping besides the reminder was our probe. */
+	h_run(h, before.start + 10 * CL_SEC);
+	uint32_t seqs[8];
+	CHECK(pings_to(h, a9, seqs, 8) >= 2);
+	CHECK(cl_swim_suspicion(h->s, "x", 1, &sv));
+	CHECK_EQ_INT(sv.confirmations, 0);
+	CHECK(sv.deadline == before.deadline);
+	/* The newer process's address: our failed probe of it confirms, and
+	 * with the minimum long passed, the member dies before the deadline
+	 * no confirmation would have moved. */
+	h->silent = a11;
+	feed_alive(h, "x", 48, EPOCH_MS + 5000, a11, (cl_bytes){0});
+	for (int step = 0; step < 40 && status_of(h, "x") == CL_STATUS_SUSPECT;
+	     step++)
+		h_run(h, h->now + 250 * CL_MSEC);
+	CHECK_EQ_INT(status_of(h, "x"), CL_STATUS_DEAD);
+	CHECK(h->now < before.deadline);
+	h_free(h);
+}
+
+/*
  * Another live process claims our name from another address, and it
  * started after us: we are the stale one.  We must not refute before
  * making sure it is alive (a ping to it, answered), and once it answers
@@ -1731,6 +1825,10 @@ int main(int argc, char **argv)
 		 test_equal_incarnation_newer_process_wins},
 		{"test_newer_suspicion_is_no_confirmation",
 		 test_newer_suspicion_is_no_confirmation},
+		{"test_suspicion_follows_restarted_process",
+		 test_suspicion_follows_restarted_process},
+		{"test_probe_of_stale_address_confirms_nothing",
+		 test_probe_of_stale_address_confirms_nothing},
 	};
 	for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
 		if (argc > 1 && strcmp(argv[1], tests[i].name) != 0)
