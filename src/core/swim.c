@@ -61,7 +61,11 @@
  *     dies.  Here the higher incarnation simply wins: a restarted node
  *     passes a fresh incarnation (its start time in seconds) and, should
  *     the old one be higher, refutes past it the moment it hears of its
- *     old self, which the join's push-pull tells it at once.
+ *     old self, which the join's push-pull tells it at once.  A suspicion
+ *     follows the restart: the newer process's ALIVE at a suspect's
+ *     number moves the member there (merge.h, MOVE), and a suspicion
+ *     taken at a number above the one we held is not confirmed by our
+ *     probes of the address we held.
  *   - Only a node's own suspicion timer declares a member dead; a DEAD
  *     heard from another node is one more accusation (merge.h says why:
  *     verdicts formed across a partition arrive after the heal).  Every
