@@ -467,12 +467,42 @@ static void superseded(cl_swim *s)
 /* Incoming                                                            */
 /* ------------------------------------------------------------------ */
 
+/* Anti-entropy on disagreement with a pinger: once gossip has nothing new
+ * left to say (no queued update has had half its retransmissions: the rest
+ * are most likely everywhere already, and waiting for the last of them kept
+ * a 4,000-node join storm's tail disagreeing ~9 s longer), or at once when
+ * the peer knows clearly more members than we do (a node that joined early
+ * in a burst would otherwise learn the rest one piggybacked update at a
+ * time). */
+static void sync_on_disagreement(cl_swim *s, const cl_wire_msg *msg,
+				 cl_usec now)
+{
+	size_t ours = alive_estimate(s);
+	bool behind = msg->u.ping.member_count > ours + ours / 64 + 2;
+	if (msg->u.ping.checksum != s->checksum &&
+	    (behind || !swim_gossip_fresh(s)) &&
+	    now - s->last_sync >= s->cfg.timing.sync_min_interval &&
+	    !s->leaving) {
+		s->last_sync = now;
+		s->stats.checksum_syncs++;
+		swim_send_digest(s, &msg->u.ping.source_addr,
+				 name_hash(msg->u.ping.source.ptr,
+					   msg->u.ping.source.len));
+	}
+}
+
 void swim_on_ping(cl_swim *s, const cl_wire_msg *msg, const cl_addr *from,
 		  bool stream, cl_usec now)
 {
 	if (!is_self_name(s, msg->u.ping.target)) {
-		/* Meant for whoever had this address before us. */
+		/* Meant for whoever had this address before us: never
+		 * answered (that member is gone), but the pinger holds our
+		 * address under another name, so our views differ.  Synced,
+		 * two sides that an address reuse left strangers meet (a
+		 * dead retry of the old member is what reaches us; seed
+		 * 458441). */
 		s->stats.drops[CL_DROP_UNEXPECTED]++;
+		sync_on_disagreement(s, msg, now);
 		return;
 	}
 	cl_bytes source = msg->u.ping.source;
@@ -494,25 +524,7 @@ void swim_on_ping(cl_swim *s, const cl_wire_msg *msg, const cl_addr *from,
 	send_ack(s, from, source_id, CL_MSG_ACK, msg->u.ping.seq, &notice,
 		 stream);
 	swim_note_checksum(s, msg->u.ping.checksum, now);
-	/* Anti-entropy on disagreement: once gossip has nothing new left to
-	 * say (no queued update has had half its retransmissions: the rest
-	 * are most likely everywhere already, and waiting for the last of
-	 * them kept a 4,000-node join storm's tail disagreeing ~9 s longer),
-	 * or at once when the peer knows clearly more members than we do (a
-	 * node that joined early in a burst would otherwise learn the rest
-	 * one piggybacked update at a time). */
-	size_t ours = alive_estimate(s);
-	bool behind = msg->u.ping.member_count > ours + ours / 64 + 2;
-	if (msg->u.ping.checksum != s->checksum &&
-	    (behind || !swim_gossip_fresh(s)) &&
-	    now - s->last_sync >= s->cfg.timing.sync_min_interval &&
-	    !s->leaving) {
-		s->last_sync = now;
-		s->stats.checksum_syncs++;
-		swim_send_digest(s, &msg->u.ping.source_addr,
-				 name_hash(msg->u.ping.source.ptr,
-					   msg->u.ping.source.len));
-	}
+	sync_on_disagreement(s, msg, now);
 }
 
 void swim_on_ping_req(cl_swim *s, const cl_wire_msg *msg, cl_usec now)

@@ -75,7 +75,11 @@
  *     again too, and the ping-reqs of an indirect probe of a suspect
  *     carry it to the relays, so a suspect that the accuser cannot reach
  *     still hears of it.  An ack answering a stale accusation repeats our
- *     ALIVE.
+ *     ALIVE, and once our refutation's gossip is spent, a stale
+ *     accusation sends it round again with a fresh budget (memberlist
+ *     ignores an accusation below our incarnation): the refutation has
+ *     missed someone, and its first budget may have gone to members on
+ *     the far side of a partition.
  *   - Two live processes with one name do not fight: the one started
  *     later keeps the name, the other checks that it is alive and stops
  *     claiming it (detector.c, "Two processes, one name").
@@ -333,8 +337,17 @@ void swim_merge_accuse(cl_swim *s, uint8_t kind, uint32_t inc, cl_bytes name,
 	struct suspicion *sp;
 	enum cl_merge_action act = cl_merge_decide(&held, &w);
 	if (act == CL_MERGE_IGNORE && held.self && !held.leaving &&
-	    kind != CL_WORD_LEFT)
+	    kind != CL_WORD_LEFT) {
+		/* A doubt about an older incarnation of ours: the sender
+		 * gets our ALIVE in the ack, and once our refutation's gossip
+		 * is spent it goes round again with a fresh budget, since it
+		 * missed someone (a one-way cut may keep the ack from the
+		 * accuser; seed 234546).  One budget at a time bounds what a
+		 * burst of stale doubts costs. */
 		s->reassert = true;
+		if (!mbc(s, m))
+			swim_broadcast_alive(s, m);
+	}
 	switch (act) {
 	case CL_MERGE_REFUTE:
 		swim_refute(s, inc, now);

@@ -867,6 +867,65 @@ static void test_suspicion_told_again_and_through_relays(void)
 	h_free(h);
 }
 
+/* Datagrams sent since the last h_clear that carry an ALIVE about name at
+ * incarnation inc. */
+static size_t alive_sends(struct harness *h, const char *name, uint32_t inc)
+{
+	size_t n = 0;
+	cl_wire_msg msgs[CL_WIRE_MAX_MSGS];
+	for (size_t i = 0; i < h->n_sent; i++) {
+		if (h->sent[i].stream)
+			continue;
+		int k = parse_sent(&h->sent[i], msgs, CL_WIRE_MAX_MSGS);
+		bool has = false;
+		for (int j = 0; j < k; j++)
+			has |= msgs[j].type == CL_MSG_ALIVE &&
+			       msgs[j].u.alive.incarnation == inc &&
+			       msgs[j].u.alive.name.len == strlen(name) &&
+			       !memcmp(msgs[j].u.alive.name.ptr, name,
+				       strlen(name));
+		n += has;
+	}
+	return n;
+}
+
+/*
+ * A doubt about an older incarnation of ours, heard after our refutation
+ * has spent its gossip: the refutation missed someone, so it is gossiped
+ * again with a fresh budget.  Answered only to the sender (the ALIVE in
+ * our ack), it never got past a one-way cut: inside a partition's
+ * minority, a suspect's refutation went all to the unreachable majority,
+ * and the accuser, which the suspect could not send to, reminded it every
+ * few seconds until its timer declared it dead (property checker: seed
+ * 234546).  One fresh budget at a time: a burst of stale doubts costs what
+ * one does.
+ */
+static void test_stale_doubt_regossips_refutation(void)
+{
+	check_seed = 9;
+	struct harness *h = h_new();
+	add_members(h, 6);
+	h->auto_ack = true;
+	h_run(h, h->now + 30 * CL_SEC); /* the joins' gossip is spent */
+	feed_accuse(h, CL_MSG_SUSPECT, "me", 100, "m1");
+	CHECK_EQ_INT(cl_swim_incarnation(h->s), 101);
+	h_run(h, h->now + 30 * CL_SEC); /* and the refutation's */
+	h_clear(h);
+	feed_accuse(h, CL_MSG_SUSPECT, "me", 100, "m2");
+	h_run(h, h->now + 10 * CL_SEC);
+	size_t once = alive_sends(h, "me", 101);
+	CHECK(once >= 2);
+	CHECK_EQ_INT(cl_swim_incarnation(h->s), 101);
+	/* A burst of twenty: one budget, not twenty. */
+	h_clear(h);
+	for (int i = 0; i < 20; i++)
+		feed_accuse(h, i % 2 ? CL_MSG_DEAD : CL_MSG_SUSPECT, "me", 100,
+			    i % 2 ? "m3" : "m4");
+	h_run(h, h->now + 10 * CL_SEC);
+	CHECK_EQ_INT(alive_sends(h, "me", 101), once);
+	h_free(h);
+}
+
 /* ------------------------------------------------------------------ */
 /* Defect 9: silence is not agreement                                  */
 /* ------------------------------------------------------------------ */
@@ -1784,6 +1843,66 @@ static void test_stale_gossip_does_not_hold_back_sync(void)
 	h_free(h);
 }
 
+/* Digest streams sent to addr since the last h_clear. */
+static size_t digests_to(struct harness *h, cl_addr addr)
+{
+	size_t n = 0;
+	cl_wire_msg msgs[CL_WIRE_MAX_MSGS];
+	for (size_t i = 0; i < h->n_sent; i++)
+		n += h->sent[i].stream && cl_addr_equal(&h->sent[i].to, &addr) &&
+		     parse_sent(&h->sent[i], msgs, CL_WIRE_MAX_MSGS) > 0 &&
+		     msgs[0].type == CL_MSG_DIGEST;
+	return n;
+}
+
+/*
+ * A ping for the member that had our address before us: the pinger holds
+ * our address under another name, so its view and ours differ, and when
+ * its checksum says so we sync with it, as for any ping (never acking it:
+ * the probe is of a member that is gone).  Without this, two islands that
+ * a partition and an address reuse left knowing nothing of each other's
+ * members stayed apart for good: the majority's dead retries of the old
+ * member reached the restarted node at its address and were dropped, and
+ * the restarted node's joins had gone to its own side (property checker:
+ * seed 458441; Serf heals it, its reconnects to a dead member's address
+ * exchange state with whoever answers).  Rate-limited like every sync.
+ */
+static void test_ping_for_previous_owner_starts_sync(void)
+{
+	check_seed = 10;
+	struct harness *h = h_new();
+	add_members(h, 2);
+	h_clear(h);
+	const cl_addr from = addr_n(9);
+	for (int round = 0; round < 2; round++) {
+		struct pkt *p = pk();
+		CHECK(cl_wire_put_ping(&p->w, 7 + (uint32_t)round, B("old"),
+				       B("m9"), &from,
+				       cl_swim_checksum(h->s) ^ 1, 9));
+		h_feed(h, &from, p, false);
+	}
+	uint32_t seqs[4];
+	CHECK_EQ_INT(digests_to(h, from), 1); /* one: rate-limited */
+	CHECK_EQ_INT(pings_to(h, from, seqs, 4), 0);
+	size_t acks = 0;
+	cl_wire_msg msgs[CL_WIRE_MAX_MSGS];
+	for (size_t i = 0; i < h->n_sent; i++) {
+		int k = parse_sent(&h->sent[i], msgs, CL_WIRE_MAX_MSGS);
+		for (int j = 0; j < k; j++)
+			acks += msgs[j].type == CL_MSG_ACK;
+	}
+	CHECK_EQ_INT(acks, 0);
+	/* An agreeing checksum: nothing to sync. */
+	h_run(h, h->now + 60 * CL_SEC);
+	h_clear(h);
+	struct pkt *p = pk();
+	CHECK(cl_wire_put_ping(&p->w, 9, B("old"), B("m9"), &from,
+			       cl_swim_checksum(h->s), 9));
+	h_feed(h, &from, p, false);
+	CHECK_EQ_INT(digests_to(h, from), 0);
+	h_free(h);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -1817,6 +1936,10 @@ int main(int argc, char **argv)
 		{"test_join_reply_not_regossiped", test_join_reply_not_regossiped},
 		{"test_stale_gossip_does_not_hold_back_sync",
 		 test_stale_gossip_does_not_hold_back_sync},
+		{"test_stale_doubt_regossips_refutation",
+		 test_stale_doubt_regossips_refutation},
+		{"test_ping_for_previous_owner_starts_sync",
+		 test_ping_for_previous_owner_starts_sync},
 		{"test_reminder_follows_shortened_suspicion",
 		 test_reminder_follows_shortened_suspicion},
 		{"test_suspicion_told_again_and_through_relays",
