@@ -19,7 +19,7 @@
  * slowest CI build (ASan); `make prop` runs the long batch. */
 #define PROP_CI_SEEDS 300
 
-/* Schedules that a long batch (seeds up to 100,000) once found failing,
+/* Schedules that a long batch (seeds up to 500,000) once found failing,
  * replayed on every run: false deaths where a suspicion never reached a
  * node that could tell the suspect (one-way and non-transitive cuts inside
  * a partition's minority; 10 % loss eating the one ping of a suspicion
@@ -28,11 +28,14 @@
  * until the reminder went over the stream too; a doubt at a newer
  * incarnation counted as a confirmation of an older suspicion, which it
  * ended on the spot; a suspicion at a newer number about a member restarted
- * at another address, confirmed by our failed probes of the old one). */
+ * at another address, confirmed by our failed probes of the old one; a
+ * refutation whose whole budget went to a partition's far side; and one
+ * that did not settle: a node restarted at a reused address, an island
+ * nobody learned of). */
 static const uint64_t found[] = {
 	8529,  12864, 29078, 31092, 35484, 36936, 46547, 52710, 53924,
 	56014, 56706, 61591, 63396, 68362, 71745, 73692, 74408, 79311,
-	83297, 90270, 90969, 91366, 102152,
+	83297, 90270, 90969, 91366, 102152, 234546, 458441,
 };
 
 static double wall(void)
