@@ -306,7 +306,7 @@ void swim_merge_alive(cl_swim *s, const cl_wire_member *a, cl_usec now)
 		swim_broadcast_alive(s, m);
 		return;
 	}
-	case CL_MERGE_MOVE:
+	case CL_MERGE_MOVE: {
 		/* Not re-gossiped: the member's one broadcast slot carries the
 		 * suspicion, which must go on spreading; the ALIVE spreads
 		 * from where it came. */
@@ -320,6 +320,7 @@ void swim_merge_alive(cl_swim *s, const cl_wire_member *a, cl_usec now)
 		tell_suspect(s, m);
 		swim_emit(s, CL_EV_UPDATE, m);
 		return;
+	}
 	default:
 		return;
 	}
