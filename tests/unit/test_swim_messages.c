@@ -881,9 +881,7 @@ static size_t alive_sends(struct harness *h, const char *name, uint32_t inc)
 		for (int j = 0; j < k; j++)
 			has |= msgs[j].type == CL_MSG_ALIVE &&
 			       msgs[j].u.alive.incarnation == inc &&
-			       msgs[j].u.alive.name.len == strlen(name) &&
-			       !memcmp(msgs[j].u.alive.name.ptr, name,
-				       strlen(name));
+			       bytes_eq(msgs[j].u.alive.name, name);
 		n += has;
 	}
 	return n;
@@ -1793,6 +1791,18 @@ static size_t alive_words_sent(struct harness *h)
 	return n;
 }
 
+/* Digest streams sent to addr since the last h_clear. */
+static size_t digests_to(struct harness *h, cl_addr addr)
+{
+	size_t n = 0;
+	cl_wire_msg msgs[CL_WIRE_MAX_MSGS];
+	for (size_t i = 0; i < h->n_sent; i++)
+		n += h->sent[i].stream && cl_addr_equal(&h->sent[i].to, &addr) &&
+		     parse_sent(&h->sent[i], msgs, CL_WIRE_MAX_MSGS) > 0 &&
+		     msgs[0].type == CL_MSG_DIGEST;
+	return n;
+}
+
 /*
  * A node syncs on a checksum mismatch "once gossip has nothing left to
  * say".  Judging that by an empty queue made a join storm's tail wait for
@@ -1832,27 +1842,8 @@ static void test_stale_gossip_does_not_hold_back_sync(void)
 			       (uint32_t)cl_swim_count(h->s, CL_STATUS_ALIVE)));
 	h_feed(h, &from, p, false);
 	CHECK_EQ_INT(cl_swim_get_stats(h->s)->checksum_syncs, syncs + 1);
-	cl_wire_msg msgs[CL_WIRE_MAX_MSGS];
-	bool digest = false;
-	for (size_t i = 0; i < h->n_sent; i++)
-		digest |= h->sent[i].stream &&
-			  cl_addr_equal(&h->sent[i].to, &from) &&
-			  parse_sent(&h->sent[i], msgs, CL_WIRE_MAX_MSGS) > 0 &&
-			  msgs[0].type == CL_MSG_DIGEST;
-	CHECK(digest);
+	CHECK(digests_to(h, from) > 0);
 	h_free(h);
-}
-
-/* Digest streams sent to addr since the last h_clear. */
-static size_t digests_to(struct harness *h, cl_addr addr)
-{
-	size_t n = 0;
-	cl_wire_msg msgs[CL_WIRE_MAX_MSGS];
-	for (size_t i = 0; i < h->n_sent; i++)
-		n += h->sent[i].stream && cl_addr_equal(&h->sent[i].to, &addr) &&
-		     parse_sent(&h->sent[i], msgs, CL_WIRE_MAX_MSGS) > 0 &&
-		     msgs[0].type == CL_MSG_DIGEST;
-	return n;
 }
 
 /*
