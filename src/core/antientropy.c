@@ -515,6 +515,8 @@ static void reap(cl_swim *s, cl_usec now)
 			swim_member_reap(s, m, now);
 		m = next;
 	}
+	if (s->n == 1 && s->n_seeds > 0 && s->next_join_retry == CL_NEVER)
+		s->next_join_retry = now;
 	swim_formers_expire(s, now);
 }
 
@@ -527,7 +529,10 @@ void swim_antientropy_tick(cl_swim *s, cl_usec now)
 	}
 	if (now >= s->next_join_retry) {
 		s->next_join_retry = CL_NEVER;
-		if (!s->seed_answered && s->n_seeds > 0) {
+		/* Alone (no member but us, not even a tombstone for dead
+		 * retry), an answered join is as good as none: the seeds are
+		 * the only way back (reap re-arms this). */
+		if ((!s->seed_answered || s->n == 1) && s->n_seeds > 0) {
 			for (size_t i = 0; i < s->n_seeds; i++)
 				swim_send_pushpull(s, &s->seeds[i], 0,
 						   CL_PUSHPULL_JOIN);

@@ -288,6 +288,46 @@ static cl_usec suspicion_timeout(const struct suspicion *sp)
 	return t < sp->min ? sp->min : t;
 }
 
+/* How long a pinger's member count speaks for the cluster, in probe
+ * intervals: a node is pinged about once an interval, so this is the
+ * largest of some thirty counts, long enough to outlast a restarted
+ * node's failed join exchanges, short enough that a cluster that shrank
+ * is believed within half a minute on lan. */
+#define PEER_COUNT_PERIODS 30
+
+static bool peer_count_fresh(const cl_swim *s, cl_usec now)
+{
+	return now - s->peer_count_at <=
+	       PEER_COUNT_PERIODS * s->cfg.timing.probe_interval;
+}
+
+static void note_peer_count(cl_swim *s, uint32_t count, cl_usec now)
+{
+	if (count > s->max_members)
+		count = (uint32_t)s->max_members;
+	if (count >= s->peer_count || !peer_count_fresh(s, now)) {
+		s->peer_count = count;
+		s->peer_count_at = now;
+	}
+}
+
+/* The cluster's size as the suspicion timer scales with it: the members
+ * we know, or more if a pinger lately said it knew more.  A node that
+ * sees only a corner of the cluster (restarted, its join exchanges lost)
+ * would otherwise take K = 0 and the shortest timer, and judge alone
+ * what nobody could confirm or refute in time (seed 827402: a node
+ * knowing one member, behind a one-way cut to it, declared it dead 3 s
+ * after it came back).  memberlist scales by its own view only.  A
+ * key holder could claim up to max_members and slow our verdicts; it
+ * can already forge accusations, which is worse. */
+static size_t suspicion_scale(const cl_swim *s, cl_usec now)
+{
+	size_t n = alive_estimate(s);
+	if (s->peer_count > n && peer_count_fresh(s, now))
+		n = s->peer_count;
+	return n;
+}
+
 /* Dynamic suspicion (Lifeguard): the timer starts at max and shrinks,
  * logarithmically, with each independent confirmation, reaching min at K
  * of them.  K = suspicion_mult - 2 is memberlist's choice (the paper
@@ -301,7 +341,7 @@ void swim_suspicion_start(cl_swim *s, struct member *m, cl_bytes accuser,
 		return;
 	memset(sp, 0, sizeof *sp);
 	const cl_swim_timing *t = &s->cfg.timing;
-	size_t n = alive_estimate(s);
+	size_t n = suspicion_scale(s, now);
 	double lg = n > 10 ? log10((double)n) : 1.0;
 	sp->min = (cl_usec)((double)t->suspicion_mult * lg *
 			    (double)t->probe_interval);
@@ -435,21 +475,41 @@ static void rival_ping(cl_swim *s, cl_usec now)
 	s->rival_resend = now + s->cfg.timing.probe_interval;
 }
 
-void swim_rival_check(cl_swim *s, const cl_wire_member *a, cl_usec now)
+static void rival_check(cl_swim *s, const cl_addr *addr, uint64_t start_ms,
+			uint32_t incarnation, cl_usec now)
 {
-	if (s->rival.pending)
-		return;
 	s->rival.pending = true;
 	s->rival.seq = swim_next_seq(s);
-	s->rival.addr = a->addr;
+	s->rival.addr = *addr;
 	s->rival.id = mhash(s, self(s));
 	s->rival.deadline =
 		now + RIVAL_CHECK_PERIODS * s->cfg.timing.probe_interval;
-	s->rival_start_ms = a->start_ms;
-	s->rival_addr = a->addr;
-	s->rival_incarnation = a->incarnation;
+	s->rival_start_ms = start_ms;
+	s->rival_addr = *addr;
+	s->rival_incarnation = incarnation;
 	s->stats.rival_checks++;
 	rival_ping(s, now);
+}
+
+void swim_rival_check(cl_swim *s, const cl_wire_member *a, cl_usec now)
+{
+	if (!s->rival.pending)
+		rival_check(s, &a->addr, a->start_ms, a->incarnation, now);
+}
+
+/* An accusation of our name at a number we never had, once a rival was
+ * checked and taken for a ghost (merge.h): that rival is checked again,
+ * at the accusation's number, and only an unanswered check refutes past
+ * it.  Refuted at once, a live rival whose check lost every ping or
+ * answer (30 % loss, failing streams) and we went on outbidding each
+ * other (seed 913348: the name moved five times in 16 s). */
+void swim_rival_recheck(cl_swim *s, uint32_t incarnation, cl_usec now)
+{
+	if (!s->rival.pending)
+		rival_check(s, &s->rival_addr, s->rival_start_ms, incarnation,
+			    now);
+	else if (cl_inc_newer(incarnation, s->rival_incarnation))
+		s->rival_incarnation = incarnation;
 }
 
 static void superseded(cl_swim *s)
@@ -524,6 +584,7 @@ void swim_on_ping(cl_swim *s, const cl_wire_msg *msg, const cl_addr *from,
 	send_ack(s, from, source_id, CL_MSG_ACK, msg->u.ping.seq, &notice,
 		 stream);
 	swim_note_checksum(s, msg->u.ping.checksum, now);
+	note_peer_count(s, msg->u.ping.member_count, now);
 	sync_on_disagreement(s, msg, now);
 }
 

@@ -26,8 +26,11 @@ static enum cl_merge_action about_self(const cl_merge_held *h,
 	uint32_t i = h->incarnation, j = w->incarnation;
 	if (h->leaving)
 		return CL_MERGE_IGNORE;
-	if (w->kind != CL_WORD_ALIVE)
+	if (w->kind != CL_WORD_ALIVE) {
+		if (h->rival_known && cl_inc_newer(j, i))
+			return CL_MERGE_VERIFY;
 		return cl_inc_at_least(j, i) ? CL_MERGE_REFUTE : CL_MERGE_IGNORE;
+	}
 	if (cl_addr_equal(&w->addr, &h->addr)) {
 		/* A picture of us: the exact echo needs nothing, anything
 		 * newer or different at our own number is stale and loses. */

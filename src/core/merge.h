@@ -36,7 +36,11 @@
  *                              (ping it; an answer means we are the stale
  *                              process and yield the name, silence means
  *                              a ghost and we refute)
- *   SUSPECT/DEAD/LEFT@j      REFUTE if j >= i
+ *   SUSPECT/DEAD/LEFT@j      REFUTE if j >= i; but VERIFY if j > i and a
+ *                            rival was checked before (a number we never
+ *                            had: the rival taken for a ghost, its every
+ *                            answer lost, most likely holds it; refuted
+ *                            at once, the two outbid each other)
  *
  * Where these depart from memberlist, and why:
  *   - Only our own suspicion timer declares a member dead.  A failure
@@ -136,6 +140,9 @@ typedef struct cl_merge_held {
 	uint64_t start_ms;
 	cl_addr addr;
 	bool same_tags;    /* self only: the word's tags equal ours */
+	/* Self only: a newer process claiming our name was checked before
+	 * and taken for a ghost (detector.c keeps its address). */
+	bool rival_known;
 } cl_merge_held;
 
 typedef struct cl_merge_word {

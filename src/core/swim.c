@@ -92,8 +92,21 @@
  *     are kept for reconnect_timeout (as Serf), left ones for
  *     tombstone_timeout, and both are remembered compactly after that so
  *     a stale rumour cannot resurrect them.
+ *   - Seeds are not forgotten.  memberlist joins once; here a join is
+ *     retried until a seed answers, and a node that knows no member but
+ *     itself (its only answer came from its own predecessor, which then
+ *     stepped down; or it reaped everyone it knew) goes back to its seeds
+ *     at the same backoff, at most one exchange a minute, since no
+ *     tombstone is left for dead retry to try.
  *   - A node that pings us while we hold it dead or left gets the word
  *     piggybacked on our ack, so it refutes immediately.
+ *   - The suspicion timer scales with the cluster as pings report it:
+ *     each ping carries how many members its sender knows, and the
+ *     largest count heard lately sets the timer's scale and K when it is
+ *     larger than our own view (memberlist uses its own view only).  A
+ *     node that sees a corner of the cluster (restarted, its join
+ *     exchanges lost) would otherwise take K = 0, the shortest timer, and
+ *     judge alone a member nobody could confirm or refute in time.
  *   - Both the probe interval and the probe timeout scale with local
  *     health (the Lifeguard paper's LHA-Probe); memberlist scales only the
  *     interval.
@@ -244,8 +257,10 @@ static cl_merge_held held_of(const cl_swim *s, const struct member *m,
 	/* Only a word about ourselves always looks at who announced it:
 	 * reading the identity for anyone else costs a cache miss, paid only
 	 * by an ALIVE at the held incarnation (swim_merge_alive). */
-	if (held.self)
+	if (held.self) {
 		hold_process(s, m, &held);
+		held.rival_known = s->rival_start_ms != 0;
+	}
 	return held;
 }
 
@@ -352,6 +367,9 @@ void swim_merge_accuse(cl_swim *s, uint8_t kind, uint32_t inc, cl_bytes name,
 	switch (act) {
 	case CL_MERGE_REFUTE:
 		swim_refute(s, inc, now);
+		return;
+	case CL_MERGE_VERIFY:
+		swim_rival_recheck(s, inc, now);
 		return;
 	case CL_MERGE_SUSPECT:
 		swim_set_state(s, m, CL_STATUS_SUSPECT, inc, now);

@@ -252,6 +252,10 @@ struct cl_swim {
 	cl_usec last_mismatch;
 	unsigned agreeing_pings;
 	unsigned pushpull_skips;
+	/* The most members a pinger said it knew, and when that was last
+	 * heard (detector.c, suspicion_scale). */
+	uint32_t peer_count;
+	cl_usec peer_count_at;
 
 	/* Broadcasts, bucketed by transmit count. */
 	struct bqueue bq[TRANSMIT_BUCKETS];
@@ -537,6 +541,7 @@ bool swim_suspicion_confirm(cl_swim *s, struct suspicion *sp,
 /* Another process claims our name from elsewhere and started later:
  * ping it; swim_on_ack() settles the claim. */
 void swim_rival_check(cl_swim *s, const cl_wire_member *a, cl_usec now);
+void swim_rival_recheck(cl_swim *s, uint32_t incarnation, cl_usec now);
 uint32_t swim_next_seq(cl_swim *s);
 
 /* ------------------------------------------------------------------ */

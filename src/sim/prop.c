@@ -1145,13 +1145,21 @@ static bool has_end(const struct fault *f)
 }
 
 /* A slow receive path or heavy loss may get a node suspected (and make it
- * refute) about once a second for as long as it lasts. */
+ * refute) about once a second for as long as it lasts.  So may a one-way
+ * cut, for either end, once another fault leaves no relay for it: with
+ * a -> b lost, b's pings reach a but a's acks do not come back, and a's
+ * pings of b never arrive (seed 684749: n2 behind two one-way cuts in a
+ * cluster of three, suspected by both others each round, refuted 41 times
+ * in 50 s, every refutation a true answer to a new suspicion). */
 static void rough(struct prop *p, const struct fault *f)
 {
 	double s = secs(f->dur);
 	if (f->kind == CL_PF_SLOW)
 		p->rough_s[f->a] += s;
-	else if ((f->kind == CL_PF_LOSS && f->p >= 0.15) ||
+	else if (f->kind == CL_PF_ONE_WAY) {
+		p->rough_s[f->a] += s;
+		p->rough_s[f->b] += s;
+	} else if ((f->kind == CL_PF_LOSS && f->p >= 0.15) ||
 		 f->kind == CL_PF_CORRUPT)
 		for (uint32_t i = 0; i < p->total; i++)
 			p->rough_s[i] += s;

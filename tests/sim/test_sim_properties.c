@@ -19,7 +19,7 @@
  * slowest CI build (ASan); `make prop` runs the long batch. */
 #define PROP_CI_SEEDS 300
 
-/* Schedules that a long batch (seeds up to 500,000) once found failing,
+/* Schedules that a long batch (seeds up to 800,000) once found failing,
  * replayed on every run: false deaths where a suspicion never reached a
  * node that could tell the suspect (one-way and non-transitive cuts inside
  * a partition's minority; 10 % loss eating the one ping of a suspicion
@@ -29,13 +29,20 @@
  * incarnation counted as a confirmation of an older suspicion, which it
  * ended on the spot; a suspicion at a newer number about a member restarted
  * at another address, confirmed by our failed probes of the old one; a
- * refutation whose whole budget went to a partition's far side; and one
- * that did not settle: a node restarted at a reused address, an island
- * nobody learned of). */
+ * refutation whose whole budget went to a partition's far side; two that
+ * did not settle: a node restarted at a reused address, an island nobody
+ * learned of, and a twin whose only seed that answered was its own
+ * predecessor, which stepped down and left it alone; a node behind
+ * two one-way cuts, refuting each round's true suspicion, over a bound
+ * that did not count such cuts; a restarted node that knew one member,
+ * judged it alone on the shortest timer and killed it; and a rival for a
+ * name taken for a ghost when its every answer was lost, outbid by
+ * refutations five times over). */
 static const uint64_t found[] = {
 	8529,  12864, 29078, 31092, 35484, 36936, 46547, 52710, 53924,
 	56014, 56706, 61591, 63396, 68362, 71745, 73692, 74408, 79311,
-	83297, 90270, 90969, 91366, 102152, 234546, 458441,
+	83297, 90270, 90969, 91366, 102152, 117649, 234546, 458441, 684749,
+	686924, 827402, 913348,
 };
 
 static double wall(void)

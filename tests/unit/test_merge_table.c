@@ -198,28 +198,35 @@ static void test_self(void)
 							check_count++;
 							cases++;
 						}
-			/* Accusations: refuted at our number or above. */
-			for (int w = CL_WORD_SUSPECT; w <= CL_WORD_LEFT; w++)
-				for (int rel = 0; rel < 3; rel++) {
-					cl_merge_word wd = {(uint8_t)w, rel_inc(i, rel),
-							    0, {0}};
-					enum cl_merge_action got =
-						cl_merge_decide(&h, &wd);
-					enum cl_merge_action want =
-						leaving || rel == 0 ? CL_MERGE_IGNORE
-								    : CL_MERGE_REFUTE;
-					if (got != want)
-						CHECK_FAIL("self%s %s@%s: %s, want %s",
-							   leaving ? " leaving" : "",
-							   W[w], REL[rel],
-							   cl_merge_action_name(got),
-							   cl_merge_action_name(want));
-					check_count++;
-					cases++;
-				}
+			/* Accusations: refuted at our number or above; above
+			 * it, once a rival was checked and taken for a ghost,
+			 * that rival is checked again first. */
+			for (int rival = 0; rival < 2; rival++)
+				for (int w = CL_WORD_SUSPECT; w <= CL_WORD_LEFT; w++)
+					for (int rel = 0; rel < 3; rel++) {
+						h.rival_known = rival;
+						cl_merge_word wd = {(uint8_t)w,
+								    rel_inc(i, rel), 0, {0}};
+						enum cl_merge_action got =
+							cl_merge_decide(&h, &wd);
+						enum cl_merge_action want =
+							leaving || rel == 0 ? CL_MERGE_IGNORE
+							: rival && rel == 2 ? CL_MERGE_VERIFY
+									    : CL_MERGE_REFUTE;
+						if (got != want)
+							CHECK_FAIL("self%s%s %s@%s: %s, want %s",
+								   leaving ? " leaving" : "",
+								   rival ? " rival" : "",
+								   W[w], REL[rel],
+								   cl_merge_action_name(got),
+								   cl_merge_action_name(want));
+						check_count++;
+						cases++;
+					}
+			h.rival_known = false;
 		}
 	}
-	CHECK_EQ_INT(cases, 3 * 2 * (2 * 3 * 2 * 3 + 3 * 3));
+	CHECK_EQ_INT(cases, 3 * 2 * (2 * 3 * 2 * 3 + 2 * 3 * 3));
 }
 
 /* ------------------------------------------------------------------ */

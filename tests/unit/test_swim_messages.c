@@ -15,6 +15,7 @@
 #include "core/swim.h"
 #include "core/wire.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 /* ------------------------------------------------------------------ */
@@ -222,14 +223,21 @@ static void feed_accuse(struct harness *h, uint8_t type, const char *name,
 	h_feed(h, &from, p, false);
 }
 
-static void feed_ping(struct harness *h, const char *source, cl_addr src_addr,
-		      uint32_t seq)
+/* A ping whose sender says it knows `count` members. */
+static void feed_ping_count(struct harness *h, const char *source,
+			    cl_addr src_addr, uint32_t seq, uint32_t count)
 {
 	struct pkt *p = pk();
 	CHECK(cl_wire_put_ping(&p->w, seq, B(cl_swim_name(h->s)), B(source),
-			       &src_addr, cl_swim_checksum(h->s),
-			       (uint32_t)cl_swim_count(h->s, CL_STATUS_ALIVE)));
+			       &src_addr, cl_swim_checksum(h->s), count));
 	h_feed(h, &src_addr, p, false);
+}
+
+static void feed_ping(struct harness *h, const char *source, cl_addr src_addr,
+		      uint32_t seq)
+{
+	feed_ping_count(h, source, src_addr, seq,
+			(uint32_t)cl_swim_count(h->s, CL_STATUS_ALIVE));
 }
 
 static void feed_ack(struct harness *h, uint8_t type, uint32_t seq,
@@ -519,6 +527,58 @@ static void test_probe_of_stale_address_confirms_nothing(void)
 	h_free(h);
 }
 
+/* The suspicion a node that knows only x takes when x stops answering,
+ * `heard` s after a ping from a stranger that knows 11 members (no ping
+ * if heard < 0). */
+static cl_swim_suspicion_view lone_suspicion(cl_usec heard)
+{
+	struct harness *h = h_new();
+	const cl_addr ax = addr_n(9);
+	h->auto_ack = true;
+	feed_alive(h, "x", 1, EPOCH_MS, ax, (cl_bytes){0});
+	if (heard >= 0) {
+		feed_ping_count(h, "p", addr_n(20), 1, 11);
+		h_run(h, h->now + heard);
+	}
+	h->silent = ax;
+	for (int step = 0; step < 40 && status_of(h, "x") == CL_STATUS_ALIVE;
+	     step++)
+		h_run(h, h->now + 250 * CL_MSEC);
+	cl_swim_suspicion_view sv;
+	CHECK(cl_swim_suspicion(h->s, "x", 1, &sv));
+	h_free(h);
+	return sv;
+}
+
+/* A node that sees a corner of the cluster (restarted, its join exchanges
+ * lost) must not judge alone on the shortest timer.  Knowing one member,
+ * it took K = 0 (too few members to ever confirm) and a probe lost on a
+ * one-way cut killed a live member 3 s after it came back (seed
+ * 827402).  Pings say how many members their senders know: the
+ * suspicion's scale and K use the largest count heard lately, so the lone
+ * node waits the maximum unless someone confirms. */
+static void test_suspicion_scaled_by_pingers_counts(void)
+{
+	check_seed = 121;
+	cl_swim_suspicion_view alone = lone_suspicion(-1);
+	CHECK_EQ_INT(alone.k, 0);
+	cl_swim_suspicion_view told = lone_suspicion(0);
+	CHECK_EQ_INT(told.k, 1);
+	CHECK_EQ_INT(told.confirmations, 0);
+	cl_swim_timing lan;
+	cl_swim_timing_profile(&lan, CL_PROFILE_LAN);
+	/* The maximum for 11 members: mult * log10(11) periods, times 6. */
+	cl_usec max11 = (cl_usec)((double)lan.suspicion_mult * log10(11.0) *
+				  (double)lan.probe_interval) *
+			(cl_usec)lan.suspicion_max_mult;
+	CHECK_EQ_INT(told.deadline - told.start, max11);
+	CHECK(told.deadline - told.start > alone.deadline - alone.start);
+	/* A count heard long ago no longer speaks for the cluster. */
+	cl_swim_suspicion_view stale = lone_suspicion(120 * CL_SEC);
+	CHECK_EQ_INT(stale.k, 0);
+	CHECK(stale.deadline - stale.start == alone.deadline - alone.start);
+}
+
 /*
  * Another live process claims our name from another address, and it
  * started after us: we are the stale one.  We must not refute before
@@ -573,6 +633,60 @@ static void test_conflict_silent_claimant_is_ghost(void)
 	h_run(h, h->now + 5 * CL_SEC);
 	CHECK(cl_swim_incarnation(h->s) > 101);
 	CHECK(!cl_swim_superseded(h->s, NULL));
+	h_free(h);
+}
+
+/* A live rival whose check failed (every ping or answer lost: 30 % loss
+ * and failing streams) is taken for a ghost, and we refute past it.  The
+ * rival then refutes past us, and an accusation of its new number reaches
+ * us: a number we never had.  Refuted on the spot, as memberlist does, it
+ * went on as a fight (seed 913348: five moves of the name in 16 s).
+ * Someone holds our name at that number, so the rival we know of is
+ * checked again first, and only an unanswered check refutes. */
+static void test_accusation_above_us_rechecks_rival(void)
+{
+	check_seed = 122;
+	struct harness *h = h_new();
+	add_members(h, 3);
+	h->auto_ack = true;
+	cl_addr other = addr_n(900);
+	h->silent = other;
+	feed_alive(h, "me", 101, EPOCH_MS + 10000, other, (cl_bytes){0});
+	h_run(h, h->now + 5 * CL_SEC);
+	uint32_t lost = cl_swim_incarnation(h->s);
+	CHECK(lost > 101); /* the check failed: refuted */
+	CHECK(!cl_swim_superseded(h->s, NULL));
+	h_clear(h);
+	feed_accuse(h, CL_MSG_SUSPECT, "me", lost + 2, "m1");
+	CHECK_EQ_INT(cl_swim_incarnation(h->s), lost);
+	uint32_t seqs[8];
+	size_t n = pings_to(h, other, seqs, 8);
+	CHECK(n >= 1);
+	feed_ack(h, CL_MSG_ACK, seqs[0], other, false);
+	CHECK(cl_swim_superseded(h->s, NULL));
+	CHECK_EQ_INT(cl_swim_incarnation(h->s), lost);
+	h_free(h);
+
+	/* Unanswered again, the check refutes past the accusation. */
+	h = h_new();
+	add_members(h, 3);
+	h->auto_ack = true;
+	h->silent = other;
+	feed_alive(h, "me", 101, EPOCH_MS + 10000, other, (cl_bytes){0});
+	h_run(h, h->now + 5 * CL_SEC);
+	lost = cl_swim_incarnation(h->s);
+	feed_accuse(h, CL_MSG_SUSPECT, "me", lost + 2, "m1");
+	h_run(h, h->now + 5 * CL_SEC);
+	CHECK(cl_swim_incarnation(h->s) > lost + 2);
+	CHECK(!cl_swim_superseded(h->s, NULL));
+	h_free(h);
+
+	/* With no rival ever heard of, such an accusation is refuted at once
+	 * (our own predecessor's number, seen after a restart). */
+	h = h_new();
+	add_members(h, 3);
+	feed_accuse(h, CL_MSG_SUSPECT, "me", 105, "m1");
+	CHECK(cl_swim_incarnation(h->s) > 105);
 	h_free(h);
 }
 
@@ -1717,6 +1831,63 @@ static void test_join_retried_after_one_interval(void)
 	h_free(h);
 }
 
+/* A seed's answer that teaches us no one but ourselves: an older process
+ * of our own name, which steps down on hearing of us (seed 686924: a twin
+ * whose only reachable seed was its predecessor).  Counted as answered,
+ * the join stopped there and the new process stayed an island of one for
+ * good; a node that knows no member but itself keeps going back to its
+ * seeds, at the usual backoff, and stops once an answer brings someone. */
+static void test_join_retried_while_alone(void)
+{
+	check_seed = 119;
+	struct harness *h = h_new();
+	cl_addr seed = addr_n(9);
+	CHECK_EQ_INT(cl_swim_join(h->s, h->now, &seed, 1), 0);
+	struct pkt *p = pk();
+	CHECK(cl_wire_pushpull_begin(&p->w, CL_PUSHPULL_REPLY));
+	cl_wire_member older = {.status = CL_STATUS_ALIVE, .incarnation = 99,
+				.start_ms = EPOCH_MS - 60000, .name = B("me"),
+				.addr = seed};
+	CHECK(cl_wire_pushpull_add(&p->w, &older));
+	cl_wire_pushpull_end(&p->w);
+	h_feed(h, &seed, p, true);
+	CHECK_EQ_INT(cl_swim_count(h->s, CL_STATUS_ALIVE), 1);
+	unsigned answered = joins_sent_to(h, seed);
+	h_run(h, h->now + 3 * 60 * CL_SEC);
+	unsigned alone = joins_sent_to(h, seed) - answered;
+	CHECK(alone >= 3);
+	/* At most one a minute once backed off, as for an unanswered seed. */
+	CHECK(alone <= 8);
+	feed_pushpull_flags(h, seed, 0, 1, CL_PUSHPULL_REPLY);
+	CHECK_EQ_INT(cl_swim_count(h->s, CL_STATUS_ALIVE), 2);
+	unsigned joined = joins_sent_to(h, seed);
+	h_run(h, h->now + 5 * 60 * CL_SEC);
+	CHECK_EQ_INT(joins_sent_to(h, seed), joined);
+	h_free(h);
+}
+
+/* A node that has reaped every member it knew is alone again: its seeds
+ * are the only way back (no tombstone is left for dead retry to try). */
+static void test_join_resumed_once_everyone_is_reaped(void)
+{
+	check_seed = 120;
+	cl_swim_config c = h_config("me", addr_n(1), EPOCH_MS, 100);
+	c.timing.reconnect_timeout = 60 * CL_SEC;
+	struct harness *h = h_new_cfg(&c, 7);
+	cl_addr seed = addr_n(9);
+	CHECK_EQ_INT(cl_swim_join(h->s, h->now, &seed, 1), 0);
+	feed_pushpull_flags(h, seed, 0, 1, CL_PUSHPULL_REPLY);
+	CHECK_EQ_INT(cl_swim_count(h->s, CL_STATUS_ALIVE), 2);
+	/* r0 never answers: suspected, dead, then reaped. */
+	h_run(h, h->now + 30 * CL_SEC);
+	CHECK_EQ_INT(cl_swim_count(h->s, CL_STATUS_DEAD), 1);
+	unsigned before = joins_sent_to(h, seed);
+	h_run(h, h->now + 3 * 60 * CL_SEC);
+	CHECK_EQ_INT(cl_swim_count(h->s, CL_STATUS_DEAD), 0);
+	CHECK(joins_sent_to(h, seed) > before);
+	h_free(h);
+}
+
 /* ALIVE messages about r<first>..r<first+n-1> in datagrams sent so far. */
 static unsigned alives_sent_about(struct harness *h, unsigned first,
 				  unsigned n)
@@ -1924,6 +2095,10 @@ int main(int argc, char **argv)
 		{"test_hearsay_members_do_not_count", test_hearsay_members_do_not_count},
 		{"test_pushpull_budget_survives_interleaving", test_pushpull_budget_survives_interleaving},
 		{"test_join_retried_after_one_interval", test_join_retried_after_one_interval},
+		{"test_join_retried_while_alone", test_join_retried_while_alone},
+		{"test_suspicion_scaled_by_pingers_counts", test_suspicion_scaled_by_pingers_counts},
+		{"test_accusation_above_us_rechecks_rival", test_accusation_above_us_rechecks_rival},
+		{"test_join_resumed_once_everyone_is_reaped", test_join_resumed_once_everyone_is_reaped},
 		{"test_join_reply_not_regossiped", test_join_reply_not_regossiped},
 		{"test_stale_gossip_does_not_hold_back_sync",
 		 test_stale_gossip_does_not_hold_back_sync},
