@@ -462,7 +462,10 @@ static void suspicions_tick(cl_swim *s, cl_usec now)
  * the name and this one stops claiming it for good (cl_swim_superseded;
  * the owner tells the operator).  No answer at all means a ghost (our own
  * dead predecessor, seen after a clock step made us look older), and we
- * refute as usual.
+ * refute as usual.  A live rival can pass for a ghost when every ping and
+ * answer is lost; it then refutes past us, and the accusations of its new
+ * number, which we never had, check it again rather than refute at once
+ * (swim_rival_recheck), or the two would outbid each other.
  */
 #define RIVAL_CHECK_PERIODS 3
 
