@@ -151,6 +151,9 @@ static const struct fam families[] = {
 	 "(max_members)."},
 	{"cloister_rival_checks_total", "counter", NULL,
 	 "Pings to a newer process that claims this node's name."},
+	{"cloister_stale_doubts_answered_total", "counter", NULL,
+	 "Datagrams telling a node that doubted a member below the "
+	 "incarnation it has refuted to since the member's newer ALIVE."},
 	{"cloister_packets_dropped_total", "counter", "reason",
 	 "Packets and stream frames dropped, by reason: truncated, magic, "
 	 "version, label (another cluster), malformed, too_many, too_big, "
@@ -223,6 +226,7 @@ static const struct {
 	{"pushpulls_skipped", "cloister_pushpulls_skipped_total", NULL},
 	{"members_refused", "cloister_members_refused_total", NULL},
 	{"rival_checks", "cloister_rival_checks_total", NULL},
+	{"stale_doubts_answered", "cloister_stale_doubts_answered_total", NULL},
 	{"connections_refused", "cloister_stream_connections_closed_total",
 	 "refused"},
 	{"connections_evicted", "cloister_stream_connections_closed_total",

@@ -499,6 +499,7 @@ static int print_json(const struct opts *o, const struct result *r)
 		{"probes", cs->probes},
 		{"suspicions", cs->suspicions},
 		{"refutations", cs->refutations},
+		{"stale_doubts_answered", cs->stale_doubts_answered},
 		{"pushpulls", cs->pushpulls},
 		{"checksum_syncs", cs->checksum_syncs},
 		{"pushpulls_skipped", cs->pushpulls_skipped},

@@ -92,6 +92,14 @@
  *     are kept for reconnect_timeout (as Serf), left ones for
  *     tombstone_timeout, and both are remembered compactly after that so
  *     a stale rumour cannot resurrect them.
+ *   - A doubt about a member below the number it has refuted to since
+ *     is answered: the datagram's sender missed the refutation, and is
+ *     sent the member's ALIVE we hold, in one datagram however many stale
+ *     doubts it carried (memberlist ignores them).  Refutation gossip is
+ *     spent in a few rounds; a node behind a cut from the suspect, or
+ *     whose streams fail, otherwise doubted on, re-gossiping its doubt to
+ *     members that all knew better, until its own timer killed a live
+ *     member.
  *   - Seeds are not forgotten.  memberlist joins once; here a join is
  *     retried until a seed answers, and a node that knows no member but
  *     itself (its only answer came from its own predecessor, which then
@@ -363,6 +371,15 @@ void swim_merge_accuse(cl_swim *s, uint8_t kind, uint32_t inc, cl_bytes name,
 		s->reassert = true;
 		if (!mbc(s, m))
 			swim_broadcast_alive(s, m);
+	} else if (act == CL_MERGE_IGNORE && s->owing && m && !held.self &&
+		   m->status == CL_STATUS_ALIVE &&
+		   cl_inc_newer(m->incarnation, inc) && s->n_owed < OWED_MAX) {
+		/* A doubt about a member that has refuted it since: the
+		 * sender missed the refutation, whose gossip may be spent,
+		 * and would go on doubting until its own timer declares a
+		 * live member dead (seed 176205).  It is told the ALIVE we
+		 * hold (memberlist ignores such a doubt). */
+		s->owed[s->n_owed++] = mnid(s, m);
 	}
 	switch (act) {
 	case CL_MERGE_REFUTE:
@@ -410,6 +427,28 @@ void swim_merge_accuse(cl_swim *s, uint8_t kind, uint32_t inc, cl_bytes name,
 /* Driving                                                             */
 /* ------------------------------------------------------------------ */
 
+/* The ALIVEs owed to a datagram's sender (swim_merge_accuse), in one
+ * datagram of their own.  The sender's name is not known here, so the
+ * datagram is addressed to any recipient (id 0). */
+static void send_owed(cl_swim *s, const cl_addr *to)
+{
+	cl_wbuf w;
+	swim_begin(s, &w);
+	bool any = false;
+	for (unsigned i = 0; i < s->n_owed; i++) {
+		const struct member *m = mslot(s, s->owed[i]);
+		if (m && m->used && m->status == CL_STATUS_ALIVE)
+			any |= cl_wire_put_alive(&w, m->incarnation,
+						 mstart(s, m), mname_bytes(s, m),
+						 maddr(s, m), mtags_bytes(s, m));
+	}
+	s->n_owed = 0;
+	if (!any)
+		return;
+	s->stats.stale_doubts_answered++;
+	swim_transmit(s, to, 0, &w, false);
+}
+
 void cl_swim_feed(cl_swim *s, cl_usec now, const cl_addr *from,
 		  const uint8_t *buf, size_t len, bool stream)
 {
@@ -436,6 +475,8 @@ void cl_swim_feed(cl_swim *s, cl_usec now, const cl_addr *from,
 		return;
 	}
 	s->reassert = false;
+	s->owing = !stream;
+	s->n_owed = 0;
 	for (int i = 0; i < n; i++) {
 		const cl_wire_msg *msg = &msgs[i];
 		if (msg->type == CL_MSG_ALIVE)
@@ -499,6 +540,10 @@ void cl_swim_feed(cl_swim *s, cl_usec now, const cl_addr *from,
 			break;
 		}
 	}
+	s->owing = false;
+	if (s->n_owed && !s->superseded && !s->leaving)
+		send_owed(s, from);
+	s->n_owed = 0;
 }
 
 void cl_swim_tick(cl_swim *s, cl_usec now)

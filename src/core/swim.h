@@ -165,6 +165,8 @@ typedef struct cl_swim_stats {
 	uint64_t state_changes;      /* member status or incarnation changes */
 	uint64_t state_news;         /* of which merging states made */
 	uint64_t rival_checks;    /* pings to a newer process claiming our name */
+	uint64_t stale_doubts_answered; /* datagrams telling a doubter the
+					   member's newer ALIVE */
 	uint64_t superseded;      /* 1 once a rival was found alive */
 	uint64_t events_dropped;  /* event queue overflow (never expected) */
 	uint64_t members_refused; /* max_members reached */

@@ -79,6 +79,10 @@ struct member {
 #define MCHUNK_BITS 10
 #define MCHUNK_MASK ((1u << MCHUNK_BITS) - 1)
 
+/* Members whose ALIVE one datagram's sender may be owed (cl_swim_feed):
+ * a few, so a packet of stale doubts costs one small datagram. */
+#define OWED_MAX 4
+
 /* A map from name id to a pointer (open addressing), for the few members
  * that have an aux record. */
 struct idmap_entry {
@@ -252,6 +256,12 @@ struct cl_swim {
 	cl_usec last_mismatch;
 	unsigned agreeing_pings;
 	unsigned pushpull_skips;
+	/* While a datagram is read: members it doubted below the number
+	 * they have refuted to since, whose ALIVE its sender is owed
+	 * (swim_merge_accuse; sent once the datagram is read). */
+	bool owing;
+	unsigned n_owed;
+	uint32_t owed[OWED_MAX];
 	/* The most members a pinger said it knew, and when that was last
 	 * heard (detector.c, suspicion_scale). */
 	uint32_t peer_count;

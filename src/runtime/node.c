@@ -1323,6 +1323,7 @@ int cloister_counters(cloister_t *c, cloister_counter *out, size_t max,
 	COUNTER("pushpulls_skipped", st->pushpulls_skipped);
 	COUNTER("members_refused", st->members_refused);
 	COUNTER("rival_checks", st->rival_checks);
+	COUNTER("stale_doubts_answered", st->stale_doubts_answered);
 	COUNTER("superseded", st->superseded);
 	for (int r = 1; r < CL_DROP__COUNT; r++) {
 		static char names[CL_DROP__COUNT][32];

@@ -42,6 +42,7 @@ COUNTERS = {
     "pushpulls_skipped": ("cloister_pushpulls_skipped_total", None, None),
     "members_refused": ("cloister_members_refused_total", None, None),
     "rival_checks": ("cloister_rival_checks_total", None, None),
+    "stale_doubts_answered": ("cloister_stale_doubts_answered_total", None, None),
     "connections_refused": ("cloister_stream_connections_closed_total", "reason", "refused"),
     "connections_evicted": ("cloister_stream_connections_closed_total", "reason", "evicted"),
     "connections_deadline": ("cloister_stream_connections_closed_total", "reason", "deadline"),
