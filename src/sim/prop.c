@@ -39,6 +39,16 @@
 #define CHECK_EVERY (5 * CL_SEC)
 /* Boot and first convergence. */
 #define SETTLE (30 * CL_SEC)
+/* A node that knows no one but itself retries its seeds (at most a
+ * minute apart); once every seed it was given is gone for good (crashed,
+ * left, moved) nothing in the protocol can find it again, only discovery:
+ * an agent's sentry answers with the cluster's current addresses every
+ * 5 s.  The checker does the same for a node still alone this long after
+ * the heal (seed 1017503: restarted at a new address inside a partition's
+ * minority, its three seeds across the cut, all crashed or left before
+ * the heal), and counts it. */
+#define DISCOVERY_AFTER (90 * CL_SEC)
+#define DISCOVERY_EVERY (5 * CL_SEC)
 
 const char *cl_prop_fault_name(enum cl_prop_fault f)
 {
@@ -1382,8 +1392,17 @@ static int run_schedule(const cl_prop_config *cfg, const struct schedule *sch,
 		cl_usec healed = cl_sim_now(p->sim);
 		res->bound = settle_bound(&p->timing, p->n);
 		cl_usec deadline = healed + res->bound;
-		while (!p->failed && !settled(p) && cl_sim_now(p->sim) < deadline)
+		cl_usec discover_at = healed + DISCOVERY_AFTER;
+		while (!p->failed && !settled(p) && cl_sim_now(p->sim) < deadline) {
+			if (cl_sim_now(p->sim) >= discover_at) {
+				for (uint32_t i = 0; i < p->total; i++)
+					if (running(p, i))
+						res->rediscovered +=
+							cl_sim_rediscover(p->sim, i);
+				discover_at += DISCOVERY_EVERY;
+			}
 			advance(p, cl_sim_now(p->sim) + 500 * CL_MSEC, &next_check);
+		}
 		if (!p->failed && settled(p)) {
 			res->converged_after = cl_sim_now(p->sim) - healed;
 			check_state(p);
@@ -1469,7 +1488,9 @@ int cl_prop_batch(const cl_prop_config *cfg, uint64_t first, uint64_t last,
 			if (cfg->report)
 				fprintf(cfg->report, "seed %" PRIu64 ": %s\n", seed,
 					r.violation);
-		} else if (secs(r.converged_after) > sum->slowest_settle) {
+		}
+		sum->rediscovered += r.rediscovered > 0;
+		if (r.ok && secs(r.converged_after) > sum->slowest_settle) {
 			sum->slowest_settle = secs(r.converged_after);
 		}
 	}
@@ -1482,10 +1503,11 @@ void cl_prop_summary_print(FILE *out, const cl_prop_summary *sum,
 	fprintf(out,
 		"%" PRIu64 " schedules (seeds %" PRIu64 "-%" PRIu64 "), %" PRIu64
 		" violations, %.1f s wall, %.1f schedules/s, %.0f simulated s, "
-		"%" PRIu64 " member events; slowest settle after the heal %.1f s\n",
+		"%" PRIu64 " member events; slowest settle after the heal %.1f s; "
+		"%" PRIu64 " runs rejoined a lone node by discovery\n",
 		sum->runs, sum->first, sum->last, sum->violations, wall_s,
 		wall_s > 0 ? (double)sum->runs / wall_s : 0.0, sum->sim_seconds,
-		sum->events, sum->slowest_settle);
+		sum->events, sum->slowest_settle, sum->rediscovered);
 	fprintf(out, "fault mix (applied) and deaths of running processes each "
 		     "class explained:\n");
 	for (int k = 0; k < CL_PF__COUNT; k++)

@@ -1256,6 +1256,31 @@ uint32_t cl_sim_name_owner(const cl_sim *s, uint32_t i)
 	return i < s->n ? s->nodes[i].name_of : i;
 }
 
+bool cl_sim_rediscover(cl_sim *s, uint32_t i)
+{
+	if (i >= s->n)
+		return false;
+	struct sim_node *nd = &s->nodes[i];
+	if (nd->state != CL_SIM_UP || nd->paused || !nd->core)
+		return false;
+	size_t known = 0;
+	for (int st = CL_STATUS_ALIVE; st <= CL_STATUS_LEFT; st++)
+		known += cl_swim_count(nd->core, (enum cl_member_status)st);
+	if (known > 1)
+		return false;
+	cl_addr addrs[16];
+	size_t n = seed_addrs(s, i, NULL, 0, addrs);
+	if (!n)
+		return false;
+	int err = cl_swim_join(nd->core, s->now, addrs, n);
+	if (err) {
+		fail(s, err);
+		return false;
+	}
+	after_step(s, nd, false);
+	return true;
+}
+
 void cl_sim_leave(cl_sim *s, uint32_t i)
 {
 	if (i >= s->n || s->nodes[i].state != CL_SIM_UP)

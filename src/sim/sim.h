@@ -166,6 +166,10 @@ int cl_sim_restart_ex(cl_sim *sim, uint32_t node, const cl_sim_restart_opts *o);
 int cl_sim_start_twin(cl_sim *sim, uint32_t spare, uint32_t of);
 /* The node whose name a twin took, or the node itself. */
 uint32_t cl_sim_name_owner(const cl_sim *sim, uint32_t node);
+/* What an agent's discovery (a sentry's current answer) does for a
+ * running node that knows no member but itself: it joins the first three
+ * running nodes of its cluster.  True if it joined. */
+bool cl_sim_rediscover(cl_sim *sim, uint32_t node);
 
 /* ------------------------------------------------------------------ */
 /* Network                                                             */
