@@ -43,6 +43,9 @@
  *                            at once, the two outbid each other)
  *
  * Where these depart from memberlist, and why:
+ *   - A doubt about another member below the incarnation we hold it
+ *     alive at is ignored here, but swim.c answers its sender with our
+ *     ALIVE: the sender missed a refutation (memberlist says nothing).
  *   - Only our own suspicion timer declares a member dead.  A failure
  *     verdict (DEAD) heard from another node starts a suspicion, or
  *     confirms the running one, like a SUSPECT; memberlist takes it as

@@ -379,7 +379,12 @@ void swim_merge_accuse(cl_swim *s, uint8_t kind, uint32_t inc, cl_bytes name,
 		 * and would go on doubting until its own timer declares a
 		 * live member dead (seed 176205).  It is told the ALIVE we
 		 * hold (memberlist ignores such a doubt). */
-		s->owed[s->n_owed++] = mnid(s, m);
+		uint32_t nid = mnid(s, m);
+		bool owed = false;
+		for (unsigned i = 0; i < s->n_owed; i++)
+			owed |= s->owed[i] == nid;
+		if (!owed)
+			s->owed[s->n_owed++] = nid;
 	}
 	switch (act) {
 	case CL_MERGE_REFUTE:

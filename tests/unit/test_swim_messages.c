@@ -1043,6 +1043,13 @@ static void test_stale_doubt_about_member_answered(void)
 	h_clear(h);
 	feed_accuse(h, CL_MSG_DEAD, "x", 6, "m1");
 	CHECK_EQ_INT(alive_sends_to(h, behind, "x", 7), 1);
+	/* The same member doubted twice in one packet is answered once. */
+	h_clear(h);
+	struct pkt *twice = pk();
+	CHECK(cl_wire_put_accuse(&twice->w, CL_MSG_SUSPECT, 6, B("x"), B("m1")));
+	CHECK(cl_wire_put_accuse(&twice->w, CL_MSG_DEAD, 5, B("x"), B("m2")));
+	h_feed(h, &behind, twice, false);
+	CHECK_EQ_INT(alive_sends_to(h, behind, "x", 7), 1);
 	/* Many stale doubts in one packet: one answer, of bounded size. */
 	for (unsigned i = 0; i < 12; i++) {
 		char name[16];
