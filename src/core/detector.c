@@ -73,9 +73,11 @@ static void send_ack(cl_swim *s, const cl_addr *to, uint64_t to_id,
 	swim_begin(s, &w);
 	if (s->reassert) {
 		const struct member *me = self(s);
-		cl_wire_put_alive(&w, me->incarnation, mstart(s, me),
-				  mname_bytes(s, me), maddr(s, me),
-				  mtags_bytes(s, me));
+		s->reasserted |= cl_wire_put_alive(&w, me->incarnation,
+						   mstart(s, me),
+						   mname_bytes(s, me),
+						   maddr(s, me),
+						   mtags_bytes(s, me));
 	}
 	if (notice->set)
 		cl_wire_put_accuse(&w, CL_MSG_DEAD, notice->incarnation,
@@ -365,7 +367,7 @@ void swim_suspicion_start(cl_swim *s, struct member *m, cl_bytes accuser,
  * neither counted nor re-gossiped (each re-gossip restarts a broadcast's
  * retransmissions). */
 bool swim_suspicion_confirm(cl_swim *s, struct suspicion *sp,
-			    cl_bytes accuser)
+			    cl_bytes accuser, cl_usec now)
 {
 	if (sp->k == 0 || sp->confirmations >= sp->k)
 		return false;
@@ -377,7 +379,16 @@ bool swim_suspicion_confirm(cl_swim *s, struct suspicion *sp,
 		return false;
 	sp->accusers[sp->n_accusers++] = h;
 	sp->confirmations++;
+	cl_usec before = sp->deadline;
 	sp->deadline = sp->start + suspicion_timeout(sp);
+	/* Lifeguard ends a suspicion confirmed past its new timeout on the
+	 * spot.  A doubt that confirms late has most often just reached the
+	 * suspect as well, whose refutation is a hop behind it (seeds 233998,
+	 * 336991: it landed 1-2 ms after the verdict), so the suspect gets
+	 * one probe timeout to answer, never more than it had before. */
+	cl_usec answer = now + s->cfg.timing.probe_timeout;
+	if (sp->deadline < answer)
+		sp->deadline = answer < before ? answer : before;
 	if (sp->deadline < s->susp_next)
 		s->susp_next = sp->deadline;
 	/* The reminder stays halfway through the shortened timer: left at

@@ -226,6 +226,18 @@ void swim_refute(cl_swim *s, uint32_t accused_inc, cl_usec now)
 	swim_broadcast_alive(s, me);
 }
 
+/* Owes the sender of the datagram being read m's ALIVE, sent once the
+ * datagram is read (cl_swim_feed): each member once, at most OWED_MAX. */
+static void owe_alive(cl_swim *s, const struct member *m)
+{
+	uint32_t nid = mnid(s, m);
+	for (unsigned i = 0; i < s->n_owed; i++)
+		if (s->owed[i] == nid)
+			return;
+	if (s->n_owed < OWED_MAX)
+		s->owed[s->n_owed++] = nid;
+}
+
 /* Tells a member we now suspect it at once, the suspicion riding in a
  * ping (the buddy system, without waiting for our next probe of it, which
  * the round and local health may put many seconds away), so it hears of
@@ -360,31 +372,30 @@ void swim_merge_accuse(cl_swim *s, uint8_t kind, uint32_t inc, cl_bytes name,
 	cl_merge_word w = {kind, inc, 0, {0}};
 	struct suspicion *sp;
 	enum cl_merge_action act = cl_merge_decide(&held, &w);
-	if (act == CL_MERGE_IGNORE && held.self && !held.leaving &&
-	    kind != CL_WORD_LEFT) {
+	bool self_doubted = act == CL_MERGE_IGNORE && held.self &&
+			    !held.leaving && kind != CL_WORD_LEFT;
+	if (self_doubted) {
 		/* A doubt about an older incarnation of ours: the sender
-		 * gets our ALIVE in the ack, and once our refutation's gossip
-		 * is spent it goes round again with a fresh budget, since it
-		 * missed someone (a one-way cut may keep the ack from the
-		 * accuser; seed 234546).  One budget at a time bounds what a
-		 * burst of stale doubts costs. */
+		 * gets our ALIVE (in the ack, or owed, below), and once our
+		 * refutation's gossip is spent it goes round again with a
+		 * fresh budget, since it missed someone (a one-way cut may
+		 * keep the answer from the accuser; seed 234546).  One
+		 * budget at a time bounds what a burst of stale doubts
+		 * costs. */
 		s->reassert = true;
 		if (!mbc(s, m))
 			swim_broadcast_alive(s, m);
-	} else if (act == CL_MERGE_IGNORE && s->owing && m && !held.self &&
-		   m->status == CL_STATUS_ALIVE &&
-		   cl_inc_newer(m->incarnation, inc) && s->n_owed < OWED_MAX) {
-		/* A doubt about a member that has refuted it since: the
-		 * sender missed the refutation, whose gossip may be spent,
-		 * and would go on doubting until its own timer declares a
-		 * live member dead (seed 176205).  It is told the ALIVE we
-		 * hold (memberlist ignores such a doubt). */
-		uint32_t nid = mnid(s, m);
-		bool owed = false;
-		for (unsigned i = 0; i < s->n_owed; i++)
-			owed |= s->owed[i] == nid;
-		if (!owed)
-			s->owed[s->n_owed++] = nid;
+	}
+	if (act == CL_MERGE_IGNORE && s->owing && m && !held.leaving &&
+	    (self_doubted || (!held.self && m->status == CL_STATUS_ALIVE)) &&
+	    cl_inc_newer(m->incarnation, inc)) {
+		/* A doubt about a member (us too) that has refuted it since:
+		 * the sender missed the refutation, whose gossip may be
+		 * spent or gone to members it cannot reach, and would go on
+		 * doubting until its own timer declares a live member dead
+		 * (seeds 176205, 566036).  It is told the ALIVE we hold
+		 * (memberlist ignores such a doubt). */
+		owe_alive(s, m);
 	}
 	switch (act) {
 	case CL_MERGE_REFUTE:
@@ -410,7 +421,7 @@ void swim_merge_accuse(cl_swim *s, uint8_t kind, uint32_t inc, cl_bytes name,
 		sp = suspicion_of(s, m);
 		if (sp && own && sp->stale_address)
 			return;
-		if (sp && swim_suspicion_confirm(s, sp, accuser))
+		if (sp && swim_suspicion_confirm(s, sp, accuser, now))
 			swim_broadcast_accuse(s, m, CL_MSG_SUSPECT, accuser);
 		return;
 	case CL_MERGE_DEAD:
@@ -433,8 +444,9 @@ void swim_merge_accuse(cl_swim *s, uint8_t kind, uint32_t inc, cl_bytes name,
 /* ------------------------------------------------------------------ */
 
 /* The ALIVEs owed to a datagram's sender (swim_merge_accuse), in one
- * datagram of their own.  The sender's name is not known here, so the
- * datagram is addressed to any recipient (id 0). */
+ * datagram of their own; ours not again if the ack to its ping carried
+ * it.  The sender's name is not known here, so the datagram is addressed
+ * to any recipient (id 0). */
 static void send_owed(cl_swim *s, const cl_addr *to)
 {
 	cl_wbuf w;
@@ -442,6 +454,8 @@ static void send_owed(cl_swim *s, const cl_addr *to)
 	bool any = false;
 	for (unsigned i = 0; i < s->n_owed; i++) {
 		const struct member *m = mslot(s, s->owed[i]);
+		if (m == self(s) && s->reasserted)
+			continue;
 		if (m && m->used && m->status == CL_STATUS_ALIVE)
 			any |= cl_wire_put_alive(&w, m->incarnation,
 						 mstart(s, m), mname_bytes(s, m),
@@ -480,6 +494,7 @@ void cl_swim_feed(cl_swim *s, cl_usec now, const cl_addr *from,
 		return;
 	}
 	s->reassert = false;
+	s->reasserted = false;
 	s->owing = !stream;
 	s->n_owed = 0;
 	for (int i = 0; i < n; i++) {

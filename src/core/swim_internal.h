@@ -246,6 +246,7 @@ struct cl_swim {
 	 * (the buddy system's answer, even when our acks come too late to
 	 * count: a slow node's refutation then still reaches its probers). */
 	bool reassert;
+	bool reasserted; /* and an ack of that packet carried it */
 
 	/* Timers. */
 	cl_usec next_probe, next_gossip, next_pushpull, next_dead_retry;
@@ -547,7 +548,7 @@ void swim_suspicion_start(cl_swim *s, struct member *m, cl_bytes accuser,
 			  cl_usec now);
 /* True if the accuser was new and counted (then worth re-gossiping). */
 bool swim_suspicion_confirm(cl_swim *s, struct suspicion *sp,
-			    cl_bytes accuser);
+			    cl_bytes accuser, cl_usec now);
 /* Another process claims our name from elsewhere and started later:
  * ping it; swim_on_ack() settles the claim. */
 void swim_rival_check(cl_swim *s, const cl_wire_member *a, cl_usec now);
