@@ -92,10 +92,10 @@
  *     are kept for reconnect_timeout (as Serf), left ones for
  *     tombstone_timeout, and both are remembered compactly after that so
  *     a stale rumour cannot resurrect them.
- *   - A doubt about a member below the number it has refuted to since
- *     is answered: the datagram's sender missed the refutation, and is
- *     sent the member's ALIVE we hold, in one datagram however many stale
- *     doubts it carried (memberlist ignores them).  Refutation gossip is
+ *   - A doubt about a member (us included) below the number it has
+ *     refuted to since is answered: the datagram's sender missed the
+ *     refutation, and is sent the member's ALIVE we hold, in one datagram
+ *     however many stale doubts it carried (memberlist ignores them).  Refutation gossip is
  *     spent in a few rounds; a node behind a cut from the suspect, or
  *     whose streams fail, otherwise doubted on, re-gossiping its doubt to
  *     members that all knew better, until its own timer killed a live
@@ -115,6 +115,12 @@
  *     node that sees a corner of the cluster (restarted, its join
  *     exchanges lost) would otherwise take K = 0, the shortest timer, and
  *     judge alone a member nobody could confirm or refute in time.
+ *   - A confirmation that comes after the minimum has run does not end
+ *     the suspicion on the spot, as Lifeguard's formula does (its
+ *     deadline, start + the shortened timeout, is behind us): the
+ *     suspect gets one probe timeout to answer.  The doubt that confirms
+ *     late has most often reached the suspect at the same moment, and
+ *     its refutation is a hop behind.
  *   - Both the probe interval and the probe timeout scale with local
  *     health (the Lifeguard paper's LHA-Probe); memberlist scales only the
  *     interval.

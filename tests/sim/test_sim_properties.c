@@ -39,15 +39,18 @@
  * name taken for a ghost when its every answer was lost, outbid by
  * refutations five times over; and, under failing streams with damage or
  * loss, nodes that missed a refutation and doubted on, their doubts
- * reaching members that all knew better and said nothing; and a node
+ * reaching members that all knew better and said nothing (the suspect
+ * itself included); confirmations that came after the minimum and killed
+ * on the spot, the refutation a millisecond behind them; and a node
  * restarted alone whose every seed was gone by the heal, which only
  * discovery finds, as the checker now models it). */
 static const uint64_t found[] = {
 	8529, 12864, 29078, 31092, 35484, 36936, 46547, 52710, 53924,
 	56014, 56706, 61591, 63396, 68362, 71745, 73692, 74408, 79311,
 	83297, 90270, 90969, 91366, 99275, 102152, 117649, 176205,
-	182232, 233998, 234546, 413279, 458441, 513639, 631765, 684749,
-	686924, 698400, 827402, 913348, 1016068, 1017503, 1078200,
+	182232, 233998, 234546, 324453, 336991, 354324, 413279, 458441,
+	513639, 566036, 631765, 684749, 686924, 698400, 755508, 827402,
+	913348, 1016068, 1017503, 1063943, 1078200, 1091170,
 };
 
 static double wall(void)
