@@ -1033,42 +1033,40 @@ static void test_suspicion_told_again_and_through_relays(void)
 	h_free(h);
 }
 
-/* Datagrams sent since the last h_clear that carry an ALIVE about name at
- * incarnation inc. */
-static size_t alive_sends(struct harness *h, const char *name, uint32_t inc)
+/* ALIVE words about name at incarnation inc in the datagrams sent since
+ * the last h_clear, to `to` (NULL: to anyone); with `datagrams`, the
+ * datagrams that carry one instead. */
+static size_t alive_count(struct harness *h, const cl_addr *to,
+			  const char *name, uint32_t inc, bool datagrams)
 {
 	size_t n = 0;
 	cl_wire_msg msgs[CL_WIRE_MAX_MSGS];
 	for (size_t i = 0; i < h->n_sent; i++) {
-		if (h->sent[i].stream)
+		if (h->sent[i].stream ||
+		    (to && !cl_addr_equal(&h->sent[i].to, to)))
 			continue;
 		int k = parse_sent(&h->sent[i], msgs, CL_WIRE_MAX_MSGS);
-		bool has = false;
+		size_t words = 0;
 		for (int j = 0; j < k; j++)
-			has |= msgs[j].type == CL_MSG_ALIVE &&
-			       msgs[j].u.alive.incarnation == inc &&
-			       bytes_eq(msgs[j].u.alive.name, name);
-		n += has;
+			words += msgs[j].type == CL_MSG_ALIVE &&
+				 msgs[j].u.alive.incarnation == inc &&
+				 bytes_eq(msgs[j].u.alive.name, name);
+		n += datagrams ? words > 0 : words;
 	}
 	return n;
 }
 
-/* Datagrams to `to` so far carrying ALIVE name@inc. */
+/* Datagrams that carry ALIVE name@inc. */
+static size_t alive_sends(struct harness *h, const char *name, uint32_t inc)
+{
+	return alive_count(h, NULL, name, inc, true);
+}
+
+/* ALIVE name@inc words sent to `to`. */
 static size_t alive_sends_to(struct harness *h, cl_addr to, const char *name,
 			     uint32_t inc)
 {
-	size_t n = 0;
-	cl_wire_msg msgs[CL_WIRE_MAX_MSGS];
-	for (size_t i = 0; i < h->n_sent; i++) {
-		if (h->sent[i].stream || !cl_addr_equal(&h->sent[i].to, &to))
-			continue;
-		int k = parse_sent(&h->sent[i], msgs, CL_WIRE_MAX_MSGS);
-		for (int j = 0; j < k; j++)
-			n += msgs[j].type == CL_MSG_ALIVE &&
-			     msgs[j].u.alive.incarnation == inc &&
-			     bytes_eq(msgs[j].u.alive.name, name);
-	}
-	return n;
+	return alive_count(h, &to, name, inc, false);
 }
 
 /* A doubt about another member, below the number it has refuted to since:
