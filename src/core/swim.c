@@ -474,11 +474,15 @@ static void send_owed(cl_swim *s, const cl_addr *to)
 	swim_transmit(s, to, 0, &w, false);
 }
 
-void cl_swim_feed(cl_swim *s, cl_usec now, const cl_addr *from,
+void cl_swim_feed(cl_swim *s, cl_usec now, const cl_addr *sender,
 		  const uint8_t *buf, size_t len, bool stream)
 {
 	if (s->left || s->superseded)
 		return;
+	/* A copy: what we send while reading may move the owner's record
+	 * of the sender (the simulator's packet pool grows). */
+	const cl_addr from_copy = *sender;
+	const cl_addr *from = &from_copy;
 	s->stats.bytes_in += len;
 	if (stream)
 		s->stats.streams_in++;

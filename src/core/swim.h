@@ -195,6 +195,8 @@ int cl_swim_join(cl_swim *s, cl_usec now, const cl_addr *seeds, size_t n);
 void cl_swim_leave(cl_swim *s, cl_usec now);
 bool cl_swim_left(const cl_swim *s);
 
+/* One datagram or stream frame from `from`.  `from` is copied at once:
+ * it need not outlive the sends the call makes; `buf` must. */
 void cl_swim_feed(cl_swim *s, cl_usec now, const cl_addr *from,
 		  const uint8_t *buf, size_t len, bool stream);
 void cl_swim_tick(cl_swim *s, cl_usec now);

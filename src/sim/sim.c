@@ -943,7 +943,10 @@ static void deliver(cl_sim *s, uint32_t i)
 	} else {
 		s->m.delivered++;
 		s->m.feeds++;
-		cl_swim_feed(nd->core, s->now, &p->from, p->buf, p->len,
+		/* By value: what the core sends while it reads may grow the
+		 * pool, moving *p (the buffer stays: it is held apart). */
+		cl_addr from = p->from;
+		cl_swim_feed(nd->core, s->now, &from, p->buf, p->len,
 			     p->stream);
 		after_step(s, nd, false);
 	}
