@@ -943,10 +943,9 @@ static void deliver(cl_sim *s, uint32_t i)
 	} else {
 		s->m.delivered++;
 		s->m.feeds++;
-		/* By value: what the core sends while it reads may grow the
-		 * pool, moving *p (the buffer stays: it is held apart). */
-		cl_addr from = p->from;
-		cl_swim_feed(nd->core, s->now, &from, p->buf, p->len,
+		/* cl_swim_feed copies from before it sends anything that
+		 * could grow the pool and move *p (the buffer is held apart). */
+		cl_swim_feed(nd->core, s->now, &p->from, p->buf, p->len,
 			     p->stream);
 		after_step(s, nd, false);
 	}
