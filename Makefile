@@ -123,7 +123,7 @@ NOT_UNDER_SANITIZERS := integration\.test_flood
 # storm); TSan the threads (control API, hooks, the Unix socket, the Erlang
 # port, cloister run).  The whole integration suite runs once, in `make
 # test`: three serial passes of it would take CI past 40 minutes.
-ASAN_INTEGRATION := test_(loopback_cluster|agent_cli|api_security|transport_security|hooks_security|files_security|rogue_member|config|dayops|join_storm)$$
+ASAN_INTEGRATION := test_(loopback_cluster|agent_cli|api_security|transport_security|hooks_security|files_security|rogue_member|stream_reply|config|dayops|join_storm)$$
 TSAN_INTEGRATION := test_(loopback_cluster|agent_cli|api_security|hooks_security|client_transports|run|config|keys_and_flood)$$
 
 build-asan/CMakeCache.txt: | deps-test

@@ -196,7 +196,10 @@ void cl_swim_leave(cl_swim *s, cl_usec now);
 bool cl_swim_left(const cl_swim *s);
 
 /* One datagram or stream frame from `from`.  `from` is copied at once:
- * it need not outlive the sends the call makes; `buf` must. */
+ * it need not outlive the sends the call makes.  `buf` must, unchanged:
+ * the core answers while it reads (a ping's ack before the gossip after
+ * it), so an owner that sends from the buffer it received into, or frees
+ * the connection the packet came on, corrupts the rest of the packet. */
 void cl_swim_feed(cl_swim *s, cl_usec now, const cl_addr *from,
 		  const uint8_t *buf, size_t len, bool stream);
 void cl_swim_tick(cl_swim *s, cl_usec now);

@@ -78,6 +78,10 @@ struct conn {
 	 * for eviction (inbound_room). */
 	cl_usec last_active;
 	cl_frame_rx rx;
+	/* Its unread answers passed OUTPUT_MAX while one of its packets was
+	 * being read: nothing more is written to it, and it is closed once
+	 * that packet is read (its bytes live in rx). */
+	bool cut;
 	struct conn *prev, *next;
 };
 
@@ -142,7 +146,14 @@ struct cl_loop {
 	uint8_t rx[65536];
 	uint8_t plain[65536];
 	uint8_t sealed[65536 + 64];
+	/* Where frames are opened: a one-unit packet is read by the core
+	 * straight from here. */
 	uint8_t scratch[CL_FRAME_SCRATCH];
+	/* Where frames are sealed.  Not the same buffer: the core answers
+	 * while it reads (a stream ping's ack goes out before the gossip
+	 * after the ping is merged), and an answer sealed over the packet
+	 * turned the rest of it into ciphertext, names and all. */
+	uint8_t tx_scratch[CL_FRAME_SCRATCH];
 };
 
 /* ------------------------------------------------------------------ */
@@ -354,6 +365,9 @@ static bool speak_v1(cl_loop *l, const cl_addr *to, uint64_t to_id,
 /* Feeding the node                                                    */
 /* ------------------------------------------------------------------ */
 
+static void conn_free(struct conn *k);
+static bool conn_alive(const cl_loop *l, const struct conn *k);
+
 /* Hands one packet to the core (node lock held; released on return).
  * sender: the authenticated sender id, when sealed. */
 static void deliver(cl_loop *l, const cl_addr *from, const uint8_t *pkt,
@@ -369,6 +383,8 @@ static void deliver(cl_loop *l, const cl_addr *from, const uint8_t *pkt,
 	c->rx_authenticated = false;
 	c->rx_sender = 0;
 	node_finish_step(c);
+	if (via && via->cut && conn_alive(l, via))
+		conn_free(via);
 }
 
 /* One datagram: checked, opened (if keyed) and fed. */
@@ -760,6 +776,10 @@ static void send_frame(cl_loop *l, const cl_addr *to, uint64_t to_id,
 				 : conn_to(l, to);
 	if (!k)
 		return;
+	if (k->cut) {
+		l->stats.send_errors++;
+		return;
+	}
 	/* A reply on an inbound stream names nobody (to_id 0): bind it to
 	 * the sender that authenticated there. */
 	bool v1 = speak_v1(l, to, to_id, k == l->reply_conn ? k : NULL);
@@ -777,8 +797,8 @@ static void send_frame(cl_loop *l, const cl_addr *to, uint64_t to_id,
 #endif
 	int e = v1 && cl_keyring_enabled(c->keyring)
 			? cl_frame_write_v1(c->keyring, buf, len, emit_evbuffer, out)
-			: cl_frame_write(c->keyring, &info, buf, len, l->scratch,
-					 emit_evbuffer, out);
+			: cl_frame_write(c->keyring, &info, buf, len,
+					 l->tx_scratch, emit_evbuffer, out);
 	if (v1 && e == 0)
 		l->stats.v1_out++;
 #ifdef CLOISTER_FAULT_INJECTION
@@ -798,9 +818,14 @@ static void send_frame(cl_loop *l, const cl_addr *to, uint64_t to_id,
 		return;
 	}
 	if (evbuffer_get_length(bufferevent_get_output(k->bev)) > OUTPUT_MAX) {
-		/* The peer does not read what it asked for. */
+		/* The peer does not read what it asked for.  The connection
+		 * whose packet is being read holds that packet: it goes once
+		 * the core is done with it (deliver). */
 		l->stats.send_errors++;
-		conn_free(k);
+		if (k == l->reply_conn)
+			k->cut = true;
+		else
+			conn_free(k);
 	}
 }
 
