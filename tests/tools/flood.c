@@ -67,6 +67,7 @@
 
 #include "core/swim.h"
 #include "core/wire.h"
+#include "keyholder.h"
 #include "runtime/keyring.h"
 #include "runtime/replay.h"
 
@@ -299,7 +300,6 @@ static int cmd_plaincast(int argc, char **argv)
 	return 0;
 }
 
-static int load_key(const char *path, cl_keyring **kr);
 static cl_seal_info seal_info(uint8_t kind, const char *from_name,
 			      const char *to_name);
 
@@ -310,7 +310,7 @@ static int cmd_sealcast(int argc, char **argv)
 	const char *app = argv[1], *topic = argv[3], *claimed = argv[4],
 		   *to = argv[5], *data = argv[6];
 	cl_keyring *kr;
-	if (load_key(argv[2], &kr) != 0)
+	if (!(kr = kh_keyring("flood", argv[2])))
 		return 1;
 	const char *sealer = getenv("FLOOD_SENDER");
 	if (!sealer || !*sealer)
@@ -404,33 +404,13 @@ static int cmd_capture(int argc, char **argv)
 	return n ? 0 : 1;
 }
 
-static int load_key(const char *path, cl_keyring **kr)
-{
-	uint8_t key[CL_KEY_BYTES];
-	char why[256];
-	*kr = cl_keyring_new();
-	if (!*kr || cl_key_from_file(path, key, why, sizeof why) != 0 ||
-	    cl_keyring_install(*kr, key) != 0) {
-		fprintf(stderr, "flood: key %s: %s\n", path, why);
-		return -1;
-	}
-	return 0;
-}
-
-static uint64_t wall_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* The header a real node would seal with (keyring.h): our name's id, the
  * recipient's, and a strictly increasing wall clock. */
 static cl_seal_info seal_info(uint8_t kind, const char *from_name,
 			      const char *to_name)
 {
 	static uint64_t last;
-	uint64_t t = wall_us();
+	uint64_t t = kh_wall_us();
 	last = t > last ? t : last + 1;
 	return (cl_seal_info){
 		.kind = kind,
@@ -468,7 +448,7 @@ static int cmd_synth(int argc, char **argv)
 	if (argc < 6)
 		return 2;
 	cl_keyring *kr;
-	if (load_key(argv[2], &kr) != 0)
+	if (!(kr = kh_keyring("flood", argv[2])))
 		return 1;
 	struct sockaddr_in fsa;
 	if (parse_addr(argv[4], &fsa) != 0)
@@ -508,7 +488,7 @@ static int cmd_probe(int argc, char **argv)
 		return 2;
 	const char *app = argv[2], *name = argv[4];
 	cl_keyring *kr;
-	if (load_key(argv[3], &kr) != 0)
+	if (!(kr = kh_keyring("flood", argv[3])))
 		return 1;
 	double secs = atof(argv[5]);
 	double interval = atof(argv[6]) / 1000, timeout = atof(argv[7]) / 1000;
@@ -642,7 +622,7 @@ static int cmd_sealbench(int argc, char **argv)
 		return 1;
 	int slen = cl_keyring_seal(kr, &(cl_seal_info){.sender = 1}, pt, 64,
 				   sealed, sizeof sealed);
-	uint64_t now = wall_us();
+	uint64_t now = kh_wall_us();
 	double best = 1e9;
 	for (int run = 0; run < 5; run++) {
 		double t0 = now_s();

@@ -20,56 +20,17 @@
  * receiver (src/core/antientropy.c): a test reaching 10,000 pushes in
  * several runs.  Prints one line with what it sent.
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/swim.h"
 #include "core/wire.h"
+#include "keyholder.h"
 #include "runtime/frame.h"
-#include "runtime/keyring.h"
 
 #define FRAME_BYTES (1u << 20)
-
-static int sock;
-
-static int emit(void *arg, const void *buf, size_t n)
-{
-	(void)arg;
-	const uint8_t *p = buf;
-	while (n) {
-		ssize_t k = write(sock, p, n);
-		if (k <= 0)
-			return -1;
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
-static uint64_t wall_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-static size_t put_tag(uint8_t *t, size_t at, const char *k, const char *v,
-		      size_t vlen)
-{
-	size_t kl = strlen(k);
-	t[at++] = (uint8_t)kl;
-	memcpy(t + at, k, kl);
-	at += kl;
-	t[at++] = (uint8_t)vlen;
-	memcpy(t + at, v, vlen);
-	return at + vlen;
-}
 
 static int hexval(char c)
 {
@@ -121,26 +82,14 @@ int main(int argc, char **argv)
 	cl_addr target;
 	if (cl_addr_parse(argv[1], 0, &target) != 0 || n < 0 || first < 0)
 		return 2;
-	uint8_t key[CL_KEY_BYTES];
-	char why[200];
-	cl_keyring *kr = cl_keyring_new();
-	if (!kr || cl_key_from_file(argv[3], key, why, sizeof why) != 0 ||
-	    cl_keyring_install(kr, key) != 0) {
-		fprintf(stderr, "pushmembers: key: %s\n", why);
+	cl_keyring *kr = kh_keyring("pushmembers", argv[3]);
+	int sock = kr ? kh_connect("pushmembers", &target) : -1;
+	if (sock < 0)
 		return 1;
-	}
-	struct sockaddr_in sa = {.sin_family = AF_INET,
-				 .sin_port = htons(target.port)};
-	memcpy(&sa.sin_addr, target.ip, 4);
-	sock = socket(AF_INET, SOCK_STREAM, 0);
-	if (sock < 0 || connect(sock, (struct sockaddr *)&sa, sizeof sa) != 0) {
-		perror("pushmembers: connect");
-		return 1;
-	}
 	uint8_t small[64], odd[64];
-	size_t small_len = put_tag(small, 0, "role", "worker", 6);
+	size_t small_len = kh_put_tag(small, 0, "role", "worker", 6);
 	static const char note[] = "a,b=c\nd\"e";
-	size_t odd_len = put_tag(odd, 0, "note", note, sizeof note - 1);
+	size_t odd_len = kh_put_tag(odd, 0, "note", note, sizeof note - 1);
 	uint8_t *buf = malloc(FRAME_BYTES + 4096);
 	uint8_t *scratch = malloc(CL_FRAME_SCRATCH);
 	if (!buf || !scratch)
@@ -156,7 +105,7 @@ int main(int argc, char **argv)
 			uint8_t raw[300];
 			cl_wire_member m = {.status = CL_STATUS_ALIVE,
 					    .incarnation = 1,
-					    .start_ms = wall_us() / 1000 - 1000};
+					    .start_ms = kh_wall_us() / 1000 - 1000};
 			if (sent < n) {
 				long i = first + sent;
 				snprintf(name, sizeof name, "%s%06ld", prefix, i);
@@ -185,13 +134,13 @@ int main(int argc, char **argv)
 		if (more) /* the flags byte follows the u32 body length */
 			buf[5 + strlen(app) + 1 + 4] |= CL_PUSHPULL_MORE;
 		cl_wire_pushpull_end(&w);
-		uint64_t t = wall_us();
+		uint64_t t = kh_wall_us();
 		last_t = t > last_t ? t : last_t + 1;
 		cl_seal_info info = {.kind = CL_SEAL_STREAM,
 				     .sender = cl_swim_name_id("pushmembers", 11),
 				     .time_us = last_t,
 				     .recipient = 0};
-		if (cl_frame_write(kr, &info, buf, w.len, scratch, emit, NULL) != 0) {
+		if (cl_frame_write(kr, &info, buf, w.len, scratch, kh_emit, &sock) != 0) {
 			fprintf(stderr, "pushmembers: write failed after %ld "
 					"frames\n", frames);
 			return 1;

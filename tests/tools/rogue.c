@@ -16,56 +16,17 @@
  * The state goes out in frames of about 1 MiB (PUSHPULL's "more" flag), as
  * a real node sends a large state.  Prints one line with what it sent.
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/swim.h"
 #include "core/wire.h"
+#include "keyholder.h"
 #include "runtime/frame.h"
-#include "runtime/keyring.h"
 
 #define FRAME_BYTES (1u << 20)
-
-static int sock;
-
-static int emit(void *arg, const void *buf, size_t n)
-{
-	(void)arg;
-	const uint8_t *p = buf;
-	while (n) {
-		ssize_t k = write(sock, p, n);
-		if (k <= 0)
-			return -1;
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
-static uint64_t wall_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-static size_t put_tag(uint8_t *t, size_t at, const char *k, const char *v,
-		      size_t vlen)
-{
-	size_t kl = strlen(k);
-	t[at++] = (uint8_t)kl;
-	memcpy(t + at, k, kl);
-	at += kl;
-	t[at++] = (uint8_t)vlen;
-	memcpy(t + at, v, vlen);
-	return at + vlen;
-}
 
 /* The largest tags a member may carry: 31 groups, weight 64, padding. */
 static size_t big_tags(uint8_t *t, size_t max)
@@ -75,15 +36,15 @@ static size_t big_tags(uint8_t *t, size_t max)
 	for (int i = 0; i < 31 && g + 8 < sizeof groups; i++)
 		g += (size_t)snprintf(groups + g, sizeof groups - g, "%sg%02d",
 				      i ? "," : "", i);
-	size_t at = put_tag(t, 0, "groups", groups, g);
-	at = put_tag(t, at, "weight", "64", 2);
+	size_t at = kh_put_tag(t, 0, "groups", groups, g);
+	at = kh_put_tag(t, at, "weight", "64", 2);
 	char v[255];
 	memset(v, 'p', sizeof v);
 	for (unsigned i = 0; i < 100 && at + 2 + 3 + 1 <= max; i++) {
 		char k[8];
 		snprintf(k, sizeof k, "p%02u", i);
 		size_t room = max - at - 2 - strlen(k);
-		at = put_tag(t, at, k, v, room < 255 ? room : 255);
+		at = kh_put_tag(t, at, k, v, room < 255 ? room : 255);
 	}
 	return at;
 }
@@ -99,22 +60,10 @@ int main(int argc, char **argv)
 	cl_addr target;
 	if (cl_addr_parse(argv[2], 0, &target) != 0 || n < 4)
 		return 2;
-	uint8_t key[CL_KEY_BYTES];
-	char why[200];
-	cl_keyring *kr = cl_keyring_new();
-	if (!kr || cl_key_from_file(argv[4], key, why, sizeof why) != 0 ||
-	    cl_keyring_install(kr, key) != 0) {
-		fprintf(stderr, "rogue: key: %s\n", why);
+	cl_keyring *kr = kh_keyring("rogue", argv[4]);
+	int sock = kr ? kh_connect("rogue", &target) : -1;
+	if (sock < 0)
 		return 1;
-	}
-	struct sockaddr_in sa = {.sin_family = AF_INET,
-				 .sin_port = htons(target.port)};
-	memcpy(&sa.sin_addr, target.ip, 4);
-	sock = socket(AF_INET, SOCK_STREAM, 0);
-	if (sock < 0 || connect(sock, (struct sockaddr *)&sa, sizeof sa) != 0) {
-		perror("rogue: connect");
-		return 1;
-	}
 	static uint8_t tags[CL_WIRE_TAGS_MAX];
 	size_t tl = big_tags(tags, 512);
 	uint8_t *buf = malloc(FRAME_BYTES + 4096);
@@ -132,7 +81,7 @@ int main(int argc, char **argv)
 			char name[64];
 			cl_wire_member m = {.status = CL_STATUS_ALIVE,
 					    .incarnation = 5,
-					    .start_ms = wall_us() / 1000 - 1000};
+					    .start_ms = kh_wall_us() / 1000 - 1000};
 			snprintf(name, sizeof name, "rogue-%06ld", sent);
 			if (sent == 0) {
 				snprintf(name, sizeof name, "ancient");
@@ -158,13 +107,13 @@ int main(int argc, char **argv)
 		if (more) /* the flags byte follows the u32 body length */
 			buf[5 + strlen(app) + 1 + 4] |= CL_PUSHPULL_MORE;
 		cl_wire_pushpull_end(&w);
-		uint64_t t = wall_us();
+		uint64_t t = kh_wall_us();
 		last_t = t > last_t ? t : last_t + 1;
 		cl_seal_info info = {.kind = CL_SEAL_STREAM,
 				     .sender = cl_swim_name_id("rogue", 5),
 				     .time_us = last_t,
 				     .recipient = 0};
-		if (cl_frame_write(kr, &info, buf, w.len, scratch, emit, NULL) != 0) {
+		if (cl_frame_write(kr, &info, buf, w.len, scratch, kh_emit, &sock) != 0) {
 			fprintf(stderr, "rogue: write failed after %ld frames\n",
 				frames);
 			break;

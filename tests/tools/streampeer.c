@@ -21,51 +21,23 @@
  *       its answers pile up, and must not free what it is reading.
  *       Prints "sent N frames" (fewer than FRAMES once cut).
  */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/swim.h"
 #include "core/wire.h"
+#include "keyholder.h"
 #include "runtime/frame.h"
-#include "runtime/keyring.h"
 
 #define PACKET_BYTES (256u * 1024u)
 #define PINGS 200
 #define ENTRIES 140
-
-static int sock;
-
-static int emit(void *arg, const void *buf, size_t n)
-{
-	(void)arg;
-	const uint8_t *p = buf;
-	while (n) {
-		ssize_t k = write(sock, p, n);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return -1;
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
-static uint64_t wall_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 static cl_bytes text(const char *s)
 {
@@ -90,23 +62,11 @@ int main(int argc, char **argv)
 	cl_addr target;
 	if (cl_addr_parse(argv[1], 0, &target) != 0 || frames < 1)
 		return 2;
-	uint8_t key[CL_KEY_BYTES];
-	char why[200];
-	cl_keyring *kr = cl_keyring_new();
-	if (!kr || cl_key_from_file(argv[3], key, why, sizeof why) != 0 ||
-	    cl_keyring_install(kr, key) != 0) {
-		fprintf(stderr, "streampeer: key: %s\n", why);
-		return 1;
-	}
 	signal(SIGPIPE, SIG_IGN);
-	struct sockaddr_in sa = {.sin_family = AF_INET,
-				 .sin_port = htons(target.port)};
-	memcpy(&sa.sin_addr, target.ip, 4);
-	sock = socket(AF_INET, SOCK_STREAM, 0);
-	if (sock < 0 || connect(sock, (struct sockaddr *)&sa, sizeof sa) != 0) {
-		perror("streampeer: connect");
+	cl_keyring *kr = kh_keyring("streampeer", argv[3]);
+	int sock = kr ? kh_connect("streampeer", &target) : -1;
+	if (sock < 0)
 		return 1;
-	}
 	uint8_t *buf = malloc(PACKET_BYTES);
 	uint8_t *scratch = malloc(CL_FRAME_SCRATCH);
 	if (!buf || !scratch)
@@ -125,7 +85,7 @@ int main(int argc, char **argv)
 		memset(tag + tag_len, 'x', 250);
 		tag_len += 250;
 	}
-	uint64_t start_ms = wall_us() / 1000 - 1000, last_t = 0;
+	uint64_t start_ms = kh_wall_us() / 1000 - 1000, last_t = 0;
 	uint32_t seq = 1;
 	long sent = 0;
 	for (; sent < frames; sent++) {
@@ -151,13 +111,13 @@ int main(int argc, char **argv)
 			cl_wire_put_alive(&w, 1, start_ms, text(witness), &at,
 					  (cl_bytes){NULL, 0});
 		}
-		uint64_t t = wall_us();
+		uint64_t t = kh_wall_us();
 		last_t = t > last_t ? t : last_t + 1;
 		cl_seal_info info = {.kind = CL_SEAL_STREAM,
 				     .sender = cl_swim_name_id("streampeer", 10),
 				     .time_us = last_t,
 				     .recipient = 0};
-		if (cl_frame_write(kr, &info, buf, w.len, scratch, emit, NULL) != 0)
+		if (cl_frame_write(kr, &info, buf, w.len, scratch, kh_emit, &sock) != 0)
 			break;
 	}
 	if (noread) {

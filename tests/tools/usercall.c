@@ -25,14 +25,8 @@
 
 #include "core/swim.h"
 #include "core/wire.h"
+#include "keyholder.h"
 #include "runtime/keyring.h"
-
-static uint64_t wall_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 int main(int argc, char **argv)
 {
@@ -95,7 +89,7 @@ int main(int argc, char **argv)
 		cl_seal_info info = {
 			.kind = CL_SEAL_DATAGRAM,
 			.sender = cl_swim_name_id(sender, strlen(sender)),
-			.time_us = wall_us(),
+			.time_us = kh_wall_us(),
 			.recipient = cl_swim_name_id(to, strlen(to))};
 		int n = cl_keyring_seal(kr, &info, pt, w.len, out, sizeof out);
 		cl_keyring_free(kr);

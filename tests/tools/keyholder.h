@@ -1,0 +1,92 @@
+/*
+ * keyholder.h — what the test-only key holders (in tests/tools) share:
+ * the cluster key, the wall clock a sealed header carries, and one stream
+ * to an agent that frames are written to as a real node writes them.
+ * Header-only: each tool is one translation unit.
+ */
+#ifndef CLOISTER_TESTS_KEYHOLDER_H
+#define CLOISTER_TESTS_KEYHOLDER_H
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/addr.h"
+#include "runtime/keyring.h"
+
+static inline uint64_t kh_wall_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* A keyring holding the key in PATH, or NULL (said on stderr as TOOL). */
+static inline cl_keyring *kh_keyring(const char *tool, const char *path)
+{
+	uint8_t key[CL_KEY_BYTES];
+	char why[256] = "";
+	cl_keyring *kr = cl_keyring_new();
+	if (!kr || cl_key_from_file(path, key, why, sizeof why) != 0 ||
+	    cl_keyring_install(kr, key) != 0) {
+		fprintf(stderr, "%s: key %s: %s\n", tool, path, why);
+		cl_keyring_free(kr);
+		return NULL;
+	}
+	return kr;
+}
+
+/* A TCP connection to an IPv4 agent, or -1 (said on stderr as TOOL). */
+static inline int kh_connect(const char *tool, const cl_addr *to)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons(to->port)};
+	memcpy(&sa.sin_addr, to->ip, 4);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+		fprintf(stderr, "%s: connect: %s\n", tool, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* cl_frame_write's emit: arg points to the descriptor. */
+static inline int kh_emit(void *arg, const void *buf, size_t n)
+{
+	int fd = *(const int *)arg;
+	const uint8_t *p = buf;
+	while (n) {
+		ssize_t k = write(fd, p, n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -1;
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+/* Appends one tag pair (key length, key, value length, value) at t + at;
+ * returns the new length. */
+static inline size_t kh_put_tag(uint8_t *t, size_t at, const char *k,
+				const char *v, size_t vlen)
+{
+	size_t kl = strlen(k);
+	t[at++] = (uint8_t)kl;
+	memcpy(t + at, k, kl);
+	at += kl;
+	t[at++] = (uint8_t)vlen;
+	memcpy(t + at, v, vlen);
+	return at + vlen;
+}
+
+#endif
