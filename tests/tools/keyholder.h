@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include "core/addr.h"
+#include "core/swim.h"
+#include "runtime/frame.h"
 #include "runtime/keyring.h"
 
 static inline uint64_t kh_wall_us(void)
@@ -73,6 +75,24 @@ static inline int kh_emit(void *arg, const void *buf, size_t n)
 		n -= (size_t)k;
 	}
 	return 0;
+}
+
+/* Writes PKT as one stream frame sealed by SENDER (recipient 0: whoever
+ * answers at the address), its time strictly after *last_us as a real
+ * node's are.  0, or -1 once the stream refuses it. */
+static inline int kh_send_stream(const cl_keyring *kr, int fd,
+				 const char *sender, const uint8_t *pkt,
+				 size_t len, uint8_t *scratch, uint64_t *last_us)
+{
+	uint64_t t = kh_wall_us();
+	*last_us = t > *last_us ? t : *last_us + 1;
+	cl_seal_info info = {.kind = CL_SEAL_STREAM,
+			     .sender = cl_swim_name_id(sender, strlen(sender)),
+			     .time_us = *last_us,
+			     .recipient = 0};
+	return cl_frame_write(kr, &info, pkt, len, scratch, kh_emit, &fd) == 0
+		       ? 0
+		       : -1;
 }
 
 /* Appends one tag pair (key length, key, value length, value) at t + at;

@@ -107,13 +107,8 @@ int main(int argc, char **argv)
 		if (more) /* the flags byte follows the u32 body length */
 			buf[5 + strlen(app) + 1 + 4] |= CL_PUSHPULL_MORE;
 		cl_wire_pushpull_end(&w);
-		uint64_t t = kh_wall_us();
-		last_t = t > last_t ? t : last_t + 1;
-		cl_seal_info info = {.kind = CL_SEAL_STREAM,
-				     .sender = cl_swim_name_id("rogue", 5),
-				     .time_us = last_t,
-				     .recipient = 0};
-		if (cl_frame_write(kr, &info, buf, w.len, scratch, kh_emit, &sock) != 0) {
+		if (kh_send_stream(kr, sock, "rogue", buf, w.len, scratch,
+				   &last_t) != 0) {
 			fprintf(stderr, "rogue: write failed after %ld frames\n",
 				frames);
 			break;

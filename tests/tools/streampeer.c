@@ -111,13 +111,8 @@ int main(int argc, char **argv)
 			cl_wire_put_alive(&w, 1, start_ms, text(witness), &at,
 					  (cl_bytes){NULL, 0});
 		}
-		uint64_t t = kh_wall_us();
-		last_t = t > last_t ? t : last_t + 1;
-		cl_seal_info info = {.kind = CL_SEAL_STREAM,
-				     .sender = cl_swim_name_id("streampeer", 10),
-				     .time_us = last_t,
-				     .recipient = 0};
-		if (cl_frame_write(kr, &info, buf, w.len, scratch, kh_emit, &sock) != 0)
+		if (kh_send_stream(kr, sock, "streampeer", buf, w.len, scratch,
+				   &last_t) != 0)
 			break;
 	}
 	if (noread) {
