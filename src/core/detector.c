@@ -586,7 +586,7 @@ void swim_on_ping(cl_swim *s, const cl_wire_msg *msg, const cl_addr *from,
 	struct notice notice = {.name = source};
 	if (src && live(src->status) && cl_addr_equal(maddr(s, src), from) &&
 	    cl_addr_equal(&msg->u.ping.source_addr, from))
-		swim_set_heard(s, (struct member *)src, true);
+		swim_heard_from(s, (struct member *)src, now);
 	if (src && !live(src->status)) {
 		notice.set = true;
 		notice.left = src->status == CL_STATUS_LEFT;
@@ -650,7 +650,7 @@ void swim_on_ack(cl_swim *s, uint8_t type, uint32_t seq, const cl_addr *from,
 			/* From the target's own address (not a relay's): heard. */
 			struct member *t = probe_target(s);
 			if (t && cl_addr_equal(from, maddr(s, t)))
-				swim_set_heard(s, t, true);
+				swim_heard_from(s, t, now);
 		}
 		if (type != CL_MSG_ACK) {
 			s->nacks++;
@@ -679,7 +679,7 @@ void swim_on_ack(cl_swim *s, uint8_t type, uint32_t seq, const cl_addr *from,
 		struct member *m = swim_find_hash(s, s->verify[i].hash);
 		if (m && cl_addr_equal(from, &s->verify[i].addr) &&
 		    cl_addr_equal(maddr(s, m), from))
-			swim_set_heard(s, m, true);
+			swim_heard_from(s, m, now);
 		s->verify[i].hash = 0;
 		return;
 	}

@@ -293,9 +293,41 @@ void swim_piggyback(cl_swim *s, cl_wbuf *w)
 	}
 }
 
-/* A round of gossip to a few random live members, suspects included: the
- * suspicion about them is news they need, to refute it. */
-void swim_gossip_round(cl_swim *s)
+/* A live member heard from in the last LATELY_PERIODS probe intervals,
+ * drawn from the ring (each counted once), or NULL. */
+static struct member *heard_lately(cl_swim *s, cl_usec now)
+{
+	struct member *c[LATELY_MAX];
+	size_t n = 0;
+	cl_usec since = now - LATELY_PERIODS * s->cfg.timing.probe_interval;
+	for (unsigned i = 0; i < LATELY_MAX; i++) {
+		const struct heard_lately *e = &s->lately[i];
+		if (!e->set || e->at < since)
+			continue;
+		struct member *m = mslot(s, e->nid);
+		if (!m || !m->used || m == self(s) ||
+		    (m->status != CL_STATUS_ALIVE &&
+		     m->status != CL_STATUS_SUSPECT))
+			continue;
+		bool dup = false;
+		for (size_t j = 0; j < n; j++)
+			dup |= c[j] == m;
+		if (!dup)
+			c[n++] = m;
+	}
+	return n ? c[rnd_below(s, n)] : NULL;
+}
+
+/* A round of gossip to a few live members, suspects included: the
+ * suspicion about them is news they need, to refute it.  The first is
+ * one heard from of late, the others random (memberlist's are all
+ * random).  In a partition's minority, random targets are almost all
+ * across the cut: a suspicion, or the refutation that would end it,
+ * never reached the one member that could pass it on (seeds 116653,
+ * 280239, 737301).  Members heard from lately are those that can be
+ * reached; in a whole cluster they are the probe targets and probers of
+ * the last periods, themselves random, so the epidemic stays one. */
+void swim_gossip_round(cl_swim *s, cl_usec now)
 {
 	if (s->bq_len == 0)
 		return;
@@ -303,7 +335,11 @@ void swim_gossip_round(cl_swim *s)
 	size_t k = s->cfg.timing.gossip_nodes;
 	if (k > 16)
 		k = 16;
-	k = swim_pick_random(s, to, k, NULL, true);
+	struct member *near = k ? heard_lately(s, now) : NULL;
+	size_t got = 0;
+	if (near)
+		to[got++] = near;
+	k = got + swim_pick_random(s, to + got, k - got, near, true);
 	for (size_t i = 0; i < k && s->bq_len > 0; i++) {
 		cl_wbuf w;
 		swim_begin(s, &w);

@@ -409,6 +409,22 @@ void swim_set_heard(cl_swim *s, struct member *m, bool heard)
 	s->heard_gen++;
 }
 
+void swim_heard_from(cl_swim *s, struct member *m, cl_usec now)
+{
+	swim_set_heard(s, m, true);
+	if (m == self(s))
+		return;
+	uint32_t nid = mnid(s, m);
+	struct heard_lately *last =
+		&s->lately[(s->lately_next + LATELY_MAX - 1) % LATELY_MAX];
+	if (last->set && last->nid == nid) {
+		last->at = now;
+		return;
+	}
+	s->lately[s->lately_next] = (struct heard_lately){nid, true, now};
+	s->lately_next = (s->lately_next + 1) % LATELY_MAX;
+}
+
 void swim_members_free(cl_swim *s)
 {
 	if (s->ids) {

@@ -83,6 +83,15 @@ struct member {
  * a few, so a packet of stale doubts costs one small datagram. */
 #define OWED_MAX 4
 
+/* Members heard from of late, kept for gossip (dissemination.c): the last
+ * LATELY_MAX answers and pings, each good for LATELY_PERIODS probe
+ * intervals.  A node that hears from its probe target and from those who
+ * probe it, about two a period, keeps three periods of them: in a
+ * partition's minority, within three periods of the cut, only the members
+ * it can still reach. */
+#define LATELY_MAX 8
+#define LATELY_PERIODS 3
+
 /* A map from name id to a pointer (open addressing), for the few members
  * that have an aux record. */
 struct idmap_entry {
@@ -267,6 +276,13 @@ struct cl_swim {
 	 * heard (detector.c, suspicion_scale). */
 	uint32_t peer_count;
 	cl_usec peer_count_at;
+	/* Members heard from directly of late (swim_heard_from), a ring. */
+	struct heard_lately {
+		uint32_t nid;
+		bool set;
+		cl_usec at;
+	} lately[LATELY_MAX];
+	unsigned lately_next;
 
 	/* Broadcasts, bucketed by transmit count. */
 	struct bqueue bq[TRANSMIT_BUCKETS];
@@ -490,6 +506,9 @@ void swim_member_reap(cl_swim *s, struct member *m, cl_usec now);
 void swim_members_free(cl_swim *s);
 /* Marks a member heard from (or not); keeps heard_live and heard_gen. */
 void swim_set_heard(cl_swim *s, struct member *m, bool heard);
+/* m answered from its own address, or pinged us from it: heard, and one
+ * of the members heard from of late. */
+void swim_heard_from(cl_swim *s, struct member *m, cl_usec now);
 /* A member by name hash alone (64 bits: a collision is not a concern for
  * what it is used for, matching an ack to a verification ping). */
 struct member *swim_find_hash(const cl_swim *s, uint64_t h);
@@ -525,7 +544,7 @@ void swim_broadcast_accuse(cl_swim *s, struct member *m, uint8_t type,
  * will be: gossip still has news of its own to spread. */
 bool swim_gossip_fresh(const cl_swim *s);
 void swim_piggyback(cl_swim *s, cl_wbuf *w);
-void swim_gossip_round(cl_swim *s);
+void swim_gossip_round(cl_swim *s, cl_usec now);
 void swim_bcast_drop(cl_swim *s, struct bcast *b);
 void swim_bcast_free_all(cl_swim *s);
 

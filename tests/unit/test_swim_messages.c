@@ -1203,6 +1203,63 @@ static void test_stale_doubt_about_us_answered(void)
 /* Defect 9: silence is not agreement                                  */
 /* ------------------------------------------------------------------ */
 
+/* Gossip datagrams (a gossip round's: gossip words first, no ping) sent
+ * since the last clear, in *all; returns how many went to `to`. */
+static size_t gossip_sends_to(struct harness *h, cl_addr to, size_t *all)
+{
+	size_t n = 0;
+	*all = 0;
+	cl_wire_msg msgs[CL_WIRE_MAX_MSGS];
+	for (size_t i = 0; i < h->n_sent; i++) {
+		const struct sent *p = &h->sent[i];
+		if (p->stream || parse_sent(p, msgs, CL_WIRE_MAX_MSGS) < 1)
+			continue;
+		uint8_t t = msgs[0].type;
+		if (t != CL_MSG_ALIVE && t != CL_MSG_SUSPECT && t != CL_MSG_DEAD)
+			continue;
+		++*all;
+		n += cl_addr_equal(&p->to, &to);
+	}
+	return n;
+}
+
+/*
+ * Gossip reaches the members we hear from.  Inside a partition's minority
+ * the members a node can reach are the few it heard from lately; gossip to
+ * members drawn at random went almost all across the partition, and a
+ * suspicion, or the refutation that would have ended it, never reached the
+ * one member that could pass it on (property checker: seeds 116653,
+ * 280239, 737301, each a false death after the unconfirmed timer's full
+ * 19-21 s).  One target of each gossip round is a member heard from in the
+ * last few probe intervals.
+ */
+static void test_gossip_reaches_members_heard_lately(void)
+{
+	check_seed = 11;
+	struct harness *h = h_new();
+	add_members(h, 11);
+	const cl_addr m3 = addr_n(256 + 3);
+	feed_ping(h, "m3", m3, 77);
+	h_clear(h);
+	/* Ten gossip rounds of three, with the joins' ALIVEs to spread. */
+	h_run(h, h->now + 2 * CL_SEC);
+	size_t all, to_m3 = gossip_sends_to(h, m3, &all);
+	printf("  gossip datagrams: %zu, to the member heard lately: %zu\n",
+	       all, to_m3);
+	CHECK(all >= 10);
+	/* Drawn at random, 1 in 11. */
+	CHECK(4 * to_m3 >= all);
+	/* Heard long ago, it is one member among others again. */
+	h_run(h, h->now + 20 * CL_SEC);
+	feed_alive(h, "late", 1, EPOCH_MS, addr_n(400), (cl_bytes){0});
+	h_clear(h);
+	h_run(h, h->now + 2 * CL_SEC);
+	to_m3 = gossip_sends_to(h, m3, &all);
+	CHECK(all >= 3);
+	CHECK(4 * to_m3 < all);
+	h_free(h);
+}
+
 static void test_silence_is_not_agreement(void)
 {
 	check_seed = 9;
@@ -2261,6 +2318,7 @@ int main(int argc, char **argv)
 		{"test_accusation_above_us_rechecks_rival", test_accusation_above_us_rechecks_rival},
 		{"test_stale_doubt_about_member_answered", test_stale_doubt_about_member_answered},
 		{"test_stale_doubt_about_us_answered", test_stale_doubt_about_us_answered},
+		{"test_gossip_reaches_members_heard_lately", test_gossip_reaches_members_heard_lately},
 		{"test_late_confirmation_leaves_an_answer_time", test_late_confirmation_leaves_an_answer_time},
 		{"test_join_resumed_once_everyone_is_reaped", test_join_resumed_once_everyone_is_reaped},
 		{"test_join_reply_not_regossiped", test_join_reply_not_regossiped},
