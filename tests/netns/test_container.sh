@@ -96,7 +96,7 @@ import json, sys
 for m in json.load(sys.stdin): print(m["addr"].split(":")[0], m["status"])'
 }
 count_in() { [[ $(members_of "$1" | grep -c " $2\$") == "$3" ]]; }
-status_in() { members_of "$1" | grep -q "^$2 $3\$"; }
+status_in() { members_of "$1" | grep "^$2 $3\$" >/dev/null; } # not -q: quitting early broke the printer's pipe (a traceback in the log)
 ready_at() { curl -fsS -o /dev/null -m 2 "http://$1:7948/ready"; }
 ip_of() { "${P[@]}" inspect "$1" --format '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}'; }
 # left_delay STOPPED_LOG PEER_LOG IP: seconds from the stopped agent's
