@@ -379,6 +379,11 @@ CLOISTER_API void cloister_multicall_free(cloister_multicall_result *r);
  * cloister_now_us()'s clock (CLOCK_MONOTONIC): the node set its first
  * timers from it when created.  Listener calls happen inside
  * cloister_feed/_tick/_join, after the protocol step.
+ *
+ * The send function is called from inside cloister_feed too, before the
+ * packet is fully read (a ping is answered before the gossip that follows
+ * it): buf must stay as it is until cloister_feed returns, so do not
+ * encrypt or receive into it from the send function.
  */
 CLOISTER_API int64_t cloister_now_us(void);
 
