@@ -1249,14 +1249,52 @@ static void test_gossip_reaches_members_heard_lately(void)
 	CHECK(all >= 10);
 	/* Drawn at random, 1 in 11. */
 	CHECK(4 * to_m3 >= all);
-	/* Heard long ago, it is one member among others again. */
+	/* Heard long ago, it is one member among others again (with our
+	 * probes answered from now on, so that health, which stretches
+	 * "lately", comes back to 0). */
+	h->auto_ack = true;
 	h_run(h, h->now + 20 * CL_SEC);
+	CHECK_EQ_INT(cl_swim_health(h->s), 0);
 	feed_alive(h, "late", 1, EPOCH_MS, addr_n(400), (cl_bytes){0});
 	h_clear(h);
 	h_run(h, h->now + 2 * CL_SEC);
 	to_m3 = gossip_sends_to(h, m3, &all);
 	CHECK(all >= 3);
 	CHECK(4 * to_m3 < all);
+	h_free(h);
+}
+
+/* A node whose probes go unanswered (the minority of a partition) probes
+ * more slowly as its local health drops, and so hears from the members
+ * it can reach more seldom: "lately" is counted in its own, stretched,
+ * probe periods.  In seed 578297 the only two members in reach had last
+ * pinged 4.8 s before the suspicion's halfway re-gossip, past three
+ * nominal periods, and it all went across the cut.
+ */
+static void test_heard_lately_follows_health(void)
+{
+	check_seed = 13;
+	struct harness *h = h_new();
+	add_members(h, 11);
+	/* Nobody answers: every probe fails and health drops. */
+	h_run(h, h->now + 6 * CL_SEC);
+	unsigned health = cl_swim_health(h->s);
+	printf("  local health after 6 s unanswered: %u\n", health);
+	CHECK(health >= 2);
+	const cl_addr m3 = addr_n(256 + 3);
+	feed_ping(h, "m3", m3, 78);
+	/* Four nominal periods later: within three of the stretched ones. */
+	h_run(h, h->now + 4 * CL_SEC);
+	CHECK(cl_swim_health(h->s) >= 1);
+	feed_alive(h, "late", 1, EPOCH_MS, addr_n(400), (cl_bytes){0});
+	h_clear(h);
+	h_run(h, h->now + 2 * CL_SEC);
+	size_t all, to_m3 = gossip_sends_to(h, m3, &all);
+	printf("  gossip datagrams: %zu, to the member heard 4 s ago: %zu\n",
+	       all, to_m3);
+	CHECK(all >= 6);
+	/* Drawn at random, 1 in 11. */
+	CHECK(4 * to_m3 >= all);
 	h_free(h);
 }
 
@@ -2319,6 +2357,7 @@ int main(int argc, char **argv)
 		{"test_stale_doubt_about_member_answered", test_stale_doubt_about_member_answered},
 		{"test_stale_doubt_about_us_answered", test_stale_doubt_about_us_answered},
 		{"test_gossip_reaches_members_heard_lately", test_gossip_reaches_members_heard_lately},
+		{"test_heard_lately_follows_health", test_heard_lately_follows_health},
 		{"test_late_confirmation_leaves_an_answer_time", test_late_confirmation_leaves_an_answer_time},
 		{"test_join_resumed_once_everyone_is_reaped", test_join_resumed_once_everyone_is_reaped},
 		{"test_join_reply_not_regossiped", test_join_reply_not_regossiped},
