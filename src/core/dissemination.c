@@ -293,13 +293,14 @@ void swim_piggyback(cl_swim *s, cl_wbuf *w)
 	}
 }
 
-/* A live member heard from in the last LATELY_PERIODS probe intervals,
- * drawn from the ring (each counted once), or NULL. */
+/* A live member heard from in the last LATELY_PERIODS probe intervals
+ * (stretched by local health, as probing is), drawn from the ring (each
+ * counted once), or NULL. */
 static struct member *heard_lately(cl_swim *s, cl_usec now)
 {
 	struct member *c[LATELY_MAX];
 	size_t n = 0;
-	cl_usec since = now - LATELY_PERIODS * s->cfg.timing.probe_interval;
+	cl_usec since = now - LATELY_PERIODS * scaled(s, s->cfg.timing.probe_interval);
 	for (unsigned i = 0; i < LATELY_MAX; i++) {
 		const struct heard_lately *e = &s->lately[i];
 		if (!e->set || e->at < since)

@@ -111,9 +111,10 @@
  *   - Gossip goes first to a member heard from lately.  memberlist draws
  *     every gossip target at random; here the first of each round is one
  *     that answered a probe of ours or pinged us in the last three probe
- *     intervals.  Inside a partition's minority nearly every random
- *     target is across the cut, and a suspicion, or the refutation that
- *     would end it, never reached the one member that could pass it on.
+ *     intervals, as local health stretches them.  Inside a partition's
+ *     minority nearly every random target is across the cut, and a
+ *     suspicion, or the refutation that would end it, never reached the
+ *     one member that could pass it on.
  *   - The suspicion timer scales with the cluster as pings report it:
  *     each ping carries how many members its sender knows, and the
  *     largest count heard lately sets the timer's scale and K when it is

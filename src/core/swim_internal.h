@@ -85,10 +85,13 @@ struct member {
 
 /* Members heard from of late, kept for gossip (dissemination.c): the last
  * LATELY_MAX answers and pings, each good for LATELY_PERIODS probe
- * intervals.  A node that hears from its probe target and from those who
- * probe it, about two a period, keeps three periods of them: in a
- * partition's minority, within three periods of the cut, only the members
- * it can still reach. */
+ * intervals as local health stretches them.  A node that hears from its
+ * probe target and from those who probe it, about two a period, keeps
+ * three periods of them: in a partition's minority, within three periods
+ * of the cut, only the members it can still reach.  Its own periods, not
+ * the nominal ones: there every probe fails, health stretches them up to
+ * nine-fold, and the minority's members, probing as slowly, are heard
+ * from seconds apart (seed 578297: 4.8 s). */
 #define LATELY_MAX 8
 #define LATELY_PERIODS 3
 
