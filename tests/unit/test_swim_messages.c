@@ -1223,6 +1223,18 @@ static size_t gossip_sends_to(struct harness *h, cl_addr to, size_t *all)
 	return n;
 }
 
+/* Two seconds of gossip (ten rounds of three) from a clear log: how many
+ * datagrams, and how many of them to `to`. */
+static size_t gossip_two_seconds(struct harness *h, cl_addr to,
+				 const char *who, size_t *all)
+{
+	h_clear(h);
+	h_run(h, h->now + 2 * CL_SEC);
+	size_t n = gossip_sends_to(h, to, all);
+	printf("  gossip datagrams: %zu, to %s: %zu\n", *all, who, n);
+	return n;
+}
+
 /*
  * Gossip reaches the members we hear from.  Inside a partition's minority
  * the members a node can reach are the few it heard from lately; gossip to
@@ -1240,12 +1252,9 @@ static void test_gossip_reaches_members_heard_lately(void)
 	add_members(h, 11);
 	const cl_addr m3 = addr_n(256 + 3);
 	feed_ping(h, "m3", m3, 77);
-	h_clear(h);
-	/* Ten gossip rounds of three, with the joins' ALIVEs to spread. */
-	h_run(h, h->now + 2 * CL_SEC);
-	size_t all, to_m3 = gossip_sends_to(h, m3, &all);
-	printf("  gossip datagrams: %zu, to the member heard lately: %zu\n",
-	       all, to_m3);
+	/* The joins' ALIVEs to spread. */
+	size_t all, to_m3 = gossip_two_seconds(h, m3, "the member heard lately",
+					       &all);
 	CHECK(all >= 10);
 	/* Drawn at random, 1 in 11. */
 	CHECK(4 * to_m3 >= all);
@@ -1256,9 +1265,7 @@ static void test_gossip_reaches_members_heard_lately(void)
 	h_run(h, h->now + 20 * CL_SEC);
 	CHECK_EQ_INT(cl_swim_health(h->s), 0);
 	feed_alive(h, "late", 1, EPOCH_MS, addr_n(400), (cl_bytes){0});
-	h_clear(h);
-	h_run(h, h->now + 2 * CL_SEC);
-	to_m3 = gossip_sends_to(h, m3, &all);
+	to_m3 = gossip_two_seconds(h, m3, "the member heard 20 s ago", &all);
 	CHECK(all >= 3);
 	CHECK(4 * to_m3 < all);
 	h_free(h);
@@ -1287,11 +1294,8 @@ static void test_heard_lately_follows_health(void)
 	h_run(h, h->now + 4 * CL_SEC);
 	CHECK(cl_swim_health(h->s) >= 1);
 	feed_alive(h, "late", 1, EPOCH_MS, addr_n(400), (cl_bytes){0});
-	h_clear(h);
-	h_run(h, h->now + 2 * CL_SEC);
-	size_t all, to_m3 = gossip_sends_to(h, m3, &all);
-	printf("  gossip datagrams: %zu, to the member heard 4 s ago: %zu\n",
-	       all, to_m3);
+	size_t all, to_m3 = gossip_two_seconds(h, m3, "the member heard 4 s ago",
+					       &all);
 	CHECK(all >= 6);
 	/* Drawn at random, 1 in 11. */
 	CHECK(4 * to_m3 >= all);
