@@ -300,7 +300,8 @@ static struct member *heard_lately(cl_swim *s, cl_usec now)
 {
 	struct member *c[LATELY_MAX];
 	size_t n = 0;
-	cl_usec since = now - LATELY_PERIODS * scaled(s, s->cfg.timing.probe_interval);
+	cl_usec since =
+		now - LATELY_PERIODS * scaled(s, s->cfg.timing.probe_interval);
 	for (unsigned i = 0; i < LATELY_MAX; i++) {
 		const struct heard_lately *e = &s->lately[i];
 		if (!e->set || e->at < since)
