@@ -20,19 +20,29 @@
 #define FORMERS_MAX 4096
 
 /* A member's share of the membership checksum: live members only, by
- * name, incarnation and process start (status is left out, so a
- * suspicion does not look like a disagreement that needs a full sync).
- * The start is in so that two views holding different processes of one
- * name at one incarnation disagree, and a sync settles them (merge.h: the
- * newer process wins); left out, such a split passed for agreement for
- * good, and the stale process itself never heard of its successor. */
+ * name, incarnation and process, the process being its start and its
+ * address, as the merge orders them (cl_merge_process_newer; status is
+ * left out, so a suspicion does not look like a disagreement that needs a
+ * full sync).  The process is in so that two views holding different
+ * processes of one name at one incarnation disagree, and a sync settles
+ * them (merge.h: the newer process wins).  Left out, such a split passed
+ * for agreement for good, and the stale process itself never heard of its
+ * successor: the start alone let two processes started in the same
+ * millisecond pass for one (seed 1091200: what went to the name went to
+ * the newer one's address, and the older never learnt it had a twin). */
 static inline uint64_t contrib(const cl_swim *s, uint64_t h,
 			       const struct member *m)
 {
 	if (!live(m->status))
 		return 0;
+	const cl_addr *a = maddr(s, m);
+	uint64_t ip[2];
+	memcpy(ip, a->ip, sizeof ip);
+	uint64_t where = ip[0] ^ (ip[1] * 0x9E3779B97F4A7C15ull) ^
+			 ((uint64_t)a->port << 8 | a->family);
 	uint64_t x = h ^ ((uint64_t)m->incarnation * 0x9E3779B97F4A7C15ull) ^
-		     (mstart(s, m) * 0xC2B2AE3D27D4EB4Full);
+		     (mstart(s, m) * 0xC2B2AE3D27D4EB4Full) ^
+		     (where * 0x165667B19E3779F9ull);
 	x ^= x >> 33;
 	x *= 0xff51afd7ed558ccdull;
 	x ^= x >> 33;
