@@ -27,9 +27,12 @@
 #include "cli.h"
 #include "cloister.h"
 #include "sim/prop.h"
+#include "sim/sim_trace.h"
 #include "sim/sim.h"
 
 #define MAX_NODES 100000u
+/* --trace: node numbers one run prints the packets of. */
+#define TRACE_NODES_MAX 64
 
 static void usage(FILE *out)
 {
@@ -72,6 +75,12 @@ static void usage(FILE *out)
 		"                      schedules with invariants checked all along\n"
 		"                      (see below)\n"
 		"  --seeds A[-B]       with --prop: the schedules to run (default 1)\n"
+		"  --trace N[,N...]    print every packet sent by or to these node\n"
+		"                      numbers to stderr, decoded, with its fate\n"
+		"                      (arrival time, or why it was dropped) and\n"
+		"                      each arrival; with --prop, one seed only\n"
+		"                      (the first run, not the shrinking); the\n"
+		"                      run is the same traced or not\n"
 		"\n"
 		"timing over the profile's (bench/detection_curve.py sweeps them):\n"
 		"  --probe-interval-ms MS, --probe-timeout-ms MS, --indirect-checks K,\n"
@@ -187,7 +196,36 @@ struct opts {
 	/* Faults for the detection/false-positive curve: one slow node, and
 	 * pauses of pause_s seconds every pause_every_s seconds. */
 	double slow_ms, pause_s, pause_every_s;
+	/* --trace: node numbers whose packets are printed. */
+	uint32_t trace[TRACE_NODES_MAX];
+	size_t n_trace;
 };
+
+/* "3,7,12" into node numbers below max; false on anything else. */
+static bool parse_nodes(const char *v, uint64_t max, uint32_t *out,
+			size_t cap, size_t *n)
+{
+	*n = 0;
+	while (*v) {
+		const char *comma = strchr(v, ',');
+		size_t len = comma ? (size_t)(comma - v) : strlen(v);
+		char num[24];
+		uint64_t x;
+		if (len == 0 || len >= sizeof num || *n == cap)
+			return false;
+		memcpy(num, v, len);
+		num[len] = 0;
+		if (!parse_u64(num, &x) || x >= max)
+			return false;
+		out[(*n)++] = (uint32_t)x;
+		if (!comma)
+			break;
+		v = comma + 1;
+		if (!*v)
+			return false;
+	}
+	return *n > 0;
+}
 
 static int parse(int argc, char **argv, struct opts *o)
 {
@@ -211,7 +249,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		{"--indirect-checks", true}, {"--suspicion-mult", true},
 		{"--suspicion-max-mult", true}, {"--no-stream-ping", false},
 		{"--slow-ms", true}, {"--pause-s", true},
-		{"--pause-every-s", true}};
+		{"--pause-every-s", true}, {"--trace", true}};
 	cl_args args;
 	cl_args_init(&args, argc, argv);
 	for (;;) {
@@ -291,6 +329,16 @@ static int parse(int argc, char **argv, struct opts *o)
 			if (!parse_double(v, &d) || d <= 0 || d > 1e6)
 				return bad(name, v, "want seconds > 0");
 			o->pause_every_s = d;
+			continue;
+		}
+		if (!strcmp(name, "--trace")) {
+			/* Checked against --nodes (or the checker's slots)
+			 * once every flag is read. */
+			if (!parse_nodes(v, MAX_NODES, o->trace,
+					 TRACE_NODES_MAX, &o->n_trace))
+				return bad(name, v, "want node numbers, "
+						    "comma-separated (at most "
+						    "64)");
 			continue;
 		}
 		if (!strcmp(name, "--seeds")) {
@@ -382,6 +430,16 @@ static int parse(int argc, char **argv, struct opts *o)
 	if (o->pause_s >= o->pause_every_s)
 		return bad("--pause-s", NULL,
 			   "must be shorter than --pause-every-s");
+	for (size_t i = 0; i < o->n_trace; i++)
+		if (o->trace[i] >= (o->prop ? CL_PROP_SLOTS_MAX : o->nodes))
+			return bad("--trace", NULL,
+				   o->prop ? "node numbers of the checker's "
+					     "clusters are below 64"
+					   : "node numbers must be below "
+					     "--nodes");
+	if (o->n_trace && o->prop && o->seeds_first != o->seeds_last)
+		return bad("--trace", NULL, "with --prop, takes one seed "
+					    "(--seeds S)");
 	if ((o->slow_ms > 0 || o->pause_s > 0) && (o->spread || o->prop))
 		return bad("--slow-ms/--pause-s", NULL,
 			   "are for the plain run (not --spread or --prop)");
@@ -901,7 +959,9 @@ static int run_prop(const struct opts *o)
 	uint64_t first = o->seeds_first ? o->seeds_first : 1;
 	uint64_t last = o->seeds_first ? o->seeds_last : first;
 	cl_prop_config cfg = {.report = stderr, .shrink = true,
-			      .trace = first == last};
+			      .trace = first == last,
+			      .packets_of = o->trace,
+			      .n_packets_of = o->n_trace};
 	cl_prop_summary sum;
 	double t0 = wall_now();
 	int e = cl_prop_batch(&cfg, first, last, &sum);
@@ -968,6 +1028,11 @@ int cmd_sim(int argc, char **argv)
 	cl_sim_config_default(&cfg);
 	cfg.nodes = (uint32_t)o.nodes;
 	cfg.seed = o.seed;
+	cl_sim_trace trace = {stderr, o.trace, o.n_trace, 0};
+	if (o.n_trace) {
+		cfg.tracer = cl_sim_trace_packet;
+		cfg.tracer_arg = &trace;
+	}
 	cfg.profile = o.profile;
 	cfg.loss = o.loss;
 	cfg.latency = (cl_usec)llround(o.latency_ms * 1000);

@@ -28,10 +28,11 @@
 #include "core/cluster.h"
 #include "core/merge.h"
 #include "sim.h"
+#include "sim_trace.h"
 #include "sim_util.h"
 
 #define SPARES 2
-#define NODES_CAP 64
+#define NODES_CAP CL_PROP_SLOTS_MAX
 #define FAULTS_CAP 32
 #define PARTS_CAP 32
 #define SPANS_CAP 32
@@ -1300,7 +1301,7 @@ static int64_t subject_of(const char *v)
 }
 
 static int run_schedule(const cl_prop_config *cfg, const struct schedule *sch,
-			cl_prop_result *res, bool report)
+			cl_prop_result *res, bool report, bool packets)
 {
 	struct prop *p = calloc(1, sizeof *p);
 	if (!p)
@@ -1339,6 +1340,12 @@ static int run_schedule(const cl_prop_config *cfg, const struct schedule *sch,
 	sc.timing = &p->timing;
 	sc.observer = observe;
 	sc.observer_arg = p;
+	cl_sim_trace trace = {cfg->report, cfg->packets_of, cfg->n_packets_of,
+			      0};
+	if (packets && cfg->report && cfg->n_packets_of) {
+		sc.tracer = cl_sim_trace_packet;
+		sc.tracer_arg = &trace;
+	}
 	int err = 0;
 	p->sim = cl_sim_new(&sc, &err);
 	if (!p->sim) {
@@ -1445,17 +1452,18 @@ int cl_prop_run(const cl_prop_config *cfg, cl_prop_result *res)
 	draw_schedule(cfg, &t, sch);
 	if (cfg->trace && cfg->report)
 		print_schedule(cfg->report, sch);
-	int e = run_schedule(cfg, sch, res, true);
+	int e = run_schedule(cfg, sch, res, true, true);
 	if (e == 0 && !res->ok && cfg->shrink && cfg->report) {
 		/* Drop faults one at a time while the run still fails. */
 		cl_prop_result r2;
 		for (unsigned i = 0; i < sch->n_faults; i++) {
 			sch->f[i].dropped = true;
-			if (run_schedule(cfg, sch, &r2, false) != 0 || r2.ok)
+			if (run_schedule(cfg, sch, &r2, false, false) != 0 ||
+			    r2.ok)
 				sch->f[i].dropped = false;
 		}
 		fprintf(cfg->report, "smallest failing schedule found:\n");
-		run_schedule(cfg, sch, &r2, true);
+		run_schedule(cfg, sch, &r2, true, false);
 	}
 	free(sch);
 	return e;

@@ -74,7 +74,15 @@ typedef struct cl_prop_config {
 	FILE *report;                  /* violations and traces; NULL: quiet */
 	bool shrink;                   /* look for a smaller failing schedule */
 	bool trace;                    /* print the schedule before running */
+	/* Print the packets sent by or to these node numbers (below
+	 * CL_PROP_SLOTS_MAX) to report, in the first run of a seed (not the
+	 * runs that look for a smaller schedule): sim_trace.h. */
+	const uint32_t *packets_of;
+	size_t n_packets_of;
 } cl_prop_config;
+
+/* Node numbers a schedule's cluster and its spare slots stay below. */
+#define CL_PROP_SLOTS_MAX 64
 
 typedef struct cl_prop_result {
 	bool ok;

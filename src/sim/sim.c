@@ -123,6 +123,8 @@ struct sim_pkt {
 	uint64_t to_key;    /* destination address key, checked on arrival */
 	cl_addr from;
 	bool stream;
+	uint32_t from_node; /* for the tracer */
+	uint64_t id;        /* the send's number, for the tracer */
 };
 
 struct sim_node {
@@ -217,10 +219,6 @@ struct cl_sim {
 	cl_sim_metrics m;
 };
 
-/* Virtual boot times map to these wall-clock values in the cores' config
- * (start_ms is meant to be a wall-clock start time). */
-#define SIM_EPOCH_MS 1700000000000ull
-
 /* ------------------------------------------------------------------ */
 /* Configuration                                                       */
 /* ------------------------------------------------------------------ */
@@ -253,6 +251,13 @@ static cl_addr addr_of_id(uint32_t id)
 {
 	return cl_addr_v4(10, (uint8_t)(id >> 16), (uint8_t)(id >> 8),
 			  (uint8_t)id, SIM_PORT);
+}
+
+static cl_addr addr_of_key(uint64_t key)
+{
+	return cl_addr_v4((uint8_t)(key >> 40), (uint8_t)(key >> 32),
+			  (uint8_t)(key >> 24), (uint8_t)(key >> 16),
+			  (uint16_t)key);
 }
 
 static uint64_t pair_key(uint32_t a, uint32_t b)
@@ -341,7 +346,56 @@ static uint64_t node_rand(void *ctx)
 }
 
 static void enqueue(cl_sim *s, struct sim_node *src, struct sim_node *dst,
-		    const uint8_t *buf, size_t len, bool stream, cl_usec extra);
+		    const uint8_t *buf, size_t len, bool stream, cl_usec extra,
+		    bool cut);
+
+/* A send that never left, for the tracer. */
+static void trace_drop(cl_sim *s, const struct sim_node *src,
+		       const struct sim_node *dst, const cl_addr *to,
+		       const uint8_t *buf, size_t len, bool stream,
+		       enum cl_sim_fate fate)
+{
+	if (!s->cfg.tracer)
+		return;
+	cl_sim_packet t = {
+		.id = s->m.packets,
+		.now = s->now,
+		.fate = (uint8_t)fate,
+		.stream = stream,
+		.from = src->idx,
+		.to = dst ? (int64_t)dst->idx : -1,
+		.from_addr = addr_of_id(src->addr_id),
+		.to_addr = *to,
+		.label = s->label[src->cluster],
+		.buf = buf,
+		.len = len,
+	};
+	s->cfg.tracer(s->cfg.tracer_arg, s, &t);
+}
+
+/* A copy that arrived, for the tracer. */
+static void trace_arrival(cl_sim *s, const struct sim_pkt *p,
+			  enum cl_sim_fate fate)
+{
+	if (!s->cfg.tracer)
+		return;
+	const struct sim_node *src = &s->nodes[p->from_node];
+	cl_sim_packet t = {
+		.id = p->id,
+		.now = s->now,
+		.fate = (uint8_t)fate,
+		.arrival = true,
+		.stream = p->stream,
+		.from = p->from_node,
+		.to = p->to,
+		.from_addr = p->from,
+		.to_addr = addr_of_key(p->to_key),
+		.label = s->label[src->cluster],
+		.buf = p->buf,
+		.len = p->len,
+	};
+	s->cfg.tracer(s->cfg.tracer_arg, s, &t);
+}
 
 static void node_send(void *ctx, const cl_addr *to, uint64_t to_id,
 		      const uint8_t *buf, size_t len, bool stream)
@@ -358,20 +412,26 @@ static void node_send(void *ctx, const cl_addr *to, uint64_t to_id,
 	const uint64_t *v = key ? sim_map_get(&s->addrs, key) : NULL;
 	if (!v) {
 		s->m.drop_unroutable++;
+		trace_drop(s, src, NULL, to, buf, len, stream,
+			   CL_SIM_DROP_UNROUTABLE);
 		return;
 	}
 	struct sim_node *dst = &s->nodes[*v];
 	if (!dst->core) {
 		s->m.drop_down++;
+		trace_drop(s, src, dst, to, buf, len, stream, CL_SIM_DROP_DOWN);
 		return;
 	}
 	if (s->partitioned && src->group != dst->group) {
 		s->m.drop_partition++;
+		trace_drop(s, src, dst, to, buf, len, stream,
+			   CL_SIM_DROP_PARTITION);
 		return;
 	}
 	if (s->blocks.len &&
 	    sim_map_get(&s->blocks, pair_key(src->idx, dst->idx))) {
 		s->m.drop_block++;
+		trace_drop(s, src, dst, to, buf, len, stream, CL_SIM_DROP_BLOCK);
 		return;
 	}
 	double loss = s->loss;
@@ -382,26 +442,34 @@ static void node_send(void *ctx, const cl_addr *to, uint64_t to_id,
 			memcpy(&loss, o, sizeof loss);
 	}
 	cl_usec retrans = 0;
+	bool cut = false;
 	if (!stream) {
 		if (loss > 0 && sim_rng_unit(&s->net) < loss) {
 			s->m.drop_loss++;
+			trace_drop(s, src, dst, to, buf, len, stream,
+				   CL_SIM_DROP_LOSS);
 			return;
 		}
 		if (s->corrupt > 0 && sim_rng_unit(&s->net) < s->corrupt) {
 			if (len < 2 || sim_rng_below(&s->net, 2) == 0) {
 				s->m.drop_corrupt++;
+				trace_drop(s, src, dst, to, buf, len, stream,
+					   CL_SIM_DROP_CORRUPT);
 				return;
 			}
 			len = 1 + (size_t)sim_rng_below(&s->net, len - 1);
 			s->m.cut++;
+			cut = true;
 		}
 		if (s->dup > 0 && sim_rng_unit(&s->net) < s->dup) {
 			s->m.dup++;
-			enqueue(s, src, dst, buf, len, false, 0);
+			enqueue(s, src, dst, buf, len, false, 0, cut);
 		}
 	} else if (s->stream_fail > 0 &&
 		   sim_rng_unit(&s->net) < s->stream_fail) {
 		s->m.drop_stream_fail++;
+		trace_drop(s, src, dst, to, buf, len, stream,
+			   CL_SIM_DROP_STREAM_FAIL);
 		return;
 	} else if (loss > 0) {
 		/* TCP under loss: an attempt (segment out, ack back) fails
@@ -413,19 +481,22 @@ static void node_send(void *ctx, const cl_addr *to, uint64_t to_id,
 		while (sim_rng_unit(&s->net) >= (1 - loss) * (1 - loss)) {
 			if (++tries > STREAM_RETRIES) {
 				s->m.drop_loss++;
+				trace_drop(s, src, dst, to, buf, len, stream,
+					   CL_SIM_DROP_LOSS);
 				return;
 			}
 			retrans += rto;
 			rto *= 2;
 		}
 	}
-	enqueue(s, src, dst, buf, len, stream, retrans);
+	enqueue(s, src, dst, buf, len, stream, retrans, cut);
 }
 
 /* One copy of a packet on its way: latency, jitter, the TCP handshake for
  * streams, the receiver's slowness. */
 static void enqueue(cl_sim *s, struct sim_node *src, struct sim_node *dst,
-		    const uint8_t *buf, size_t len, bool stream, cl_usec extra)
+		    const uint8_t *buf, size_t len, bool stream, cl_usec extra,
+		    bool cut)
 {
 	cl_usec delay = s->cfg.latency + extra;
 	if (s->cfg.jitter > 0)
@@ -450,7 +521,27 @@ static void enqueue(cl_sim *s, struct sim_node *src, struct sim_node *dst,
 	p->to_key = dst->addr_key;
 	p->from = addr_of_id(src->addr_id);
 	p->stream = stream;
+	p->from_node = src->idx;
+	p->id = s->m.packets;
 	schedule(s, s->now + delay, EV_PKT, i, 0);
+	if (s->cfg.tracer) {
+		cl_sim_packet t = {
+			.id = p->id,
+			.now = s->now,
+			.arrives = s->now + delay,
+			.fate = CL_SIM_SENT,
+			.stream = stream,
+			.cut = cut,
+			.from = src->idx,
+			.to = dst->idx,
+			.from_addr = p->from,
+			.to_addr = addr_of_id(dst->addr_id),
+			.label = s->label[src->cluster],
+			.buf = p->buf,
+			.len = len,
+		};
+		s->cfg.tracer(s->cfg.tracer_arg, s, &t);
+	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -649,6 +740,7 @@ static void release_held(cl_sim *s, struct sim_node *nd)
 {
 	for (uint32_t k = 0; k < nd->n_held; k++) {
 		s->m.drop_down++;
+		trace_arrival(s, &s->pkts[nd->held[k]], CL_SIM_DROP_DOWN);
 		pkt_release(s, nd->held[k]);
 	}
 	nd->n_held = nd->held_dgrams = 0;
@@ -786,7 +878,7 @@ static void initial_boot(cl_sim *s, struct sim_node *nd)
 	if (s->cfg.cross_seed && s->cfg.alt_nodes)
 		seeds[n++] = addr_of_id(s->nodes[s->first[!c]].addr_id);
 	s->pending_starts--;
-	nd->start_ms = SIM_EPOCH_MS + (uint64_t)(s->now / CL_MSEC);
+	nd->start_ms = CL_SIM_EPOCH_MS + (uint64_t)(s->now / CL_MSEC);
 	nd->incarnation = 1 + (uint32_t)(s->now / CL_SEC);
 	boot(s, nd, seeds, n);
 	if (!s->pending_starts) {
@@ -936,13 +1028,18 @@ static void deliver(cl_sim *s, uint32_t i)
 	struct sim_node *nd = &s->nodes[p->to];
 	if (!nd->core || nd->addr_key != p->to_key) {
 		s->m.drop_down++;
+		trace_arrival(s, p, CL_SIM_DROP_DOWN);
 	} else if (nd->paused) {
-		if (hold(s, nd, i))
+		if (hold(s, nd, i)) {
+			trace_arrival(s, p, CL_SIM_HELD);
 			return;
+		}
 		s->m.drop_paused++;
+		trace_arrival(s, p, CL_SIM_DROP_PAUSED);
 	} else {
 		s->m.delivered++;
 		s->m.feeds++;
+		trace_arrival(s, p, CL_SIM_FED);
 		/* cl_swim_feed copies from before it sends anything that
 		 * could grow the pool and move *p (the buffer is held apart). */
 		cl_swim_feed(nd->core, s->now, &p->from, p->buf, p->len,
@@ -1221,7 +1318,7 @@ int cl_sim_restart_ex(cl_sim *s, uint32_t i, const cl_sim_restart_opts *o)
 		nd->incarnation = inc > nd->last_incarnation
 					  ? inc
 					  : nd->last_incarnation + 1;
-	nd->start_ms = SIM_EPOCH_MS + (uint64_t)(clock / CL_MSEC);
+	nd->start_ms = CL_SIM_EPOCH_MS + (uint64_t)(clock / CL_MSEC);
 	return boot(s, nd, addrs, n);
 }
 
@@ -1249,7 +1346,7 @@ int cl_sim_start_twin(cl_sim *s, uint32_t spare, uint32_t of)
 	size_t n = seed_addrs(s, spare, NULL, 0, addrs);
 	nd->life++;
 	nd->incarnation = 1 + (uint32_t)(s->now / CL_SEC);
-	nd->start_ms = SIM_EPOCH_MS + (uint64_t)(s->now / CL_MSEC);
+	nd->start_ms = CL_SIM_EPOCH_MS + (uint64_t)(s->now / CL_MSEC);
 	return boot(s, nd, addrs, n);
 }
 
@@ -1387,6 +1484,7 @@ void cl_sim_resume(cl_sim *s, uint32_t i)
 		struct sim_pkt *p = &s->pkts[pi];
 		s->m.delivered++;
 		s->m.feeds++;
+		trace_arrival(s, p, CL_SIM_FED);
 		cl_swim_feed(nd->core, s->now, &p->from, p->buf, p->len,
 			     p->stream);
 		pkt_release(s, pi);

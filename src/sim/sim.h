@@ -40,6 +40,51 @@ typedef struct cl_sim cl_sim;
 typedef void (*cl_sim_observer)(void *arg, cl_sim *sim, uint32_t node,
 				cl_usec now, const cl_swim_event *ev);
 
+/* Virtual boot times map to these wall-clock values in the cores' config
+ * (start_ms is meant to be a wall-clock start time). */
+#define CL_SIM_EPOCH_MS 1700000000000ull
+
+/* What became of one packet, for a tracer (cl_sim_config.tracer).  A send
+ * is reported once, when it is sent: on its way (SENT, with its arrival
+ * time; a duplicated datagram twice), or the reason it never left.  Each
+ * copy on its way is reported again when it arrives. */
+enum cl_sim_fate {
+	CL_SIM_SENT = 0,          /* on its way */
+	CL_SIM_FED,               /* arrived, read by the receiver's core */
+	CL_SIM_HELD,              /* arrived at a paused node, waits */
+	CL_SIM_DROP_UNROUTABLE,   /* no node at that address */
+	CL_SIM_DROP_DOWN,         /* the receiver crashed, left or moved */
+	CL_SIM_DROP_PARTITION,
+	CL_SIM_DROP_BLOCK,        /* a one-way block */
+	CL_SIM_DROP_LOSS,         /* datagram lost, or a stream gave up */
+	CL_SIM_DROP_CORRUPT,      /* damaged, dropped as a checksum would */
+	CL_SIM_DROP_STREAM_FAIL,  /* the stream did not connect */
+	CL_SIM_DROP_PAUSED,       /* past a paused receiver's buffer */
+	CL_SIM_FATE__COUNT
+};
+
+const char *cl_sim_fate_name(enum cl_sim_fate f);
+
+typedef struct cl_sim_packet {
+	uint64_t id;        /* the send's number: its SENT and arrival share it */
+	cl_usec now;
+	cl_usec arrives;    /* SENT only */
+	uint8_t fate;       /* enum cl_sim_fate */
+	bool arrival;       /* a copy arriving, not a send */
+	bool stream;
+	bool cut;           /* SENT: damaged, cut short (len is what is left) */
+	uint32_t from;      /* sender's node number */
+	int64_t to;         /* receiver's node number, -1 if unroutable */
+	cl_addr from_addr, to_addr;
+	const char *label;  /* the sender's cluster label, to decode it with */
+	const uint8_t *buf; /* valid during the call only */
+	size_t len;
+} cl_sim_packet;
+
+/* Called for every packet when set; it must not change the simulation. */
+typedef void (*cl_sim_tracer)(void *arg, const cl_sim *sim,
+			      const cl_sim_packet *pkt);
+
 /* Defaults are set by cl_sim_config_default() and explained there. */
 typedef struct cl_sim_config {
 	uint64_t seed;
@@ -66,6 +111,10 @@ typedef struct cl_sim_config {
 	bool no_stream_ping;         /* cores without the stream fallback */
 	cl_sim_observer observer;
 	void *observer_arg;
+	/* Every packet's fate (sim_trace.h prints the chosen nodes'); the
+	 * run is the same with or without it. */
+	cl_sim_tracer tracer;
+	void *tracer_arg;
 } cl_sim_config;
 
 void cl_sim_config_default(cl_sim_config *cfg);

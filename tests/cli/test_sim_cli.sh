@@ -132,6 +132,32 @@ grep -q "crashes" "$tmp/demo.txt" || fail "demo narrates the crash"
 grep -q "restarts" "$tmp/demo.txt" || fail "demo narrates the restart"
 grep -q "summary" "$tmp/demo.txt" || fail "demo prints a summary"
 
+# ---------------------------------------------------------------- trace
+# --trace prints node 1's packets on stderr, decoded, and changes nothing:
+# stdout is the untraced run's, wall time aside.
+"$bin" sim --nodes 5 --duration 10 --seed 3 --json >"$tmp/plain.json"
+"$bin" sim --nodes 5 --duration 10 --seed 3 --json --trace 1 \
+	>"$tmp/traced.json" 2>"$tmp/trace"
+python3 - "$tmp/plain.json" "$tmp/traced.json" <<'EOF' || fail "--trace changed the run"
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:])
+for d in (a, b):
+    d.pop("wall_s", None)
+sys.exit(0 if a == b else 1)
+EOF
+grep -q ' n1\[1\] 10\.0\.0\.2:7946 > n0\[0\] 10\.0\.0\.1:7946 tcp .* | state join of 1: n1 alive@1' "$tmp/trace" \
+	|| fail "--trace: no join of node 1: $(head -3 "$tmp/trace")"
+grep -q '| ping seq=[0-9]* target=n1 ' "$tmp/trace" || fail "--trace: no ping to node 1"
+grep -q ' < n1\[1\] .* fed$' "$tmp/trace" || fail "--trace: no arrival of node 1's packets"
+# Only node 1's packets: every line names it.
+if grep -v 'n1\[1\]' "$tmp/trace" | grep -q .; then
+	fail "--trace 1 printed another node's packet: $(grep -v 'n1\[1\]' "$tmp/trace" | head -1)"
+fi
+# With --prop, one seed: the schedule, then the traced packets.
+"$bin" sim --prop --seeds 9 --trace 0 >/dev/null 2>"$tmp/ptrace" || true
+grep -q '^schedule: seed 9' "$tmp/ptrace" || fail "--prop --trace: no schedule"
+grep -q ' n0\[0\] 10\.0\.0\.1:7946 > ' "$tmp/ptrace" || fail "--prop --trace: no packets of node 0"
+
 # ---------------------------------------------------------------- bad flags
 bad() {
 	local want=$1; shift
@@ -157,6 +183,11 @@ bad --suspicion-mult sim --suspicion-mult 0
 bad --pause-s sim --pause-s 40 --pause-every-s 30
 bad --slow-ms sim --slow-ms -1
 bad stray sim stray
+bad --trace sim --nodes 3 --trace 3
+bad --trace sim --trace 1,,2
+bad --trace sim --trace x
+bad --trace sim --prop --seeds 1-2 --trace 0
+bad --trace sim --prop --seeds 4 --trace 64
 bad --seed sim demo --seed x
 bad --frobnicate sim demo --frobnicate
 bad --seed sim demo --seed
