@@ -80,10 +80,12 @@
  *     refuting each other forever.  Two processes that chose the same
  *     incarnation (started within one second) settle the same way: the
  *     newer is taken at an equal number, and the membership checksum
- *     counts the process's start, so nodes that took different ones
- *     disagree and sync.  memberlist ignores an equal incarnation, and
- *     with it cloister's views stayed split for good (the property
- *     checker, seeds 759, 5535, 42863, 65287, 130827 under variants).
+ *     counts the process (its start and its address, the order's two
+ *     keys), so nodes that took different ones disagree and sync, the
+ *     older process among them.  memberlist ignores an equal
+ *     incarnation, and with it cloister's views stayed split for good
+ *     (the property checker, seeds 759, 5535, 42863, 65287, 130827 under
+ *     variants; 1091200, two processes started in one millisecond).
  *   - A suspicion follows its member to a newer process's address (MOVE).
  *     A SUSPECT at a number above ours carries no address; taken before
  *     the ALIVE at that number that carries a restarted member's new
