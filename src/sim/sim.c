@@ -373,9 +373,10 @@ static void trace_drop(cl_sim *s, const struct sim_node *src,
 	s->cfg.tracer(s->cfg.tracer_arg, s, &t);
 }
 
-/* A copy that arrived, for the tracer. */
-static void trace_arrival(cl_sim *s, const struct sim_pkt *p,
-			  enum cl_sim_fate fate)
+/* A copy on its way (SENT, arriving at `arrives`) or arriving, for the
+ * tracer. */
+static void trace_copy(cl_sim *s, const struct sim_pkt *p,
+		       enum cl_sim_fate fate, cl_usec arrives, bool cut)
 {
 	if (!s->cfg.tracer)
 		return;
@@ -383,9 +384,11 @@ static void trace_arrival(cl_sim *s, const struct sim_pkt *p,
 	cl_sim_packet t = {
 		.id = p->id,
 		.now = s->now,
+		.arrives = arrives,
 		.fate = (uint8_t)fate,
-		.arrival = true,
+		.arrival = fate != CL_SIM_SENT,
 		.stream = p->stream,
+		.cut = cut,
 		.from = p->from_node,
 		.to = p->to,
 		.from_addr = p->from,
@@ -395,6 +398,12 @@ static void trace_arrival(cl_sim *s, const struct sim_pkt *p,
 		.len = p->len,
 	};
 	s->cfg.tracer(s->cfg.tracer_arg, s, &t);
+}
+
+static void trace_arrival(cl_sim *s, const struct sim_pkt *p,
+			  enum cl_sim_fate fate)
+{
+	trace_copy(s, p, fate, 0, false);
 }
 
 static void node_send(void *ctx, const cl_addr *to, uint64_t to_id,
@@ -524,24 +533,7 @@ static void enqueue(cl_sim *s, struct sim_node *src, struct sim_node *dst,
 	p->from_node = src->idx;
 	p->id = s->m.packets;
 	schedule(s, s->now + delay, EV_PKT, i, 0);
-	if (s->cfg.tracer) {
-		cl_sim_packet t = {
-			.id = p->id,
-			.now = s->now,
-			.arrives = s->now + delay,
-			.fate = CL_SIM_SENT,
-			.stream = stream,
-			.cut = cut,
-			.from = src->idx,
-			.to = dst->idx,
-			.from_addr = p->from,
-			.to_addr = addr_of_id(dst->addr_id),
-			.label = s->label[src->cluster],
-			.buf = p->buf,
-			.len = len,
-		};
-		s->cfg.tracer(s->cfg.tracer_arg, s, &t);
-	}
+	trace_copy(s, p, CL_SIM_SENT, s->now + delay, cut);
 }
 
 /* ------------------------------------------------------------------ */
