@@ -39,10 +39,11 @@
  * (push-pull) with each seed over a stream, repeated periodically with a
  * random alive member (scaled up with log2(N/32) as memberlist does).
  * Every ping carries the sender's membership checksum (XOR of a hash of
- * name and incarnation over live members); a receiver whose checksum
- * differs and who has nothing left to gossip starts a push-pull at once
- * (at most one per sync_min_interval), so a missed update is repaired in
- * seconds, not at the next periodic sync.
+ * name, incarnation and process, its start and address, over live
+ * members: member_table.c); a receiver whose checksum differs and who has
+ * nothing left to gossip starts a push-pull at once (at most one per
+ * sync_min_interval), so a missed update is repaired in seconds, not at
+ * the next periodic sync.
  *
  * The merge rules (merge.h) decide what each ALIVE, SUSPECT, DEAD or LEFT
  * does to what we hold; this file applies the decision (state, events,
