@@ -39,7 +39,11 @@ check "within 30 s t holds zz at the newer process ($B)" wait_for 30 settled_at_
 first=$(zz_view)
 inc0=${first#* }
 flips=0 prev_addr=${first%% *} last=$first
+# 20 s of polls: at most 100, and no more once 20 s have passed (a loaded
+# machine answers slowly; the window is time, not a count).
+watch_end=$((SECONDS + 20))
 for _ in $(seq 1 100); do
+	((SECONDS < watch_end)) || break
 	cur=$(zz_view)
 	[[ -n $cur ]] && last=$cur
 	addr=${last%% *}

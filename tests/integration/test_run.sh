@@ -42,7 +42,7 @@ trap 'echo usr1 >>"$out"' USR1
 trap 'echo hup >>"$out"' HUP
 trap 'echo term >>"$out"; exit 42' TERM
 echo "started $$" >>"$out"
-( exec sleep 1.7 & )
+( exec sleep 3.3 & )
 i=0
 while [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
 exit 9
@@ -72,8 +72,11 @@ for p in os.listdir("/proc"):
         pass
 PY
 }
-orphan_here() { children "${RUN_PID[r]}" | grep -q '^[RS] sleep 1.7'; }
-check "the service's orphan is handed to the agent (its subreaper, as PID 1)" wait_for 1 orphan_here
+# The orphan lives 3.3 s: long enough to be seen on a loaded machine (each
+# look at /proc starts an interpreter), short enough to exit before the
+# reaping check below.
+orphan_here() { children "${RUN_PID[r]}" | grep -q '^[RS] sleep 3.3'; }
+check "the service's orphan is handed to the agent (its subreaper, as PID 1)" wait_for 2 orphan_here
 
 # ---------------------------------------------------------------- signals, reaping
 kill -USR1 "${RUN_PID[r]}"
@@ -83,8 +86,8 @@ check "SIGHUP reaches the service" wait_for 3 grep -q hup "$WORK/r.out"
 check "... and the agent reloads its settings" wait_for 3 grep -q "SIGHUP: configuration reloaded" "$WORK/r.log"
 zombies() { children "${RUN_PID[r]}" | grep -c '^Z'; }
 no_zombies() { [[ $(zombies) == 0 ]] && ! orphan_here; }
-sleep 2
-check "the orphan, once exited, was reaped (zombies under the agent: $(zombies))" no_zombies
+check "the orphan, once exited, was reaped" wait_for 8 no_zombies
+echo "zombies under the agent: $(zombies)"
 service_child() { children "${RUN_PID[r]}" | grep -q 'service.sh'; }
 check "the service runs as the agent's child" service_child
 
