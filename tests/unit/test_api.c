@@ -163,6 +163,7 @@ struct net {
 	int sender; /* the node currently being driven */
 	int64_t now;
 	atomic_int stop; /* the driver thread's signal to end */
+	atomic_int stop_reader; /* name_reader's */
 };
 
 struct sendctx {
@@ -216,6 +217,21 @@ static void *driver(void *arg)
 	return NULL;
 }
 
+/* Reads the third node's name while the nodes run and while it leaves:
+ * the name is the caller's to read at any time (the agent's HTTP thread
+ * serves it in /v1/status).  It came from the node's own member record,
+ * whose bits the node thread rewrites as it gossips and leaves, and
+ * ThreadSanitizer reported the read as a race (CI, test_api_security). */
+static void *name_reader(void *arg)
+{
+	struct net *n = arg;
+	long mismatches = 0;
+	for (long i = 0; i < 100000000 && !atomic_load(&n->stop_reader); i++)
+		if (strcmp(cloister_name(n->node[2]), "test@127.0.0.3") != 0)
+			mismatches++;
+	return (void *)mismatches;
+}
+
 static void test_three_nodes_by_hand(void)
 {
 	static struct net n;
@@ -250,8 +266,9 @@ static void test_three_nodes_by_hand(void)
 		CHECK_EQ_INT(cloister_join(n.node[i], n.now, &seed, 1), 0);
 
 	/* A driver thread runs the network; this thread waits for ready. */
-	pthread_t t;
+	pthread_t t, reader;
 	CHECK_EQ_INT(pthread_create(&t, NULL, driver, &n), 0);
+	CHECK_EQ_INT(pthread_create(&reader, NULL, name_reader, &n), 0);
 	for (int i = 0; i < NODES; i++)
 		CHECK_EQ_INT(cloister_wait_ready(n.node[i], 30000), 0);
 	atomic_store(&n.stop, 1);
@@ -280,6 +297,16 @@ static void test_three_nodes_by_hand(void)
 	CHECK(strcmp(reps[0], reps[1]) && strcmp(reps[1], reps[2]) &&
 	      strcmp(reps[0], reps[2]));
 
+	/* Node 2 retags itself while name_reader reads its name: each new
+	 * set of tags is a new identity in its own member record. */
+	for (int i = 0; i < 40; i++) {
+		char v[16];
+		snprintf(v, sizeof v, "%d", i);
+		cloister_tag tags[2] = {{"groups", "db"}, {"round", v}};
+		CHECK_EQ_INT(cloister_set_tags(n.node[2], tags, 2), 0);
+		net_run(&n, 10 * 1000);
+	}
+
 	/* Node 2 leaves: the others hear "left", never "failed", and drop
 	 * below consensus. */
 	CHECK_EQ_INT(cloister_leave(n.node[2]), 0);
@@ -290,6 +317,10 @@ static void test_three_nodes_by_hand(void)
 		CHECK_EQ_INT(r[i].failed, 0);
 		CHECK_EQ_INT(cloister_status(n.node[i]), CLOISTER_REHASHING);
 	}
+	atomic_store(&n.stop_reader, 1);
+	void *mismatches;
+	pthread_join(reader, &mismatches);
+	CHECK_EQ_INT((long)mismatches, 0);
 	for (int i = 0; i < NODES; i++)
 		cloister_free(n.node[i]);
 }
