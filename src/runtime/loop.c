@@ -1041,7 +1041,7 @@ cl_loop *cl_loop_new(cloister_t *c, int *err)
 	l->max_per_addr = c->cfg.max_connections_per_address
 				  ? c->cfg.max_connections_per_address
 				  : PER_ADDRESS_DEFAULT;
-	const char *self = cl_swim_name(c->core);
+	const char *self = c->name_text;
 	l->self_id = cl_swim_name_id(self, strlen(self));
 	pthread_mutex_init(&l->join_lock, NULL);
 	l->replay = cl_replay_new(0);

@@ -300,7 +300,7 @@ void cl_messaging_deliver(cloister_t *c)
 			/* Answer the caller at the address it advertises (the
 			 * packet's source may be a connection's port). */
 			pthread_mutex_lock(&c->lock);
-			const char *me = cl_swim_name(c->core);
+			const char *me = c->name_text;
 			if (!strcmp(u->peer, me)) {
 				take_reply(c, u->id, me, reply, reply_len);
 			} else {
@@ -332,7 +332,7 @@ void cl_messaging_deliver(cloister_t *c)
 /* Encodes and sends one message (node lock held). */
 static void send_one(cloister_t *c, struct umsg *u)
 {
-	const char *me = cl_swim_name(c->core);
+	const char *me = c->name_text;
 	cl_bytes topic = {(const uint8_t *)u->topic, strlen(u->topic)};
 	cl_bytes sender = {(const uint8_t *)me, strlen(me)};
 	size_t label_len = strlen(c->cfg.app);
@@ -365,8 +365,8 @@ void cl_messaging_drain(cloister_t *c)
 			break;
 		if (u->local) {
 			/* To ourselves: straight to the inbound queue. */
-			memcpy(u->peer, cl_swim_name(c->core),
-			       strlen(cl_swim_name(c->core)) + 1);
+			memcpy(u->peer, c->name_text,
+			       strlen(c->name_text) + 1);
 			*tail = u;
 			tail = &u->next;
 			u->next = NULL;
@@ -489,7 +489,7 @@ static int alive_targets(cloister_t *c, bool include_self, struct targets *t)
 	t->addrs = calloc(t->cap, sizeof *t->addrs);
 	t->names = calloc(t->cap, sizeof *t->names);
 	t->include_self = include_self;
-	t->self = cl_swim_name(c->core);
+	t->self = c->name_text;
 	if (!t->addrs || !t->names) {
 		targets_free(t);
 		return CLOISTER_ENOMEM;
@@ -516,7 +516,7 @@ int cloister_multicast(cloister_t *c, const char *topic, const void *payload,
 		}
 		targets_free(&t);
 	} else {
-		const char *me = cl_swim_name(c->core);
+		const char *me = c->name_text;
 		for (size_t i = 0; e == 0 && i < n; i++) {
 			cl_swim_member_view v;
 			bool self = !strcmp(members[i], me);
@@ -584,7 +584,7 @@ int cloister_multicall(cloister_t *c, const char *topic, const void *payload,
 		pthread_mutex_unlock(&c->lock);
 		return CLOISTER_ENOMEM;
 	}
-	const char *me = cl_swim_name(c->core);
+	const char *me = c->name_text;
 	for (size_t i = 0; i < t.n && e == 0; i++) {
 		bool self = !strcmp(t.names[i], me);
 		e = enqueue_out(c, self ? NULL : &t.addrs[i], t.names[i], self,

@@ -444,6 +444,7 @@ cloister_t *cloister_new(const cloister_config_t *cfg, int *err)
 	c->core = cl_swim_new(&sc, &io, cloister_now_us(), &e);
 	if (!c->core)
 		goto fail;
+	snprintf(c->name_text, sizeof c->name_text, "%s", cl_swim_name(c->core));
 	cl_cluster_config cc = cfg->cluster;
 	cc.require_heard = true;
 	c->cluster = cl_cluster_new(&cc, c->core, &e);
@@ -486,7 +487,7 @@ void cloister_free(cloister_t *c)
 
 const char *cloister_name(cloister_t *c)
 {
-	return c ? cl_swim_name(c->core) : "";
+	return c ? c->name_text : "";
 }
 
 const char *cloister_address(cloister_t *c)
@@ -514,7 +515,7 @@ static cloister_snapshot *snapshot_locked(cloister_t *c)
 	s->consensus = c->consensus;
 	s->majority_of = c->majority_of;
 	s->alive = cl_cluster_live(c->cluster);
-	s->node = strcpy(p, cl_swim_name(c->core));
+	s->node = strcpy(p, c->name_text);
 	p += strlen(p) + 1;
 	s->sentry = strcpy(p, cl_cluster_sentry(c->cluster));
 	p += strlen(p) + 1;
@@ -713,7 +714,7 @@ int cloister_mine(cloister_t *c, const char *ring, const void *key, size_t len)
 	if (e < 0)
 		return e;
 	pthread_mutex_lock(&c->lock);
-	int mine = strcmp(owner, cl_swim_name(c->core)) == 0;
+	int mine = strcmp(owner, c->name_text) == 0;
 	pthread_mutex_unlock(&c->lock);
 	return mine;
 }
@@ -797,7 +798,7 @@ void node_finish_step(cloister_t *c)
 				 cl_addr_format(&sev.addr, a, sizeof a),
 				 (unsigned long long)sev.start_ms,
 				 sev.incarnation);
-		} else if (strcmp(sev.name, cl_swim_name(c->core)) != 0) {
+		} else if (strcmp(sev.name, c->name_text) != 0) {
 			log_member(c, &sev);
 		}
 		cl_cluster_apply(c->cluster, &sev);

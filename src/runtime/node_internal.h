@@ -83,6 +83,10 @@ struct cloister {
 	cloister_config_t cfg; /* a copy, for the runtime */
 	size_t cfg_mtu;
 	char addr_text[CL_ADDR_STRLEN];
+	/* The node's name, copied once: any thread may read it, and the
+	 * core's copy lives in the node's identity record, which the node
+	 * thread replaces (and frees) when the node is retagged. */
+	char name_text[CLOISTER_NAME_MAX + 1];
 	struct cl_discovery *discovery;
 	bool warned_plaintext;
 	/* Off loopback without a key, because insecure was asked for. */
