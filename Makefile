@@ -122,7 +122,9 @@ NOT_UNDER_SANITIZERS := integration\.test_flood
 # attack tests, a kill and restart, configuration, day-two commands, a join
 # storm); TSan the threads (control API, hooks, the Unix socket, the Erlang
 # port, cloister run).  The whole integration suite runs once, in `make
-# test`: three serial passes of it would take CI past 40 minutes.
+# test`: three serial passes of it would take CI past 40 minutes.  ASan's
+# share runs TEST_JOBS at a time, as `make test` does (its agents wait on
+# timers far more than they compute); TSan's, 5-15x slower, JOBS.
 ASAN_INTEGRATION := test_(loopback_cluster|agent_cli|api_security|transport_security|hooks_security|files_security|rogue_member|stream_reply|config|dayops|join_storm)$$
 TSAN_INTEGRATION := test_(loopback_cluster|agent_cli|api_security|hooks_security|client_transports|run|config|keys_and_flood)$$
 
@@ -135,16 +137,20 @@ asan: deps-test build-asan/CMakeCache.txt
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 sh -c '\
 	    $(CTEST) -LE "fuzz|netns|bindings|browser|integration" && \
-	    $(CTEST) -L integration -R "$(ASAN_INTEGRATION)"'
+	    ctest --output-on-failure -j $(TEST_JOBS) -L integration -R "$(ASAN_INTEGRATION)"'
 
 build-fuzz/CMakeCache.txt: | deps-clang
 	cmake -S . -B build-fuzz $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	      -DCMAKE_C_COMPILER=clang -DCLOISTER_FUZZ=ON -DCLOISTER_SANITIZE=ON \
 	      -DFUZZ_SECONDS=$(FUZZ_SECONDS)
 
+# Only the libFuzzer targets: the rest of the tree (tests, tools) is built
+# and run under the sanitizers by `make asan`; building it here again took
+# a minute of CI.
+FUZZ_TARGETS := $(basename $(notdir $(wildcard fuzz/fuzz_*.c)))
 fuzz-short: deps-test deps-clang build-fuzz/CMakeCache.txt
 	cmake -S . -B build-fuzz -DFUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
-	cmake --build build-fuzz -j $(JOBS)
+	cmake --build build-fuzz -j $(JOBS) --target $(FUZZ_TARGETS)
 	cd build-fuzz && ctest --output-on-failure -j $(JOBS) -L fuzz
 
 fuzz:
@@ -169,8 +175,11 @@ build-tsan/CMakeCache.txt: | deps-clang
 	cmake -S . -B build-tsan $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	      -DCMAKE_C_COMPILER=clang -DCLOISTER_TSAN=ON
 
+# What the ThreadSanitizer run needs: the agent, the threaded unit tests
+# and the tools its integration tests take (hooks_security's pushmembers).
+TSAN_TARGETS := cloister test_api test_discovery test_keyring cloister_pushmembers
 tsan: deps-test deps-clang build-tsan/CMakeCache.txt
-	cmake --build build-tsan -j $(JOBS)
+	cmake --build build-tsan -j $(JOBS) --target $(TSAN_TARGETS)
 	cd build-tsan && export TSAN_OPTIONS="$(TSAN_OPTIONS_ALL)"; rc=0; \
 	  setarch $$(uname -m) -R $(CTEST) -R '^unit\.test_(api|discovery|keyring)' || rc=1; \
 	  setarch $$(uname -m) -R $(CTEST) -L integration -LE browser -R '$(TSAN_INTEGRATION)' || rc=1; \

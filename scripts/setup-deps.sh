@@ -28,7 +28,7 @@ static=(
 	musl-tools                          # make static: the musl-linked release binary
 )
 test=(
-	python3 curl                        # test helpers (JSON checks, HTTP)
+	python3 python3-yaml curl           # test helpers (JSON checks, HTTP; yaml: the compose file)
 	iproute2 nftables dnsmasq-base      # namespace tests
 	erlang-nox erlang-dev rebar3        # the OTP bindings' tests (bindings/)
 	elixir                              # the Elixir drop-in's test (bindings/elixir/)
