@@ -177,7 +177,9 @@ build-tsan/CMakeCache.txt: | deps-clang
 
 # What the ThreadSanitizer run needs: the agent, the threaded unit tests
 # and the tools its integration tests take (hooks_security's pushmembers).
-TSAN_TARGETS := cloister test_api test_discovery test_keyring cloister_pushmembers
+TSAN_UNIT    := $(basename $(notdir $(wildcard tests/unit/test_api*.c \
+                  tests/unit/test_discovery*.c tests/unit/test_keyring*.c)))
+TSAN_TARGETS := cloister $(TSAN_UNIT) cloister_pushmembers
 tsan: deps-test deps-clang build-tsan/CMakeCache.txt
 	cmake --build build-tsan -j $(JOBS) --target $(TSAN_TARGETS)
 	cd build-tsan && export TSAN_OPTIONS="$(TSAN_OPTIONS_ALL)"; rc=0; \
