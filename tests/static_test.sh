@@ -18,8 +18,8 @@ export CLOISTER_SOURCE_DIR=$PWD FLOOD_SECONDS=10 \
 	CLOISTER_FLOOD=$PWD/$BUILD/tests/cloister_flood \
 	CLOISTER_PUSHMEMBERS=$PWD/$BUILD/tests/cloister_pushmembers
 LANES=("test_agent_cli test_api_security test_loopback_cluster"
-	"test_client_transports test_hooks_security test_keys_and_flood test_sd_notify"
-	"netns/test_container")
+	"test_client_transports test_hooks_security test_keys_and_flood"
+	"netns/test_container test_sd_notify")
 
 run() {
 	local f=tests/integration/$1.sh s=$SECONDS
