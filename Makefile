@@ -179,13 +179,16 @@ build-tsan/CMakeCache.txt: | deps-clang
 
 # What the ThreadSanitizer run needs: the agent, the threaded unit tests
 # and the tools its integration tests take (hooks_security's pushmembers).
-TSAN_UNIT    := $(basename $(notdir $(wildcard tests/unit/test_api*.c \
-                  tests/unit/test_discovery*.c tests/unit/test_keyring*.c)))
+# One list gives both what is built and what ctest runs.
+empty        :=
+space        := $(empty) $(empty)
+TSAN_UNIT    := $(basename $(notdir $(foreach t,api discovery keyring,\
+                  $(wildcard tests/unit/test_$(t)*.c))))
 TSAN_TARGETS := cloister $(TSAN_UNIT) cloister_pushmembers
 tsan: deps-test deps-clang build-tsan/CMakeCache.txt
 	cmake --build build-tsan -j $(JOBS) --target $(TSAN_TARGETS)
 	cd build-tsan && export TSAN_OPTIONS="$(TSAN_OPTIONS_ALL)"; rc=0; \
-	  setarch $$(uname -m) -R $(CTEST) -R '^unit\.test_(api|discovery|keyring)' || rc=1; \
+	  setarch $$(uname -m) -R $(CTEST) -R '^unit\.($(subst $(space),|,$(TSAN_UNIT)))$$' || rc=1; \
 	  setarch $$(uname -m) -R $(CTEST) -L integration -LE browser -R '$(TSAN_INTEGRATION)' || rc=1; \
 	  exit $$rc
 

@@ -365,8 +365,7 @@ void cl_messaging_drain(cloister_t *c)
 			break;
 		if (u->local) {
 			/* To ourselves: straight to the inbound queue. */
-			memcpy(u->peer, c->name_text,
-			       strlen(c->name_text) + 1);
+			strcpy(u->peer, c->name_text);
 			*tail = u;
 			tail = &u->next;
 			u->next = NULL;

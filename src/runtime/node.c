@@ -713,10 +713,7 @@ int cloister_mine(cloister_t *c, const char *ring, const void *key, size_t len)
 	int e = cloister_whois(c, ring, key, len, owner);
 	if (e < 0)
 		return e;
-	pthread_mutex_lock(&c->lock);
-	int mine = strcmp(owner, c->name_text) == 0;
-	pthread_mutex_unlock(&c->lock);
-	return mine;
+	return strcmp(owner, c->name_text) == 0;
 }
 
 /* ------------------------------------------------------------------ */

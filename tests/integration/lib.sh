@@ -15,6 +15,7 @@ CLOISTER=${1:?usage: $0 path/to/cloister}
 WORK=$(mktemp -d /tmp/cloister-test.XXXXXX)
 PIDS=()
 FAILS=0
+PASSES=0
 
 # Python for the helpers is Debian's /usr/bin/python3 (the standard library
 # and python3-yaml, which scripts/setup-deps.sh installs), ahead of any
@@ -25,7 +26,6 @@ if [[ -x /usr/bin/python3 ]]; then
 	ln -s /usr/bin/python3 "$WORK/bin/python3"
 	PATH="$WORK/bin:$PATH"
 fi
-PASSES=0
 
 cleanup() {
 	local pid
