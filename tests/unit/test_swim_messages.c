@@ -2050,6 +2050,41 @@ static void test_pushpull_budget_survives_interleaving(void)
 }
 
 
+/* An exchange's idle clock starts when we are done with its latest frame,
+ * not when that frame came in: a receiver that took longer than the idle
+ * bound to merge one frame reads the next one, queued all along, as the
+ * same exchange (CI: an ASan agent on a loaded machine spent over 5 s on
+ * one 1 MiB frame, and test_rogue_member saw 6,011 members after one
+ * exchange).  A sender that went quiet while our timers ran still loses
+ * its exchange. */
+static void test_pushpull_budget_ignores_our_merge_time(void)
+{
+	check_seed = 107;
+	struct harness *h = h_new();
+	cl_addr rogue = addr_n(2);
+	unsigned next = 0;
+	/* Each frame read 6 s after the previous one, with nothing between:
+	 * the 6 s went to our merge of the previous frame. */
+	for (int f = 0; f < 6; f++, next += 1500) {
+		feed_pushpull_frame(h, rogue, next, 1500, true);
+		h->now += 6 * CL_SEC;
+	}
+	h_drain(h);
+	CHECK(cl_swim_count(h->s, CL_STATUS_ALIVE) <= 4096 + 1);
+	CHECK(cl_swim_get_stats(h->s)->members_refused >= 9000 - 4096);
+	/* The same gap with our timers running in it: the sender was quiet,
+	 * and its next frame opens a budget of its own. */
+	h_run(h, h->now + 6 * CL_SEC);
+	feed_pushpull_frame(h, rogue, 900000, 10, false);
+	h_drain(h);
+	char name[16];
+	for (unsigned i = 900000; i < 900010; i++) {
+		snprintf(name, sizeof name, "r%u", i);
+		CHECK_EQ_INT(status_of(h, name), CL_STATUS_ALIVE);
+	}
+	h_free(h);
+}
+
 /* JOIN push-pulls sent to `seed` so far. */
 static unsigned joins_sent_to(struct harness *h, cl_addr seed)
 {
@@ -2354,6 +2389,7 @@ int main(int argc, char **argv)
 		{"test_event_overflow_resyncs", test_event_overflow_resyncs},
 		{"test_hearsay_members_do_not_count", test_hearsay_members_do_not_count},
 		{"test_pushpull_budget_survives_interleaving", test_pushpull_budget_survives_interleaving},
+		{"test_pushpull_budget_ignores_our_merge_time", test_pushpull_budget_ignores_our_merge_time},
 		{"test_join_retried_after_one_interval", test_join_retried_after_one_interval},
 		{"test_join_retried_while_alone", test_join_retried_while_alone},
 		{"test_suspicion_scaled_by_pingers_counts", test_suspicion_scaled_by_pingers_counts},
