@@ -60,7 +60,8 @@
 #define PREFETCH_AHEAD 8
 /* An exchange's frames arrive back to back (a 1 MiB frame takes well under
  * a second even on a slow link); one whose next frame has not come within
- * this long is over, and the next frame opens a new budget. */
+ * this long of our being done with the previous one is over, and the next
+ * frame opens a new budget. */
 #define PUSHPULL_EXCHANGE_IDLE (5 * CL_SEC)
 /* Members a DIGEST bucket holds, about, until the digest has its most
  * buckets: 2.  A delta carries every member of each differing bucket, so
@@ -390,6 +391,9 @@ void swim_on_pushpull(cl_swim *s, const cl_wire_msg *msg, const cl_addr *from,
 	s->stats.state_news += s->stats.state_changes - changes;
 	if (own && !(msg->u.pushpull.flags & CL_PUSHPULL_MORE))
 		s->pp_open = false;
+	/* Our merge took time the sender did not spend quiet: its idle
+	 * clock starts at the next event we see (swim_pushpull_clock). */
+	s->pp_stamp = s->pp_open && own;
 	if ((msg->u.pushpull.flags & CL_PUSHPULL_DELTA) &&
 	    !(msg->u.pushpull.flags & CL_PUSHPULL_MORE) && s->delta_due &&
 	    cl_addr_equal(from, &s->delta_to)) {

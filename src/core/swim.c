@@ -487,6 +487,7 @@ void cl_swim_feed(cl_swim *s, cl_usec now, const cl_addr *sender,
 {
 	if (s->left || s->superseded)
 		return;
+	swim_pushpull_clock(s, now);
 	/* A copy: what we send while reading may move the owner's record
 	 * of the sender (the simulator's packet pool grows). */
 	const cl_addr from_copy = *sender;
@@ -588,6 +589,7 @@ void cl_swim_tick(cl_swim *s, cl_usec now)
 {
 	if (s->left || s->superseded)
 		return;
+	swim_pushpull_clock(s, now);
 	const cl_swim_timing *t = &s->cfg.timing;
 	if (s->leaving) {
 		if (now >= s->next_gossip) {

@@ -305,9 +305,13 @@ struct cl_swim {
 	bool quiet_adds;
 	/* The new-member budget of the push-pull exchange being read: opened
 	 * by its first frame from pp_from, closed by that source's last frame
-	 * or PUSHPULL_EXCHANGE_IDLE after its latest one.  Frames of other
-	 * exchanges read meanwhile spend the same budget. */
+	 * or when the source has been quiet for PUSHPULL_EXCHANGE_IDLE.
+	 * Frames of other exchanges read meanwhile spend the same budget.
+	 * Quiet since pp_last: the first event after its latest frame, the
+	 * time we were done merging it (pp_stamp: that event is still to
+	 * come), so our own slowness never passes for the sender's. */
 	bool pp_open;
+	bool pp_stamp;
 	cl_addr pp_from;
 	cl_usec pp_last;
 	size_t pp_added;   /* members it added so far */
@@ -585,6 +589,15 @@ void swim_send_pushpull(cl_swim *s, const cl_addr *to, uint64_t to_id,
 			uint8_t flags);
 void swim_on_pushpull(cl_swim *s, const cl_wire_msg *msg, const cl_addr *from,
 		      bool more_expected, cl_usec now);
+/* Every event (a datagram, a frame, a tick) calls this first: the first
+ * one after an open exchange's frame starts that exchange's idle clock. */
+static inline void swim_pushpull_clock(cl_swim *s, cl_usec now)
+{
+	if (s->pp_stamp) {
+		s->pp_last = now;
+		s->pp_stamp = false;
+	}
+}
 void swim_note_checksum(cl_swim *s, uint64_t checksum, cl_usec now);
 /* A delta sync: our DIGEST, then the differing buckets both ways. */
 void swim_send_digest(cl_swim *s, const cl_addr *to, uint64_t to_id);
