@@ -44,10 +44,16 @@
  * minute apart); once every seed it was given is gone for good (crashed,
  * left, moved) nothing in the protocol can find it again, only discovery:
  * an agent's sentry answers with the cluster's current addresses every
- * 5 s.  The checker does the same for a node still alone this long after
- * the heal (seed 1017503: restarted at a new address inside a partition's
- * minority, its three seeds across the cut, all crashed or left before
- * the heal), and counts it. */
+ * 5 s, and the agent joins each one it does not hold as a live member.
+ * The same goes for an island of several nodes that joined only each
+ * other.  The checker does what discovery does for nodes on an island
+ * (cl_sim_rediscover) this long after the heal, and counts the runs that
+ * needed it: seed 1017503, a node restarted at a new address inside a
+ * partition's minority, its three seeds across the cut, all crashed or
+ * left before the heal; seed 1593928, two nodes restarted inside a
+ * minority, one of them moved, whose joins only each other answered.  A
+ * node that has not learned a member its island knows is left to the
+ * protocol. */
 #define DISCOVERY_AFTER (90 * CL_SEC)
 #define DISCOVERY_EVERY (5 * CL_SEC)
 
@@ -1512,7 +1518,7 @@ void cl_prop_summary_print(FILE *out, const cl_prop_summary *sum,
 		"%" PRIu64 " schedules (seeds %" PRIu64 "-%" PRIu64 "), %" PRIu64
 		" violations, %.1f s wall, %.1f schedules/s, %.0f simulated s, "
 		"%" PRIu64 " member events; slowest settle after the heal %.1f s; "
-		"%" PRIu64 " runs rejoined a lone node by discovery\n",
+		"%" PRIu64 " runs rejoined an island by discovery\n",
 		sum->runs, sum->first, sum->last, sum->violations, wall_s,
 		wall_s > 0 ? (double)sum->runs / wall_s : 0.0, sum->sim_seconds,
 		sum->events, sum->slowest_settle, sum->rediscovered);

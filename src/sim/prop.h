@@ -95,7 +95,7 @@ typedef struct cl_prop_result {
 					      explained */
 	cl_usec converged_after;           /* after the heal; -1 never */
 	unsigned rediscovered;             /* joins a discovery made for
-					      nodes left alone (prop.c) */
+					      nodes on an island (prop.c) */
 	cl_usec bound;                     /* allowed for that */
 	double sim_seconds;
 	uint64_t events;
@@ -112,7 +112,7 @@ typedef struct cl_prop_summary {
 	uint64_t first_violation; /* seed, or 0 */
 	double sim_seconds, slowest_settle;
 	unsigned faults[CL_PF__COUNT], excused[CL_PF__COUNT];
-	uint64_t rediscovered; /* runs where a node left alone was rejoined */
+	uint64_t rediscovered; /* runs where an island was rejoined */
 } cl_prop_summary;
 
 int cl_prop_batch(const cl_prop_config *cfg, uint64_t first, uint64_t last,

@@ -1347,28 +1347,69 @@ uint32_t cl_sim_name_owner(const cl_sim *s, uint32_t i)
 	return i < s->n ? s->nodes[i].name_of : i;
 }
 
+/* Node i holds running node j as a live member at j's own address: what
+ * an agent's discovery checks of each answer before it joins it (node.c,
+ * mark_known). */
+static bool holds_live(const cl_sim *s, uint32_t i, uint32_t j)
+{
+	const struct sim_node *b = &s->nodes[j];
+	cl_swim_member_view v;
+	if (!cl_swim_lookup(s->nodes[i].core, b->name, b->name_len, &v))
+		return false;
+	cl_addr at = addr_of_id(b->addr_id);
+	return (v.status == CL_STATUS_ALIVE || v.status == CL_STATUS_SUSPECT) &&
+	       cl_addr_equal(&v.addr, &at);
+}
+
+static bool discoverable(const struct sim_node *nd)
+{
+	return nd->state == CL_SIM_UP && !nd->paused && nd->core;
+}
+
 bool cl_sim_rediscover(cl_sim *s, uint32_t i)
 {
-	if (i >= s->n)
+	if (i >= s->n || !discoverable(&s->nodes[i]))
 		return false;
-	struct sim_node *nd = &s->nodes[i];
-	if (nd->state != CL_SIM_UP || nd->paused || !nd->core)
+	unsigned c = s->nodes[i].cluster;
+	uint32_t first = s->first[c], n = s->end[c] - first;
+	/* i's island: the running nodes linked to it by "holds as live",
+	 * either way, step by step (O(n^2) lookups: the property checker's
+	 * clusters are a few nodes). */
+	bool *in = calloc(n, sizeof *in);
+	uint32_t *todo = malloc(n * sizeof *todo);
+	if (!in || !todo) {
+		free(in);
+		free(todo);
+		fail(s, CLOISTER_ENOMEM);
 		return false;
-	size_t known = 0;
-	for (int st = CL_STATUS_ALIVE; st <= CL_STATUS_LEFT; st++)
-		known += cl_swim_count(nd->core, (enum cl_member_status)st);
-	if (known > 1)
-		return false;
+	}
+	size_t head = 0, tail = 0;
+	in[i - first] = true;
+	todo[tail++] = i;
+	while (head < tail) {
+		uint32_t a = todo[head++];
+		for (uint32_t b = first; b < s->end[c]; b++)
+			if (!in[b - first] && discoverable(&s->nodes[b]) &&
+			    (holds_live(s, a, b) || holds_live(s, b, a))) {
+				in[b - first] = true;
+				todo[tail++] = b;
+			}
+	}
 	cl_addr addrs[16];
-	size_t n = seed_addrs(s, i, NULL, 0, addrs);
-	if (!n)
+	size_t k = 0;
+	for (uint32_t b = first; b < s->end[c] && k < 16; b++)
+		if (!in[b - first] && discoverable(&s->nodes[b]))
+			addrs[k++] = addr_of_id(s->nodes[b].addr_id);
+	free(in);
+	free(todo);
+	if (!k)
 		return false;
-	int err = cl_swim_join(nd->core, s->now, addrs, n);
+	int err = cl_swim_join(s->nodes[i].core, s->now, addrs, k);
 	if (err) {
 		fail(s, err);
 		return false;
 	}
-	after_step(s, nd, false);
+	after_step(s, &s->nodes[i], false);
 	return true;
 }
 

@@ -216,8 +216,11 @@ int cl_sim_start_twin(cl_sim *sim, uint32_t spare, uint32_t of);
 /* The node whose name a twin took, or the node itself. */
 uint32_t cl_sim_name_owner(const cl_sim *sim, uint32_t node);
 /* What an agent's discovery (a sentry's current answer) does for a
- * running node that knows no member but itself: it joins the first three
- * running nodes of its cluster.  True if it joined. */
+ * running node on an island: it joins the running nodes of its cluster
+ * (at most 16) outside the island, which is the node and every running
+ * node linked to it, step by step, by one holding the other as a live
+ * member at its own address.  A node that merely has not yet learned a
+ * member its island knows is left to the protocol.  True if it joined. */
 bool cl_sim_rediscover(cl_sim *sim, uint32_t node);
 
 /* ------------------------------------------------------------------ */
