@@ -2015,6 +2015,26 @@ static void feed_pushpull_frame(struct harness *h, cl_addr from,
 	feed_pushpull_flags(h, from, first, n, more ? CL_PUSHPULL_MORE : 0);
 }
 
+/* 9,000 new members were pushed in what must count as one exchange (and
+ * `known` members besides): one budget's worth got in, the rest was
+ * refused.  Then, after `quiet` with our timers running, ten more from
+ * `from` open a budget of their own and all get in. */
+static void check_one_budget_then_fresh(struct harness *h, size_t known,
+					cl_addr from, cl_usec quiet)
+{
+	h_drain(h);
+	CHECK(cl_swim_count(h->s, CL_STATUS_ALIVE) <= 4096 + known);
+	CHECK(cl_swim_get_stats(h->s)->members_refused >= 9000 - 4096);
+	h_run(h, h->now + quiet);
+	feed_pushpull_frame(h, from, 800000, 10, false);
+	h_drain(h);
+	char name[16];
+	for (unsigned i = 800000; i < 800010; i++) {
+		snprintf(name, sizeof name, "r%u", i);
+		CHECK_EQ_INT(status_of(h, name), CL_STATUS_ALIVE);
+	}
+}
+
 /* The new-member budget is one exchange's, however other exchanges
  * interleave with it: a peer's complete push-pull (e.g. the delta sync the
  * rogue's first frames trigger) arriving between two frames of a long
@@ -2033,22 +2053,10 @@ static void test_pushpull_budget_survives_interleaving(void)
 	/* ... and never ends its exchange. */
 	for (int f = 0; f < 3; f++, next += 1500)
 		feed_pushpull_frame(h, rogue, next, 1500, true);
-	h_drain(h);
-	size_t known = cl_swim_count(h->s, CL_STATUS_ALIVE);
-	CHECK(known <= 4096 + 2);
-	CHECK(cl_swim_get_stats(h->s)->members_refused >= 9000 - 4096);
 	/* An exchange after the rogue's went quiet gets a budget of its own. */
-	h_run(h, h->now + 10 * CL_SEC);
-	feed_pushpull_frame(h, peer, 800000, 10, false);
-	h_drain(h);
-	char name[16];
-	for (unsigned i = 800000; i < 800010; i++) {
-		snprintf(name, sizeof name, "r%u", i);
-		CHECK_EQ_INT(status_of(h, name), CL_STATUS_ALIVE);
-	}
+	check_one_budget_then_fresh(h, 2, peer, 10 * CL_SEC);
 	h_free(h);
 }
-
 
 /* An exchange's idle clock starts when we are done with its latest frame,
  * not when that frame came in: a receiver that took longer than the idle
@@ -2069,19 +2077,9 @@ static void test_pushpull_budget_ignores_our_merge_time(void)
 		feed_pushpull_frame(h, rogue, next, 1500, true);
 		h->now += 6 * CL_SEC;
 	}
-	h_drain(h);
-	CHECK(cl_swim_count(h->s, CL_STATUS_ALIVE) <= 4096 + 1);
-	CHECK(cl_swim_get_stats(h->s)->members_refused >= 9000 - 4096);
 	/* The same gap with our timers running in it: the sender was quiet,
 	 * and its next frame opens a budget of its own. */
-	h_run(h, h->now + 6 * CL_SEC);
-	feed_pushpull_frame(h, rogue, 900000, 10, false);
-	h_drain(h);
-	char name[16];
-	for (unsigned i = 900000; i < 900010; i++) {
-		snprintf(name, sizeof name, "r%u", i);
-		CHECK_EQ_INT(status_of(h, name), CL_STATUS_ALIVE);
-	}
+	check_one_budget_then_fresh(h, 1, rogue, 6 * CL_SEC);
 	h_free(h);
 }
 
