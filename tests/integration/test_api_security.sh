@@ -344,12 +344,12 @@ tok = os.environ["CLOISTER_TOKEN"]
 def rss():
     for l in open(f"/proc/{pid}/status"):
         if l.startswith("VmRSS:"): return int(l.split()[1]) // 1024
-def metrics():
+def metrics(at=None):
     try:
-        m = http.client.HTTPConnection(ip, 7947, timeout=5)
+        m = http.client.HTTPConnection(at or ip, 7947, timeout=5)
         m.request("GET", "/metrics"); text = m.getresponse().read().decode()
         return {l.split()[0]: int(l.split()[1]) for l in text.splitlines()
-                if l.startswith("cloister_api_events_")}
+                if l.startswith(("cloister_api_events_", "cloister_send_errors_total"))}
     except Exception:
         return {}
 s = socket.create_connection((ip, 7947))
@@ -357,6 +357,7 @@ s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
 s.sendall(f"GET /v1/events?answer=big HTTP/1.1\r\nHost: {ip}:7947\r\nAuthorization: Bearer {tok}\r\n\r\n".encode())
 time.sleep(1)
 before = rss(); peak = before; queued = 0
+send_errors = metrics(sender).get("cloister_send_errors_total", 0)
 body = json.dumps({"topic": "big", "data": "x" * 900000, "members": ["itest@" + ip]})
 sent = 0; t0 = time.monotonic()
 while sent < 160 and time.monotonic() - t0 < 90:
@@ -367,18 +368,30 @@ while sent < 160 and time.monotonic() - t0 < 90:
     else: time.sleep(0.1)
     peak = max(peak, rss())
     if sent % 8 == 0: queued = max(queued, metrics().get("cloister_api_events_queued_bytes", -1))
-for _ in range(20):
-    time.sleep(0.2); peak = max(peak, rss())
-    queued = max(queued, metrics().get("cloister_api_events_queued_bytes", -1))
+# Until what is still on its way (the sender's queue and the stream: a
+# slow, sanitized agent on a busy machine is seconds behind) has come and
+# been dropped: at least 4 s, at most 60.
+t1 = time.monotonic()
+while time.monotonic() - t1 < 60:
+    time.sleep(0.2); peak = max(peak, rss()); m = metrics()
+    queued = max(queued, m.get("cloister_api_events_queued_bytes", -1))
+    if time.monotonic() - t1 >= 4 and m.get("cloister_api_events_dropped_total", -1) >= 100:
+        break
 print(json.dumps({"sent": sent, "rss_before_mb": before, "rss_peak_mb": peak,
-                  "queued_peak": queued, "dropped": metrics().get("cloister_api_events_dropped_total", -1)}))
+                  "queued_peak": queued, "dropped": metrics().get("cloister_api_events_dropped_total", -1),
+                  "sender_cut": metrics(sender).get("cloister_send_errors_total", 0) - send_errors}))
 PY
 )
 echo "subscriber memory: $mem"
 check "a subscriber that does not read: 144 MB of events for it, the agent's RSS grows by less than 64 MB ($mem)" \
 	python3 -c "import json,sys; d=json.loads(sys.argv[1]); assert d['sent']==160 and d['rss_peak_mb']-d['rss_before_mb']<64" "$mem"
+# The rest is dropped at the subscriber's queue and counted there; or, when
+# the receiving agent reads its stream more slowly than the sender writes
+# (a sanitized build on a busy machine: 59 of 160 reached the queue), the
+# sender cuts that stream at its 32 MiB output bound with what it holds,
+# and counts a send error.
 check "... its queue never holds more than 8 MiB, the rest dropped and counted" \
-	python3 -c "import json,sys; d=json.loads(sys.argv[1]); assert 0 < d['queued_peak'] <= 8<<20 and d['dropped'] >= 100" "$mem"
+	python3 -c "import json,sys; d=json.loads(sys.argv[1]); assert 0 < d['queued_peak'] <= 8<<20 and d['dropped'] > 0 and (d['dropped'] >= 100 or d['sender_cut'] > 0)" "$mem"
 
 # Every agent leaves and exits by itself, so a sanitizer build reports
 # leaks and errors in their logs (finish fails on any).
