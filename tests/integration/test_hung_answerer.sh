@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# test_hung_answerer.sh — a key holder calls a topic whose local answerer
+# has hung.  A client of a's HTTP API answers topic "stall"
+# (GET /v1/events?answer=stall) and never replies; the handler for each
+# call runs on a's node thread and waits there for the answer, during which
+# a acks no ping.  Member b's key (tests/tools/usercall.c, sealed as b for
+# a) sends calls on "stall" at CALLS_PER_S (40) for ATTACK_S (10 s).
+#
+# Checked: with no attack, >= 90% of real sealed pings (tests/tools/flood.c
+# probe, from 127.0.36.9) are acked in time; during the attack, still
+# >= 90% (the node's thread may spend only a small share of its time
+# waiting for answers).  The first call of the attack finds the subscriber
+# on time and may wait its full 2 s (CL_CALL_WAIT_MS, a single slow
+# answer's allowance, under the suspicion timeout), so the prober starts
+# 2.5 s in and measures what the caller keeps up after that; whether b
+# ever declares a failed is watched over the whole attack.  Without a
+# bound, each later call holds the loop 100 ms (CL_CALL_WAIT_LATE_MS):
+# 40 a second queue up behind each other and no ping is acked.  Also
+# checked: the calls did reach the handler (the subscriber got call
+# events), b never declared a failed (its on-member hook) and still holds
+# it alive afterwards.
+source "$(dirname "$0")/lib.sh"
+
+USERCALL=${CLOISTER_USERCALL:-$(dirname "$CLOISTER")/tests/cloister_usercall}
+FLOOD=${CLOISTER_FLOOD:-$(dirname "$CLOISTER")/tests/cloister_flood}
+for t in "$USERCALL" "$FLOOD"; do
+	[[ -x $t ]] || { echo "SKIP: no test tool at $t (set CLOISTER_USERCALL, CLOISTER_FLOOD)"; exit 77; }
+done
+A=127.0.36.1 B=127.0.36.2 PROBER=127.0.36.9
+NAME_A=itest@$A NAME_B=itest@$B
+CALLS_PER_S=${HUNG_CALLS_PER_S:-40}
+ATTACK_S=10 PROBE_AFTER=2.5 PROBE_S=7 BASE_S=5
+# One ping every 100 ms, each waited for until the next is due: an ack
+# counts when it comes within 100 ms, half the 200 ms the local profile's
+# probe waits for one.
+PING_MS=100 ACK_MS=100
+
+umask 077
+"$CLOISTER" keygen >"$WORK/key"
+chmod 600 "$WORK/key"
+common=(--key-file "$WORK/key" --sentry "$A:7946,$B:7946")
+start_agent a "$A" "${common[@]}"
+start_agent b "$B" "${common[@]}" \
+	--on-member "echo \"\$CLOISTER_EVENT \$CLOISTER_MEMBER\" >> $WORK/b-events.log"
+two_alive() { [[ $(count_status "$A" alive) == 2 && $(count_status "$B" alive) == 2 ]]; }
+check "a and b see each other" wait_for 20 two_alive
+
+# The hung answerer: subscribes, then never replies.  Bounded by
+# --max-time (the whole test is shorter).
+curl -sN --noproxy '*' --max-time 120 "http://$A:7947/v1/events?answer=stall" >"$WORK/sub.out" 2>"$WORK/sub.err" &
+PIDS+=($!)
+answering() { head -1 "$WORK/sub.out" 2>/dev/null | grep -q '"type": *"answering"'; }
+check "a subscriber answers topic stall on a" wait_for 10 answering
+head -1 "$WORK/sub.out"
+
+# probe LABEL SECONDS: runs the prober against a; probe_figures LABEL
+# prints its line and sets PINGS, ACKED.
+probe() {
+	"$FLOOD" probe "$PROBER:7000" "$A:7946" itest "$WORK/key" "$NAME_A" "$2" "$PING_MS" "$ACK_MS" \
+		>"$WORK/probe-$1.out" 2>&1
+}
+probe_figures() {
+	local out
+	out=$(cat "$WORK/probe-$1.out")
+	echo "    $1: $out"
+	PINGS=$(sed -n 's/.*probe: \([0-9]*\) pings.*/\1/p' <<<"$out")
+	ACKED=$(sed -n 's/.* \([0-9]*\) acked within.*/\1/p' <<<"$out")
+	PINGS=${PINGS:-0} ACKED=${ACKED:-0}
+}
+pct_ok() { (($1 > 0 && $2 * 100 >= $1 * 90)); }
+
+# Baseline.
+probe base "$BASE_S"
+probe_figures base
+check "baseline: >= 90% of $PINGS pings acked within $ACK_MS ms ($ACKED)" pct_ok "$PINGS" "$ACKED"
+
+# The attack: one process sends every call, CALLS_PER_S a second, for
+# ATTACK_S; the prober starts PROBE_AFTER s in and runs PROBE_S.
+printf 'are you there?' >"$WORK/payload"
+calls0=$(grep -c '"type": *"call"' "$WORK/sub.out")
+USERCALL_COUNT=$((CALLS_PER_S * ATTACK_S)) USERCALL_INTERVAL_MS=$((1000 / CALLS_PER_S)) \
+	timeout $((ATTACK_S + 10)) "$USERCALL" "$A:7946" itest "$NAME_A" stall "$NAME_B" call \
+	"$WORK/payload" "keyfile:$WORK/key" >"$WORK/usercall.out" 2>&1 &
+caller=$!
+PIDS+=($caller)
+sleep "$PROBE_AFTER"
+probe attack "$PROBE_S"
+wait "$caller"
+caller_rc=$?
+cat "$WORK/usercall.out"
+probe_figures attack
+calls=$(($(grep -c '"type": *"call"' "$WORK/sub.out") - calls0))
+echo "    calls announced to the hung subscriber: $calls (of $((CALLS_PER_S * ATTACK_S)) sent)"
+check "the caller sent its $((CALLS_PER_S * ATTACK_S)) sealed calls" test "$caller_rc" -eq 0
+check "the calls reached the handler: >= 20 call events to the subscriber ($calls)" test "$calls" -ge 20
+check ">= 90% of $PINGS pings acked within $ACK_MS ms while a key holder calls a hung answerer $CALLS_PER_S times a second ($ACKED)" \
+	pct_ok "$PINGS" "$ACKED"
+failed_a() { cat "$WORK/b-events.log" 2>/dev/null | grep -c "^failed $NAME_A\$"; }
+check "b never declared a failed ($(failed_a) times)" test "$(failed_a)" -eq 0
+a_alive() { [[ $(member_status "$B" "$NAME_A") == alive ]]; }
+check "b still holds a alive" a_alive
+check "a still holds b alive" test "$(member_status "$A" "$NAME_B")" == alive
+finish
