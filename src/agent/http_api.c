@@ -916,8 +916,8 @@ static void on_message(void *arg, const char *topic, const char *from,
 	}
 	event_active(api->wake, EV_READ, 0);
 	cl_pending_add(&api->calls, &pc);
-	bool answered = cl_pending_wait(&api->calls, &pc, cl_call_wait_ms(s->late),
-					call_wanted, &w);
+	bool answered = cl_pending_wait_budgeted(&api->calls, &pc, api->topics,
+						 s->late, call_wanted, &w);
 	if ((s = sub_by_owner(api, w.owner)))
 		s->late = !answered;
 	pthread_mutex_unlock(&api->lock);

@@ -99,6 +99,50 @@ bool cl_pending_wait(cl_pending *pd, cl_pcall *pc, int wait_ms,
 	return cl_pending_withdraw(pd, pc);
 }
 
+static int64_t monotonic_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+#define WAIT_BUDGET_US ((int64_t)CL_CALL_WAIT_MS * 1000)
+
+/* Tops the budget up for the time since it was last (lock held). */
+static void wait_refill(cl_topics *t, int64_t now)
+{
+	int64_t add = (now - t->wait_at_us) * CL_CALL_WAIT_SHARE_MS / 1000;
+	t->wait_left_us = t->wait_left_us + add < WAIT_BUDGET_US
+				  ? t->wait_left_us + add
+				  : WAIT_BUDGET_US;
+	t->wait_at_us = now;
+}
+
+bool cl_pending_wait_budgeted(cl_pending *pd, cl_pcall *pc,
+			      struct cl_topics *t, bool late,
+			      bool (*still_wanted)(void *arg), void *arg)
+{
+	int64_t start = monotonic_us();
+	int64_t want = (int64_t)cl_call_wait_ms(late) * 1000;
+	pthread_mutex_lock(&t->wait_lock);
+	wait_refill(t, start);
+	int64_t grant = t->wait_left_us < want ? t->wait_left_us : want;
+	if (grant < 1000)
+		grant = 0;
+	t->wait_left_us -= grant;
+	pthread_mutex_unlock(&t->wait_lock);
+	bool answered =
+		cl_pending_wait(pd, pc, (int)(grant / 1000), still_wanted, arg);
+	/* What the wait did not use goes back; what it overran is owed. */
+	int64_t spent = monotonic_us() - start;
+	pthread_mutex_lock(&t->wait_lock);
+	t->wait_left_us += grant - spent;
+	if (t->wait_left_us < -WAIT_BUDGET_US)
+		t->wait_left_us = -WAIT_BUDGET_US;
+	pthread_mutex_unlock(&t->wait_lock);
+	return answered;
+}
+
 int cl_pending_answer(cl_pending *pd, uint64_t id, uint64_t owner,
 		      const void *data, size_t len)
 {
@@ -137,7 +181,10 @@ struct cl_topic {
 
 void cl_topics_init(cl_topics *t, cloister_t *node)
 {
-	*t = (cl_topics){.node = node};
+	*t = (cl_topics){.node = node,
+			 .wait_left_us = WAIT_BUDGET_US,
+			 .wait_at_us = monotonic_us()};
+	pthread_mutex_init(&t->wait_lock, NULL);
 }
 
 uint64_t cl_topics_new_owner(cl_topics *t)

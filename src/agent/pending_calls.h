@@ -6,7 +6,9 @@
  * ({answer, Topic}, then {reply, {Id, Data}}).  Each registers a handler
  * on the node for the answered topics, turns every call on them into an
  * event for its client, and blocks the node's thread until the client
- * answers by id, the wait runs out, or nobody is left to answer.  This is
+ * answers by id, the wait runs out, or nobody is left to answer; every
+ * wait comes out of one budget, so the waits take at most a tenth of the
+ * node's time whoever calls and however fast.  This is
  * that machinery, once: the agent's table of answered topics (cl_topics),
  * the call ids, the list of waiting calls, handing an answer to its
  * waiter, and how long a call waits.  How a call is announced, and who
@@ -44,7 +46,8 @@
  * (no probes answered, no gossip): 2 s matches the default multicall
  * timeout, past which the caller has given up anyway, and stays well under
  * the LAN profile's suspicion timeout (4 probe periods), so a slow answer
- * costs at most a refuted suspicion. */
+ * costs at most a refuted suspicion.  All waits together are bounded too
+ * (CL_CALL_WAIT_SHARE_MS). */
 #define CL_CALL_WAIT_MS 2000
 /* Once a subscriber let a call time out, its next calls wait only this
  * long until it answers one in time again: a hung subscriber must not
@@ -56,6 +59,18 @@ static inline int cl_call_wait_ms(bool late)
 {
 	return late ? CL_CALL_WAIT_LATE_MS : CL_CALL_WAIT_MS;
 }
+/* All the waits together take at most this much of the node's time, per
+ * second: a budget of CL_CALL_WAIT_MS of waiting, refilled at this rate,
+ * shared by every answerer of the node (cl_topics).  Without it the
+ * caller sets the pace: a key holder calling a hung answerer 40 times a
+ * second kept the loop waiting 4 s a second, and the node, acking no
+ * pings, was taken for dead (test_hung_answerer).  With it a hung or slow
+ * answerer costs the node one wait of at most CL_CALL_WAIT_MS when the
+ * budget is full, then a tenth of its time, in waits of at most
+ * CL_CALL_WAIT_LATE_MS once it is late: probes are answered at most that
+ * late.  A call that finds the budget spent does not wait: its caller
+ * gets no answer from this node, as from a late one. */
+#define CL_CALL_WAIT_SHARE_MS 100
 
 /* ------------------------------------------------------------------ */
 /* Waiting calls                                                       */
@@ -106,6 +121,14 @@ void cl_pending_add(cl_pending *pd, cl_pcall *pc);
 bool cl_pending_wait(cl_pending *pd, cl_pcall *pc, int wait_ms,
 		     bool (*still_wanted)(void *arg), void *arg);
 
+struct cl_topics;
+/* cl_pending_wait for as long as a call from an answerer late (or not)
+ * may wait, within the node's waiting budget in t (lock held; the
+ * budget's own lock is taken inside it). */
+bool cl_pending_wait_budgeted(cl_pending *pd, cl_pcall *pc,
+			      struct cl_topics *t, bool late,
+			      bool (*still_wanted)(void *arg), void *arg);
+
 /* Withdraws pc without waiting (lock held); true when it was answered. */
 bool cl_pending_withdraw(cl_pending *pd, cl_pcall *pc);
 
@@ -128,6 +151,12 @@ typedef struct cl_topics {
 	struct cl_topic *v;
 	size_t n;
 	uint64_t next_owner;
+	/* The node's waiting budget (CL_CALL_WAIT_SHARE_MS): used by the
+	 * handlers, on the node's thread, under a lock of its own (a leaf:
+	 * taken under an answerer's lock, never the other way round). */
+	pthread_mutex_t wait_lock;
+	int64_t wait_left_us; /* may go below 0: a wait that overran */
+	int64_t wait_at_us;   /* refilled up to then (CLOCK_MONOTONIC) */
 } cl_topics;
 
 void cl_topics_init(cl_topics *t, cloister_t *node);

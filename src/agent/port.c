@@ -440,7 +440,7 @@ static void on_message(void *arg, const char *topic, const char *from,
 	pc.id = cl_pending_next_id(&p->calls);
 	pc.owner = p->owner;
 	cl_pending_add(&p->calls, &pc);
-	int wait_ms = cl_call_wait_ms(p->late);
+	bool late = p->late;
 	pthread_mutex_unlock(&p->lock);
 
 	int e = ei_x_new_with_version(&x);
@@ -456,8 +456,8 @@ static void on_message(void *arg, const char *topic, const char *from,
 
 	pthread_mutex_lock(&p->lock);
 	bool answered = e ? cl_pending_withdraw(&p->calls, &pc)
-			  : cl_pending_wait(&p->calls, &pc, wait_ms,
-					    call_wanted, p);
+			  : cl_pending_wait_budgeted(&p->calls, &pc, p->topics,
+						     late, call_wanted, p);
 	p->late = !answered;
 	pthread_mutex_unlock(&p->lock);
 	if (answered) {

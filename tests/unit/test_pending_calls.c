@@ -169,6 +169,60 @@ static void test_calls(void)
 	cl_pending_destroy(&pd);
 }
 
+/* The node's waiting budget: a call waits only what is left of it, an
+ * answer already given is taken even when nothing is left, and what a
+ * wait did not use goes back. */
+static void test_wait_budget(cloister_t *node)
+{
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	cl_pending pd;
+	cl_pending_init(&pd, &lock, &cond);
+	cl_topics t;
+	cl_topics_init(&t, node);
+	CHECK(t.wait_left_us == (int64_t)CL_CALL_WAIT_MS * 1000);
+	cl_pcall a = {.id = 1, .owner = 7}, b = {.id = 2, .owner = 7},
+		 c = {.id = 3, .owner = 7};
+	pthread_mutex_lock(&lock);
+	cl_pending_add(&pd, &a);
+	cl_pending_add(&pd, &b);
+	cl_pending_add(&pd, &c);
+	pthread_mutex_unlock(&lock);
+
+	/* Spent: a call nobody answers does not wait, and takes nothing. */
+	t.wait_left_us = -1000000;
+	pthread_mutex_lock(&lock);
+	CHECK(!cl_pending_wait_budgeted(&pd, &a, &t, false, always, NULL));
+	pthread_mutex_unlock(&lock);
+	CHECK(t.wait_left_us < 0);
+	/* ... but an answer that is already there is taken. */
+	CHECK_EQ_INT(cl_pending_answer(&pd, 2, 7, "ok", 2), 0);
+	pthread_mutex_lock(&lock);
+	CHECK(cl_pending_wait_budgeted(&pd, &b, &t, false, always, NULL));
+	pthread_mutex_unlock(&lock);
+	free(b.reply);
+
+	/* 30 ms left: a late call (100 ms) waits those and uses them up; an
+	 * answered one gives back what it did not use. */
+	t.wait_left_us = 30000;
+	pthread_mutex_lock(&lock);
+	CHECK(!cl_pending_wait_budgeted(&pd, &c, &t, true, always, NULL));
+	pthread_mutex_unlock(&lock);
+	CHECK(t.wait_left_us < 30000 / 2);
+	cl_pcall d = {.id = 4, .owner = 7};
+	pthread_mutex_lock(&lock);
+	cl_pending_add(&pd, &d);
+	pthread_mutex_unlock(&lock);
+	CHECK_EQ_INT(cl_pending_answer(&pd, 4, 7, "ok", 2), 0);
+	t.wait_left_us = 500000;
+	pthread_mutex_lock(&lock);
+	CHECK(cl_pending_wait_budgeted(&pd, &d, &t, false, always, NULL));
+	pthread_mutex_unlock(&lock);
+	free(d.reply);
+	CHECK(t.wait_left_us > 250000);
+	cl_pending_destroy(&pd);
+}
+
 int main(void)
 {
 	cloister_config_t *cfg = cloister_config_new();
@@ -182,6 +236,8 @@ int main(void)
 	test_topics(node);
 	printf("ok test_topics\n");
 	RUN_TEST(test_calls);
+	test_wait_budget(node);
+	printf("ok test_wait_budget\n");
 	cloister_free(node);
 	printf("test_pending_calls: %d checks passed\n", check_count);
 	return 0;
