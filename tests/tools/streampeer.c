@@ -20,7 +20,18 @@
  *       connection's own buffer.  The agent must cut the connection once
  *       its answers pile up, and must not free what it is reading.
  *       Prints "sent N frames" (fewer than FRAMES once cut).
+ *
+ * For many connections at once (tests/integration/test_unread_output.sh):
+ *   STREAMPEER_BIND=IP (IPv4) the connection leaves from IP: the agent
+ *       takes at most max_connections_per_address from one address;
+ *   STREAMPEER_SENDER=NAME the sender the frames are sealed by and the
+ *       pings come from (default "streampeer"): one sender's frames on
+ *       dozens of connections at once would interleave their times past
+ *       the agent's replay window (replay.h), and be refused.
  */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -38,6 +49,32 @@
 #define PACKET_BYTES (256u * 1024u)
 #define PINGS 200
 #define ENTRIES 140
+
+/* A TCP connection to TARGET from the IPv4 address FROM (port 0), or -1
+ * (said on stderr). */
+static int connect_from(const char *from, const cl_addr *to)
+{
+	struct sockaddr_in src = {.sin_family = AF_INET};
+	struct sockaddr_in dst = {.sin_family = AF_INET,
+				  .sin_port = htons(to->port)};
+	if (to->family != CL_AF_INET4 ||
+	    inet_pton(AF_INET, from, &src.sin_addr) != 1) {
+		fprintf(stderr, "streampeer: STREAMPEER_BIND %s: not an IPv4 "
+				"address (or the target is not)\n", from);
+		return -1;
+	}
+	memcpy(&dst.sin_addr, to->ip, 4);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&src, sizeof src) != 0 ||
+	    connect(fd, (struct sockaddr *)&dst, sizeof dst) != 0) {
+		fprintf(stderr, "streampeer: connect from %s: %s\n", from,
+			strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
 
 static cl_bytes text(const char *s)
 {
@@ -64,7 +101,14 @@ int main(int argc, char **argv)
 		return 2;
 	signal(SIGPIPE, SIG_IGN);
 	cl_keyring *kr = kh_keyring("streampeer", argv[3]);
-	int sock = kr ? kh_connect("streampeer", &target) : -1;
+	const char *from = getenv("STREAMPEER_BIND");
+	const char *sender = getenv("STREAMPEER_SENDER");
+	if (!sender || !*sender)
+		sender = "streampeer";
+	int sock = -1;
+	if (kr)
+		sock = from && *from ? connect_from(from, &target)
+				     : kh_connect("streampeer", &target);
 	if (sock < 0)
 		return 1;
 	uint8_t *buf = malloc(PACKET_BYTES);
@@ -92,7 +136,7 @@ int main(int argc, char **argv)
 		cl_wbuf w;
 		cl_wire_begin(&w, buf, PACKET_BYTES, app, strlen(app));
 		for (int i = 0; i < (noread ? PINGS : 1); i++)
-			cl_wire_put_ping(&w, seq++, text(name), text("streampeer"),
+			cl_wire_put_ping(&w, seq++, text(name), text(sender),
 					 &me, 0, 1);
 		if (noread) {
 			cl_wire_pushpull_begin(&w, CL_PUSHPULL_REPLY);
@@ -111,7 +155,7 @@ int main(int argc, char **argv)
 			cl_wire_put_alive(&w, 1, start_ms, text(witness), &at,
 					  (cl_bytes){NULL, 0});
 		}
-		if (kh_send_stream(kr, sock, "streampeer", buf, w.len, scratch,
+		if (kh_send_stream(kr, sock, sender, buf, w.len, scratch,
 				   &last_t) != 0)
 			break;
 	}
