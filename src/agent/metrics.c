@@ -165,7 +165,8 @@ static const struct fam families[] = {
 	 "Gossip TCP connections this node closed or refused, by reason: "
 	 "refused (no slot at accept), evicted (the oldest inbound closed "
 	 "for a newcomer), deadline (a frame not completed in time), "
-	 "over_budget (frames past the shared memory budget)."},
+	 "over_budget (frames past the shared memory budget), unread "
+	 "(answers the peer left unread past its share)."},
 	{"cloister_send_errors_total", "counter", NULL,
 	 "Sends the operating system refused (no route, buffer full, "
 	 "connection failed)."},
@@ -235,6 +236,8 @@ static const struct {
 	 "deadline"},
 	{"streams_over_budget", "cloister_stream_connections_closed_total",
 	 "over_budget"},
+	{"connections_unread", "cloister_stream_connections_closed_total",
+	 "unread"},
 	{"send_errors", "cloister_send_errors_total", NULL},
 	{"sealed_v1_in", "cloister_sealed_v1_packets_total", "in"},
 	{"sealed_v1_out", "cloister_sealed_v1_packets_total", "out"},

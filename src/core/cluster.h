@@ -62,7 +62,7 @@ typedef struct cl_cluster cl_cluster;
  * default ring at 128 vnodes, or 500 members on 8 rings at weight 8.  A
  * member that would pass it is left off the ring and counted
  * (cl_cluster_ring_refusals), never allowed to exhaust memory; a larger
- * cluster raises it (ring_max_points). */
+ * cluster raises it (cl_cluster_config.max_points). */
 #define CL_RING_POINTS_DEFAULT (1u << 22)
 
 typedef struct cl_cluster_config {

@@ -43,6 +43,11 @@
 #define ASSEMBLY_BUDGET (4 * (size_t)CL_WIRE_STREAM_MAX)
 /* Output a peer may leave unread before its connection is closed. */
 #define OUTPUT_MAX (2 * (size_t)CL_WIRE_STREAM_MAX + 2 * CL_FRAME_UNIT)
+/* ... and all peers together: without it, 16 source addresses of a key
+ * holder, 16 streams each, could leave 256 x OUTPUT_MAX (8 GiB) unread.
+ * Four full frames, as for the packets being assembled: enough for a
+ * few peers reading a large state at once. */
+#define OUTPUT_BUDGET (4 * (size_t)CL_WIRE_STREAM_MAX)
 #define PER_ADDRESS_DEFAULT 16
 /* How long an authenticated inbound connection must have been quiet
  * before a newcomer to a full pool may take its place (inbound_room).
@@ -128,7 +133,7 @@ struct cl_loop {
 		_Atomic uint64_t drops_version, drops_plaintext, drops_unexpected;
 		_Atomic uint64_t drops_recipient, drops_stale, drops_replay;
 		_Atomic uint64_t drops_too_old, conns_refused, conns_evicted;
-		_Atomic uint64_t conns_deadline, over_budget;
+		_Atomic uint64_t conns_deadline, over_budget, conns_unread;
 		_Atomic uint64_t send_errors, streams_open, discovery_runs;
 		_Atomic uint64_t v1_in, v1_out;
 	} stats;
@@ -767,6 +772,43 @@ static void fault_stream_fire(void *arg, const uint8_t *buf, size_t len,
 /* Sending (called under the node's lock)                              */
 /* ------------------------------------------------------------------ */
 
+/* The peer does not read what it asked for.  The connection whose packet
+ * is being read holds that packet: it goes once the core is done with it
+ * (deliver), and nothing more is written to it meanwhile. */
+static void conn_cut_unread(cl_loop *l, struct conn *k)
+{
+	l->stats.send_errors++;
+	l->stats.conns_unread++;
+	if (k == l->reply_conn)
+		k->cut = true;
+	else
+		conn_free(k);
+}
+
+/* Cuts the connections holding the most unread output until all of them
+ * together hold at most OUTPUT_BUDGET (one pass over the connections per
+ * cut; they number at most twice max_connections). */
+static void output_within_budget(cl_loop *l)
+{
+	for (;;) {
+		size_t total = 0, most = 0;
+		struct conn *worst = NULL;
+		for (struct conn *k = l->conns; k; k = k->next) {
+			if (k->cut)
+				continue;
+			size_t n = evbuffer_get_length(bufferevent_get_output(k->bev));
+			total += n;
+			if (n > most) {
+				most = n;
+				worst = k;
+			}
+		}
+		if (total <= OUTPUT_BUDGET || !worst)
+			return;
+		conn_cut_unread(l, worst);
+	}
+}
+
 static void send_frame(cl_loop *l, const cl_addr *to, uint64_t to_id,
 		       const uint8_t *buf, size_t len)
 {
@@ -817,16 +859,9 @@ static void send_frame(cl_loop *l, const cl_addr *to, uint64_t to_id,
 		l->stats.send_errors++;
 		return;
 	}
-	if (evbuffer_get_length(bufferevent_get_output(k->bev)) > OUTPUT_MAX) {
-		/* The peer does not read what it asked for.  The connection
-		 * whose packet is being read holds that packet: it goes once
-		 * the core is done with it (deliver). */
-		l->stats.send_errors++;
-		if (k == l->reply_conn)
-			k->cut = true;
-		else
-			conn_free(k);
-	}
+	if (evbuffer_get_length(bufferevent_get_output(k->bev)) > OUTPUT_MAX)
+		conn_cut_unread(l, k);
+	output_within_budget(l);
 }
 
 void cl_loop_send(cl_loop *l, const cl_addr *to, uint64_t to_id,
@@ -1010,6 +1045,7 @@ void cl_loop_stats(const cl_loop *l, struct cl_loop_stats *out)
 	out->conns_evicted = atomic_load(&l->stats.conns_evicted);
 	out->conns_deadline = atomic_load(&l->stats.conns_deadline);
 	out->over_budget = atomic_load(&l->stats.over_budget);
+	out->conns_unread = atomic_load(&l->stats.conns_unread);
 	out->send_errors = atomic_load(&l->stats.send_errors);
 	out->streams_open = atomic_load(&l->stats.streams_open);
 	out->discovery_runs = atomic_load(&l->stats.discovery_runs);

@@ -43,7 +43,10 @@
  *   - packets being assembled share a budget of 4 x CL_WIRE_STREAM_MAX
  *     (64 MiB) across connections ("streams_over_budget");
  *   - a connection whose peer stops reading is closed once its output
- *     passes two full frames, or after 30 s without progress;
+ *     passes two full frames, or after 30 s without progress; and
+ *     when all connections together leave more than 4 x
+ *     CL_WIRE_STREAM_MAX (64 MiB) unread, those holding the most are
+ *     closed until they do not ("connections_unread");
  *   - datagrams read per wake-up (so a flood cannot starve timers); idle
  *     connections between frames closed after 30 s.
  */
@@ -83,6 +86,7 @@ struct cl_loop_stats {
 	uint64_t conns_evicted;   /* unauthenticated, closed for a newcomer */
 	uint64_t conns_deadline;  /* a frame or its head came too slowly */
 	uint64_t over_budget;     /* assembly budget spent */
+	uint64_t conns_unread;    /* closed: output left unread */
 	uint64_t send_errors;     /* sendto or connect failed */
 	uint64_t streams_open;
 	uint64_t discovery_runs;

@@ -47,6 +47,7 @@ COUNTERS = {
     "connections_evicted": ("cloister_stream_connections_closed_total", "reason", "evicted"),
     "connections_deadline": ("cloister_stream_connections_closed_total", "reason", "deadline"),
     "streams_over_budget": ("cloister_stream_connections_closed_total", "reason", "over_budget"),
+    "connections_unread": ("cloister_stream_connections_closed_total", "reason", "unread"),
     "send_errors": ("cloister_send_errors_total", None, None),
     "sealed_v1_in": ("cloister_sealed_v1_packets_total", "direction", "in"),
     "sealed_v1_out": ("cloister_sealed_v1_packets_total", "direction", "out"),
