@@ -4,6 +4,7 @@
 #   - a --config file holding a key or a passphrase that group or others
 #     can read is refused with a clear message (as ssh does); one others
 #     can write is refused too (it could set on-change); 0600 is fine;
+#   - a --key-file its group (or anyone else) can read is refused too;
 #   - --key on the command line (visible in ps) works, with a warning;
 #   - SIGHUP re-reads a --key-file given as a flag (a new key put in the
 #     file shows in `cloister keys list`) and keeps a --log-level given as
@@ -47,6 +48,11 @@ chmod 666 "$WORK/open.conf"
 rc=$(run_briefly "$WORK/open.out" --config "$WORK/open.conf")
 check "a config file every user can write is refused (exit $rc)" test "$rc" = 2
 check "... saying why" grep -q "writable by every user.*on-change" "$WORK/open.out"
+"$CLOISTER" keygen >"$WORK/open.key"
+chmod 640 "$WORK/open.key"
+rc=$(run_briefly "$WORK/openkey.out" --key-file "$WORK/open.key" --advertise "$A:7946")
+check "a --key-file its group can read is refused (exit $rc)" test "$rc" = 2
+check "... saying why and what to do" grep -q "permissions 0640 are too open.*chmod 600" "$WORK/openkey.out"
 chmod 600 "$WORK/key.conf"
 rc=$(run_briefly "$WORK/key600.out" --config "$WORK/key.conf")
 check "the same file at 0600 is accepted (the agent runs until stopped: $rc)" test "$rc" = 124

@@ -97,6 +97,8 @@ check "b's incarnation is not the forged one ($b_inc)" test "$b_inc" -lt 4294967
 check "memory grew by less than $MEM_MB MB" test $((rss1 - rss0)) -lt $((MEM_MB * 1024))
 check "one exchange added at most 4,096 members ($members known)" test "$members" -le $((4096 + 4))
 check "the refusals are counted (${refused:-0})" test "${refused:-0}" -gt 0
+check "the member claiming to have started at time 0 (decades past) is dropped as a forgery and counted (clock drops: ${clock:-0})" \
+	test "${clock:-0}" -gt 0
 sleep 5
 still=$(http "$A" /v1/members | python3 -c '
 import json, sys
