@@ -45,9 +45,12 @@
 #define OUTPUT_MAX (2 * (size_t)CL_WIRE_STREAM_MAX + 2 * CL_FRAME_UNIT)
 /* ... and all peers together: without it, 16 source addresses of a key
  * holder, 16 streams each, could leave 256 x OUTPUT_MAX (8 GiB) unread.
- * Four full frames, as for the packets being assembled: enough for a
- * few peers reading a large state at once. */
+ * Four full frames, as for the packets being assembled.  Only a peer
+ * whose output has not drained for OUTPUT_STALL_US is cut for it: a seed
+ * answering a burst of joins of a large cluster may queue more than that
+ * for an instant, and its readers take it in milliseconds. */
 #define OUTPUT_BUDGET (4 * (size_t)CL_WIRE_STREAM_MAX)
+#define OUTPUT_STALL_US CL_SEC
 #define PER_ADDRESS_DEFAULT 16
 /* How long an authenticated inbound connection must have been quiet
  * before a newcomer to a full pool may take its place (inbound_room).
@@ -82,6 +85,9 @@ struct conn {
 	/* Last byte read, written or queued: how long it has been quiet,
 	 * for eviction (inbound_room). */
 	cl_usec last_active;
+	/* When its output last drained (or it was made): a peer that stopped
+	 * reading stops moving this (output_within_budget). */
+	cl_usec drained_at;
 	cl_frame_rx rx;
 	/* Its unread answers passed OUTPUT_MAX while one of its packets was
 	 * being read: nothing more is written to it, and it is closed once
@@ -571,7 +577,7 @@ static void conn_read(struct bufferevent *bev, void *arg)
 static void conn_write(struct bufferevent *bev, void *arg)
 {
 	struct conn *k = arg;
-	k->last_active = now_us();
+	k->last_active = k->drained_at = now_us();
 }
 
 static void conn_event(struct bufferevent *bev, short what, void *arg)
@@ -606,7 +612,7 @@ static struct conn *conn_new(cl_loop *l, evutil_socket_t fd,
 	k->loop = l;
 	k->peer = *peer;
 	k->outbound = outbound;
-	k->accepted_at = k->last_active = now_us();
+	k->accepted_at = k->last_active = k->drained_at = now_us();
 	struct timeval idle = {IDLE_SECONDS, 0};
 	bufferevent_set_timeouts(k->bev, &idle, &idle);
 	/* libevent reads at most this much ahead of us; we drain all of it
@@ -785,11 +791,13 @@ static void conn_cut_unread(cl_loop *l, struct conn *k)
 		conn_free(k);
 }
 
-/* Cuts the connections holding the most unread output until all of them
- * together hold at most OUTPUT_BUDGET (one pass over the connections per
- * cut; they number at most twice max_connections). */
+/* Cuts the stalled connections holding the most unread output until all
+ * of them together hold at most OUTPUT_BUDGET, or none is left stalled
+ * (one pass over the connections per cut; they number at most twice
+ * max_connections). */
 static void output_within_budget(cl_loop *l)
 {
+	cl_usec now = now_us();
 	for (;;) {
 		size_t total = 0, most = 0;
 		struct conn *worst = NULL;
@@ -798,7 +806,7 @@ static void output_within_budget(cl_loop *l)
 				continue;
 			size_t n = evbuffer_get_length(bufferevent_get_output(k->bev));
 			total += n;
-			if (n > most) {
+			if (n > most && now - k->drained_at >= OUTPUT_STALL_US) {
 				most = n;
 				worst = k;
 			}
