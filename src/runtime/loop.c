@@ -46,9 +46,9 @@
 /* ... and all peers together: without it, 16 source addresses of a key
  * holder, 16 streams each, could leave 256 x OUTPUT_MAX (8 GiB) unread.
  * Four full frames, as for the packets being assembled.  Only a peer
- * whose output has not drained for OUTPUT_STALL_US is cut for it: a seed
- * answering a burst of joins of a large cluster may queue more than that
- * for an instant, and its readers take it in milliseconds. */
+ * that has taken none of its output for OUTPUT_STALL_US is cut for it: a
+ * seed answering a burst of joins of a large cluster may queue more than
+ * that for an instant, and its readers are taking it in. */
 #define OUTPUT_BUDGET (4 * (size_t)CL_WIRE_STREAM_MAX)
 #define OUTPUT_STALL_US CL_SEC
 #define PER_ADDRESS_DEFAULT 16
@@ -85,9 +85,10 @@ struct conn {
 	/* Last byte read, written or queued: how long it has been quiet,
 	 * for eviction (inbound_room). */
 	cl_usec last_active;
-	/* When its output last drained (or it was made): a peer that stopped
-	 * reading stops moving this (output_within_budget). */
-	cl_usec drained_at;
+	/* When its peer last took any of its output (or it was made): a peer
+	 * that stopped reading stops moving this (output_within_budget), one
+	 * reading a large state slowly does not. */
+	cl_usec taken_at;
 	cl_frame_rx rx;
 	/* Its unread answers passed OUTPUT_MAX while one of its packets was
 	 * being read: nothing more is written to it, and it is closed once
@@ -577,7 +578,15 @@ static void conn_read(struct bufferevent *bev, void *arg)
 static void conn_write(struct bufferevent *bev, void *arg)
 {
 	struct conn *k = arg;
-	k->last_active = k->drained_at = now_us();
+	k->last_active = now_us();
+}
+
+static void output_taken(struct evbuffer *out,
+			 const struct evbuffer_cb_info *info, void *arg)
+{
+	(void)out;
+	if (info->n_deleted)
+		((struct conn *)arg)->taken_at = now_us();
 }
 
 static void conn_event(struct bufferevent *bev, short what, void *arg)
@@ -612,13 +621,18 @@ static struct conn *conn_new(cl_loop *l, evutil_socket_t fd,
 	k->loop = l;
 	k->peer = *peer;
 	k->outbound = outbound;
-	k->accepted_at = k->last_active = k->drained_at = now_us();
+	k->accepted_at = k->last_active = k->taken_at = now_us();
 	struct timeval idle = {IDLE_SECONDS, 0};
 	bufferevent_set_timeouts(k->bev, &idle, &idle);
 	/* libevent reads at most this much ahead of us; we drain all of it
 	 * into the frame reader at once. */
 	bufferevent_setwatermark(k->bev, EV_READ, 0, CL_FRAME_SCRATCH);
 	bufferevent_setcb(k->bev, conn_read, conn_write, conn_event, k);
+	if (!evbuffer_add_cb(bufferevent_get_output(k->bev), output_taken, k)) {
+		event_free(k->deadline);
+		bufferevent_free(k->bev);
+		goto fail;
+	}
 	bufferevent_enable(k->bev, EV_READ | EV_WRITE);
 	k->next = l->conns;
 	if (l->conns)
@@ -806,7 +820,7 @@ static void output_within_budget(cl_loop *l)
 				continue;
 			size_t n = evbuffer_get_length(bufferevent_get_output(k->bev));
 			total += n;
-			if (n > most && now - k->drained_at >= OUTPUT_STALL_US) {
+			if (n > most && now - k->taken_at >= OUTPUT_STALL_US) {
 				most = n;
 				worst = k;
 			}

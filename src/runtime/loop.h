@@ -46,7 +46,7 @@
  *     passes two full frames, or after 30 s without progress; and
  *     when all connections together leave more than 4 x
  *     CL_WIRE_STREAM_MAX (64 MiB) unread, those holding the most whose
- *     output has not drained for a second are closed until they do not
+ *     peer has taken none of it for a second are closed until they do not
  *     ("connections_unread");
  *   - datagrams read per wake-up (so a flood cannot starve timers); idle
  *     connections between frames closed after 30 s.
