@@ -1347,11 +1347,10 @@ uint32_t cl_sim_name_owner(const cl_sim *s, uint32_t i)
 	return i < s->n ? s->nodes[i].name_of : i;
 }
 
-/* Node i holds running node j as a live member at j's own address: what
- * an agent's discovery checks of each answer before it joins it (node.c,
- * mark_known). */
-static bool holds_live(const cl_sim *s, uint32_t i, uint32_t j)
+bool cl_sim_holds_live(const cl_sim *s, uint32_t i, uint32_t j)
 {
+	if (i >= s->n || j >= s->n || !s->nodes[i].core)
+		return false;
 	const struct sim_node *b = &s->nodes[j];
 	cl_swim_member_view v;
 	if (!cl_swim_lookup(s->nodes[i].core, b->name, b->name_len, &v))
@@ -1390,7 +1389,8 @@ bool cl_sim_rediscover(cl_sim *s, uint32_t i)
 		uint32_t a = todo[head++];
 		for (uint32_t b = first; b < s->end[c]; b++)
 			if (!in[b - first] && discoverable(&s->nodes[b]) &&
-			    (holds_live(s, a, b) || holds_live(s, b, a))) {
+			    (cl_sim_holds_live(s, a, b) ||
+			     cl_sim_holds_live(s, b, a))) {
 				in[b - first] = true;
 				todo[tail++] = b;
 			}

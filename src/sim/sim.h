@@ -222,6 +222,10 @@ uint32_t cl_sim_name_owner(const cl_sim *sim, uint32_t node);
  * member at its own address.  A node that merely has not yet learned a
  * member its island knows is left to the protocol.  True if it joined. */
 bool cl_sim_rediscover(cl_sim *sim, uint32_t node);
+/* Running node `node` holds running node `other` as a live member at
+ * other's own address: what an agent's discovery checks of each answer
+ * before it joins it (node.c, mark_known). */
+bool cl_sim_holds_live(const cl_sim *sim, uint32_t node, uint32_t other);
 
 /* ------------------------------------------------------------------ */
 /* Network                                                             */

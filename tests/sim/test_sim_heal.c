@@ -125,17 +125,6 @@ static void test_no_resurrection_after_reap(void)
 	cl_sim_free(sim);
 }
 
-/* Node i holds node j as a live member at j's current address. */
-static bool holds_live(cl_sim *sim, uint32_t i, uint32_t j)
-{
-	const char *name = cl_sim_node_name(sim, j);
-	cl_swim_member_view v;
-	cl_addr at = cl_sim_node_addr(sim, j);
-	return cl_swim_lookup(cl_sim_core(sim, i), name, strlen(name), &v) &&
-	       (v.status == CL_STATUS_ALIVE || v.status == CL_STATUS_SUSPECT) &&
-	       cl_addr_equal(&v.addr, &at);
-}
-
 /* Two nodes that crashed and came back at new addresses, each joining
  * through the other only, are an island nothing in the protocol finds
  * (the others retry their old addresses).  The checker's model of an
@@ -156,10 +145,10 @@ static cl_sim *split(cl_swim_timing *t)
 	CHECK_EQ_INT(cl_sim_restart(sim, 9, true, &via8, 1), 0);
 	CHECK_EQ_INT(cl_sim_restart(sim, 8, true, &via9, 1), 0);
 	cl_sim_run_until(sim, cl_sim_now(sim) + 10 * CL_SEC);
-	CHECK(holds_live(sim, 8, 9) && holds_live(sim, 9, 8));
+	CHECK(cl_sim_holds_live(sim, 8, 9) && cl_sim_holds_live(sim, 9, 8));
 	for (uint32_t i = 0; i < 8; i++)
-		CHECK(!holds_live(sim, i, 9) && !holds_live(sim, 9, i) &&
-		      !holds_live(sim, i, 8) && !holds_live(sim, 8, i));
+		CHECK(!cl_sim_holds_live(sim, i, 9) && !cl_sim_holds_live(sim, 9, i) &&
+		      !cl_sim_holds_live(sim, i, 8) && !cl_sim_holds_live(sim, 8, i));
 	return sim;
 }
 
@@ -182,12 +171,12 @@ static void test_discovery_joins_islands_only(void)
 	bool linked = false;
 	for (int step = 0; step < 2000 && !linked; step++) {
 		cl_sim_run_until(sim, cl_sim_now(sim) + CL_MSEC);
-		linked = holds_live(sim, 0, 8) && holds_live(sim, 0, 9);
+		linked = cl_sim_holds_live(sim, 0, 8) && cl_sim_holds_live(sim, 0, 9);
 	}
 	CHECK(linked);
 	int behind = -1;
 	for (uint32_t i = 1; i < 8 && behind < 0; i++)
-		if (!holds_live(sim, i, 8) && !holds_live(sim, i, 9))
+		if (!cl_sim_holds_live(sim, i, 8) && !cl_sim_holds_live(sim, i, 9))
 			behind = (int)i;
 	CHECK(behind >= 0);
 	if (behind >= 0)
