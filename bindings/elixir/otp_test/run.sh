@@ -8,7 +8,7 @@
 # service on libcloister joining two of the BEAMs (CLOISTER_MIXED_MEMBER).
 #   bindings/elixir/otp_test/run.sh /path/to/cloister
 # Exit 0 pass, 1 fail, 77 skip (elixir/epmd missing).  A private epmd on
-# port CLOISTER_TEST_EPMD_PORT (43769) keeps the names off the host's
+# port CLOISTER_TEST_EPMD_PORT (24369, below the ephemeral range) keeps the names off the host's
 # epmd; agents and distribution use ports the kernel hands out on
 # 127.0.0.1 (never 7946).  Every process is stopped by its pid.
 set -u
@@ -31,15 +31,28 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 export HOME="$WORK/home" MIX_HOME="$WORK/mix" HEX_HOME="$WORK/hex" HEX_OFFLINE=1 MIX_ENV=dev
-export CLOISTER_BIN="$BIN" ERL_EPMD_PORT=${CLOISTER_TEST_EPMD_PORT:-43769}
+export CLOISTER_BIN="$BIN"
 mkdir -p "$HOME" "$MIX_HOME"
-epmd -port "$ERL_EPMD_PORT" >"$WORK/epmd.log" 2>&1 &
-epmd_pid=$!
-i=0
-until epmd -port "$ERL_EPMD_PORT" -names >/dev/null 2>&1; do
-	i=$((i + 1)); [ $i -lt 50 ] || { echo "FAIL: epmd did not start"; exit 1; }
-	sleep 0.1
+# The epmd port lies below the kernel's ephemeral range (32768-60999 on
+# Debian): a port inside it can be held, at that moment, by the local end
+# of any connection the suite's other tests make, and epmd then exits on
+# EADDRINUSE (CI saw it once).  If the port is taken anyway, the next one
+# is tried; epmd is waited for while it lives, at most 30 s each.
+epmd_up=
+for ERL_EPMD_PORT in ${CLOISTER_TEST_EPMD_PORT:-24369 24379 24389 24399}; do
+	export ERL_EPMD_PORT
+	epmd -port "$ERL_EPMD_PORT" >"$WORK/epmd.log" 2>&1 &
+	epmd_pid=$!
+	i=0
+	while [ $i -lt 300 ] && kill -0 "$epmd_pid" 2>/dev/null; do
+		if timeout 2 epmd -port "$ERL_EPMD_PORT" -names >/dev/null 2>&1; then epmd_up=1; break; fi
+		i=$((i + 1)); sleep 0.1
+	done
+	[ -n "$epmd_up" ] && break
+	echo "epmd on port $ERL_EPMD_PORT did not start:"; cat "$WORK/epmd.log"
+	kill "$epmd_pid" 2>/dev/null; wait "$epmd_pid" 2>/dev/null; epmd_pid=
 done
+[ -n "$epmd_up" ] || { echo "FAIL: epmd did not start"; exit 1; }
 
 MIXED=${CLOISTER_MIXED_MEMBER:-}
 [ -n "$MIXED" ] && [ -x "$MIXED" ] || { echo "FAIL: no mixed member program (CLOISTER_MIXED_MEMBER)"; exit 1; }
