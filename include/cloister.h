@@ -318,7 +318,8 @@ CLOISTER_API int cloister_set_logger(cloister_t *c, cloister_log_fn fn,
  * Named messages between members.  A handler registered for a topic runs
  * on the node's driving thread for every message with that topic; for a
  * call it may answer by setting *reply to a malloc'd buffer (cloister frees
- * it).  Application messages have their own bounded queues, so a flood of
+ * it; none set: an empty answer), or keep the call to answer it later
+ * (cloister_call_defer, below) rather than wait on that thread.  Application messages have their own bounded queues, so a flood of
  * them never delays membership traffic, and they go out in the spare time
  * of the loop.  Payloads up to 1 MiB; larger ones go over TCP.
  */
@@ -326,6 +327,34 @@ typedef void (*cloister_handler_fn)(void *arg, const char *topic,
 				    const char *from, const void *payload,
 				    size_t len, void **reply,
 				    size_t *reply_len);
+
+/*
+ * Answering a call later.  A handler that cannot answer at once (it asks
+ * another process, a database, a user) keeps the call instead of making
+ * the node's thread wait: cloister_call_defer() inside the handler, then
+ * cloister_call_answer() from any thread when the answer is ready, or
+ * cloister_call_drop() to give up (the caller then counts this member
+ * among those that did not answer).  The handler returns at once and
+ * leaves *reply alone; the node goes on probing and gossiping meanwhile.
+ * A caller gives up after its own timeout, so keep a call no longer than
+ * that (cloister_multicall's timeout_ms; the agent keeps them 2 s).
+ */
+typedef struct cloister_call cloister_call;
+
+/* Inside a handler running for a call on c: keeps the call open after the
+ * handler returns and gives its handle (the same one if asked twice).
+ * NULL outside a call's handler, out of memory, or when user_queue_max
+ * calls are kept already: the call is then answered when the handler
+ * returns, with its *reply (empty if it set none), as without this. */
+CLOISTER_API cloister_call *cloister_call_defer(cloister_t *c);
+/* Answers a kept call (payload up to 1 MiB) and frees the handle, from any
+ * thread, in every case.  0; CLOISTER_EINVAL (a bad payload: the call is
+ * dropped); CLOISTER_ESTATE when its node was freed (then only the handle
+ * is freed).  Not concurrently with cloister_free() of its node. */
+CLOISTER_API int cloister_call_answer(cloister_call *call,
+				      const void *payload, size_t len);
+/* Frees a kept call without answering it.  Safe on NULL. */
+CLOISTER_API void cloister_call_drop(cloister_call *call);
 
 /* Registers (or, with fn NULL, removes) the handler for a topic. */
 CLOISTER_API int cloister_handle(cloister_t *c, const char *topic,

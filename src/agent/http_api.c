@@ -10,7 +10,8 @@
  *   - multicalls, which block for up to their timeout: each runs on a
  *     short-lived worker thread whose result comes back through "done";
  *   - calls on topics a subscriber answers: the handler runs on the
- *     node's thread and waits on api->cond for POST /v1/reply.
+ *     node's thread, keeps the call (pending_calls.h) and returns; POST
+ *     /v1/reply answers it from the base thread.
  * Lock order: api->lock is innermost, and no cloister_* function is ever
  * called with it held (they take the node's locks).
  *
@@ -151,7 +152,6 @@ struct sub {
 	struct line *q[SUB_QUEUE_MAX];
 	size_t head, n, bytes;
 	uint64_t dropped; /* since the last "dropped" event */
-	bool late;        /* let a call time out, has not answered since */
 };
 
 struct job {
@@ -227,7 +227,7 @@ struct cl_http_api {
 	uint64_t refused[REFUSALS]; /* base thread */
 
 	pthread_mutex_t lock;
-	pthread_cond_t cond; /* replies, closing subscribers, workers */
+	pthread_cond_t cond; /* workers */
 	bool closing;
 	bool serving; /* fully set up: free must undo handlers, listener */
 	struct sub *subs; /* changed on the base thread, under the lock */
@@ -235,7 +235,7 @@ struct cl_http_api {
 	struct line *status; /* a new subscriber's first line (one ref) */
 	uint64_t dropped_total;
 	int64_t members_changed_ms; /* Unix ms of the last member event; 0: none */
-	cl_pending calls; /* waiting for POST /v1/reply */
+	cl_pending calls; /* kept for POST /v1/reply */
 	struct job *done;
 	size_t running;
 };
@@ -702,9 +702,10 @@ static void sub_close(struct sub *s, bool end_req)
 		s->head = (s->head + 1) % SUB_QUEUE_MAX;
 		s->n--;
 	}
-	/* Calls waiting for this subscriber have nobody left. */
-	pthread_cond_broadcast(&api->cond);
+	/* Calls kept for this subscriber have nobody left to answer. */
+	cl_pcall *orphans = cl_pending_take(&api->calls, s->owner, false);
 	pthread_mutex_unlock(&api->lock);
+	cl_pending_release(orphans);
 	cl_topics_release(api->topics, s->owner);
 	if (end_req && s->req && !evhttp_request_get_connection(s->req))
 		evhttp_send_reply_end(s->req);
@@ -839,18 +840,6 @@ static struct sub *sub_by_owner(cl_http_api *api, uint64_t owner)
 	return NULL;
 }
 
-struct call_wait {
-	cl_http_api *api;
-	uint64_t owner;
-};
-
-/* Whether a call's subscriber is still there to answer (api->lock held). */
-static bool call_wanted(void *arg)
-{
-	struct call_wait *w = arg;
-	return !w->api->closing && sub_by_owner(w->api, w->owner) != NULL;
-}
-
 static char *call_event(uint64_t id, const char *topic, const char *from,
 			const void *payload, size_t len)
 {
@@ -874,15 +863,16 @@ static char *call_event(uint64_t id, const char *topic, const char *from,
  * Runs on the node's thread for every message on a topic a subscriber
  * answers.  A cast becomes a "message" event for every subscriber; a call
  * becomes a "call" event for the one answering the topic, under a random
- * id, and this waits (at most CL_CALL_WAIT_MS, see pending_calls.h) for
- * the POST /v1/reply with that id from that subscriber.  While it waits,
- * the node's loop does nothing else.
+ * id, and is kept for the POST /v1/reply with that id from that
+ * subscriber (at most CL_CALL_WAIT_MS, see pending_calls.h).  Nothing here
+ * waits for the subscriber.
  */
 static void on_message(void *arg, const char *topic, const char *from,
 		       const void *payload, size_t len, void **reply,
 		       size_t *reply_len)
 {
 	cl_http_api *api = arg;
+	(void)reply_len;
 	if (!reply) {
 		char *ev = cl_json_message_event(topic, from, payload, len);
 		if (ev)
@@ -891,8 +881,8 @@ static void on_message(void *arg, const char *topic, const char *from,
 		return;
 	}
 	pthread_mutex_lock(&api->lock);
-	struct sub *s = answerer(api, topic);
-	struct call_wait w = {api, s ? s->owner : 0};
+	struct sub *s = api->closing ? NULL : answerer(api, topic);
+	uint64_t owner = s ? s->owner : 0;
 	uint64_t id = s ? cl_pending_random_id(&api->calls) : 0;
 	pthread_mutex_unlock(&api->lock);
 	if (!s)
@@ -900,31 +890,28 @@ static void on_message(void *arg, const char *topic, const char *from,
 	char *text = call_event(id, topic, from, payload, len);
 	struct line *l = text ? line_new(text) : NULL;
 	free(text);
-	if (!l)
+	cloister_call *call = l ? cloister_call_defer(api->node) : NULL;
+	if (!call) {
+		free(l);
 		return;
-
-	cl_pcall pc = {.id = id, .owner = w.owner};
+	}
 	pthread_mutex_lock(&api->lock);
-	/* The subscriber may have gone while the event was made. */
-	s = call_wanted(&w) ? sub_by_owner(api, w.owner) : NULL;
+	/* The subscriber may have gone while the event was made.  The event
+	 * and the kept call appear together under the lock, so an answer
+	 * at once finds the call. */
+	s = api->closing ? NULL : sub_by_owner(api, owner);
 	if (s)
 		sub_push(api, s, l);
-	if (l->refs == 0) {
+	if (l->refs && cl_pending_keep(&api->calls, id, owner, call) == 0)
+		call = NULL;
+	cl_pcall *expired = cl_pending_take(&api->calls, 0, false);
+	if (l->refs == 0)
 		free(l);
-		pthread_mutex_unlock(&api->lock);
-		return;
-	}
-	event_active(api->wake, EV_READ, 0);
-	cl_pending_add(&api->calls, &pc);
-	bool answered = cl_pending_wait_budgeted(&api->calls, &pc, api->topics,
-						 s->late, call_wanted, &w);
-	if ((s = sub_by_owner(api, w.owner)))
-		s->late = !answered;
+	else
+		event_active(api->wake, EV_READ, 0);
 	pthread_mutex_unlock(&api->lock);
-	if (answered) {
-		*reply = pc.reply;
-		*reply_len = pc.reply_len;
-	}
+	cloister_call_drop(call);
+	cl_pending_release(expired);
 }
 
 /* The open subscriber whose secret this is (base thread, where the list

@@ -189,6 +189,15 @@ static const struct fam families[] = {
 	 "was full (user_queue_max)."},
 	{"cloister_multicalls_total", "counter", NULL,
 	 "Multicalls started on this node."},
+	{"cloister_calls_deferred_total", "counter", NULL,
+	 "Calls a handler kept to answer later (the agent keeps every call "
+	 "its HTTP and port clients answer)."},
+	{"cloister_calls_defer_refused_total", "counter", NULL,
+	 "Calls a handler could not keep because user_queue_max were kept "
+	 "already (answered at once instead)."},
+	{"cloister_calls_deferred_dropped_total", "counter", NULL,
+	 "Kept calls given up unanswered (the agent: its client did not "
+	 "answer within 2 s, or went away)."},
 	{"cloister_superseded", "gauge", NULL,
 	 "1 once another live process has shown it holds this node's name "
 	 "(this node then stops for good), else 0."},
@@ -249,6 +258,10 @@ static const struct {
 	 "unexpected_reply"},
 	{"user_out_refused", "cloister_messages_refused_total", NULL},
 	{"multicalls", "cloister_multicalls_total", NULL},
+	{"calls_deferred", "cloister_calls_deferred_total", NULL},
+	{"calls_defer_refused", "cloister_calls_defer_refused_total", NULL},
+	{"calls_deferred_dropped", "cloister_calls_deferred_dropped_total",
+	 NULL},
 	{"superseded", "cloister_superseded", NULL},
 	{"health", "cloister_health", NULL},
 	{"insecure", "cloister_insecure", NULL},

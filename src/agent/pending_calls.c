@@ -1,6 +1,6 @@
 /*
  * pending_calls.c — calls on topics that a local subscriber answers: the
- * waiting calls and the answered topics' handlers, shared by the HTTP API
+ * kept calls and the answered topics' handlers, shared by the HTTP API
  * and the Erlang port (pending_calls.h says why and the threading rules).
  */
 #include "pending_calls.h"
@@ -13,7 +13,7 @@
 #include <sodium.h>
 
 /* ------------------------------------------------------------------ */
-/* Waiting calls                                                       */
+/* Kept calls                                                          */
 /* ------------------------------------------------------------------ */
 
 void cl_pending_init(cl_pending *pd, pthread_mutex_t *lock,
@@ -30,6 +30,7 @@ void cl_pending_init(cl_pending *pd, pthread_mutex_t *lock,
 
 void cl_pending_destroy(cl_pending *pd)
 {
+	cl_pending_release(cl_pending_take(pd, 0, true));
 	pthread_cond_destroy(pd->cond);
 	pthread_mutex_destroy(pd->lock);
 }
@@ -39,7 +40,7 @@ uint64_t cl_pending_next_id(cl_pending *pd)
 	return ++pd->next_id;
 }
 
-static bool waiting(const cl_pending *pd, uint64_t id)
+static bool kept(const cl_pending *pd, uint64_t id)
 {
 	for (const cl_pcall *pc = pd->calls; pc; pc = pc->next)
 		if (pc->id == id)
@@ -56,47 +57,8 @@ uint64_t cl_pending_random_id(cl_pending *pd)
 		abort(); /* no randomness: nothing here may go on guessably */
 	do
 		randombytes_buf(&id, sizeof id);
-	while (id == 0 || waiting(pd, id));
+	while (id == 0 || kept(pd, id));
 	return id;
-}
-
-void cl_pending_add(cl_pending *pd, cl_pcall *pc)
-{
-	pc->next = pd->calls;
-	pd->calls = pc;
-}
-
-bool cl_pending_withdraw(cl_pending *pd, cl_pcall *pc)
-{
-	for (cl_pcall **pp = &pd->calls; *pp; pp = &(*pp)->next)
-		if (*pp == pc) {
-			*pp = pc->next;
-			break;
-		}
-	return pc->answered;
-}
-
-static struct timespec deadline_in(int ms)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	t.tv_sec += ms / 1000;
-	t.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (t.tv_nsec >= 1000000000L) {
-		t.tv_sec++;
-		t.tv_nsec -= 1000000000L;
-	}
-	return t;
-}
-
-bool cl_pending_wait(cl_pending *pd, cl_pcall *pc, int wait_ms,
-		     bool (*still_wanted)(void *arg), void *arg)
-{
-	struct timespec until = deadline_in(wait_ms);
-	while (!pc->answered && still_wanted(arg) &&
-	       pthread_cond_timedwait(pd->cond, pd->lock, &until) != ETIMEDOUT)
-		;
-	return cl_pending_withdraw(pd, pc);
 }
 
 static int64_t monotonic_us(void)
@@ -106,67 +68,71 @@ static int64_t monotonic_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-#define WAIT_BUDGET_US ((int64_t)CL_CALL_WAIT_MS * 1000)
-
-/* Tops the budget up for the time since it was last (lock held). */
-static void wait_refill(cl_topics *t, int64_t now)
+int cl_pending_keep(cl_pending *pd, uint64_t id, uint64_t owner,
+		    cloister_call *call)
 {
-	int64_t add = (now - t->wait_at_us) * CL_CALL_WAIT_SHARE_MS / 1000;
-	t->wait_left_us = t->wait_left_us + add < WAIT_BUDGET_US
-				  ? t->wait_left_us + add
-				  : WAIT_BUDGET_US;
-	t->wait_at_us = now;
+	cl_pcall *pc = malloc(sizeof *pc);
+	if (!pc)
+		return CLOISTER_ENOMEM;
+	*pc = (cl_pcall){pd->calls, id, owner, call,
+			 monotonic_us() + (int64_t)CL_CALL_WAIT_MS * 1000};
+	pd->calls = pc;
+	return 0;
 }
 
-bool cl_pending_wait_budgeted(cl_pending *pd, cl_pcall *pc,
-			      struct cl_topics *t, bool late,
-			      bool (*still_wanted)(void *arg), void *arg)
+cl_pcall *cl_pending_take(cl_pending *pd, uint64_t owner, bool all)
 {
-	int64_t start = monotonic_us();
-	int64_t want = (int64_t)cl_call_wait_ms(late) * 1000;
-	pthread_mutex_lock(&t->wait_lock);
-	wait_refill(t, start);
-	int64_t grant = t->wait_left_us < want ? t->wait_left_us : want;
-	if (grant < 1000)
-		grant = 0;
-	t->wait_left_us -= grant;
-	pthread_mutex_unlock(&t->wait_lock);
-	bool answered =
-		cl_pending_wait(pd, pc, (int)(grant / 1000), still_wanted, arg);
-	/* What the wait did not use goes back; what it overran is owed. */
-	int64_t spent = monotonic_us() - start;
-	pthread_mutex_lock(&t->wait_lock);
-	t->wait_left_us += grant - spent;
-	if (t->wait_left_us < -WAIT_BUDGET_US)
-		t->wait_left_us = -WAIT_BUDGET_US;
-	pthread_mutex_unlock(&t->wait_lock);
-	return answered;
+	int64_t now = monotonic_us();
+	cl_pcall *out = NULL;
+	for (cl_pcall **pp = &pd->calls; *pp;) {
+		cl_pcall *pc = *pp;
+		if (all || pc->expires_us <= now ||
+		    (owner && pc->owner == owner)) {
+			*pp = pc->next;
+			pc->next = out;
+			out = pc;
+		} else {
+			pp = &pc->next;
+		}
+	}
+	return out;
+}
+
+void cl_pending_release(cl_pcall *list)
+{
+	while (list) {
+		cl_pcall *pc = list;
+		list = pc->next;
+		cloister_call_drop(pc->call);
+		free(pc);
+	}
+}
+
+cl_pcall *cl_pending_take_id(cl_pending *pd, uint64_t id, uint64_t owner)
+{
+	for (cl_pcall **pp = &pd->calls; *pp; pp = &(*pp)->next)
+		if ((*pp)->id == id && (*pp)->owner == owner) {
+			cl_pcall *pc = *pp;
+			*pp = pc->next;
+			pc->next = NULL;
+			return pc;
+		}
+	return NULL;
 }
 
 int cl_pending_answer(cl_pending *pd, uint64_t id, uint64_t owner,
 		      const void *data, size_t len)
 {
-	void *copy = malloc(len ? len : 1);
-	if (!copy)
-		return CLOISTER_ENOMEM;
-	memcpy(copy, data, len);
-	bool taken = false;
 	pthread_mutex_lock(pd->lock);
-	for (cl_pcall *pc = pd->calls; pc; pc = pc->next)
-		if (pc->id == id && pc->owner == owner && !pc->answered) {
-			pc->reply = copy;
-			pc->reply_len = len;
-			pc->answered = true;
-			taken = true;
-			pthread_cond_broadcast(pd->cond);
-			break;
-		}
+	cl_pcall *expired = cl_pending_take(pd, 0, false);
+	cl_pcall *found = cl_pending_take_id(pd, id, owner);
 	pthread_mutex_unlock(pd->lock);
-	if (!taken) {
-		free(copy);
+	cl_pending_release(expired);
+	if (!found)
 		return CLOISTER_ENOENT;
-	}
-	return 0;
+	int e = cloister_call_answer(found->call, data, len);
+	free(found);
+	return e;
 }
 
 /* ------------------------------------------------------------------ */
@@ -181,10 +147,7 @@ struct cl_topic {
 
 void cl_topics_init(cl_topics *t, cloister_t *node)
 {
-	*t = (cl_topics){.node = node,
-			 .wait_left_us = WAIT_BUDGET_US,
-			 .wait_at_us = monotonic_us()};
-	pthread_mutex_init(&t->wait_lock, NULL);
+	*t = (cl_topics){.node = node};
 }
 
 uint64_t cl_topics_new_owner(cl_topics *t)

@@ -5,14 +5,17 @@
  * (GET /v1/events?answer=T, then POST /v1/reply) and the Erlang port
  * ({answer, Topic}, then {reply, {Id, Data}}).  Each registers a handler
  * on the node for the answered topics, turns every call on them into an
- * event for its client, and blocks the node's thread until the client
- * answers by id, the wait runs out, or nobody is left to answer; every
- * wait comes out of one budget, so the waits take at most a tenth of the
- * node's time whoever calls and however fast.  This is
- * that machinery, once: the agent's table of answered topics (cl_topics),
- * the call ids, the list of waiting calls, handing an answer to its
- * waiter, and how long a call waits.  How a call is announced, and who
- * counts as still able to answer, stay with each transport.
+ * event for its client, and keeps the call (cloister_call_defer): the
+ * handler returns at once, and the client's answer, found by id, is sent
+ * from the thread that receives it.  The node's thread never waits for a
+ * client, so a slow or hung one costs it nothing, and calls are answered
+ * as fast as the client answers them, many at a time.  A kept call is
+ * given up (the caller sees this node missing) once CL_CALL_WAIT_MS have
+ * passed, or when its client goes away.  This is that machinery, once:
+ * the agent's table of answered topics (cl_topics), the call ids, the
+ * list of kept calls and handing an answer to its call.  How a call is
+ * announced, and who counts as still able to answer, stay with each
+ * transport.
  *
  * Who may answer.  Each answerer (an HTTP subscriber, the Erlang port, the
  * agent itself for "cloister.ping") is an owner, a number from
@@ -23,13 +26,14 @@
  * an answer given as that owner is taken.
  *
  * Threads.  A cl_pending has no lock of its own: it lives under its
- * owner's mutex and condition variable (set up by cl_pending_init),
- * because the owner's own state (subscribers, a closed output) decides how
- * long a call waits and is guarded by the same lock.  cl_pending_answer
- * takes the lock; every other cl_pending_* function after init is called
- * with it held.  The lock is innermost: no cloister_* call happens under
- * it.  The cl_topics table is used on one thread only (the agent's event
- * base, where both transports serve requests) and is not locked.
+ * owner's mutex (set up by cl_pending_init, with a condition variable the
+ * owner uses for its own waits), because the owner's own state
+ * (subscribers, a closed output) decides whether a call is still wanted
+ * and is guarded by the same lock.  The lock is innermost: no cloister_*
+ * call happens under it, so calls taken out under it are answered or
+ * given up (cl_pending_release) after it is released.  The cl_topics
+ * table is used on one thread only (the agent's event base, where both
+ * transports serve requests) and is not locked.
  */
 #ifndef CLOISTER_AGENT_PENDING_CALLS_H
 #define CLOISTER_AGENT_PENDING_CALLS_H
@@ -41,49 +45,21 @@
 
 #include "cloister.h"
 
-/* How long a call on an answered topic waits for its answer.  The handler
- * runs on the node's event loop, which does nothing else while it waits
- * (no probes answered, no gossip): 2 s matches the default multicall
- * timeout, past which the caller has given up anyway, and stays well under
- * the LAN profile's suspicion timeout (4 probe periods), so a slow answer
- * costs at most a refuted suspicion.  All waits together are bounded too
- * (CL_CALL_WAIT_SHARE_MS). */
+/* How long a kept call waits for its client's answer: the default
+ * multicall timeout, past which the caller has given up anyway.  The node
+ * does not wait meanwhile; a call not answered by then is given up. */
 #define CL_CALL_WAIT_MS 2000
-/* Once a subscriber let a call time out, its next calls wait only this
- * long until it answers one in time again: a hung subscriber must not
- * stall the node for 2 s per call. */
-#define CL_CALL_WAIT_LATE_MS 100
-
-/* The wait for a call whose answerers are late (or not). */
-static inline int cl_call_wait_ms(bool late)
-{
-	return late ? CL_CALL_WAIT_LATE_MS : CL_CALL_WAIT_MS;
-}
-/* All the waits together take at most this much of the node's time, per
- * second: a budget of CL_CALL_WAIT_MS of waiting, refilled at this rate,
- * shared by every answerer of the node (cl_topics).  Without it the
- * caller sets the pace: a key holder calling a hung answerer 40 times a
- * second kept the loop waiting 4 s a second, and the node, acking no
- * pings, was taken for dead (test_hung_answerer).  With it a hung or slow
- * answerer costs the node one wait of at most CL_CALL_WAIT_MS when the
- * budget is full, then a tenth of its time, in waits of at most
- * CL_CALL_WAIT_LATE_MS once it is late: probes are answered at most that
- * late.  A call that finds the budget spent does not wait: its caller
- * gets no answer from this node, as from a late one. */
-#define CL_CALL_WAIT_SHARE_MS 100
 
 /* ------------------------------------------------------------------ */
-/* Waiting calls                                                       */
+/* Kept calls                                                          */
 /* ------------------------------------------------------------------ */
 
-/* A call waiting for its answer; it lives on the waiting handler's stack. */
 typedef struct cl_pcall {
 	struct cl_pcall *next;
 	uint64_t id;
-	uint64_t owner; /* the answerer it was announced to */
-	bool answered;
-	void *reply; /* malloc'd, once answered: the handler's *reply */
-	size_t reply_len;
+	uint64_t owner;       /* the answerer it was announced to */
+	cloister_call *call;  /* the node's, answered or dropped through it */
+	int64_t expires_us;   /* CLOCK_MONOTONIC */
 } cl_pcall;
 
 typedef struct cl_pending {
@@ -94,10 +70,8 @@ typedef struct cl_pending {
 } cl_pending;
 
 /* Initializes the owner's *lock and *cond (the condition on
- * CLOCK_MONOTONIC, which the waits use) and an empty list under them.
- * The owner guards its own state with them too, wakes waits with
- * pthread_cond_broadcast(cond) when that state changes, and ends them with
- * cl_pending_destroy. */
+ * CLOCK_MONOTONIC) and an empty list under them; cl_pending_destroy gives
+ * up the calls still kept and destroys both. */
 void cl_pending_init(cl_pending *pd, pthread_mutex_t *lock,
 		     pthread_cond_t *cond);
 void cl_pending_destroy(cl_pending *pd);
@@ -107,36 +81,33 @@ void cl_pending_destroy(cl_pending *pd);
 uint64_t cl_pending_next_id(cl_pending *pd);
 
 /* A new call id that nobody can guess: 64 random bits, never 0, never one
- * already waiting (lock held).  For the HTTP API, where every holder of
- * the token could otherwise answer the calls announced to another. */
+ * already kept (lock held).  For the HTTP API, where every holder of the
+ * token could otherwise answer the calls announced to another. */
 uint64_t cl_pending_random_id(cl_pending *pd);
 
-/* Registers pc, its id set (lock held): an answer is taken from now on, so
- * register before the call is announced. */
-void cl_pending_add(cl_pending *pd, cl_pcall *pc);
+/* Keeps call under id for owner, for CL_CALL_WAIT_MS (lock held): an
+ * answer is taken from now on, so keep it before the call is announced.
+ * 0, or CLOISTER_ENOMEM (the caller then drops call itself). */
+int cl_pending_keep(cl_pending *pd, uint64_t id, uint64_t owner,
+		    cloister_call *call);
 
-/* Waits (lock held) until pc is answered, still_wanted(arg) is false (it
- * is asked with the lock held, before each wait) or wait_ms have passed;
- * then withdraws pc.  True when answered: pc->reply is the caller's. */
-bool cl_pending_wait(cl_pending *pd, cl_pcall *pc, int wait_ms,
-		     bool (*still_wanted)(void *arg), void *arg);
+/* Takes out (lock held) the calls whose time is up, those of owner
+ * (owner 0: none), or every call (all): a list for cl_pending_release. */
+cl_pcall *cl_pending_take(cl_pending *pd, uint64_t owner, bool all);
 
-struct cl_topics;
-/* cl_pending_wait for as long as a call from an answerer late (or not)
- * may wait, within the node's waiting budget in t (lock held; the
- * budget's own lock is taken inside it). */
-bool cl_pending_wait_budgeted(cl_pending *pd, cl_pcall *pc,
-			      struct cl_topics *t, bool late,
-			      bool (*still_wanted)(void *arg), void *arg);
+/* Takes out (lock held) the call kept under id for owner: a list of one
+ * for cl_pending_release, or NULL. */
+cl_pcall *cl_pending_take_id(cl_pending *pd, uint64_t id, uint64_t owner);
 
-/* Withdraws pc without waiting (lock held); true when it was answered. */
-bool cl_pending_withdraw(cl_pending *pd, cl_pcall *pc);
+/* Gives up every call of the list and frees it (lock not held). */
+void cl_pending_release(cl_pcall *list);
 
-/* Hands a copy of data to the call waiting under id, announced to owner,
- * and wakes it (takes the lock).  0; CLOISTER_ENOMEM; or CLOISTER_ENOENT
- * when no such call is waiting: answered already, timed out, never made,
- * or announced to another owner (the same answer for all, so a caller
- * learns nothing about other owners' calls). */
+/* Answers with a copy of data the call kept under id for owner (takes the
+ * lock; the answer goes out after it is released), and gives up the calls
+ * whose time is up.  0; CLOISTER_ENOENT when no such call is kept:
+ * answered already, timed out, never made, or announced to another owner
+ * (the same answer for all, so a caller learns nothing about other
+ * owners' calls); or cloister_call_answer's error. */
 int cl_pending_answer(cl_pending *pd, uint64_t id, uint64_t owner,
 		      const void *data, size_t len);
 
@@ -151,12 +122,6 @@ typedef struct cl_topics {
 	struct cl_topic *v;
 	size_t n;
 	uint64_t next_owner;
-	/* The node's waiting budget (CL_CALL_WAIT_SHARE_MS): used by the
-	 * handlers, on the node's thread, under a lock of its own (a leaf:
-	 * taken under an answerer's lock, never the other way round). */
-	pthread_mutex_t wait_lock;
-	int64_t wait_left_us; /* may go below 0: a wait that overran */
-	int64_t wait_at_us;   /* refilled up to then (CLOCK_MONOTONIC) */
 } cl_topics;
 
 void cl_topics_init(cl_topics *t, cloister_t *node);

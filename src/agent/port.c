@@ -74,8 +74,7 @@ struct cl_port {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool closing;
-	cl_pending calls; /* waiting for the BEAM's reply */
-	bool late;        /* the BEAM let a call time out */
+	cl_pending calls; /* kept for the BEAM's reply */
 	size_t running;
 };
 
@@ -398,19 +397,13 @@ void cl_port_sentry(cl_port *p, const char *sentry)
 	send_x(p, &x, e);
 }
 
-/* Whether the BEAM may still answer a call (p->lock held). */
-static bool call_wanted(void *arg)
-{
-	cl_port *p = arg;
-	return !p->closing && !atomic_load(&p->dead);
-}
-
 /*
  * Node's thread, for every message on an answered topic.  A cast becomes
- * {message, ...}; a call becomes {call, Id, ...} and this waits (bounded,
- * see CL_CALL_WAIT_MS) for {Ref, reply, {Id, Data}}, the node's loop idle
- * meanwhile.  The call is registered before it is written, so a reply
- * that comes back at once still finds it.
+ * {message, ...}; a call becomes {call, Id, ...} and is kept (at most
+ * CL_CALL_WAIT_MS, see pending_calls.h) for {Ref, reply, {Id, Data}},
+ * which the base thread answers: nothing here waits for the BEAM.  The
+ * call is kept before it is written, so a reply that comes back at once
+ * still finds it.
  */
 static void on_message(void *arg, const char *topic, const char *from,
 		       const void *payload, size_t len, void **reply,
@@ -418,6 +411,7 @@ static void on_message(void *arg, const char *topic, const char *from,
 {
 	cl_port *p = arg;
 	ei_x_buff x;
+	(void)reply_len;
 	if (atomic_load(&p->dead))
 		return;
 	if (!reply) {
@@ -431,38 +425,37 @@ static void on_message(void *arg, const char *topic, const char *from,
 		send_x(p, &x, e);
 		return;
 	}
-	cl_pcall pc = {0};
+	cloister_call *call = cloister_call_defer(p->node);
+	if (!call)
+		return;
 	pthread_mutex_lock(&p->lock);
-	if (p->closing) {
-		pthread_mutex_unlock(&p->lock);
+	uint64_t id = cl_pending_next_id(&p->calls);
+	if (!p->closing && cl_pending_keep(&p->calls, id, p->owner, call) == 0)
+		call = NULL;
+	cl_pcall *expired = cl_pending_take(&p->calls, 0, false);
+	pthread_mutex_unlock(&p->lock);
+	cl_pending_release(expired);
+	if (call) {
+		cloister_call_drop(call);
 		return;
 	}
-	pc.id = cl_pending_next_id(&p->calls);
-	pc.owner = p->owner;
-	cl_pending_add(&p->calls, &pc);
-	bool late = p->late;
-	pthread_mutex_unlock(&p->lock);
 
 	int e = ei_x_new_with_version(&x);
 	if (!e) {
 		e |= ei_x_encode_tuple_header(&x, 5);
 		e |= ei_x_encode_atom(&x, "call");
-		e |= ei_x_encode_ulonglong(&x, pc.id);
+		e |= ei_x_encode_ulonglong(&x, id);
 		e |= x_text(&x, topic);
 		e |= x_text(&x, from);
 		e |= ei_x_encode_binary(&x, payload, (int)len);
 		send_x(p, &x, e);
 	}
-
-	pthread_mutex_lock(&p->lock);
-	bool answered = e ? cl_pending_withdraw(&p->calls, &pc)
-			  : cl_pending_wait_budgeted(&p->calls, &pc, p->topics,
-						     late, call_wanted, p);
-	p->late = !answered;
-	pthread_mutex_unlock(&p->lock);
-	if (answered) {
-		*reply = pc.reply;
-		*reply_len = pc.reply_len;
+	if (e) {
+		/* Never announced: nobody will answer it. */
+		pthread_mutex_lock(&p->lock);
+		cl_pcall *lost = cl_pending_take_id(&p->calls, id, p->owner);
+		pthread_mutex_unlock(&p->lock);
+		cl_pending_release(lost);
 	}
 }
 
@@ -821,9 +814,11 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	atomic_store(&p->dead, true);
 	bufferevent_disable(bev, EV_READ | EV_WRITE);
+	/* Nobody is left to answer the calls kept for the BEAM. */
 	pthread_mutex_lock(&p->lock);
-	pthread_cond_broadcast(&p->cond); /* calls stop waiting */
+	cl_pcall *orphans = cl_pending_take(&p->calls, 0, true);
 	pthread_mutex_unlock(&p->lock);
+	cl_pending_release(orphans);
 	event_active(p->closed_ev, EV_TIMEOUT, 0);
 }
 

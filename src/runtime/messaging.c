@@ -53,6 +53,18 @@ struct call {
 	struct call *next;
 };
 
+/* A call a handler kept to answer later (cloister_call_defer).  It is on
+ * its node's list until answered or dropped, so that cloister_free can cut
+ * it loose (c = NULL) instead of leaving it a dangling node. */
+struct cloister_call {
+	struct cloister_call *next, *prev;
+	cloister_t *c; /* NULL once the node is freed */
+	cl_addr to;    /* where the call came from */
+	uint32_t id;
+	char peer[CL_WIRE_NAME_MAX + 1];
+	char topic[CL_WIRE_NAME_MAX + 1];
+};
+
 struct cl_messaging {
 	size_t queue_max, max_calls;
 	struct queue in, out;
@@ -60,8 +72,22 @@ struct cl_messaging {
 	size_t n_handlers;
 	struct call *calls;
 	size_t n_calls;
+	/* Calls kept by handlers, at most queue_max: each holds a caller's
+	 * slot until answered, so a caller calling faster than the
+	 * application answers meets the same bound as the inbound queue. */
+	struct cloister_call *held;
+	size_t n_held;
 	struct cl_messaging_stats stats;
 };
+
+/* The message whose handler runs on this thread now, for
+ * cloister_call_defer (NULL outside a handler). */
+struct delivering {
+	cloister_t *c;
+	const struct umsg *u;
+	cloister_call *kept;
+};
+static _Thread_local struct delivering *delivering_now;
 
 struct cl_messaging *cl_messaging_new(size_t queue_max, size_t max_calls)
 {
@@ -88,6 +114,10 @@ void cl_messaging_free(struct cl_messaging *m)
 {
 	if (!m)
 		return;
+	/* Kept calls outlive the node: their holder may still answer or
+	 * drop them, which then only frees them. */
+	for (struct cloister_call *k = m->held; k; k = k->next)
+		k->c = NULL;
 	queue_clear(&m->in);
 	queue_clear(&m->out);
 	free(m);
@@ -276,6 +306,10 @@ static int enqueue_out(cloister_t *c, const cl_addr *to, const char *to_name,
 	return 0;
 }
 
+static void answer(cloister_t *c, const char *peer, const cl_addr *from,
+		   uint32_t id, const char *topic, const void *reply,
+		   size_t len);
+
 void cl_messaging_deliver(cloister_t *c)
 {
 	for (;;) {
@@ -293,36 +327,48 @@ void cl_messaging_deliver(cloister_t *c)
 			return;
 		void *reply = NULL;
 		size_t reply_len = 0;
-		if (h.fn)
+		struct delivering now = {c, u, NULL};
+		if (h.fn) {
+			struct delivering *outer = delivering_now;
+			delivering_now = &now;
 			h.fn(h.arg, u->topic, u->peer, u->payload, u->len,
 			     u->kind == CL_USER_CALL ? &reply : NULL, &reply_len);
-		if (u->kind == CL_USER_CALL && h.fn) {
-			/* Answer the caller at the address it advertises (the
-			 * packet's source may be a connection's port). */
-			pthread_mutex_lock(&c->lock);
-			const char *me = c->name_text;
-			if (!strcmp(u->peer, me)) {
-				take_reply(c, u->id, me, reply, reply_len);
-			} else {
-				cl_swim_member_view v;
-				cl_addr to = u->to;
-				if (cl_swim_lookup(c->core, u->peer,
-						   strlen(u->peer), &v))
-					to = v.addr;
-				enqueue_out(c, &to, u->peer, false,
-					    CL_USER_REPLY, u->id, u->topic,
-					    reply, reply_len);
-			}
-			bool kick = cl_messaging_pending(c);
-			pthread_mutex_unlock(&c->lock);
-			if (kick && c->loop)
-				cl_loop_kick(c->loop);
-			else if (kick)
-				cl_messaging_drain(c);
+			delivering_now = outer;
 		}
+		/* A kept call is answered later, through its handle. */
+		if (u->kind == CL_USER_CALL && h.fn && !now.kept)
+			answer(c, u->peer, &u->to, u->id, u->topic, reply,
+			       reply_len);
 		free(reply);
 		free(u);
 	}
+}
+
+/* Answers a call from peer (received from *from) with id: to ourselves
+ * straight into the call, else at the address peer advertises (the
+ * packet's source may be a connection's port).  Takes the node lock. */
+static void answer(cloister_t *c, const char *peer, const cl_addr *from,
+		   uint32_t id, const char *topic, const void *reply,
+		   size_t len)
+{
+	pthread_mutex_lock(&c->lock);
+	const char *me = c->name_text;
+	if (!strcmp(peer, me)) {
+		take_reply(c, id, me, reply, len);
+	} else {
+		cl_swim_member_view v;
+		cl_addr to = *from;
+		if (cl_swim_lookup(c->core, peer, strlen(peer), &v))
+			to = v.addr;
+		enqueue_out(c, &to, peer, false, CL_USER_REPLY, id, topic,
+			    reply, len);
+	}
+	bool kick = cl_messaging_pending(c);
+	pthread_mutex_unlock(&c->lock);
+	if (kick && c->loop)
+		cl_loop_kick(c->loop);
+	else if (kick)
+		cl_messaging_drain(c);
 }
 
 /* ------------------------------------------------------------------ */
@@ -648,6 +694,86 @@ int cloister_multicall(cloister_t *c, const char *topic, const void *payload,
 	call_free(k);
 	*out = r;
 	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Calls answered later                                                */
+/* ------------------------------------------------------------------ */
+
+cloister_call *cloister_call_defer(cloister_t *c)
+{
+	struct delivering *d = delivering_now;
+	if (!c || !d || d->c != c || d->u->kind != CL_USER_CALL)
+		return NULL;
+	if (d->kept)
+		return d->kept;
+	struct cl_messaging *m = c->msg;
+	cloister_call *k = NULL;
+	pthread_mutex_lock(&c->lock);
+	if (m->n_held >= m->queue_max) {
+		m->stats.defer_refused++;
+	} else if ((k = calloc(1, sizeof *k))) {
+		k->c = c;
+		k->to = d->u->to;
+		k->id = d->u->id;
+		memcpy(k->peer, d->u->peer, sizeof k->peer);
+		memcpy(k->topic, d->u->topic, sizeof k->topic);
+		k->next = m->held;
+		if (m->held)
+			m->held->prev = k;
+		m->held = k;
+		m->n_held++;
+		m->stats.deferred++;
+	}
+	pthread_mutex_unlock(&c->lock);
+	d->kept = k;
+	return k;
+}
+
+/* Takes k off its node's list (node lock held). */
+static void unhold(struct cl_messaging *m, cloister_call *k)
+{
+	if (k->prev)
+		k->prev->next = k->next;
+	else
+		m->held = k->next;
+	if (k->next)
+		k->next->prev = k->prev;
+	m->n_held--;
+}
+
+int cloister_call_answer(cloister_call *k, const void *payload, size_t len)
+{
+	if (!k)
+		return CLOISTER_EINVAL;
+	cloister_t *c = k->c;
+	bool valid = (payload || !len) && len <= CL_WIRE_USER_MAX;
+	if (c) {
+		pthread_mutex_lock(&c->lock);
+		unhold(c->msg, k);
+		if (!valid)
+			c->msg->stats.deferred_dropped++;
+		pthread_mutex_unlock(&c->lock);
+		if (valid)
+			answer(c, k->peer, &k->to, k->id, k->topic, payload,
+			       len);
+	}
+	free(k);
+	return !c ? CLOISTER_ESTATE : !valid ? CLOISTER_EINVAL : 0;
+}
+
+void cloister_call_drop(cloister_call *k)
+{
+	if (!k)
+		return;
+	cloister_t *c = k->c;
+	if (c) {
+		pthread_mutex_lock(&c->lock);
+		unhold(c->msg, k);
+		c->msg->stats.deferred_dropped++;
+		pthread_mutex_unlock(&c->lock);
+	}
+	free(k);
 }
 
 void cloister_multicall_free(cloister_multicall_result *r)

@@ -43,6 +43,10 @@ struct cl_messaging_stats {
 	uint64_t forged;
 	/* Replies to no pending call of ours, or not from a member called. */
 	uint64_t replies_refused;
+	/* Calls kept by a handler to answer later (cloister_call_defer);
+	 * refused because user_queue_max were kept already; kept and then
+	 * dropped unanswered. */
+	uint64_t deferred, defer_refused, deferred_dropped;
 };
 void cl_messaging_stats(const cloister_t *c, struct cl_messaging_stats *out);
 

@@ -1360,6 +1360,9 @@ int cloister_counters(cloister_t *c, cloister_counter *out, size_t max,
 	COUNTER("user_in_forged", ms.forged);
 	COUNTER("replies_refused", ms.replies_refused);
 	COUNTER("multicalls", ms.calls);
+	COUNTER("calls_deferred", ms.deferred);
+	COUNTER("calls_defer_refused", ms.defer_refused);
+	COUNTER("calls_deferred_dropped", ms.deferred_dropped);
 	COUNTER("health", cl_swim_health(c->core));
 	/* A level, not a total: 1 while this node runs plaintext off
 	 * loopback because insecure was asked for. */

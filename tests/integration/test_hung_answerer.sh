@@ -1,24 +1,22 @@
 #!/usr/bin/env bash
 # test_hung_answerer.sh — a key holder calls a topic whose local answerer
 # has hung.  A client of a's HTTP API answers topic "stall"
-# (GET /v1/events?answer=stall) and never replies; the handler for each
-# call runs on a's node thread and waits there for the answer, during which
-# a acks no ping.  Member b's key (tests/tools/usercall.c, sealed as b for
-# a) sends calls on "stall" at CALLS_PER_S (40) for ATTACK_S (10 s).
+# (GET /v1/events?answer=stall) and never replies.  Member b's key
+# (tests/tools/usercall.c, sealed as b for a) sends calls on "stall" at
+# CALLS_PER_S (40) for ATTACK_S (10 s).
 #
 # Checked: with no attack, >= 90% of real sealed pings (tests/tools/flood.c
 # probe, from 127.0.36.9) are acked in time; during the attack, still
-# >= 90% (the node's thread may spend only a small share of its time
-# waiting for answers).  The first call of the attack finds the subscriber
-# on time and may wait its full 2 s (CL_CALL_WAIT_MS, a single slow
-# answer's allowance, under the suspicion timeout), so the prober starts
-# 2.5 s in and measures what the caller keeps up after that; whether b
-# ever declares a failed is watched over the whole attack.  Without a
-# bound, each later call holds the loop 100 ms (CL_CALL_WAIT_LATE_MS):
-# 40 a second queue up behind each other and no ping is acked.  Also
-# checked: the calls did reach the handler (the subscriber got call
-# events), b never declared a failed (its on-member hook) and still holds
-# it alive afterwards.
+# >= 90%.  The handler keeps each call for the client (cloister_call_defer)
+# and returns, so a's node thread never waits for it; the calls are given
+# up unanswered 2 s later.  Before calls were kept, the handler waited on
+# the node's thread: with no bound each call held it 100 ms once the
+# client was late, 40 a second queued up and no ping was acked (0 of 70);
+# then a waiting budget of a tenth of the node's time bounded it.  The
+# prober starts 2.5 s in (what the first call of the attack was allowed to
+# wait then).  Also checked: the calls did reach the handler (the
+# subscriber got call events), b never declared a failed (its on-member
+# hook) and still holds it alive afterwards.
 source "$(dirname "$0")/lib.sh"
 
 USERCALL=${CLOISTER_USERCALL:-$(dirname "$CLOISTER")/tests/cloister_usercall}

@@ -6,6 +6,15 @@
  * callee but with another id.  The caller takes neither (replies_refused
  * counts them) and then takes the genuine one.  Call ids are random: over
  * many calls, never 0, never repeated back to back, never consecutive.
+ *
+ * Calls answered later (cloister_call_defer): B's handler for "later"
+ * keeps every call and returns; 20 calls from A all reach it while none
+ * is answered (a handler that waited would hold the driving thread at the
+ * first), only user_queue_max (16) are kept, the rest refused (answered at
+ * once, with the handler's *reply: empty); the test's
+ * own thread answers the kept ones out of order and each caller gets its
+ * own answer, drops one (the caller sees B missing), and answers one after
+ * B was freed (CLOISTER_ESTATE, nothing touched).
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -21,6 +30,7 @@
 #define NODES 2
 #define QMAX 4096
 #define APP "mb"
+#define KEEP_MAX 16 /* user_queue_max */
 
 struct packet {
 	int to;
@@ -154,8 +164,45 @@ static void answer(void *arg, const char *topic, const char *from,
 	}
 }
 
+/* B's calls on "later": kept, in the order they came. */
+static struct kept {
+	pthread_mutex_t lock;
+	cloister_call *calls[64];
+	char payload[64][16];
+	size_t n, refused, seen;
+	bool cast_kept; /* cloister_call_defer gave a handle for a cast */
+	bool twice_other; /* asked twice, it gave another handle */
+} kept = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void keep(void *arg, const char *topic, const char *from,
+		 const void *payload, size_t len, void **reply,
+		 size_t *reply_len)
+{
+	(void)topic, (void)from, (void)reply_len;
+	cloister_call *k = cloister_call_defer(arg);
+	pthread_mutex_lock(&kept.lock);
+	kept.seen++;
+	if (!reply) {
+		kept.cast_kept |= k != NULL;
+	} else if (!k) {
+		kept.refused++;
+	} else {
+		/* Checked on the test's thread (check.h counts unlocked). */
+		kept.twice_other |= cloister_call_defer(arg) != k;
+		if (kept.n < 64) {
+			snprintf(kept.payload[kept.n], sizeof kept.payload[0],
+				 "%.*s", (int)len, (const char *)payload);
+			kept.calls[kept.n++] = k;
+		}
+	}
+	pthread_mutex_unlock(&kept.lock);
+}
+
 struct call_arg {
 	cloister_t *node;
+	const char *topic;
+	char payload[16];
+	int timeout_ms;
 	cloister_multicall_result *res;
 	int rc;
 };
@@ -163,7 +210,21 @@ struct call_arg {
 static void *call(void *arg)
 {
 	struct call_arg *c = arg;
-	c->rc = cloister_multicall(c->node, "t", "q", 1, 5000, &c->res);
+	c->rc = cloister_multicall(c->node, c->topic ? c->topic : "t",
+				   c->topic ? c->payload : "q",
+				   c->topic ? strlen(c->payload) : 1,
+				   c->timeout_ms ? c->timeout_ms : 5000,
+				   &c->res);
+	return NULL;
+}
+
+/* B's reply in r, or NULL. */
+static const cloister_reply *reply_of(const cloister_multicall_result *r,
+				      const char *member)
+{
+	for (size_t i = 0; i < r->n_replies; i++)
+		if (!strcmp(r->replies[i].member, member))
+			return &r->replies[i];
 	return NULL;
 }
 
@@ -205,6 +266,7 @@ static void start(void)
 		CHECK_EQ_INT(cloister_config_set(cfg, "app", APP), 0);
 		CHECK_EQ_INT(cloister_config_set(cfg, "advertise", n.addr[i]), 0);
 		CHECK_EQ_INT(cloister_config_set(cfg, "consensus", "2"), 0);
+		CHECK_EQ_INT(cloister_config_set(cfg, "user_queue_max", "16"), 0);
 		int err = 0;
 		n.node[i] = cloister_new(cfg, &err);
 		CHECK(n.node[i] != NULL);
@@ -217,6 +279,8 @@ static void start(void)
 	 * as the replies are in. */
 	for (int i = 0; i < NODES; i++)
 		CHECK_EQ_INT(cloister_handle(n.node[i], "t", answer, NULL), 0);
+	CHECK_EQ_INT(cloister_handle(n.node[0], "later", answer, NULL), 0);
+	CHECK_EQ_INT(cloister_handle(n.node[1], "later", keep, n.node[1]), 0);
 	n.now = cloister_now_us();
 	const char *seed = n.addr[0];
 	CHECK_EQ_INT(cloister_join(n.node[1], n.now, &seed, 1), 0);
@@ -233,7 +297,7 @@ static void test_forged_replies(void)
 	n.hold_replies = true;
 	pthread_mutex_unlock(&n.lock);
 	size_t calls0 = atomic_load(&n.n_calls);
-	struct call_arg ca = {n.node[0], NULL, -1};
+	struct call_arg ca = {.node = n.node[0], .rc = -1};
 	pthread_t caller;
 	CHECK_EQ_INT(pthread_create(&caller, NULL, call, &ca), 0);
 	/* The call goes out and B answers it; its answer is held. */
@@ -313,8 +377,110 @@ static void test_forged_replies(void)
 	CHECK_EQ_INT(near, 0);
 	atomic_store(&n.stop, 1);
 	pthread_join(t, NULL);
+}
+
+static size_t kept_count(size_t *seen, size_t *refused)
+{
+	pthread_mutex_lock(&kept.lock);
+	size_t k = kept.n;
+	*seen = kept.seen;
+	*refused = kept.refused;
+	pthread_mutex_unlock(&kept.lock);
+	return k;
+}
+
+#define LATER_CALLS 20
+
+static void test_calls_answered_later(void)
+{
+	atomic_store(&n.stop, 0);
+	pthread_t t;
+	CHECK_EQ_INT(pthread_create(&t, NULL, driver, &n), 0);
+	const char *b = cloister_name(n.node[1]);
+	CHECK(cloister_call_defer(n.node[1]) == NULL); /* not in a handler */
+
+	/* 20 calls at once; B keeps each and answers none yet. */
+	static struct call_arg ca[LATER_CALLS];
+	pthread_t th[LATER_CALLS];
+	for (int i = 0; i < LATER_CALLS; i++) {
+		ca[i] = (struct call_arg){.node = n.node[0], .topic = "later",
+					  .timeout_ms = 3000, .rc = -1};
+		snprintf(ca[i].payload, sizeof ca[i].payload, "q%d", i);
+		CHECK_EQ_INT(pthread_create(&th[i], NULL, call, &ca[i]), 0);
+		usleep(2000); /* A's outbound queue holds 16 too */
+	}
+	size_t seen = 0, refused = 0, k = 0;
+	for (int i = 0; i < 500 && seen < LATER_CALLS; i++) {
+		usleep(10000);
+		k = kept_count(&seen, &refused);
+	}
+	printf("    B's handler saw %zu calls with none answered: %zu kept, "
+	       "%zu refused\n", seen, k, refused);
+	CHECK_EQ_INT(seen, LATER_CALLS);
+	CHECK_EQ_INT(k, KEEP_MAX);
+	CHECK_EQ_INT(refused, LATER_CALLS - KEEP_MAX);
+	CHECK_EQ_INT(counter(n.node[1], "calls_deferred"), KEEP_MAX);
+	CHECK_EQ_INT(counter(n.node[1], "calls_defer_refused"),
+		     LATER_CALLS - KEEP_MAX);
+	/* A cast on the topic runs the handler too; no handle for it. */
+	CHECK_EQ_INT(cloister_multicast(n.node[0], "later", "c", 1, NULL, 0), 1);
+	for (int i = 0; i < 300; i++) {
+		usleep(10000);
+		if (kept_count(&seen, &refused) && seen > LATER_CALLS)
+			break;
+	}
+	CHECK(seen > LATER_CALLS);
+	pthread_mutex_lock(&kept.lock);
+	bool cast_kept = kept.cast_kept, twice_other = kept.twice_other;
+	pthread_mutex_unlock(&kept.lock);
+	CHECK(!cast_kept);
+	CHECK(!twice_other); /* asked twice in a handler: the same handle */
+
+	/* From this thread, last kept first: each echoes its own payload.
+	 * The first kept is dropped; the second is kept past B's end. */
+	for (size_t i = KEEP_MAX; i-- > 2;) {
+		char r[24];
+		int len = snprintf(r, sizeof r, "re:%s", kept.payload[i]);
+		CHECK_EQ_INT(cloister_call_answer(kept.calls[i], r, (size_t)len),
+			     0);
+	}
+	cloister_call_drop(kept.calls[0]);
+	CHECK_EQ_INT(counter(n.node[1], "calls_deferred_dropped"), 1);
+	size_t answered = 0, empty = 0, missing = 0;
+	for (int i = 0; i < LATER_CALLS; i++) {
+		pthread_join(th[i], NULL);
+		CHECK_EQ_INT(ca[i].rc, 0);
+		const cloister_reply *r = reply_of(ca[i].res, b);
+		if (r && r->len == 0) {
+			empty++; /* refused: the handler set no *reply */
+		} else if (r) {
+			char want[24];
+			int len = snprintf(want, sizeof want, "re:%s",
+					   ca[i].payload);
+			CHECK_EQ_INT(r->len, (size_t)len);
+			CHECK(!memcmp(r->payload, want, r->len));
+			answered++;
+		} else {
+			missing++;
+		}
+		cloister_multicall_free(ca[i].res);
+	}
+	printf("    callers: %zu answered later by B, each with its own "
+	       "payload; %zu answered at once, empty; %zu without B's answer\n",
+	       answered, empty, missing);
+	CHECK_EQ_INT(answered, KEEP_MAX - 2);
+	CHECK_EQ_INT(empty, LATER_CALLS - KEEP_MAX);
+	CHECK_EQ_INT(missing, 2);
+
+	atomic_store(&n.stop, 1);
+	pthread_join(t, NULL);
 	for (int i = 0; i < NODES; i++)
 		cloister_free(n.node[i]);
+	/* B is gone: the handle is only freed (ASan sees any touch). */
+	CHECK_EQ_INT(cloister_call_answer(kept.calls[1], "late", 4),
+		     CLOISTER_ESTATE);
+	CHECK_EQ_INT(cloister_call_answer(NULL, "x", 1), CLOISTER_EINVAL);
+	cloister_call_drop(NULL);
 }
 
 int main(void)
@@ -322,6 +488,7 @@ int main(void)
 	setenv("CLOISTER_QUIET", "1", 1);
 	start();
 	RUN_TEST(test_forged_replies);
+	RUN_TEST(test_calls_answered_later);
 	printf("test_messaging_binding: %d checks passed\n", check_count);
 	return 0;
 }
