@@ -33,15 +33,7 @@ ATTACK_S=10 PROBE_AFTER=2.5 PROBE_S=7 BASE_S=5
 # probe waits for one.
 PING_MS=100 ACK_MS=100
 
-umask 077
-"$CLOISTER" keygen >"$WORK/key"
-chmod 600 "$WORK/key"
-common=(--key-file "$WORK/key" --sentry "$A:7946,$B:7946")
-start_agent a "$A" "${common[@]}"
-start_agent b "$B" "${common[@]}" \
-	--on-member "echo \"\$CLOISTER_EVENT \$CLOISTER_MEMBER\" >> $WORK/b-events.log"
-two_alive() { [[ $(count_status "$A" alive) == 2 && $(count_status "$B" alive) == 2 ]]; }
-check "a and b see each other" wait_for 20 two_alive
+start_watched_pair "$A" "$B"
 
 # The hung answerer: subscribes, then never replies.  Bounded by
 # --max-time (the whole test is shorter).
@@ -93,8 +85,8 @@ check "the caller sent its $((CALLS_PER_S * ATTACK_S)) sealed calls" test "$call
 check "the calls reached the handler: >= 20 call events to the subscriber ($calls)" test "$calls" -ge 20
 check ">= 90% of $PINGS pings acked within $ACK_MS ms while a key holder calls a hung answerer $CALLS_PER_S times a second ($ACKED)" \
 	pct_ok "$PINGS" "$ACKED"
-failed_a() { cat "$WORK/b-events.log" 2>/dev/null | grep -c "^failed $NAME_A\$"; }
-check "b never declared a failed ($(failed_a) times)" test "$(failed_a)" -eq 0
+failed=$(b_declared failed "$NAME_A")
+check "b never declared a failed ($failed times)" test "$failed" -eq 0
 a_alive() { [[ $(member_status "$B" "$NAME_A") == alive ]]; }
 check "b still holds a alive" a_alive
 check "a still holds b alive" test "$(member_status "$A" "$NAME_B")" == alive

@@ -27,15 +27,7 @@ NAME_A=itest@$A NAME_B=itest@$B
 CALLS=20 ROUNDS=3 ANSWER_MS=300 TIMEOUT_MS=3000
 PING_MS=100 ACK_MS=100 PROBE_S=6
 
-umask 077
-"$CLOISTER" keygen >"$WORK/key"
-chmod 600 "$WORK/key"
-common=(--key-file "$WORK/key" --sentry "$A:7946,$B:7946")
-start_agent a "$A" "${common[@]}"
-start_agent b "$B" "${common[@]}" \
-	--on-member "echo \"\$CLOISTER_EVENT \$CLOISTER_MEMBER\" >> $WORK/b-events.log"
-two_alive() { [[ $(count_status "$A" alive) == 2 && $(count_status "$B" alive) == 2 ]]; }
-check "a and b see each other" wait_for 20 two_alive
+start_watched_pair "$A" "$B"
 
 # answerer HOST DELAY_MS: answers every call on "slow" with "re:" and its
 # data, DELAY_MS after it came, in a thread of its own.  Ends by itself
@@ -129,6 +121,6 @@ check "all $((CALLS * ROUNDS)) calls answered by a's slow client, each with its 
 check ">= 90% of $PINGS pings acked within $ACK_MS ms while a's client answered ($ACKED)" \
 	bash -c "(( $PINGS > 0 && $ACKED * 100 >= $PINGS * 90 ))"
 check "a counted the calls it kept ($deferred >= $((CALLS * ROUNDS)))" test "$deferred" -ge $((CALLS * ROUNDS))
-failed_a() { cat "$WORK/b-events.log" 2>/dev/null | grep -c "^failed $NAME_A\$"; }
-check "b never declared a failed ($(failed_a) times)" test "$(failed_a)" -eq 0
+failed=$(b_declared failed "$NAME_A")
+check "b never declared a failed ($failed times)" test "$failed" -eq 0
 finish
