@@ -224,6 +224,7 @@ struct cl_http_api {
 	dev_t unix_dev;
 	ino_t unix_ino;
 	struct event *wake, *done_ev;
+	struct event *expire; /* kept calls whose time is up */
 	uint64_t refused[REFUSALS]; /* base thread */
 
 	pthread_mutex_t lock;
@@ -912,6 +913,13 @@ static void on_message(void *arg, const char *topic, const char *from,
 	pthread_mutex_unlock(&api->lock);
 	cloister_call_drop(call);
 	cl_pending_release(expired);
+}
+
+/* Base thread, every CL_PENDING_EXPIRE_MS. */
+static void on_expire(evutil_socket_t fd, short what, void *arg)
+{
+	cl_http_api *api = arg;
+	cl_pending_expire(&api->calls);
 }
 
 /* The open subscriber whose secret this is (base thread, where the list
@@ -2170,8 +2178,12 @@ cl_http_api *cl_http_api_new(struct event_base *base, cloister_t *node,
 	cl_pending_init(&api->calls, &api->lock, &api->cond);
 	api->wake = event_new(base, -1, 0, on_wake, api);
 	api->done_ev = event_new(base, -1, 0, on_done, api);
+	api->expire = event_new(base, -1, EV_PERSIST, on_expire, api);
 	api->token = cfg->token ? strdup(cfg->token) : NULL;
-	if (!api->wake || !api->done_ev || (cfg->token && !api->token)) {
+	struct timeval every = {0, CL_PENDING_EXPIRE_MS * 1000};
+	if (!api->wake || !api->done_ev || !api->expire ||
+	    event_add(api->expire, &every) != 0 ||
+	    (cfg->token && !api->token)) {
 		snprintf(why, whylen, "out of memory");
 		cl_http_api_free(api);
 		return NULL;
@@ -2273,6 +2285,8 @@ void cl_http_api_free(cl_http_api *api)
 		event_free(api->wake);
 	if (api->done_ev)
 		event_free(api->done_ev);
+	if (api->expire)
+		event_free(api->expire);
 	struct stat st;
 	if (api->unix_path && lstat(api->unix_path, &st) == 0 &&
 	    st.st_dev == api->unix_dev && st.st_ino == api->unix_ino)

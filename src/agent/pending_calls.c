@@ -120,6 +120,14 @@ cl_pcall *cl_pending_take_id(cl_pending *pd, uint64_t id, uint64_t owner)
 	return NULL;
 }
 
+void cl_pending_expire(cl_pending *pd)
+{
+	pthread_mutex_lock(pd->lock);
+	cl_pcall *expired = cl_pending_take(pd, 0, false);
+	pthread_mutex_unlock(pd->lock);
+	cl_pending_release(expired);
+}
+
 int cl_pending_answer(cl_pending *pd, uint64_t id, uint64_t owner,
 		      const void *data, size_t len)
 {

@@ -95,6 +95,12 @@ int cl_pending_keep(cl_pending *pd, uint64_t id, uint64_t owner,
  * (owner 0: none), or every call (all): a list for cl_pending_release. */
 cl_pcall *cl_pending_take(cl_pending *pd, uint64_t owner, bool all);
 
+/* Gives up the calls whose time is up (takes the lock).  The owner calls
+ * it from a timer, CL_PENDING_EXPIRE_MS apart; keeping and answering
+ * calls gives up those too. */
+#define CL_PENDING_EXPIRE_MS 500
+void cl_pending_expire(cl_pending *pd);
+
 /* Takes out (lock held) the call kept under id for owner: a list of one
  * for cl_pending_release, or NULL. */
 cl_pcall *cl_pending_take_id(cl_pending *pd, uint64_t id, uint64_t owner);

@@ -60,6 +60,7 @@ struct cl_port {
 	cloister_t *node;
 	struct bufferevent *in, *out;
 	struct event *closed_ev;
+	struct event *expire; /* kept calls whose time is up */
 	void (*on_closed)(void *);
 	void *arg;
 	cl_port_framer framer;
@@ -795,6 +796,13 @@ static void on_read(struct bufferevent *bev, void *arg)
 	}
 }
 
+/* Base thread, every CL_PENDING_EXPIRE_MS. */
+static void on_expire(evutil_socket_t fd, short what, void *arg)
+{
+	cl_port *p = arg;
+	cl_pending_expire(&p->calls);
+}
+
 static void on_closed_ev(evutil_socket_t fd, short what, void *arg)
 {
 	cl_port *p = arg;
@@ -897,7 +905,10 @@ cl_port *cl_port_new(struct event_base *base, cloister_t *node,
 	p->out = bufferevent_socket_new(base, out_fd,
 					BEV_OPT_THREADSAFE | BEV_OPT_CLOSE_ON_FREE);
 	p->closed_ev = event_new(base, -1, 0, on_closed_ev, p);
-	if (!p->in || !p->out || !p->closed_ev) {
+	p->expire = event_new(base, -1, EV_PERSIST, on_expire, p);
+	struct timeval every = {0, CL_PENDING_EXPIRE_MS * 1000};
+	if (!p->in || !p->out || !p->closed_ev || !p->expire ||
+	    event_add(p->expire, &every) != 0) {
 		snprintf(why, whylen, "out of memory");
 		if (!p->out)
 			close(out_fd);
@@ -947,6 +958,8 @@ void cl_port_free(cl_port *p)
 	}
 	if (p->closed_ev)
 		event_free(p->closed_ev);
+	if (p->expire)
+		event_free(p->expire);
 	cl_pending_destroy(&p->calls);
 	free(p);
 }

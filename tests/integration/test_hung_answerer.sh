@@ -87,6 +87,14 @@ check ">= 90% of $PINGS pings acked within $ACK_MS ms while a key holder calls a
 	pct_ok "$PINGS" "$ACKED"
 failed=$(b_declared failed "$NAME_A")
 check "b never declared a failed ($failed times)" test "$failed" -eq 0
+# Every call kept for the hung client is given up 2 s after it came,
+# by the agent's timer, with no later call needed to clear it.
+given_up() {
+	kept=$(counter "$A" calls_deferred) dropped=$(counter "$A" calls_deferred_dropped)
+	[[ -n $kept && $kept -gt 0 && $kept == "$dropped" ]]
+}
+wait_for 5 given_up
+check "a gave up every call it kept for the hung client ($dropped of $kept), none left waiting" given_up
 a_alive() { [[ $(member_status "$B" "$NAME_A") == alive ]]; }
 check "b still holds a alive" a_alive
 check "a still holds b alive" test "$(member_status "$A" "$NAME_B")" == alive
