@@ -82,23 +82,25 @@ start_agent() {
 	PIDS+=($!)
 }
 
-# start_watched_pair IP_A IP_B: a fresh cluster key in $WORK/key (0600)
-# and agents a and b on it, each the other's sentry; b's on-member hook
-# writes "EVENT MEMBER" lines to $WORK/b-events.log, which b_declared
-# counts.  Checks that the two see each other (20 s).
+# start_watched_pair IP_A IP_B [ARGS...]: a fresh cluster key in
+# $WORK/key (0600) and agents a and b on it (ARGS added to both), each the
+# other's sentry; each one's on-member hook writes "EVENT MEMBER" lines to
+# $WORK/NODE-events.log, which `declared` counts.  Checks that the two see
+# each other (20 s).
 start_watched_pair() {
-	local ip_a=$1 ip_b=$2
+	local ip_a=$1 ip_b=$2 node; shift 2
 	(umask 077; "$CLOISTER" keygen >"$WORK/key")
-	local common=(--key-file "$WORK/key" --sentry "$ip_a:7946,$ip_b:7946")
-	start_agent a "$ip_a" "${common[@]}"
-	start_agent b "$ip_b" "${common[@]}" \
-		--on-member "echo \"\$CLOISTER_EVENT \$CLOISTER_MEMBER\" >> $WORK/b-events.log"
+	local common=(--key-file "$WORK/key" --sentry "$ip_a:7946,$ip_b:7946" "$@")
+	for node in a b; do
+		start_agent $node "$([[ $node == a ]] && echo "$ip_a" || echo "$ip_b")" "${common[@]}" \
+			--on-member "echo \"\$CLOISTER_EVENT \$CLOISTER_MEMBER\" >> $WORK/$node-events.log"
+	done
 	_pair=("$ip_a" "$ip_b")
 	_pair_alive() { [[ $(count_status "${_pair[0]}" alive) == 2 && $(count_status "${_pair[1]}" alive) == 2 ]]; }
 	check "a and b see each other" wait_for 20 _pair_alive
 }
-# b_declared EVENT NAME: how many times b's hook saw EVENT for NAME.
-b_declared() { cat "$WORK/b-events.log" 2>/dev/null | grep -c "^$1 $2\$"; }
+# declared NODE EVENT NAME: how many times NODE's hook saw EVENT for NAME.
+declared() { cat "$WORK/$1-events.log" 2>/dev/null | grep -c "^$2 $3\$"; }
 
 # http IP PATH: GET from the agent's control API (body on stdout); fails on
 # no answer within 3 s (times CLOISTER_SLOW) or an HTTP error status.  curl,

@@ -87,7 +87,7 @@ check "the caller sent its $((CALLS_PER_S * ATTACK_S)) sealed calls" test "$call
 check "the calls reached the handler: >= 20 call events to the subscriber ($calls)" test "$calls" -ge 20
 check ">= 90% of $PINGS pings acked within $ACK_MS ms while a key holder calls a hung answerer $CALLS_PER_S times a second ($ACKED)" \
 	pct_ok "$PINGS" "$ACKED"
-failed=$(b_declared failed "$NAME_A")
+failed=$(declared b failed "$NAME_A")
 check "b never declared a failed ($failed times)" test "$failed" -eq 0
 # Every call kept for the hung client is given up 2 s after it came,
 # by the agent's timer, with no later call needed to clear it.

@@ -96,6 +96,6 @@ check "calls past user_queue_max kept were refused and counted ($refused)" test 
 check ">= 90% of $PINGS pings acked within $ACK_MS ms during the flood ($ACKED)" \
 	bash -c "(( $PINGS > 0 && $ACKED * 100 >= $PINGS * 90 ))"
 check "a still answers /v1/status" http "$A" /v1/status >/dev/null
-failed=$(b_declared failed "$NAME_A")
+failed=$(declared b failed "$NAME_A")
 check "b never declared a failed ($failed times)" test "$failed" -eq 0
 finish

@@ -121,6 +121,6 @@ check "all $((CALLS * ROUNDS)) calls answered by a's slow client, each with its 
 check ">= 90% of $PINGS pings acked within $ACK_MS ms while a's client answered ($ACKED)" \
 	bash -c "(( $PINGS > 0 && $ACKED * 100 >= $PINGS * 90 ))"
 check "a counted the calls it kept ($deferred >= $((CALLS * ROUNDS)))" test "$deferred" -ge $((CALLS * ROUNDS))
-failed=$(b_declared failed "$NAME_A")
+failed=$(declared b failed "$NAME_A")
 check "b never declared a failed ($failed times)" test "$failed" -eq 0
 finish

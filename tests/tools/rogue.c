@@ -15,7 +15,23 @@
  *   - VICTIM DEAD at 0xFFFFFFFF, and SUSPECT at 0xFFFFFFFE (an eviction).
  * The state goes out in frames of about 1 MiB (PUSHPULL's "more" flag), as
  * a real node sends a large state.  Prints one line with what it sent.
+ *
+ *   rogue accuse TARGET APP KEYFILE TO VICTIM INCARNATION KIND N
+ *
+ * For tests/integration/test_forged_accusations.sh: sends TARGET (member
+ * TO) N datagrams, each from another accuser ("rogue-1" ... "rogue-N", so
+ * that each counts as an independent confirmation), declaring VICTIM
+ * suspect (KIND suspect) or dead (KIND dead) at INCARNATION, which the
+ * caller reads from the victim itself: accusations a member cannot tell
+ * from a real one but by its own state.  Sealed for TO, as a member would
+ * send them.  Silent unless something fails.  INCARNATION "edge" is the
+ * highest a receiver's clock takes (its wall clock in seconds plus 2^24,
+ * INCARNATION_HEADROOM in swim.c), read from this host's clock at each
+ * send, so that the victim's refutation, one above, is past it; with
+ * ROGUE_SECONDS=S the rounds repeat for S seconds, ROGUE_INTERVAL_MS
+ * (default 10) apart, and one line counts them.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,10 +65,92 @@ static size_t big_tags(uint8_t *t, size_t max)
 	return at;
 }
 
+/* One round of accuse: n datagrams, one per accuser; 0 or 1. */
+static int accuse_round(const cl_keyring *kr, int fd,
+			const struct sockaddr_in *sa, const char *app,
+			const char *to, const char *victim, uint32_t inc,
+			bool dead, long n)
+{
+	for (long i = 1; i <= n; i++) {
+		char accuser[32];
+		snprintf(accuser, sizeof accuser, "rogue-%ld", i);
+		uint8_t pt[512], out[600];
+		cl_wbuf w;
+		cl_wire_begin(&w, pt, sizeof pt, app, strlen(app));
+		cl_wire_put_accuse(
+			&w, dead ? CL_MSG_DEAD : CL_MSG_SUSPECT, inc,
+			(cl_bytes){(const uint8_t *)victim, strlen(victim)},
+			(cl_bytes){(const uint8_t *)accuser, strlen(accuser)});
+		cl_seal_info info = {
+			.kind = CL_SEAL_DATAGRAM,
+			.sender = cl_swim_name_id(accuser, strlen(accuser)),
+			.time_us = kh_wall_us(),
+			.recipient = cl_swim_name_id(to, strlen(to))};
+		int k = cl_keyring_seal(kr, &info, pt, w.len, out, sizeof out);
+		if (k < 0 || sendto(fd, out, (size_t)k, 0,
+				    (const struct sockaddr *)sa,
+				    sizeof *sa) != k) {
+			perror("rogue: accuse");
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* rogue accuse ...: 0, 1 (a send or the key failed), 2 (usage). */
+static int accuse(char **argv)
+{
+	const char *app = argv[3], *to = argv[5], *victim = argv[6];
+	char *end = "";
+	bool edge = !strcmp(argv[7], "edge");
+	unsigned long inc = edge ? 0 : strtoul(argv[7], &end, 10);
+	bool dead = !strcmp(argv[8], "dead");
+	long n = atol(argv[9]);
+	const char *secs = getenv("ROGUE_SECONDS"), *gap = getenv("ROGUE_INTERVAL_MS");
+	long seconds = secs ? atol(secs) : 0, interval_ms = gap ? atol(gap) : 10;
+	cl_addr target;
+	if (cl_addr_parse(argv[2], 0, &target) != 0 ||
+	    target.family != CL_AF_INET4 || *end || inc > 0xFFFFFFFFul ||
+	    (!dead && strcmp(argv[8], "suspect")) || n < 1 || n > 64 ||
+	    seconds < 0 || seconds > 600 || interval_ms < 1 ||
+	    interval_ms > 10000)
+		return 2;
+	cl_keyring *kr = kh_keyring("rogue", argv[4]);
+	int fd = kr ? socket(AF_INET, SOCK_DGRAM, 0) : -1;
+	if (fd < 0)
+		return 1;
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons(target.port)};
+	memcpy(&sa.sin_addr, target.ip, 4);
+	uint64_t until = kh_wall_us() + (uint64_t)seconds * 1000000u;
+	long rounds = 0;
+	int rc;
+	for (;;) {
+		if (edge)
+			inc = (uint32_t)(kh_wall_us() / 1000000u) + (1u << 24);
+		rc = accuse_round(kr, fd, &sa, app, to, victim, (uint32_t)inc,
+				  dead, n);
+		rounds++;
+		if (rc != 0 || kh_wall_us() >= until)
+			break;
+		usleep((useconds_t)interval_ms * 1000);
+	}
+	if (seconds)
+		printf("rogue: %ld rounds of %ld %s accusations of %s, last at "
+		       "incarnation %lu\n", rounds, n, argv[8], victim, inc);
+	close(fd);
+	cl_keyring_free(kr);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 10 && !strcmp(argv[1], "accuse"))
+		return accuse(argv);
 	if (argc != 7 || strcmp(argv[1], "pushpull") != 0) {
-		fprintf(stderr, "usage: rogue pushpull TARGET APP KEYFILE VICTIM N\n");
+		fprintf(stderr, "usage: rogue pushpull TARGET APP KEYFILE VICTIM N\n"
+				"       rogue accuse TARGET APP KEYFILE TO VICTIM "
+				"INCARNATION suspect|dead N\n");
 		return 2;
 	}
 	const char *app = argv[3], *victim = argv[5];
