@@ -1989,6 +1989,69 @@ static void test_retag_after_restart(void)
 }
 
 
+/* Valid tags of exactly len bytes (pairs of a 2-byte key and a value). */
+static size_t oversized_tags(uint8_t *t, size_t len)
+{
+	size_t at = 0;
+	for (unsigned i = 0; at < len; i++) {
+		size_t value = len - at - 4 < 255 ? len - at - 4 : 255;
+		t[at++] = 2;
+		t[at++] = 'k';
+		t[at++] = (uint8_t)('a' + i);
+		t[at++] = (uint8_t)value;
+		memset(t + at, 'v', value);
+		at += value;
+	}
+	return at;
+}
+
+/* A member whose tags pass tags_max (512) but fit the wire (1,024) is
+ * refused and counted as too big, whether it comes in gossip or in a
+ * push-pull, alive or dead: a dead one we never knew (kept as a
+ * tombstone) was refused without being counted, so a key holder's
+ * oversized members left no trace in the metrics. */
+static void test_oversized_tags_counted_both_ways(void)
+{
+	check_seed = 107;
+	struct harness *h = h_new();
+	uint8_t tags[600];
+	size_t tl = oversized_tags(tags, sizeof tags);
+	CHECK_EQ_INT(tl, 600);
+	CHECK(cl_wire_tags_valid(tags, tl, CL_WIRE_TAGS_MAX));
+	const uint64_t *drops = cl_swim_get_stats(h->s)->drops;
+	uint64_t big0 = drops[CL_DROP_TOO_BIG];
+
+	feed_alive(h, "gossiped", 1, EPOCH_MS, addr_n(40),
+		   (cl_bytes){tags, tl});
+	CHECK_EQ_INT(status_of(h, "gossiped"), 0xff); /* unknown */
+	CHECK_EQ_INT(drops[CL_DROP_TOO_BIG], big0 + 1);
+
+	struct pkt *p = pk();
+	CHECK(cl_wire_pushpull_begin(&p->w, CL_PUSHPULL_JOIN));
+	cl_wire_member big = {.status = CL_STATUS_ALIVE, .incarnation = 1,
+			      .start_ms = EPOCH_MS, .name = B("pushed"),
+			      .addr = addr_n(41), .tags = {tags, tl}};
+	cl_wire_member fine = {.status = CL_STATUS_ALIVE, .incarnation = 1,
+			       .start_ms = EPOCH_MS, .name = B("fine"),
+			       .addr = addr_n(42)};
+	cl_wire_member dead = big;
+	dead.status = CL_STATUS_DEAD;
+	dead.name = B("buried");
+	dead.addr = addr_n(43);
+	CHECK(cl_wire_pushpull_add(&p->w, &big));
+	CHECK(cl_wire_pushpull_add(&p->w, &dead));
+	CHECK(cl_wire_pushpull_add(&p->w, &fine));
+	cl_wire_pushpull_end(&p->w);
+	cl_addr from = addr_n(42);
+	h_feed(h, &from, p, true);
+	h_drain(h);
+	CHECK_EQ_INT(status_of(h, "pushed"), 0xff);
+	CHECK_EQ_INT(status_of(h, "buried"), 0xff);
+	CHECK_EQ_INT(status_of(h, "fine"), CL_STATUS_ALIVE);
+	CHECK_EQ_INT(drops[CL_DROP_TOO_BIG], big0 + 3);
+	h_free(h);
+}
+
 /* One push-pull frame from `from` with these flags, carrying new members
  * first..first+n-1 (names "r<i>"). */
 static void feed_pushpull_flags(struct harness *h, cl_addr from,
@@ -2417,6 +2480,8 @@ int main(int argc, char **argv)
 		 test_suspicion_follows_restarted_process},
 		{"test_probe_of_stale_address_confirms_nothing",
 		 test_probe_of_stale_address_confirms_nothing},
+		{"test_oversized_tags_counted_both_ways",
+		 test_oversized_tags_counted_both_ways},
 	};
 	for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
 		if (argc > 1 && strcmp(argv[1], tests[i].name) != 0)
