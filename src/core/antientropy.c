@@ -290,8 +290,11 @@ static bool learn_tombstone(cl_swim *s, const cl_wire_member *wm, cl_usec now)
 	if (swim_former(s, h, &former) &&
 	    cl_inc_at_least(former, wm->incarnation))
 		return true;
-	if (wm->tags.len > s->tags_max ||
-	    !swim_plausible(s, wm->incarnation, &wm->start_ms, now))
+	if (wm->tags.len > s->tags_max) {
+		s->stats.drops[CL_DROP_TOO_BIG]++;
+		return true;
+	}
+	if (!swim_plausible(s, wm->incarnation, &wm->start_ms, now))
 		return true;
 	struct member *m =
 		swim_member_add(s, wm->name.ptr, wm->name.len, h, &wm->addr,
