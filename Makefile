@@ -120,15 +120,16 @@ NOT_UNDER_SANITIZERS := integration\.test_flood
 # integration tests whose agents exercise the code a sanitizer watches:
 # ASan the decoders and lifecycles that outside input and churn reach (the
 # attack tests, a kill and restart, configuration, day-two commands, a join
-# storm); TSan the threads (control API, hooks, the Unix socket, the Erlang
-# port, cloister run).  The whole integration suite runs once, in `make
+# storm, calls kept past their handler); TSan the threads (control API,
+# hooks, the Unix socket, the Erlang port, cloister run, calls answered
+# from the API's thread).  The whole integration suite runs once, in `make
 # test`: three serial passes of it would take CI past 40 minutes.  The
 # sanitized shares run JOBS at a time, not TEST_JOBS: at 4, an ASan agent
 # took over 5 s on one 1 MiB push-pull frame of test_rogue_member's forged
 # state, so the next frame opened a new exchange budget (6,011 members
 # added against the 4,096 the test checks; PUSHPULL_EXCHANGE_IDLE).
-ASAN_INTEGRATION := test_(loopback_cluster|agent_cli|api_security|transport_security|hooks_security|files_security|rogue_member|stream_reply|config|dayops|join_storm)$$
-TSAN_INTEGRATION := test_(loopback_cluster|agent_cli|api_security|hooks_security|client_transports|run|config|keys_and_flood)$$
+ASAN_INTEGRATION := test_(loopback_cluster|agent_cli|api_security|transport_security|hooks_security|files_security|rogue_member|stream_reply|config|dayops|join_storm|slow_answerer)$$
+TSAN_INTEGRATION := test_(loopback_cluster|agent_cli|api_security|hooks_security|client_transports|run|config|keys_and_flood|slow_answerer)$$
 
 build-asan/CMakeCache.txt: | deps-test
 	cmake -S . -B build-asan $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug \
@@ -182,9 +183,9 @@ build-tsan/CMakeCache.txt: | deps-clang
 # One list gives both what is built and what ctest runs.
 empty        :=
 space        := $(empty) $(empty)
-TSAN_UNIT    := $(basename $(notdir $(foreach t,api discovery keyring,\
+TSAN_UNIT    := $(basename $(notdir $(foreach t,api discovery keyring messaging,\
                   $(wildcard tests/unit/test_$(t)*.c))))
-TSAN_TARGETS := cloister $(TSAN_UNIT) cloister_pushmembers
+TSAN_TARGETS := cloister $(TSAN_UNIT) cloister_pushmembers cloister_flood
 tsan: deps-test deps-clang build-tsan/CMakeCache.txt
 	cmake --build build-tsan -j $(JOBS) --target $(TSAN_TARGETS)
 	cd build-tsan && export TSAN_OPTIONS="$(TSAN_OPTIONS_ALL)"; rc=0; \

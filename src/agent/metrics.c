@@ -189,6 +189,9 @@ static const struct fam families[] = {
 	 "was full (user_queue_max)."},
 	{"cloister_multicalls_total", "counter", NULL,
 	 "Multicalls started on this node."},
+	{"cloister_ring_refusals_total", "counter", NULL,
+	 "Members left off a hash ring because all rings together would pass "
+	 "their point budget (2^22 points)."},
 	{"cloister_calls_deferred_total", "counter", NULL,
 	 "Calls a handler kept to answer later (the agent keeps every call "
 	 "its HTTP and port clients answer)."},
@@ -258,6 +261,7 @@ static const struct {
 	 "unexpected_reply"},
 	{"user_out_refused", "cloister_messages_refused_total", NULL},
 	{"multicalls", "cloister_multicalls_total", NULL},
+	{"ring_refusals", "cloister_ring_refusals_total", NULL},
 	{"calls_deferred", "cloister_calls_deferred_total", NULL},
 	{"calls_defer_refused", "cloister_calls_defer_refused_total", NULL},
 	{"calls_deferred_dropped", "cloister_calls_deferred_dropped_total",

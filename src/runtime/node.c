@@ -1360,6 +1360,7 @@ int cloister_counters(cloister_t *c, cloister_counter *out, size_t max,
 	COUNTER("user_in_forged", ms.forged);
 	COUNTER("replies_refused", ms.replies_refused);
 	COUNTER("multicalls", ms.calls);
+	COUNTER("ring_refusals", cl_cluster_ring_refusals(c->cluster));
 	COUNTER("calls_deferred", ms.deferred);
 	COUNTER("calls_defer_refused", ms.defer_refused);
 	COUNTER("calls_deferred_dropped", ms.deferred_dropped);

@@ -85,7 +85,8 @@ for m in json.load(sys.stdin):
 metrics=$(http "$A" /metrics)
 refused=$(echo "$metrics" | awk '/^cloister_members_refused(_total)? / {print $2}')
 clock=$(echo "$metrics" | grep -E '^cloister_packets_dropped_total\{reason="clock"\} ' | awk '{print $2}')
-echo "after: $members members known, b: $b_view; RSS ${rss1} kB (+$(( (rss1 - rss0) / 1024 )) MB); slowest status answer ${slowest} ms over $polls polls, $unanswered unanswered; refused ${refused:-?}, clock drops ${clock:-?}"
+rings=$(echo "$metrics" | awk '/^cloister_ring_refusals_total / {print $2}')
+echo "after: $members members known, b: $b_view; RSS ${rss1} kB (+$(( (rss1 - rss0) / 1024 )) MB); slowest status answer ${slowest} ms over $polls polls, $unanswered unanswered; refused ${refused:-?}, clock drops ${clock:-?}, ring refusals ${rings:-?}"
 check "the API answered within $LAT_MS ms throughout (slowest ${slowest} ms, $unanswered unanswered)" \
 	test "$slowest" -lt "$LAT_MS" -a "$unanswered" -eq 0
 check "a never became ready on invented members" test "$ready_seen" -eq 0
@@ -99,6 +100,8 @@ check "one exchange added at most 4,096 members ($members known)" test "$members
 check "the refusals are counted (${refused:-0})" test "${refused:-0}" -gt 0
 check "the member claiming to have started at time 0 (decades past) is dropped as a forgery and counted (clock drops: ${clock:-0})" \
 	test "${clock:-0}" -gt 0
+check "members past the rings' point budget (weight 64, 8 groups honoured) were left off and counted (${rings:-0})" \
+	test "${rings:-0}" -gt 0
 sleep 5
 still=$(http "$A" /v1/members | python3 -c '
 import json, sys

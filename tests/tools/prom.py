@@ -58,6 +58,7 @@ COUNTERS = {
     "replies_refused": ("cloister_messages_dropped_total", "reason", "unexpected_reply"),
     "user_out_refused": ("cloister_messages_refused_total", None, None),
     "multicalls": ("cloister_multicalls_total", None, None),
+    "ring_refusals": ("cloister_ring_refusals_total", None, None),
     "calls_deferred": ("cloister_calls_deferred_total", None, None),
     "calls_defer_refused": ("cloister_calls_defer_refused_total", None, None),
     "calls_deferred_dropped": ("cloister_calls_deferred_dropped_total", None, None),
