@@ -14,7 +14,9 @@
  *   - VICTIM at another address with incarnation 0xFFFFFFFF (a takeover);
  *   - VICTIM DEAD at 0xFFFFFFFF, and SUSPECT at 0xFFFFFFFE (an eviction).
  * The state goes out in frames of about 1 MiB (PUSHPULL's "more" flag), as
- * a real node sends a large state.  Prints one line with what it sent.
+ * a real node sends a large state.  The invented members are named
+ * "rogue-000004" and on (ROGUE_PREFIX replaces "rogue").  Prints one line
+ * with what it sent.
  *
  *   rogue accuse TARGET APP KEYFILE TO VICTIM INCARNATION KIND N
  *
@@ -30,7 +32,20 @@
  * send, so that the victim's refutation, one above, is past it; with
  * ROGUE_SECONDS=S the rounds repeat for S seconds, ROGUE_INTERVAL_MS
  * (default 10) apart, and one line counts them.
+ *
+ *   rogue hold TARGET APP KEYFILE CONNS BYTES SECONDS
+ *
+ * For tests/integration/test_assembly_hold.sh: opens CONNS connections to
+ * TARGET (from ROGUE_BIND, an IPv4 address, when set), and on each starts
+ * a sealed stream frame claiming the largest packet (16 MiB), sends its
+ * first BYTES (the head unit at least, so that it authenticates), then
+ * sends nothing more for SECONDS: frames that hold whatever the receiver
+ * set aside for them until its frame deadline.  Each connection seals as
+ * its own sender ("holder-1", ...).  A frame the receiver refuses (its
+ * connection closed) does not stop the others.  Prints one line.
  */
+#include <arpa/inet.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,14 +158,102 @@ static int accuse(char **argv)
 	return rc;
 }
 
+/* cl_frame_write's emit for hold: writes until `left` runs out, then
+ * stops the frame (1; -2: a write failed). */
+struct partial {
+	int fd;
+	size_t left;
+};
+
+static int emit_partial(void *arg, const void *buf, size_t n)
+{
+	struct partial *p = arg;
+	size_t k = n < p->left ? n : p->left;
+	if (k && kh_emit(&p->fd, buf, k) != 0)
+		return -2;
+	p->left -= k;
+	return p->left ? 0 : 1;
+}
+
+/* rogue hold ...: 0, 1 (no frame could be started), 2 (usage). */
+static int hold(char **argv)
+{
+	const char *app = argv[3];
+	long conns = atol(argv[5]), bytes = atol(argv[6]), seconds = atol(argv[7]);
+	cl_addr target;
+	if (cl_addr_parse(argv[2], 0, &target) != 0 ||
+	    target.family != CL_AF_INET4 || conns < 1 || conns > 64 ||
+	    bytes < (long)CL_FRAME_SCRATCH || bytes >= (long)CL_WIRE_STREAM_MAX ||
+	    seconds < 0 || seconds > 120)
+		return 2;
+	signal(SIGPIPE, SIG_IGN);
+	cl_keyring *kr = kh_keyring("rogue", argv[4]);
+	uint8_t *pkt = calloc(1, CL_WIRE_STREAM_MAX);
+	uint8_t *scratch = malloc(CL_FRAME_SCRATCH);
+	if (!kr || !pkt || !scratch)
+		return 1;
+	cl_wbuf w;
+	cl_wire_begin(&w, pkt, CL_WIRE_STREAM_MAX, app, strlen(app));
+	const char *from = getenv("ROGUE_BIND");
+	int fds[64];
+	long opened = 0, held = 0;
+	for (long i = 0; i < conns; i++) {
+		struct sockaddr_in src = {.sin_family = AF_INET};
+		struct sockaddr_in dst = {.sin_family = AF_INET,
+					  .sin_port = htons(target.port)};
+		memcpy(&dst.sin_addr, target.ip, 4);
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (fd < 0 ||
+		    (from && *from &&
+		     (inet_pton(AF_INET, from, &src.sin_addr) != 1 ||
+		      bind(fd, (struct sockaddr *)&src, sizeof src) != 0)) ||
+		    connect(fd, (struct sockaddr *)&dst, sizeof dst) != 0) {
+			perror("rogue: hold: connect");
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
+		fds[opened++] = fd;
+		char sender[32];
+		snprintf(sender, sizeof sender, "holder-%ld", i + 1);
+		cl_seal_info info = {
+			.kind = CL_SEAL_STREAM,
+			.sender = cl_swim_name_id(sender, strlen(sender)),
+			.time_us = kh_wall_us(),
+			.recipient = 0};
+		struct partial p = {fd, (size_t)bytes};
+		/* The whole packet is claimed; the frame stops at BYTES.  A
+		 * receiver that refuses it closes the connection: the write
+		 * fails, and the others go on. */
+		held += cl_frame_write(kr, &info, pkt, CL_WIRE_STREAM_MAX,
+				       scratch, emit_partial, &p) == 1;
+	}
+	printf("rogue: holding %ld of %ld frames of %u bytes claimed, %ld "
+	       "sent of each, for %ld s\n", held, conns,
+	       (unsigned)CL_WIRE_STREAM_MAX, bytes, seconds);
+	fflush(stdout);
+	if (held)
+		sleep((unsigned)seconds);
+	for (long i = 0; i < opened; i++)
+		close(fds[i]);
+	cl_keyring_free(kr);
+	free(pkt);
+	free(scratch);
+	return held ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 10 && !strcmp(argv[1], "accuse"))
 		return accuse(argv);
+	if (argc == 8 && !strcmp(argv[1], "hold"))
+		return hold(argv);
 	if (argc != 7 || strcmp(argv[1], "pushpull") != 0) {
 		fprintf(stderr, "usage: rogue pushpull TARGET APP KEYFILE VICTIM N\n"
 				"       rogue accuse TARGET APP KEYFILE TO VICTIM "
-				"INCARNATION suspect|dead N\n");
+				"INCARNATION suspect|dead N\n"
+				"       rogue hold TARGET APP KEYFILE CONNS BYTES "
+				"SECONDS\n");
 		return 2;
 	}
 	const char *app = argv[3], *victim = argv[5];
@@ -170,6 +273,9 @@ int main(int argc, char **argv)
 		return 1;
 	uint64_t last_t = 0;
 	long sent = 0, frames = 0;
+	const char *prefix = getenv("ROGUE_PREFIX");
+	if (!prefix || !*prefix || strlen(prefix) > 32)
+		prefix = "rogue";
 	uint64_t bytes = 0;
 	while (sent < n) {
 		cl_wbuf w;
@@ -180,7 +286,7 @@ int main(int argc, char **argv)
 			cl_wire_member m = {.status = CL_STATUS_ALIVE,
 					    .incarnation = 5,
 					    .start_ms = kh_wall_us() / 1000 - 1000};
-			snprintf(name, sizeof name, "rogue-%06ld", sent);
+			snprintf(name, sizeof name, "%s-%06ld", prefix, sent);
 			if (sent == 0) {
 				snprintf(name, sizeof name, "ancient");
 				m.start_ms = 0;

@@ -471,6 +471,80 @@ static void test_admit(void)
 	cl_keyring_free(other);
 }
 
+/* A frame is charged for what arrived, not what its head claims: a
+ * keyed head claiming 2 MiB, with one chunk after it, holds about two
+ * units (it held the whole 2 MiB, and four such heads from one key holder
+ * held a node's whole budget for the frame deadline: test_assembly_hold).
+ * The rest of the frame still arrives whole. */
+static void test_claim_costs_what_arrived(void)
+{
+	cl_keyring *kr = ring(10), *none = cl_keyring_new();
+	struct hooks h = {0};
+	for (int keyed = 0; keyed < 2; keyed++) {
+		cl_frame_ctx ctx = ctx_for(keyed ? kr : none, &h);
+		struct out o = write_frame(ctx.keyring, 2 * MAXPKT, 3);
+		size_t part = 4 + CL_FRAME_HEAD_MAX + CL_FRAME_CHUNK_MAX;
+		cl_frame_rx rx = {0};
+		int packets;
+		CHECK_EQ_INT(feed_all(&ctx, &rx, o.b, part, &packets), 0);
+		CHECK_EQ_INT(packets, 0);
+		CHECK(budget >= CL_FRAME_UNIT && budget <= 4 * CL_FRAME_UNIT);
+		CHECK_EQ_INT(feed_all(&ctx, &rx, o.b + part, o.n - part,
+				      &packets),
+			     0);
+		CHECK_EQ_INT(packets, 1);
+		cl_frame_rx_free(&rx, &ctx);
+		CHECK_EQ_INT(budget, 0);
+		free(o.b);
+	}
+	cl_keyring_free(kr);
+	cl_keyring_free(none);
+}
+
+/* share_ok bounds what one reader (for the loop: one host's connections)
+ * may hold: a frame growing past it is refused, and its charge given
+ * back. */
+struct share {
+	size_t held, max, asked;
+};
+
+static bool share_ok(void *arg, size_t n)
+{
+	struct share *sh = arg;
+	sh->asked++;
+	if (sh->held + n > sh->max)
+		return false;
+	sh->held += n;
+	return true;
+}
+
+static void test_host_share(void)
+{
+	cl_keyring *kr = ring(11);
+	struct hooks h = {0};
+	cl_frame_ctx ctx = ctx_for(kr, &h);
+	struct share sh = {0, MAXPKT / 2, 0};
+	ctx.share_ok = share_ok;
+	ctx.share_arg = &sh;
+	struct out small = write_frame(kr, MAXPKT / 4, 4);
+	struct out big = write_frame(kr, MAXPKT, 5);
+	cl_frame_rx rx = {0};
+	int packets;
+	CHECK_EQ_INT(feed_all(&ctx, &rx, small.b, small.n, &packets), 0);
+	CHECK_EQ_INT(packets, 1);
+	CHECK(sh.asked > 0 && sh.held <= MAXPKT / 4);
+	cl_frame_rx_free(&rx, &ctx);
+	sh.held = 0;
+	CHECK_EQ_INT(feed_all(&ctx, &rx, big.b, big.n, &packets),
+		     CLOISTER_ELIMIT);
+	CHECK(sh.held <= MAXPKT / 2);
+	cl_frame_rx_free(&rx, &ctx);
+	CHECK_EQ_INT(budget, 0);
+	free(small.b);
+	free(big.b);
+	cl_keyring_free(kr);
+}
+
 static void test_budget(void)
 {
 	cl_keyring *kr = ring(9), *none = cl_keyring_new();
@@ -552,6 +626,8 @@ int main(void)
 	RUN_TEST(test_lying_head);
 	RUN_TEST(test_admit);
 	RUN_TEST(test_budget);
+	RUN_TEST(test_claim_costs_what_arrived);
+	RUN_TEST(test_host_share);
 	RUN_TEST(test_head_done);
 	printf("test_frame: %d checks passed\n", check_count);
 	return 0;
