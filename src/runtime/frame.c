@@ -47,6 +47,8 @@ static size_t min_size(size_t a, size_t b)
 
 static bool charge(cl_frame_rx *rx, const cl_frame_ctx *ctx, size_t n)
 {
+	if (ctx->share_ok && !ctx->share_ok(ctx->share_arg, n))
+		return false;
 	if (ctx->budget_used) {
 		if (n > ctx->budget_max ||
 		    *ctx->budget_used > ctx->budget_max - n)
@@ -235,8 +237,10 @@ static int on_head(cl_frame_rx *rx, const cl_frame_ctx *ctx,
 		deliver(rx, ctx->scratch + 4, total, true, out);
 		return 0;
 	}
-	/* Authenticated: the whole packet may be held now, within budget. */
-	int e = pkt_reserve(rx, ctx, total);
+	/* Authenticated.  The packet's buffer grows with the chunks that
+	 * open, charged as it grows: a head claiming 16 MiB holds what was
+	 * sent, not what was claimed, until the frame deadline. */
+	int e = pkt_reserve(rx, ctx, first);
 	if (e)
 		return e;
 	memcpy(rx->pkt, ctx->scratch + 4, first);
@@ -252,9 +256,13 @@ static int on_head(cl_frame_rx *rx, const cl_frame_ctx *ctx,
 static int on_chunk(cl_frame_rx *rx, const cl_frame_ctx *ctx,
 		    cl_frame_packet *out)
 {
+	int e = pkt_reserve(rx, ctx,
+			    rx->have + rx->unit_want - CL_KEYRING_TAG_BYTES);
+	if (e)
+		return e;
 	int m = cl_keyring_open_chunk(ctx->keyring, rx->head, rx->next_chunk,
 				      rx->unit, rx->unit_want,
-				      rx->pkt + rx->have, rx->total - rx->have);
+				      rx->pkt + rx->have, rx->pkt_cap - rx->have);
 	if (m < 0)
 		return CLOISTER_EIO;
 	rx->have += (size_t)m;

@@ -14,11 +14,12 @@
  * arrive; a longer prefix is refused at once (CLOISTER_EPROTO), a head
  * that fails the admit hook (recipient, time, replay: replay.h) is refused
  * before any cryptography, and one that fails to open is CLOISTER_EIO.
- * Once the head opened, the packet's buffer is charged to a budget shared
- * by all connections (a key holder cannot make every connection assemble
- * 16 MiB at once), and each chunk opens before it is added.  A plaintext
- * frame's buffer grows with the bytes received, charged the same way, so
- * a claimed length costs nothing until it is sent.
+ * Once the head opened, the packet's buffer grows as its chunks open (each
+ * opens before it is added), charged to a budget shared by all
+ * connections (a key holder cannot make every connection assemble 16 MiB
+ * at once) and to the share of it its sender's host may hold (share_ok).
+ * A plaintext frame's buffer grows with the bytes received, charged the
+ * same way.  Either way a claimed length costs nothing until it is sent.
  *
  * Every error is final: the caller closes the connection (a peer that
  * sends one bad frame gets no second try on that connection).
@@ -55,6 +56,11 @@ typedef struct cl_frame_ctx {
 	 * CLOISTER_ELIMIT.  budget_used NULL: no budget. */
 	size_t *budget_used;
 	size_t budget_max;
+	/* Asked before the budget is charged n more bytes for this reader
+	 * (share_arg: whatever identifies it to the caller); false refuses
+	 * them (CLOISTER_ELIMIT).  NULL: no bound but the budget. */
+	bool (*share_ok)(void *share_arg, size_t n);
+	void *share_arg;
 	/* Keyed: called with a head's clear header before cryptography;
 	 * a non-zero return refuses the frame with that value (a negative
 	 * number, passed back by cl_frame_rx_feed()).  NULL: admit all. */

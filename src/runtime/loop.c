@@ -41,6 +41,12 @@
 #define FRAME_DEADLINE_US (30 * CL_SEC)
 /* Packets being assembled, across every connection. */
 #define ASSEMBLY_BUDGET (4 * (size_t)CL_WIRE_STREAM_MAX)
+/* ... and across the connections of one host: one full frame.  A member
+ * sends one large state at a time; without this share one host, sending
+ * four frames of all but their last bytes, held the whole budget for the
+ * 30 s frame deadline and every other member's large push-pull was
+ * refused meanwhile (test_assembly_hold). */
+#define ASSEMBLY_HOST_SHARE ((size_t)CL_WIRE_STREAM_MAX)
 /* Output a peer may leave unread before its connection is closed. */
 #define OUTPUT_MAX (2 * (size_t)CL_WIRE_STREAM_MAX + 2 * CL_FRAME_UNIT)
 /* ... and all peers together: without it, 16 source addresses of a key
@@ -298,6 +304,19 @@ static void accepted_frame(void *arg, const cl_seal_info *info)
 	cl_replay_commit(l->replay, info, wall_us());
 }
 
+/* share_ok: whether the frames of k's host, k's included, may hold n
+ * bytes more (a pass over the connections, at most twice max_connections;
+ * called only when a packet's buffer grows, which doubles it). */
+static bool host_share_ok(void *arg, size_t n)
+{
+	const struct conn *k = arg;
+	size_t held = 0;
+	for (const struct conn *x = k->loop->conns; x; x = x->next)
+		if (same_host(&x->peer, &k->peer))
+			held += x->rx.charged;
+	return n <= ASSEMBLY_HOST_SHARE && held <= ASSEMBLY_HOST_SHARE - n;
+}
+
 static cl_frame_ctx frame_ctx(cl_loop *l)
 {
 	return (cl_frame_ctx){.keyring = l->node->keyring,
@@ -535,6 +554,8 @@ static void conn_read(struct bufferevent *bev, void *arg)
 			k->frame_start = now_us();
 		pthread_mutex_lock(&c->lock);
 		cl_frame_ctx ctx = frame_ctx(l);
+		ctx.share_ok = host_share_ok;
+		ctx.share_arg = k;
 		cl_frame_packet pkt;
 		long used = cl_frame_rx_feed(&k->rx, &ctx, v.iov_base,
 					     v.iov_len, &pkt);

@@ -41,7 +41,9 @@
  *     whole frame must arrive within FRAME_DEADLINE (30 s, memberlist's
  *     WAN TCP timeout; 16 MiB at 4.5 Mbit/s) ("connections_deadline");
  *   - packets being assembled share a budget of 4 x CL_WIRE_STREAM_MAX
- *     (64 MiB) across connections ("streams_over_budget");
+ *     (64 MiB) across connections, of which one host's connections hold
+ *     at most one CL_WIRE_STREAM_MAX (16 MiB), charged as their bytes
+ *     come, not as claimed ("streams_over_budget");
  *   - a connection whose peer stops reading is closed once its output
  *     passes two full frames, or after 30 s without progress; and
  *     when all connections together leave more than 4 x
