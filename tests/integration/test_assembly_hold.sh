@@ -9,7 +9,8 @@
 # (tests/tools/rogue.c hold) opens four connections from 127.0.44.2, and on
 # each starts a sealed frame claiming the largest packet (16 MiB), then:
 #   phase 1: sends only its first 128 KiB, and nothing more;
-#   phase 2: sends all but its last 64 KiB (about 64 MiB in all).
+#   phase 2: sends all but its last 64 KiB (about 64 MiB in all);
+#   phase 3: the same from four hosts (127.0.44.10-13), one frame each.
 # Each phase holds HOLD_S (12 s, under the 30 s frame deadline).  During
 # each, a member (rogue.c pushpull, from another address) sends a a state of
 # MEMBERS (2,000) members with full tags, about 1.2 MB in two frames.
@@ -19,7 +20,10 @@
 # claimed 16 MiB when a frame's head authenticated, so four heads (256 KiB
 # sent) held all 64 MiB for 30 s and the push was refused
 # (cloister_stream_connections_closed_total{reason="over_budget"});
-# phase 2 is held off by each host's share of the budget (one full frame).
+# phase 2 is held off by each host's share of the budget (one full frame);
+# phase 3, where each host stays within its share, by closing the frames
+# whose sender has gone quiet for a second when one that is arriving needs
+# their room (cloister_stream_connections_closed_total{reason="stalled"}).
 source "$(dirname "$0")/lib.sh"
 
 ROGUE=${CLOISTER_ROGUE:-$(dirname "$CLOISTER")/tests/cloister_rogue}
@@ -78,5 +82,38 @@ check "phase 2, four frames of 16 MiB with all but 64 KiB sent from one host: a 
 	test "$LEARNED" -ge "$WANT"
 check "phase 2: the holds were still open when the push was in ($HOLDS)" test "$HOLDS" = open
 check "phase 2: the host's share let one frame in and refused the other three ($OVER refused)" test "$OVER" -ge 3
+# Phase 3: four hosts, one frame each, all but its last 64 KiB sent: each
+# within its host's share, together the whole budget.
+ips=(127.0.44.10 127.0.44.11 127.0.44.12 127.0.44.13)
+before=$(known)
+over0=$(counter "$A" streams_over_budget)
+stalled0=$(counter "$A" connections_stalled)
+holders=()
+for ip in "${ips[@]}"; do
+	ROGUE_BIND=$ip timeout $((HOLD_S + 10)) "$ROGUE" hold "$A:7946" itest "$WORK/key" 1 $((STREAM_MAX - UNIT)) "$HOLD_S" \
+		>"$WORK/hold-hosts-$ip.out" 2>&1 &
+	holders+=($!)
+	PIDS+=($!)
+done
+all_holding() { [[ $(cat "$WORK"/hold-hosts-*.out 2>/dev/null | grep -c '^rogue: holding 1 ') == 4 ]]; }
+check "phase 3: four hosts each hold one frame of 16 MiB, all but 64 KiB sent" wait_for 30 all_holding
+sleep 1.5 # quiet past ASSEMBLY_STALL_US (1 s)
+ROGUE_PREFIX=hosts timeout 30 "$ROGUE" pushpull "$A:7946" itest "$WORK/key" nobody "$MEMBERS" >"$WORK/push-hosts.out" 2>&1
+deadline=$((SECONDS + 5))
+LEARNED=$(($(known) - before))
+while ((LEARNED < WANT && SECONDS < deadline)); do
+	sleep 0.5
+	LEARNED=$(($(known) - before))
+done
+OVER=$(($(counter "$A" streams_over_budget) - over0))
+STALLED=$(($(counter "$A" connections_stalled) - stalled0))
+still=0
+for p in "${holders[@]}"; do kill -0 "$p" 2>/dev/null && still=$((still + 1)); done
+echo "    hosts: a learned $LEARNED members of the push; frames refused for the budget: $OVER; stalled frames closed for room: $STALLED; holders still running: $still"
+check "phase 3, four hosts holding 64 MiB in frames gone quiet: a learned the pushed members ($LEARNED of $MEMBERS)" \
+	test "$LEARNED" -ge "$WANT"
+check "phase 3: the room came from closing quiet frames ($STALLED closed), counted" test "$STALLED" -ge 1
+check "phase 3: the holders were still running when the push was in ($still of 4)" test "$still" -eq 4
+for p in "${holders[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 check "a still answers" up
 finish
