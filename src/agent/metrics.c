@@ -166,7 +166,8 @@ static const struct fam families[] = {
 	 "refused (no slot at accept), evicted (the oldest inbound closed "
 	 "for a newcomer), deadline (a frame not completed in time), "
 	 "over_budget (frames past the shared memory budget), unread "
-	 "(answers the peer left unread past its share)."},
+	 "(answers the peer left unread past its share), stalled (a frame "
+	 "whose sender went quiet, closed for the room another needed)."},
 	{"cloister_send_errors_total", "counter", NULL,
 	 "Sends the operating system refused (no route, buffer full, "
 	 "connection failed)."},
@@ -250,6 +251,8 @@ static const struct {
 	 "over_budget"},
 	{"connections_unread", "cloister_stream_connections_closed_total",
 	 "unread"},
+	{"connections_stalled", "cloister_stream_connections_closed_total",
+	 "stalled"},
 	{"send_errors", "cloister_send_errors_total", NULL},
 	{"sealed_v1_in", "cloister_sealed_v1_packets_total", "in"},
 	{"sealed_v1_out", "cloister_sealed_v1_packets_total", "out"},

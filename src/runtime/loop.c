@@ -47,6 +47,13 @@
  * 30 s frame deadline and every other member's large push-pull was
  * refused meanwhile (test_assembly_hold). */
 #define ASSEMBLY_HOST_SHARE ((size_t)CL_WIRE_STREAM_MAX)
+/* A frame in progress whose sender has sent nothing for this long is
+ * closed when a frame that is arriving needs its room in the budget: four
+ * hosts' frames sent but for their last bytes held all 64 MiB until the
+ * 30 s frame deadline (test_assembly_hold).  A second is many round trips
+ * even on a WAN, and a peer sending steadily, however slowly, is never
+ * taken for stalled. */
+#define ASSEMBLY_STALL_US CL_SEC
 /* Output a peer may leave unread before its connection is closed. */
 #define OUTPUT_MAX (2 * (size_t)CL_WIRE_STREAM_MAX + 2 * CL_FRAME_UNIT)
 /* ... and all peers together: without it, 16 source addresses of a key
@@ -88,6 +95,9 @@ struct conn {
 	/* The peer sent a protocol-1 frame here: replies go back in it. */
 	bool v1;
 	cl_usec accepted_at, frame_start;
+	/* Last byte read: a frame whose sender went quiet may give up its
+	 * room in the assembly budget (assembly_room). */
+	cl_usec read_at;
 	/* Last byte read, written or queued: how long it has been quiet,
 	 * for eviction (inbound_room). */
 	cl_usec last_active;
@@ -147,6 +157,7 @@ struct cl_loop {
 		_Atomic uint64_t drops_recipient, drops_stale, drops_replay;
 		_Atomic uint64_t drops_too_old, conns_refused, conns_evicted;
 		_Atomic uint64_t conns_deadline, over_budget, conns_unread;
+		_Atomic uint64_t conns_stalled;
 		_Atomic uint64_t send_errors, streams_open, discovery_runs;
 		_Atomic uint64_t v1_in, v1_out;
 	} stats;
@@ -304,17 +315,44 @@ static void accepted_frame(void *arg, const cl_seal_info *info)
 	cl_replay_commit(l->replay, info, wall_us());
 }
 
+static void conn_free(struct conn *k);
+
+/* Makes room for n more bytes in the assembly budget by closing frames
+ * in progress whose sender has sent nothing for ASSEMBLY_STALL_US, those
+ * holding the most first (never k, the connection asking); true once n
+ * fits. */
+static bool assembly_room(cl_loop *l, const struct conn *k, size_t n)
+{
+	cl_usec now = now_us();
+	while (n > ASSEMBLY_BUDGET - l->assembling) {
+		struct conn *worst = NULL;
+		for (struct conn *x = l->conns; x; x = x->next)
+			if (x != k && x != l->reply_conn && x->rx.charged &&
+			    now - x->read_at >= ASSEMBLY_STALL_US &&
+			    (!worst || x->rx.charged > worst->rx.charged))
+				worst = x;
+		if (!worst)
+			return false;
+		l->stats.conns_stalled++;
+		conn_free(worst);
+	}
+	return true;
+}
+
 /* share_ok: whether the frames of k's host, k's included, may hold n
- * bytes more (a pass over the connections, at most twice max_connections;
- * called only when a packet's buffer grows, which doubles it). */
-static bool host_share_ok(void *arg, size_t n)
+ * bytes more, and the budget has (or can be given) room for them (a pass
+ * over the connections, at most twice max_connections; called only when
+ * a packet's buffer grows, which doubles it). */
+static bool assembly_ok(void *arg, size_t n)
 {
 	const struct conn *k = arg;
 	size_t held = 0;
 	for (const struct conn *x = k->loop->conns; x; x = x->next)
 		if (same_host(&x->peer, &k->peer))
 			held += x->rx.charged;
-	return n <= ASSEMBLY_HOST_SHARE && held <= ASSEMBLY_HOST_SHARE - n;
+	if (n > ASSEMBLY_HOST_SHARE || held > ASSEMBLY_HOST_SHARE - n)
+		return false;
+	return assembly_room(k->loop, k, n);
 }
 
 static cl_frame_ctx frame_ctx(cl_loop *l)
@@ -545,7 +583,7 @@ static void conn_read(struct bufferevent *bev, void *arg)
 	cl_loop *l = k->loop;
 	cloister_t *c = l->node;
 	struct evbuffer *in = bufferevent_get_input(bev);
-	k->last_active = now_us();
+	k->last_active = k->read_at = now_us();
 	while (evbuffer_get_length(in) > 0) {
 		struct evbuffer_iovec v;
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
@@ -554,7 +592,7 @@ static void conn_read(struct bufferevent *bev, void *arg)
 			k->frame_start = now_us();
 		pthread_mutex_lock(&c->lock);
 		cl_frame_ctx ctx = frame_ctx(l);
-		ctx.share_ok = host_share_ok;
+		ctx.share_ok = assembly_ok;
 		ctx.share_arg = k;
 		cl_frame_packet pkt;
 		long used = cl_frame_rx_feed(&k->rx, &ctx, v.iov_base,
@@ -1089,6 +1127,7 @@ void cl_loop_stats(const cl_loop *l, struct cl_loop_stats *out)
 	out->conns_deadline = atomic_load(&l->stats.conns_deadline);
 	out->over_budget = atomic_load(&l->stats.over_budget);
 	out->conns_unread = atomic_load(&l->stats.conns_unread);
+	out->conns_stalled = atomic_load(&l->stats.conns_stalled);
 	out->send_errors = atomic_load(&l->stats.send_errors);
 	out->streams_open = atomic_load(&l->stats.streams_open);
 	out->discovery_runs = atomic_load(&l->stats.discovery_runs);

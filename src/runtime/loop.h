@@ -43,7 +43,9 @@
  *   - packets being assembled share a budget of 4 x CL_WIRE_STREAM_MAX
  *     (64 MiB) across connections, of which one host's connections hold
  *     at most one CL_WIRE_STREAM_MAX (16 MiB), charged as their bytes
- *     come, not as claimed ("streams_over_budget");
+ *     come, not as claimed ("streams_over_budget"); a frame that needs
+ *     room closes those whose sender has been quiet for a second, the
+ *     largest first ("connections_stalled");
  *   - a connection whose peer stops reading is closed once its output
  *     passes two full frames, or after 30 s without progress; and
  *     when all connections together leave more than 4 x
@@ -90,6 +92,7 @@ struct cl_loop_stats {
 	uint64_t conns_deadline;  /* a frame or its head came too slowly */
 	uint64_t over_budget;     /* assembly budget spent */
 	uint64_t conns_unread;    /* closed: output left unread */
+	uint64_t conns_stalled;   /* closed: a frame stalled, its room needed */
 	uint64_t send_errors;     /* sendto or connect failed */
 	uint64_t streams_open;
 	uint64_t discovery_runs;

@@ -1350,6 +1350,7 @@ int cloister_counters(cloister_t *c, cloister_counter *out, size_t max,
 	COUNTER("connections_deadline", ls.conns_deadline);
 	COUNTER("streams_over_budget", ls.over_budget);
 	COUNTER("connections_unread", ls.conns_unread);
+	COUNTER("connections_stalled", ls.conns_stalled);
 	COUNTER("send_errors", ls.send_errors);
 	COUNTER("sealed_v1_in", ls.v1_in);
 	COUNTER("sealed_v1_out", ls.v1_out);

@@ -48,6 +48,7 @@ COUNTERS = {
     "connections_deadline": ("cloister_stream_connections_closed_total", "reason", "deadline"),
     "streams_over_budget": ("cloister_stream_connections_closed_total", "reason", "over_budget"),
     "connections_unread": ("cloister_stream_connections_closed_total", "reason", "unread"),
+    "connections_stalled": ("cloister_stream_connections_closed_total", "reason", "stalled"),
     "send_errors": ("cloister_send_errors_total", None, None),
     "sealed_v1_in": ("cloister_sealed_v1_packets_total", "direction", "in"),
     "sealed_v1_out": ("cloister_sealed_v1_packets_total", "direction", "out"),
