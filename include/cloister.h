@@ -349,8 +349,9 @@ typedef struct cloister_call cloister_call;
 CLOISTER_API cloister_call *cloister_call_defer(cloister_t *c);
 /* Answers a kept call (payload up to 1 MiB) and frees the handle, from any
  * thread, in every case.  0; CLOISTER_EINVAL (a bad payload: the call is
- * dropped); CLOISTER_ESTATE when its node was freed (then only the handle
- * is freed).  Not concurrently with cloister_free() of its node. */
+ * dropped); CLOISTER_ELIMIT (the outbound queue is full: no answer goes
+ * out); CLOISTER_ESTATE when its node was freed (then only the handle is
+ * freed).  Not concurrently with cloister_free() of its node. */
 CLOISTER_API int cloister_call_answer(cloister_call *call,
 				      const void *payload, size_t len);
 /* Frees a kept call without answering it.  Safe on NULL. */

@@ -945,6 +945,14 @@ static void serve_reply(cl_http_api *api, struct evhttp_request *req,
 		reply_error(req, 500, "out of memory");
 		return;
 	}
+	if (e == CLOISTER_ELIMIT) {
+		reply_error(req, 503,
+			    "the node's outbound message queue is full "
+			    "(user_queue_max): the answer to call %016" PRIx64
+			    " could not be sent",
+			    r->id);
+		return;
+	}
 	if (e) {
 		/* One answer for an id never issued, a call of another
 		 * subscriber, a subscriber that does not exist: nothing to
@@ -952,7 +960,7 @@ static void serve_reply(cl_http_api *api, struct evhttp_request *req,
 		reply_error(req, 404,
 			    "no call %016" PRIx64 " is waiting for a reply from "
 			    "this subscriber: it was answered, timed out (calls "
-			    "wait %d ms), or was never sent to it",
+			    "are kept %d ms), or was never sent to it",
 			    r->id, CL_CALL_WAIT_MS);
 		return;
 	}

@@ -306,9 +306,9 @@ static int enqueue_out(cloister_t *c, const cl_addr *to, const char *to_name,
 	return 0;
 }
 
-static void answer(cloister_t *c, const char *peer, const cl_addr *from,
-		   uint32_t id, const char *topic, const void *reply,
-		   size_t len);
+static int answer(cloister_t *c, const char *peer, const cl_addr *from,
+		  uint32_t id, const char *topic, const void *reply,
+		  size_t len);
 
 void cl_messaging_deliver(cloister_t *c)
 {
@@ -346,11 +346,13 @@ void cl_messaging_deliver(cloister_t *c)
 
 /* Answers a call from peer (received from *from) with id: to ourselves
  * straight into the call, else at the address peer advertises (the
- * packet's source may be a connection's port).  Takes the node lock. */
-static void answer(cloister_t *c, const char *peer, const cl_addr *from,
-		   uint32_t id, const char *topic, const void *reply,
-		   size_t len)
+ * packet's source may be a connection's port).  Takes the node lock.
+ * 0, or enqueue_out's error (the outbound queue is full: no answer). */
+static int answer(cloister_t *c, const char *peer, const cl_addr *from,
+		  uint32_t id, const char *topic, const void *reply,
+		  size_t len)
 {
+	int e = 0;
 	pthread_mutex_lock(&c->lock);
 	const char *me = c->name_text;
 	if (!strcmp(peer, me)) {
@@ -360,8 +362,8 @@ static void answer(cloister_t *c, const char *peer, const cl_addr *from,
 		cl_addr to = *from;
 		if (cl_swim_lookup(c->core, peer, strlen(peer), &v))
 			to = v.addr;
-		enqueue_out(c, &to, peer, false, CL_USER_REPLY, id, topic,
-			    reply, len);
+		e = enqueue_out(c, &to, peer, false, CL_USER_REPLY, id, topic,
+				reply, len);
 	}
 	bool kick = cl_messaging_pending(c);
 	pthread_mutex_unlock(&c->lock);
@@ -369,6 +371,7 @@ static void answer(cloister_t *c, const char *peer, const cl_addr *from,
 		cl_loop_kick(c->loop);
 	else if (kick)
 		cl_messaging_drain(c);
+	return e;
 }
 
 /* ------------------------------------------------------------------ */
@@ -748,6 +751,7 @@ int cloister_call_answer(cloister_call *k, const void *payload, size_t len)
 		return CLOISTER_EINVAL;
 	cloister_t *c = k->c;
 	bool valid = (payload || !len) && len <= CL_WIRE_USER_MAX;
+	int e = !c ? CLOISTER_ESTATE : !valid ? CLOISTER_EINVAL : 0;
 	if (c) {
 		pthread_mutex_lock(&c->lock);
 		unhold(c->msg, k);
@@ -755,11 +759,11 @@ int cloister_call_answer(cloister_call *k, const void *payload, size_t len)
 			c->msg->stats.deferred_dropped++;
 		pthread_mutex_unlock(&c->lock);
 		if (valid)
-			answer(c, k->peer, &k->to, k->id, k->topic, payload,
-			       len);
+			e = answer(c, k->peer, &k->to, k->id, k->topic,
+				   payload, len);
 	}
 	free(k);
-	return !c ? CLOISTER_ESTATE : !valid ? CLOISTER_EINVAL : 0;
+	return e;
 }
 
 void cloister_call_drop(cloister_call *k)
