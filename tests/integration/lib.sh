@@ -82,6 +82,17 @@ start_agent() {
 	PIDS+=($!)
 }
 
+# test_tool VAR NAME: sets VAR to the test tool NAME (tests/tools/NAME.c):
+# $CLOISTER_VAR when set (CMake sets it), else the build's
+# tests/cloister_NAME next to the agent; skips the test (77) when it is
+# not there.
+test_tool() {
+	local env="CLOISTER_$1" path
+	path=${!env:-$(dirname "$CLOISTER")/tests/cloister_$2}
+	[[ -x $path ]] || { echo "SKIP: no test tool at $path (set $env)"; exit 77; }
+	printf -v "$1" '%s' "$path"
+}
+
 # start_watched_pair IP_A IP_B [ARGS...]: a fresh cluster key in
 # $WORK/key (0600) and agents a and b on it (ARGS added to both), each the
 # other's sentry; each one's on-member hook writes "EVENT MEMBER" lines to

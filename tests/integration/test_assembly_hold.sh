@@ -26,8 +26,7 @@
 # their room (cloister_stream_connections_closed_total{reason="stalled"}).
 source "$(dirname "$0")/lib.sh"
 
-ROGUE=${CLOISTER_ROGUE:-$(dirname "$CLOISTER")/tests/cloister_rogue}
-[[ -x $ROGUE ]] || { echo "SKIP: no test tool at $ROGUE (set CLOISTER_ROGUE)"; exit 77; }
+test_tool ROGUE rogue
 A=127.0.44.1 HOLDER=127.0.44.2
 HOLD_S=12 MEMBERS=2000 UNIT=65536 STREAM_MAX=16777216
 # The push carries four forgeries a drops by design (rogue.c: a member
@@ -41,79 +40,75 @@ up() { http "$A" /v1/status >/dev/null; }
 check "a is up" wait_for 10 up
 known() { http "$A" /v1/members | python3 -c "import json,sys; print(len(json.load(sys.stdin)))"; }
 
-# phase NAME BYTES: four held frames of BYTES each from the holder, then
-# the push; sets LEARNED and OVER (frames a refused for the budget).
-phase() {
-	local name=$1 bytes=$2 before over0
-	before=$(known)
-	over0=$(counter "$A" streams_over_budget)
-	ROGUE_BIND=$HOLDER timeout $((HOLD_S + 10)) "$ROGUE" hold "$A:7946" itest "$WORK/key" 4 "$bytes" "$HOLD_S" \
-		>"$WORK/hold-$name.out" 2>&1 &
-	local holder=$!
-	PIDS+=($holder)
-	holding() { grep -q '^rogue: holding ' "$WORK/hold-$name.out"; }
-	wait_for 20 holding
-	sleep 1
-	# The push goes out while the holds are open, from its own address.
-	ROGUE_PREFIX=$name timeout 30 "$ROGUE" pushpull "$A:7946" itest "$WORK/key" nobody "$MEMBERS" \
-		>"$WORK/push-$name.out" 2>&1
-	local deadline=$((SECONDS + 5))
-	LEARNED=$(($(known) - before))
+# hold NAME IP CONNS BYTES: CONNS held frames of BYTES each from IP, in the
+# background (their pids in HOLDERS); waits until the tool has started
+# them.
+HOLDERS=()
+hold() {
+	ROGUE_BIND=$2 timeout $((HOLD_S + 10)) "$ROGUE" hold "$A:7946" itest "$WORK/key" "$3" "$4" "$HOLD_S" \
+		>"$WORK/hold-$1-$2.out" 2>&1 &
+	HOLDERS+=($!)
+	PIDS+=($!)
+	_hold_out="$WORK/hold-$1-$2.out"
+	holding() { grep -q '^rogue: holding ' "$_hold_out"; }
+	wait_for 30 holding
+}
+# phase_start: a's counts before a phase's holds, for push.
+phase_start() {
+	BEFORE=$(known)
+	OVER0=$(counter "$A" streams_over_budget)
+	STALLED0=$(counter "$A" connections_stalled)
+}
+# push NAME: while the holds are open, a member's push of MEMBERS members
+# from another address; sets LEARNED, OVER and STALLED (a's counters moved
+# since phase_start), and STILL (holders still running); then ends the
+# holds.
+push() {
+	local deadline p
+	sleep 1.5 # the holds quiet past ASSEMBLY_STALL_US (1 s)
+	ROGUE_PREFIX=$1 timeout 30 "$ROGUE" pushpull "$A:7946" itest "$WORK/key" nobody "$MEMBERS" \
+		>"$WORK/push-$1.out" 2>&1
+	deadline=$((SECONDS + 5))
+	LEARNED=$(($(known) - BEFORE))
 	while ((LEARNED < WANT && SECONDS < deadline)); do
 		sleep 0.5
-		LEARNED=$(($(known) - before))
+		LEARNED=$(($(known) - BEFORE))
 	done
-	OVER=$(($(counter "$A" streams_over_budget) - over0))
-	local still
-	kill -0 "$holder" 2>/dev/null && still=open || still=closed
-	echo "    $name: $(cat "$WORK/hold-$name.out"); $(cat "$WORK/push-$name.out")"
-	echo "    $name: a learned $LEARNED members of the push (holds $still); frames refused for the budget: $OVER"
-	HOLDS=$still
-	kill "$holder" 2>/dev/null
-	wait "$holder" 2>/dev/null
+	OVER=$(($(counter "$A" streams_over_budget) - OVER0))
+	STALLED=$(($(counter "$A" connections_stalled) - ${STALLED0:-0}))
+	STILL=0
+	for p in "${HOLDERS[@]}"; do kill -0 "$p" 2>/dev/null && STILL=$((STILL + 1)); done
+	cat "$WORK"/hold-"$1"-*.out "$WORK/push-$1.out" | sed 's/^/    /'
+	echo "    $1: a learned $LEARNED members of the push; frames refused for the budget $OVER, stalled frames closed $STALLED; holders running $STILL of ${#HOLDERS[@]}"
+	for p in "${HOLDERS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	HOLDERS=()
 }
 
-phase claims $((2 * UNIT))
+phase_start
+hold claims "$HOLDER" 4 $((2 * UNIT))
+push claims
 check "phase 1, four frames claiming 16 MiB with 128 KiB sent: a learned the pushed members ($LEARNED of $MEMBERS)" \
 	test "$LEARNED" -ge "$WANT"
-check "phase 1: the holds were still open when the push was in ($HOLDS)" test "$HOLDS" = open
-phase sent $((STREAM_MAX - UNIT))
+check "phase 1: the holds were still open when the push was in" test "$STILL" -eq 1
+
+phase_start
+hold sent "$HOLDER" 4 $((STREAM_MAX - UNIT))
+push sent
 check "phase 2, four frames of 16 MiB with all but 64 KiB sent from one host: a learned the pushed members ($LEARNED of $MEMBERS)" \
 	test "$LEARNED" -ge "$WANT"
-check "phase 2: the holds were still open when the push was in ($HOLDS)" test "$HOLDS" = open
+check "phase 2: the holds were still open when the push was in" test "$STILL" -eq 1
 check "phase 2: the host's share let one frame in and refused the other three ($OVER refused)" test "$OVER" -ge 3
+
 # Phase 3: four hosts, one frame each, all but its last 64 KiB sent: each
 # within its host's share, together the whole budget.
-ips=(127.0.44.10 127.0.44.11 127.0.44.12 127.0.44.13)
-before=$(known)
-over0=$(counter "$A" streams_over_budget)
-stalled0=$(counter "$A" connections_stalled)
-holders=()
-for ip in "${ips[@]}"; do
-	ROGUE_BIND=$ip timeout $((HOLD_S + 10)) "$ROGUE" hold "$A:7946" itest "$WORK/key" 1 $((STREAM_MAX - UNIT)) "$HOLD_S" \
-		>"$WORK/hold-hosts-$ip.out" 2>&1 &
-	holders+=($!)
-	PIDS+=($!)
+phase_start
+for ip in 127.0.44.10 127.0.44.11 127.0.44.12 127.0.44.13; do
+	hold hosts "$ip" 1 $((STREAM_MAX - UNIT))
 done
-all_holding() { [[ $(cat "$WORK"/hold-hosts-*.out 2>/dev/null | grep -c '^rogue: holding 1 ') == 4 ]]; }
-check "phase 3: four hosts each hold one frame of 16 MiB, all but 64 KiB sent" wait_for 30 all_holding
-sleep 1.5 # quiet past ASSEMBLY_STALL_US (1 s)
-ROGUE_PREFIX=hosts timeout 30 "$ROGUE" pushpull "$A:7946" itest "$WORK/key" nobody "$MEMBERS" >"$WORK/push-hosts.out" 2>&1
-deadline=$((SECONDS + 5))
-LEARNED=$(($(known) - before))
-while ((LEARNED < WANT && SECONDS < deadline)); do
-	sleep 0.5
-	LEARNED=$(($(known) - before))
-done
-OVER=$(($(counter "$A" streams_over_budget) - over0))
-STALLED=$(($(counter "$A" connections_stalled) - stalled0))
-still=0
-for p in "${holders[@]}"; do kill -0 "$p" 2>/dev/null && still=$((still + 1)); done
-echo "    hosts: a learned $LEARNED members of the push; frames refused for the budget: $OVER; stalled frames closed for room: $STALLED; holders still running: $still"
+push hosts
 check "phase 3, four hosts holding 64 MiB in frames gone quiet: a learned the pushed members ($LEARNED of $MEMBERS)" \
 	test "$LEARNED" -ge "$WANT"
 check "phase 3: the room came from closing quiet frames ($STALLED closed), counted" test "$STALLED" -ge 1
-check "phase 3: the holders were still running when the push was in ($still of 4)" test "$still" -eq 4
-for p in "${holders[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+check "phase 3: the holders were still running when the push was in ($STILL of 4)" test "$STILL" -eq 4
 check "a still answers" up
 finish

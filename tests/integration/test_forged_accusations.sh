@@ -26,8 +26,7 @@
 # its timer runs out.
 source "$(dirname "$0")/lib.sh"
 
-ROGUE=${CLOISTER_ROGUE:-$(dirname "$CLOISTER")/tests/cloister_rogue}
-[[ -x $ROGUE ]] || { echo "SKIP: no test tool at $ROGUE (set CLOISTER_ROGUE)"; exit 77; }
+test_tool ROGUE rogue
 A=127.0.43.1 B=127.0.43.2
 NAME_A=itest@$A NAME_B=itest@$B
 ATTACK_S=10 ACCUSERS=3

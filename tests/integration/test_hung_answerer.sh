@@ -21,11 +21,8 @@
 # hook) and still holds it alive afterwards.
 source "$(dirname "$0")/lib.sh"
 
-USERCALL=${CLOISTER_USERCALL:-$(dirname "$CLOISTER")/tests/cloister_usercall}
-FLOOD=${CLOISTER_FLOOD:-$(dirname "$CLOISTER")/tests/cloister_flood}
-for t in "$USERCALL" "$FLOOD"; do
-	[[ -x $t ]] || { echo "SKIP: no test tool at $t (set CLOISTER_USERCALL, CLOISTER_FLOOD)"; exit 77; }
-done
+test_tool USERCALL usercall
+test_tool FLOOD flood
 A=127.0.36.1 B=127.0.36.2 PROBER=127.0.36.9
 NAME_A=itest@$A NAME_B=itest@$B
 CALLS_PER_S=${HUNG_CALLS_PER_S:-40}

@@ -20,11 +20,8 @@
 # Unbounded, the 1 KiB events alone would take over 100 MiB.
 source "$(dirname "$0")/lib.sh"
 
-USERCALL=${CLOISTER_USERCALL:-$(dirname "$CLOISTER")/tests/cloister_usercall}
-FLOOD=${CLOISTER_FLOOD:-$(dirname "$CLOISTER")/tests/cloister_flood}
-for t in "$USERCALL" "$FLOOD"; do
-	[[ -x $t ]] || { echo "SKIP: no test tool at $t (set CLOISTER_USERCALL, CLOISTER_FLOOD)"; exit 77; }
-done
+test_tool USERCALL usercall
+test_tool FLOOD flood
 A=127.0.41.1 B=127.0.41.2 PROBER=127.0.41.9
 NAME_A=itest@$A NAME_B=itest@$B
 CASTS=${FLOOD_CASTS:-120000} CALLS=${FLOOD_CALLS:-20000}

@@ -20,8 +20,7 @@
 # pings went unanswered while it waited.
 source "$(dirname "$0")/lib.sh"
 
-FLOOD=${CLOISTER_FLOOD:-$(dirname "$CLOISTER")/tests/cloister_flood}
-[[ -x $FLOOD ]] || { echo "SKIP: no test tool at $FLOOD (set CLOISTER_FLOOD)"; exit 77; }
+test_tool FLOOD flood
 A=127.0.39.1 B=127.0.39.2 PROBER=127.0.39.9
 NAME_A=itest@$A NAME_B=itest@$B
 CALLS=20 ROUNDS=3 ANSWER_MS=300 TIMEOUT_MS=3000
