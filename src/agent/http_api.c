@@ -905,14 +905,12 @@ static void on_message(void *arg, const char *topic, const char *from,
 		sub_push(api, s, l);
 	if (l->refs && cl_pending_keep(&api->calls, id, owner, call) == 0)
 		call = NULL;
-	cl_pcall *expired = cl_pending_take(&api->calls, 0, false);
 	if (l->refs == 0)
 		free(l);
 	else
 		event_active(api->wake, EV_READ, 0);
 	pthread_mutex_unlock(&api->lock);
 	cloister_call_drop(call);
-	cl_pending_release(expired);
 }
 
 /* Base thread, every CL_PENDING_EXPIRE_MS. */

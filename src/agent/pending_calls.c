@@ -132,10 +132,12 @@ int cl_pending_answer(cl_pending *pd, uint64_t id, uint64_t owner,
 		      const void *data, size_t len)
 {
 	pthread_mutex_lock(pd->lock);
-	cl_pcall *expired = cl_pending_take(pd, 0, false);
 	cl_pcall *found = cl_pending_take_id(pd, id, owner);
 	pthread_mutex_unlock(pd->lock);
-	cl_pending_release(expired);
+	if (found && found->expires_us <= monotonic_us()) {
+		cl_pending_release(found);
+		found = NULL;
+	}
 	if (!found)
 		return CLOISTER_ENOENT;
 	int e = cloister_call_answer(found->call, data, len);

@@ -96,8 +96,8 @@ int cl_pending_keep(cl_pending *pd, uint64_t id, uint64_t owner,
 cl_pcall *cl_pending_take(cl_pending *pd, uint64_t owner, bool all);
 
 /* Gives up the calls whose time is up (takes the lock).  The owner calls
- * it from a timer, CL_PENDING_EXPIRE_MS apart; keeping and answering
- * calls gives up those too. */
+ * it from a timer, CL_PENDING_EXPIRE_MS apart: keeping a call, on the
+ * node's thread, never walks the list. */
 #define CL_PENDING_EXPIRE_MS 500
 void cl_pending_expire(cl_pending *pd);
 
@@ -109,8 +109,8 @@ cl_pcall *cl_pending_take_id(cl_pending *pd, uint64_t id, uint64_t owner);
 void cl_pending_release(cl_pcall *list);
 
 /* Answers with a copy of data the call kept under id for owner (takes the
- * lock; the answer goes out after it is released), and gives up the calls
- * whose time is up.  0; CLOISTER_ENOENT when no such call is kept:
+ * lock; the answer goes out after it is released); a call whose time is
+ * up is given up instead, as if the timer had come first.  0; CLOISTER_ENOENT when no such call is kept:
  * answered already, timed out, never made, or announced to another owner
  * (the same answer for all, so a caller learns nothing about other
  * owners' calls); or cloister_call_answer's error. */

@@ -433,9 +433,7 @@ static void on_message(void *arg, const char *topic, const char *from,
 	uint64_t id = cl_pending_next_id(&p->calls);
 	if (!p->closing && cl_pending_keep(&p->calls, id, p->owner, call) == 0)
 		call = NULL;
-	cl_pcall *expired = cl_pending_take(&p->calls, 0, false);
 	pthread_mutex_unlock(&p->lock);
-	cl_pending_release(expired);
 	if (call) {
 		cloister_call_drop(call);
 		return;

@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -44,20 +45,42 @@ static inline cl_keyring *kh_keyring(const char *tool, const char *path)
 	return kr;
 }
 
-/* A TCP connection to an IPv4 agent, or -1 (said on stderr as TOOL). */
-static inline int kh_connect(const char *tool, const cl_addr *to)
+/* A TCP connection to an IPv4 agent, leaving from the IPv4 address FROM
+ * when it is neither NULL nor empty (each tool's *_BIND variable), or -1
+ * (said on stderr as TOOL). */
+static inline int kh_connect_from(const char *tool, const char *from,
+				  const cl_addr *to)
 {
+	struct sockaddr_in src = {.sin_family = AF_INET};
 	struct sockaddr_in sa = {.sin_family = AF_INET,
 				 .sin_port = htons(to->port)};
+	bool bind_from = from && *from;
+	if (to->family != CL_AF_INET4 ||
+	    (bind_from && inet_pton(AF_INET, from, &src.sin_addr) != 1)) {
+		fprintf(stderr, "%s: %s: not an IPv4 address (or the target "
+				"is not)\n", tool, bind_from ? from : "target");
+		return -1;
+	}
 	memcpy(&sa.sin_addr, to->ip, 4);
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-		fprintf(stderr, "%s: connect: %s\n", tool, strerror(errno));
+	if (fd < 0 ||
+	    (bind_from &&
+	     bind(fd, (struct sockaddr *)&src, sizeof src) != 0) ||
+	    connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+		fprintf(stderr, "%s: connect%s%s: %s\n", tool,
+			bind_from ? " from " : "", bind_from ? from : "",
+			strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;
 	}
 	return fd;
+}
+
+/* A TCP connection to an IPv4 agent, or -1 (said on stderr as TOOL). */
+static inline int kh_connect(const char *tool, const cl_addr *to)
+{
+	return kh_connect_from(tool, NULL, to);
 }
 
 /* cl_frame_write's emit: arg points to the descriptor. */

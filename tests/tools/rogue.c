@@ -44,7 +44,6 @@
  * its own sender ("holder-1", ...).  A frame the receiver refuses (its
  * connection closed) does not stop the others.  Prints one line.
  */
-#include <arpa/inet.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -198,21 +197,9 @@ static int hold(char **argv)
 	int fds[64];
 	long opened = 0, held = 0;
 	for (long i = 0; i < conns; i++) {
-		struct sockaddr_in src = {.sin_family = AF_INET};
-		struct sockaddr_in dst = {.sin_family = AF_INET,
-					  .sin_port = htons(target.port)};
-		memcpy(&dst.sin_addr, target.ip, 4);
-		int fd = socket(AF_INET, SOCK_STREAM, 0);
-		if (fd < 0 ||
-		    (from && *from &&
-		     (inet_pton(AF_INET, from, &src.sin_addr) != 1 ||
-		      bind(fd, (struct sockaddr *)&src, sizeof src) != 0)) ||
-		    connect(fd, (struct sockaddr *)&dst, sizeof dst) != 0) {
-			perror("rogue: hold: connect");
-			if (fd >= 0)
-				close(fd);
+		int fd = kh_connect_from("rogue: hold", from, &target);
+		if (fd < 0)
 			continue;
-		}
 		fds[opened++] = fd;
 		char sender[32];
 		snprintf(sender, sizeof sender, "holder-%ld", i + 1);

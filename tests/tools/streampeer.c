@@ -50,32 +50,6 @@
 #define PINGS 200
 #define ENTRIES 140
 
-/* A TCP connection to TARGET from the IPv4 address FROM (port 0), or -1
- * (said on stderr). */
-static int connect_from(const char *from, const cl_addr *to)
-{
-	struct sockaddr_in src = {.sin_family = AF_INET};
-	struct sockaddr_in dst = {.sin_family = AF_INET,
-				  .sin_port = htons(to->port)};
-	if (to->family != CL_AF_INET4 ||
-	    inet_pton(AF_INET, from, &src.sin_addr) != 1) {
-		fprintf(stderr, "streampeer: STREAMPEER_BIND %s: not an IPv4 "
-				"address (or the target is not)\n", from);
-		return -1;
-	}
-	memcpy(&dst.sin_addr, to->ip, 4);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&src, sizeof src) != 0 ||
-	    connect(fd, (struct sockaddr *)&dst, sizeof dst) != 0) {
-		fprintf(stderr, "streampeer: connect from %s: %s\n", from,
-			strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 static cl_bytes text(const char *s)
 {
 	return (cl_bytes){(const uint8_t *)s, strlen(s)};
@@ -107,8 +81,7 @@ int main(int argc, char **argv)
 		sender = "streampeer";
 	int sock = -1;
 	if (kr)
-		sock = from && *from ? connect_from(from, &target)
-				     : kh_connect("streampeer", &target);
+		sock = kh_connect_from("streampeer", from, &target);
 	if (sock < 0)
 		return 1;
 	uint8_t *buf = malloc(PACKET_BYTES);
