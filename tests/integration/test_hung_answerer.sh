@@ -16,8 +16,9 @@
 # prober starts 2.5 s in (what the first call of the attack was allowed to
 # wait then).  Also checked: the calls did reach the handler (the
 # subscriber got call events), every call kept was given up by the
-# agent's timer once its 2 s were up (without the timer, 78 of 400 stayed
-# kept until some later call), b never declared a failed (its on-member
+# agent's timer once its 2 s were up (with the timer disabled, and calls
+# then also given up as later ones were kept, 78 of 400 stayed kept; since
+# keeping no longer walks the list, only the timer gives them up), b never declared a failed (its on-member
 # hook) and still holds it alive afterwards.
 source "$(dirname "$0")/lib.sh"
 
